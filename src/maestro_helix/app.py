@@ -1,0 +1,147 @@
+"""Assembly: build the parts once, wire them, hand them out, close them in reverse order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from maestro_helix.agents.base import AgentRegistry
+from maestro_helix.bus.base import EventBus
+from maestro_helix.bus.memory import InProcessBus
+from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.clock import Clock, SystemClock
+from maestro_helix.core.workflow import Catalog, WorkflowDef
+from maestro_helix.engine.bridge import MaestroHelixBridge, default_links
+from maestro_helix.engine.engine import Engine, RunResult
+from maestro_helix.governance.audit import ChainReport
+from maestro_helix.helix.base import CustomCriterion
+from maestro_helix.helix.gate import GateConfig, HelixQualityGate, load_gate_config
+from maestro_helix.helix.qsr import QSREvaluator
+from maestro_helix.helix.risk import RiskAssessor
+from maestro_helix.helix.routing import Router
+from maestro_helix.store.base import Store
+from maestro_helix.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Maestro", "open_store"]
+
+
+def open_store(db: str | Path) -> Store:
+    """A store for a path or URL (``sqlite:///PATH`` or a plain path)."""
+    text = str(db)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ValueError(f"unsupported database URL scheme {scheme!r} (supported: sqlite)")
+    return SQLiteStore(text)
+
+
+@dataclass
+class Maestro:
+    """A running system: store, bus, Helix evaluators, gate, router, bridge and engine.
+
+    Build one with :meth:`open` (an async context manager); everything it opened is closed
+    on exit, in reverse order.
+    """
+
+    store: Store
+    bus: EventBus
+    engine: Engine
+    agents: AgentRegistry
+    gate: HelixQualityGate
+    router: Router
+    qsr: QSREvaluator
+    risk: RiskAssessor
+    bridge: MaestroHelixBridge
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        db: str | Path | Store = "maestro.db",
+        *,
+        agents: AgentRegistry,
+        gates: str | Path | GateConfig | None = None,
+        action_types: Sequence[ActionSpec] = (),
+        evaluators: Mapping[str, CustomCriterion] | None = None,
+        bus: EventBus | None = None,
+        concurrency: int = 64,
+        clock: Clock | None = None,
+        resume: bool = True,
+    ) -> AsyncIterator[Maestro]:
+        """Open (or create) a system on ``db``.
+
+        Args:
+            db: SQLite path (created if missing), or a ready :class:`Store`.
+            agents: the registered agents.
+            gates: gate config path or value (defaults: QSR >= 0.7, MRI <= 0.3). A malformed
+                file raises :class:`~maestro_helix.core.errors.ConfigError` here, at start-up.
+            action_types: the action types steps may propose.
+            evaluators: custom QSR criteria, by name (steps name them in ``evaluators``).
+            bus: event bus (default: in-process).
+            concurrency: runs executing at once.
+            clock: time source (tests pass a FakeClock).
+            resume: pick up unfinished runs found in the store.
+        """
+        gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
+        clock = clock or SystemClock()
+        async with AsyncExitStack() as stack:
+            store = db if isinstance(db, Store) else open_store(db)
+            await store.open()
+            stack.push_async_callback(store.aclose)
+            the_bus = bus or InProcessBus()
+            await the_bus.open()
+            stack.push_async_callback(the_bus.aclose)
+            gate = HelixQualityGate(gate_config)
+            router = Router()
+            router.load(
+                (s.agent_id, s.capability, s.passed, s.total, s.qsr_sum, s.mri_sum)
+                for s in await store.agent_stats()
+            )
+            qsr = QSREvaluator(custom=evaluators or {})
+            risk = RiskAssessor({a.name: a for a in action_types})
+            bridge = default_links(
+                agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
+            )
+            catalog = Catalog(
+                capabilities=agents.capabilities(),
+                agents=agents.ids(),
+                action_types=frozenset(a.name for a in action_types),
+                evaluators=frozenset(evaluators or {}),
+            )
+            engine = Engine(
+                store=store,
+                bus=the_bus,
+                bridge=bridge,
+                gate=gate,
+                catalog=catalog,
+                concurrency=concurrency,
+                clock=clock,
+            )
+            await engine.start()
+            stack.push_async_callback(engine.aclose)
+            system = cls(store, the_bus, engine, agents, gate, router, qsr, risk, bridge)
+            if resume:
+                resumed = await engine.resume_unfinished()
+                if resumed:
+                    log.info("resuming unfinished runs", extra={"count": len(resumed)})
+            yield system
+
+    async def run(self, workflow: WorkflowDef, input: Mapping[str, Any]) -> RunResult:
+        """Run one workflow on one input and wait for it to stop."""
+        return await self.engine.run(workflow, input)
+
+    async def run_many(
+        self, workflow: WorkflowDef, inputs: Sequence[Mapping[str, Any]]
+    ) -> list[RunResult]:
+        ids = await self.engine.submit_many(workflow, inputs)
+        return [await self.engine.wait(i) for i in ids]
+
+    async def verify_audit(self) -> ChainReport:
+        return await self.store.verify_audit()

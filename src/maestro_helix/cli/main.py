@@ -1,0 +1,392 @@
+"""The ``maestro`` command (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from maestro_helix.agents.base import AgentRegistry
+from maestro_helix.agents.demo import demo_agents, demo_tasks, demo_workflow
+from maestro_helix.app import Maestro, open_store
+from maestro_helix.cli.summary import BatchSummary
+from maestro_helix.core.errors import ConfigError, MaestroError
+from maestro_helix.core.workflow import load_definition_file
+from maestro_helix.helix.gate import load_gate_config
+from maestro_helix.store.base import RunStatus
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Maestro + Helix: gated, audited, durable AI agent workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(help="Inspect and control runs.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(audit_app, name="audit")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_GATES = Path("config/helix_quality_gates.json")
+
+DbOpt = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="MAESTRO_DB",
+        help="SQLite file (created if missing). Env: MAESTRO_DB.",
+    ),
+]
+GatesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--gates",
+        envvar="MAESTRO_GATES",
+        help="Quality gate config (default: ./config/helix_quality_gates.json if present).",
+    ),
+]
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; turn our errors into a clear message and exit code 2."""
+    try:
+        return asyncio.run(coro)
+    except ConfigError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+    except MaestroError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    except _Exit as e:
+        raise typer.Exit(e.code) from None
+
+
+def _gates(path: Path | None) -> Path | None:
+    if path is not None:
+        return path
+    return DEFAULT_GATES if DEFAULT_GATES.exists() else None
+
+
+def _load_agents(spec: str | None) -> AgentRegistry:
+    """``module:attr`` naming an AgentRegistry, a list of agents, or a function returning one."""
+    if spec is None:
+        return demo_agents()
+    mod_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ConfigError("--agents", "", f"expected MODULE:ATTRIBUTE, got {spec!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise ConfigError("--agents", "", f"cannot import {mod_name!r}: {e}") from None
+    obj = getattr(mod, attr, None)
+    if obj is None:
+        raise ConfigError("--agents", "", f"module {mod_name!r} has no attribute {attr!r}")
+    if callable(obj) and not isinstance(obj, AgentRegistry):
+        obj = obj()
+    if isinstance(obj, AgentRegistry):
+        return obj
+    try:
+        return AgentRegistry(list(obj))
+    except TypeError as e:
+        raise ConfigError("--agents", "", f"{spec} is not a registry or list of agents: {e}"
+                          ) from None
+
+
+@app.command()
+def demo(
+    tasks: Annotated[int, typer.Option("--tasks", "-n", min=1, help="How many tasks.")] = 300,
+    db: DbOpt = "maestro.db",
+    gates: GatesOpt = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 128,
+    seed: Annotated[int, typer.Option(help="Seed for the generated tasks.")] = 7,
+) -> None:
+    """Run the runbook's research → analysis → synthesis workflow over generated tasks."""
+    gate_path = _gates(gates)
+
+    async def main() -> None:
+        load_gate_config(gate_path)  # refuse a bad config before doing anything
+        inputs = demo_tasks(tasks, seed=seed)
+        agents = demo_agents()
+        async with Maestro.open(db, agents=agents, gates=gate_path, concurrency=concurrency) as m:
+            defn = await m.engine.register(demo_workflow())
+            summary = BatchSummary()
+            progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=out,
+                transient=False,
+                disable=not out.is_terminal and bool(os.environ.get("CI")),
+            )
+            t0 = time.perf_counter()
+            with progress:
+                bar = progress.add_task("tasks", total=tasks)
+                ids = await m.engine.submit_many(defn, inputs)
+                for run_id in ids:
+                    summary.add(await m.engine.wait(run_id))
+                    progress.advance(bar)
+            summary.elapsed_s = time.perf_counter() - t0
+            report = await m.verify_audit()
+        out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
+        out.print(
+            f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
+            f" ({report.checked} entries) · database: {db}"
+        )
+        if summary.escalated:
+            out.print(
+                f"{summary.escalated} run(s) wait for a human decision: "
+                f"maestro runs list --status escalated --db {db}"
+            )
+
+    _run(main())
+
+
+@app.command("run")
+def run_cmd(
+    file: Annotated[Path, typer.Argument(help="Workflow definition (YAML or JSON).")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Run input as a JSON object.")],
+    db: DbOpt = "maestro.db",
+    gates: GatesOpt = None,
+    agents: Annotated[
+        str | None,
+        typer.Option(help="MODULE:ATTR of your AgentRegistry (default: the demo agents)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run one workflow file on one input and print how every step was judged."""
+    gate_path = _gates(gates)
+
+    async def main() -> None:
+        load_gate_config(gate_path)
+        defn = load_definition_file(file)
+        try:
+            data = json.loads(input)
+        except json.JSONDecodeError as e:
+            raise ConfigError("--input", f"column {e.colno}", f"invalid JSON: {e.msg}") from None
+        registry = _load_agents(agents)
+        async with Maestro.open(db, agents=registry, gates=gate_path, resume=False) as m:
+            stored = await m.engine.register(defn, source=file.name)
+            result = await m.engine.run(stored, data)
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    {
+                        "run_id": result.run_id,
+                        "status": result.status.value,
+                        "error": result.error,
+                        "attempts": [a.__dict__ for a in _attempts(result)],
+                        "outputs": result.outputs,
+                    },
+                    default=str,
+                )
+            )
+        else:
+            out.print(f"run [bold]{result.run_id}[/bold] — {_status(result.status)}")
+            out.print(_attempts_table(result))
+            if result.error:
+                out.print(f"[red]{result.error}[/red]")
+        if result.status in (RunStatus.FAILED,):
+            raise _Exit(1)
+
+    _run(main())
+
+
+def _attempts(result: Any) -> list[Any]:
+    return list(result.attempts)
+
+
+def _status(s: RunStatus) -> str:
+    colour = {
+        RunStatus.COMPLETED: "green",
+        RunStatus.ESCALATED: "yellow",
+        RunStatus.FAILED: "red",
+        RunStatus.CANCELLED: "red",
+        RunStatus.PAUSED: "cyan",
+    }.get(s, "white")
+    return f"[{colour}]{s.value}[/{colour}]"
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _attempts_table(result: Any) -> Table:
+    table = Table("step", "attempt", "agent", "QSR", "MRI", "decision")
+    for a in result.attempts:
+        table.add_row(a.step_id, str(a.attempt), a.agent_id or "—", _fmt(a.qsr), _fmt(a.mri),
+                      a.decision)
+    return table
+
+
+@app.command()
+def resume(
+    db: DbOpt = "maestro.db",
+    gates: GatesOpt = None,
+    agents: Annotated[str | None, typer.Option(help="MODULE:ATTR of your AgentRegistry.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1)] = 128,
+) -> None:
+    """Resume every unfinished run (after a crash or restart) and wait for them."""
+    gate_path = _gates(gates)
+
+    async def main() -> None:
+        load_gate_config(gate_path)
+        registry = _load_agents(agents)
+        async with Maestro.open(
+            db, agents=registry, gates=gate_path, concurrency=concurrency, resume=False
+        ) as m:
+            ids = await m.engine.resume_unfinished()
+            counts: dict[str, int] = {}
+            for run_id in ids:
+                r = await m.engine.wait(run_id)
+                counts[r.status.value] = counts.get(r.status.value, 0) + 1
+        out.print(f"resumed {len(ids)} run(s): "
+                  + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do"))
+
+    _run(main())
+
+
+@runs_app.command("list")
+def runs_list(
+    db: DbOpt = "maestro.db",
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs in this status.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List runs, newest first."""
+
+    async def main() -> None:
+        async with open_store(db) as store:
+            page = await store.list_runs(
+                status=status, workflow=workflow, limit=limit, offset=offset
+            )
+        table = Table("run id", "workflow", "status", "next step", "created", "error",
+                      title=f"{len(page.runs)} of {page.total} run(s)")
+        for r in page.runs:
+            table.add_row(r.run_id, f"{r.workflow} v{r.workflow_version}", _status(r.status),
+                          str(r.next_step), r.created_at[:19], (r.error or "")[:60])
+        out.print(table)
+
+    _run(main())
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run id.")],
+    db: DbOpt = "maestro.db",
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show one run: every attempt of every step with its scores, factors and decision."""
+
+    async def main() -> None:
+        async with open_store(db) as store:
+            rec = await store.get_run(run_id)
+            steps = await store.step_records(run_id)
+        if as_json:
+            out.print_json(json.dumps({"run": rec.__dict__ | {"status": rec.status.value},
+                                       "steps": [s.__dict__ for s in steps]}, default=str))
+            return
+        out.print(f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
+                  f"{_status(rec.status)}")
+        out.print(f"input: {json.dumps(rec.input)}", highlight=False)
+        if rec.error:
+            out.print(f"[red]error:[/red] {rec.error}")
+        table = Table("step", "try", "agent", "QSR", "MRI", "decision", "why")
+        for s in steps:
+            reasons = "; ".join(s.verdict.get("reasons", []))
+            factors = ", ".join(f["name"] for f in (s.risk or {}).get("factors", []))
+            why = reasons or factors
+            table.add_row(s.step_id, str(s.attempt), s.agent_id or "—", _fmt(s.qsr), _fmt(s.mri),
+                          s.decision, why[:90])
+        out.print(table)
+        for s in steps:
+            if s.quality and s.quality.get("suggestions") and s.decision != "pass":
+                out.print(f"[dim]{s.step_id} #{s.attempt} suggestions:[/dim] "
+                          + " | ".join(s.quality["suggestions"]))
+
+    _run(main())
+
+
+def _control(action: str, run_id: str, db: str) -> None:
+    async def main() -> None:
+        async with Maestro.open(db, agents=AgentRegistry(), resume=False) as m:
+            await getattr(m.engine, action)(run_id)
+            rec = await m.store.get_run(run_id)
+        out.print(f"run {run_id}: {_status(rec.status)}")
+
+    _run(main())
+
+
+@runs_app.command("pause")
+def runs_pause(run_id: str, db: DbOpt = "maestro.db") -> None:
+    """Pause a pending or running run at its next step boundary."""
+    _control("pause", run_id, db)
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: str, db: DbOpt = "maestro.db") -> None:
+    """Cancel a run for good."""
+    _control("cancel", run_id, db)
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run_id: str,
+    db: DbOpt = "maestro.db",
+    gates: GatesOpt = None,
+    agents: Annotated[str | None, typer.Option(help="MODULE:ATTR of your AgentRegistry.")] = None,
+) -> None:
+    """Resume a paused run here and wait for it to stop."""
+    gate_path = _gates(gates)
+
+    async def main() -> None:
+        registry = _load_agents(agents)
+        async with Maestro.open(db, agents=registry, gates=gate_path, resume=False) as m:
+            await m.engine.resume(run_id)
+            result = await m.engine.wait(run_id)
+        out.print(f"run {run_id}: {_status(result.status)}")
+
+    _run(main())
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = "maestro.db") -> None:
+    """Check every link of the audit hash chain; name the first bad entry."""
+
+    async def main() -> None:
+        async with open_store(db) as store:
+            report = await store.verify_audit()
+        if report.ok:
+            out.print(f"[green]audit chain intact[/green]: {report.checked} entries verified")
+            return
+        err.print(f"[red]audit chain BROKEN at entry {report.first_bad_seq}[/red]: {report.reason}")
+        raise _Exit(1)
+
+    _run(main())
+
+
+def main() -> None:
+    app()
+

@@ -1,0 +1,36 @@
+"""Action types: the state changes agents may propose. Registered explicitly; GIL runs them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class RiskClass(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+ActionHandler = Callable[[Mapping[str, Any]], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """A registered action type.
+
+    Attributes:
+        name: e.g. ``"payments.transfer"``.
+        reversible: False means it can never run without explicit human approval.
+        risk_class: how much harm a wrong call can do; feeds MRI and the approval policy.
+        handler: what performs the action (called only by the governance layer).
+        amount_field: payload key holding the monetary magnitude, if any.
+    """
+
+    name: str
+    reversible: bool
+    risk_class: RiskClass = RiskClass.MEDIUM
+    handler: ActionHandler | None = None
+    amount_field: str | None = None

@@ -1,0 +1,517 @@
+"""MaestroHelixBridge: the hooks around every step, as an explicit chain of small links.
+
+Each link has one method, ``execute_step(input, next)``: it may change the input before calling
+``next`` and look at (or add to) the outcome after. The engine calls the first link; the last one
+(:class:`AgentLink`) runs the agent. Prediction, routing, governance, metrics and tracing are links
+too, so adding one never means editing the engine loop. Links do no I/O of their own: audit entries
+and events are collected on the outcome and written by the engine in the step's one transaction.
+
+Default order, outermost first::
+
+    EventLink → AuditLink → LearnLink → GateLink → EvaluateLink → RouteLink → AgentLink
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from maestro_helix.agents.base import AgentOutputError, AgentRegistry
+from maestro_helix.core.clock import Clock, SystemClock, iso
+from maestro_helix.core.outputs import AgentOutput, StepContext
+from maestro_helix.core.scores import (
+    EvaluationFailure,
+    Feedback,
+    FailureKind,
+    GateDecision,
+    GateThresholds,
+    GateVerdict,
+    QualityScore,
+    RiskScore,
+)
+from maestro_helix.core.workflow import StepDef, Unresolved, WorkflowDef, render
+from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.helix.base import EvaluationRequest, RiskRequest
+from maestro_helix.helix.gate import HelixQualityGate
+from maestro_helix.helix.qsr import QSREvaluator
+from maestro_helix.helix.risk import RiskAssessor
+from maestro_helix.helix.routing import Router
+from maestro_helix.store.base import EventRecord
+
+__all__ = [
+    "AgentLink",
+    "AuditLink",
+    "EvaluateLink",
+    "EventLink",
+    "GateLink",
+    "LearnLink",
+    "MaestroHelixBridge",
+    "RouteLink",
+    "StepInput",
+    "StepLink",
+    "StepOutcome",
+    "default_links",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StepInput:
+    """One attempt of one step, as it enters the chain.
+
+    Attributes:
+        run_id, workflow, step, index, attempt: where we are.
+        scope: what ``${...}`` references resolve against: ``{"input": ..., "steps": {...}}``.
+        thresholds: the resolved gate for this step.
+        feedback: the evaluator's view of the previous attempt (retries only).
+        exclude_agents: agents that already failed this step in this run.
+        agent_id: set by the routing link (or fixed by the step definition).
+        operator_id: who started the run, if known.
+    """
+
+    run_id: str
+    workflow: WorkflowDef
+    step: StepDef
+    index: int
+    attempt: int
+    scope: Mapping[str, Any]
+    thresholds: GateThresholds
+    feedback: Feedback | None = None
+    exclude_agents: frozenset[str] = frozenset()
+    agent_id: str | None = None
+    operator_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What happened in one attempt; links fill it in from the inside out."""
+
+    input: StepInput
+    agent_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    output: AgentOutput | None = None
+    agent_error: str | None = None
+    input_error: str | None = None
+    quality: QualityScore | EvaluationFailure | None = None
+    risk: RiskScore | EvaluationFailure | None = None
+    verdict: GateVerdict | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    latency_ms: float = 0.0
+    eval_ms: float = 0.0
+    audit: tuple[AuditDraft, ...] = ()
+    events: tuple[EventRecord, ...] = ()
+
+    @property
+    def qsr(self) -> float | None:
+        return self.quality.score if isinstance(self.quality, QualityScore) else None
+
+    @property
+    def mri(self) -> float | None:
+        return self.risk.score if isinstance(self.risk, RiskScore) else None
+
+    @property
+    def decision(self) -> GateDecision:
+        assert self.verdict is not None, "the chain has no gate link"
+        return self.verdict.decision
+
+    def feedback(self) -> Feedback:
+        suggestions: tuple[str, ...] = ()
+        if isinstance(self.quality, QualityScore):
+            suggestions = self.quality.suggestions
+        if isinstance(self.risk, RiskScore):
+            suggestions += tuple(
+                f"Remove {f.name.split('.', 1)[-1].replace('_', ' ')} from the output"
+                for f in self.risk.factors
+                if f.correctable and f.score > 0
+            )
+        return Feedback(
+            attempt=self.input.attempt,
+            qsr=self.qsr,
+            mri=self.mri,
+            suggestions=suggestions,
+            reasons=self.verdict.reasons if self.verdict else (),
+        )
+
+
+Next = Callable[[StepInput], Awaitable[StepOutcome]]
+
+
+class StepLink(Protocol):
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome: ...
+
+
+class Terminal(Protocol):
+    async def __call__(self, inp: StepInput) -> StepOutcome: ...
+
+
+class MaestroHelixBridge:
+    """Runs one step attempt through its chain of links.
+
+    Args:
+        links: outermost first.
+        terminal: the innermost call (runs the agent).
+    """
+
+    def __init__(self, links: Sequence[StepLink], terminal: Terminal) -> None:
+        self.links = tuple(links)
+        self.terminal = terminal
+        call: Next = terminal
+        for link in reversed(self.links):
+            call = _bind(link, call)
+        self._call = call
+
+    async def execute_step(self, inp: StepInput) -> StepOutcome:
+        return await self._call(inp)
+
+    def with_links(
+        self, *, before: type | None = None, add: Sequence[StepLink] = ()
+    ) -> MaestroHelixBridge:
+        """A new bridge with ``add`` inserted before the first link of type ``before``
+        (appended innermost, just before the agent, when ``before`` is None)."""
+        links = list(self.links)
+        pos = len(links)
+        if before is not None:
+            pos = next((i for i, lk in enumerate(links) if isinstance(lk, before)), len(links))
+        links[pos:pos] = list(add)
+        return MaestroHelixBridge(links, self.terminal)
+
+
+def _bind(link: StepLink, nxt: Next) -> Next:
+    async def call(inp: StepInput) -> StepOutcome:
+        return await link.execute_step(inp, nxt)
+
+    return call
+
+
+def _flatten(value: Any, out: list[str], skip: str | None = None) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if k != skip:
+                _flatten(v, out, skip)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _flatten(v, out, skip)
+    elif value is not None and not isinstance(value, bool):
+        out.append(str(value))
+
+
+def input_text(payload: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    _flatten(payload, parts, skip="feedback")
+    return " ".join(parts)
+
+
+def default_payload(inp: StepInput) -> dict[str, Any]:
+    return {"input": inp.scope.get("input", {}), "steps": inp.scope.get("steps", {})}
+
+
+class AgentLink:
+    """Innermost: build the agent's input from references and run the agent (with its timeout)."""
+
+    def __init__(self, agents: AgentRegistry, clock: Clock | None = None) -> None:
+        self.agents = agents
+        self.clock = clock or SystemClock()
+
+    async def __call__(self, inp: StepInput) -> StepOutcome:
+        clock = self.clock
+        started = iso(clock.now())
+        t0 = clock.monotonic()
+        step = inp.step
+        agent_id = inp.agent_id or step.agent
+        assert agent_id is not None, "no routing link before the agent"
+        try:
+            payload = (
+                render(step.input, inp.scope) if step.input is not None else default_payload(inp)
+            )
+        except Unresolved as e:
+            return StepOutcome(
+                inp,
+                agent_id=agent_id,
+                input_error=f"steps[{inp.index}].input: reference ${{{e.args[0]}}} has no value "
+                f"in this run",
+                started_at=started,
+                finished_at=iso(clock.now()),
+            )
+        ctx = StepContext(
+            run_id=inp.run_id,
+            workflow=inp.workflow.name,
+            step=step.id,
+            attempt=inp.attempt,
+            capability=step.capability,
+            task=render(step.task, inp.scope) if step.task else "",
+            feedback=inp.feedback,
+        )
+        agent = self.agents.get(agent_id)
+        output: AgentOutput | None = None
+        error: str | None = None
+        try:
+            if step.timeout_s is not None:
+                output = await asyncio.wait_for(agent.run(payload, ctx), step.timeout_s)
+            else:
+                output = await agent.run(payload, ctx)
+        except TimeoutError:
+            error = f"timed out after {step.timeout_s} s"
+        except AgentOutputError as e:
+            error = str(e)
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"
+        return StepOutcome(
+            inp,
+            agent_id=agent_id,
+            payload=payload,
+            output=output,
+            agent_error=error,
+            started_at=started,
+            finished_at=iso(clock.now()),
+            latency_ms=(clock.monotonic() - t0) * 1000.0,
+        )
+
+
+class RouteLink:
+    """Pick the agent: the step's fixed agent, or the best by composite score for its capability."""
+
+    def __init__(self, agents: AgentRegistry, router: Router) -> None:
+        self.agents = agents
+        self.router = router
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        if inp.agent_id is None:
+            step = inp.step
+            if step.agent is not None:
+                agent_id = step.agent
+            else:
+                assert step.capability is not None
+                candidates = [a.id for a in self.agents.for_capability(step.capability)]
+                agent_id = self.router.choose(step.capability, candidates, inp.exclude_agents)
+            inp = replace(inp, agent_id=agent_id)
+        return await nxt(inp)
+
+
+class EvaluateLink:
+    """Score the output: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
+
+    def __init__(
+        self,
+        qsr: QSREvaluator,
+        risk: RiskAssessor,
+        router: Router | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.qsr = qsr
+        self.risk = risk
+        self.router = router
+        self.clock = clock or SystemClock()
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        if out.output is None:
+            return out
+        t0 = self.clock.monotonic()
+        step = inp.step
+        text = input_text(out.payload)
+        task = render(step.task, inp.scope) if step.task else ""
+        try:
+            mentions = tuple(str(render(m, inp.scope)) for m in step.expect.mentions)
+        except Unresolved:
+            mentions = step.expect.mentions
+        req = EvaluationRequest(
+            step_id=step.id,
+            task=task,
+            input=out.payload,
+            input_text=text,
+            output=out.output,
+            expect=step.expect,
+            mentions=mentions,
+            attempt=inp.attempt,
+        )
+        quality: QualityScore | EvaluationFailure
+        try:
+            quality = await self.qsr.aevaluate(req, step.evaluators)
+        except Exception as e:  # a bug in an evaluator: fail closed, never a low score
+            quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
+        agent_rec = None
+        if self.router is not None and out.agent_id and step.capability:
+            agent_rec = self.router.tally(out.agent_id, step.capability).record(out.agent_id)
+        risk: RiskScore | EvaluationFailure
+        try:
+            risk = self.risk.assess(
+                RiskRequest(
+                    step_id=step.id,
+                    input_text=f"{task} {text}" if task else text,
+                    output=out.output,
+                    allowed_actions=step.actions,
+                    agent=agent_rec,
+                )
+            )
+        except Exception as e:
+            risk = EvaluationFailure("mri", FailureKind.CRASH, f"{type(e).__name__}: {e}")
+        return replace(
+            out, quality=quality, risk=risk, eval_ms=(self.clock.monotonic() - t0) * 1000.0
+        )
+
+
+class GateLink:
+    """Decide: pass, retry with feedback, escalate, or fail."""
+
+    def __init__(self, gate: HelixQualityGate) -> None:
+        self.gate = gate
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        if out.input_error is not None:
+            verdict = GateVerdict(GateDecision.FAIL, (out.input_error,), inp.thresholds)
+        else:
+            verdict = self.gate.decide(
+                out.quality,
+                out.risk,
+                attempt=inp.attempt,
+                thresholds=inp.thresholds,
+                agent_error=out.agent_error,
+            )
+        return replace(out, verdict=verdict)
+
+
+class LearnLink:
+    """Feed the router each gated attempt's scores (numbers only: no input or output text)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        if out.agent_id and inp.step.capability and out.verdict is not None:
+            self.router.observe(
+                out.agent_id,
+                inp.step.capability,
+                qsr=out.qsr,
+                mri=out.mri,
+                passed=out.verdict.decision is GateDecision.PASS,
+            )
+        return out
+
+
+_GIL_FOR = {
+    GateDecision.PASS: "not_required",
+    GateDecision.RETRY: "not_required",
+    GateDecision.FAIL: "not_required",
+    GateDecision.ESCALATE: "pending",
+}
+
+
+class AuditLink:
+    """One audit entry per step decision (hash-chained by the store when written)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        verdict = out.verdict
+        assert verdict is not None
+        q, r = out.quality, out.risk
+        versions: dict[str, str] = {}
+        if q is not None:
+            versions["qsr"] = q.evaluator_version
+        if r is not None:
+            versions["mri"] = r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
+        details: dict[str, Any] = {"reasons": list(verdict.reasons)}
+        if isinstance(r, RiskScore) and r.factors:
+            details["risk_factors"] = [f.name for f in r.factors]
+        if isinstance(q, EvaluationFailure):
+            details["evaluator_failure"] = q.to_dict()
+        if isinstance(r, EvaluationFailure):
+            details["evaluator_failure"] = r.to_dict()
+        if out.agent_error:
+            details["agent_error"] = out.agent_error
+        if out.output is not None and out.output.self_score is not None:
+            details["self_score"] = out.output.self_score
+        entry = AuditDraft(
+            entry_id=str(uuid.uuid4()),
+            ts=out.finished_at or iso(self.clock.now()),
+            kind="step.decision",
+            run_id=inp.run_id,
+            step_id=inp.step.id,
+            step_index=inp.index,
+            attempt=inp.attempt,
+            workflow=inp.workflow.name,
+            workflow_version=inp.workflow.version,
+            agent_id=out.agent_id,
+            qsr_score=out.qsr,
+            mri_score=out.mri,
+            gate_decision=verdict.decision.value,
+            gil_decision=_GIL_FOR[verdict.decision],
+            human_operator_id="",
+            evaluator_versions=versions,
+            details=details,
+        )
+        return replace(out, audit=(*out.audit, entry))
+
+
+class EventLink:
+    """One reflexive event per evaluated attempt: scores, breakdown, factors and the decision."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        verdict = out.verdict
+        assert verdict is not None
+        payload: dict[str, Any] = {
+            "attempt": inp.attempt,
+            "step_index": inp.index,
+            "workflow_version": inp.workflow.version,
+            "agent_id": out.agent_id,
+            "qsr": out.qsr,
+            "mri": out.mri,
+            "decision": verdict.decision.value,
+            "reasons": list(verdict.reasons),
+            "eval_ms": out.eval_ms,
+            "latency_ms": out.latency_ms,
+        }
+        if isinstance(out.quality, QualityScore):
+            payload["criteria"] = {c.name: c.score for c in out.quality.criteria}
+            payload["suggestions"] = list(out.quality.suggestions)
+        elif out.quality is not None:
+            payload["evaluator_failure"] = out.quality.to_dict()
+        if isinstance(out.risk, RiskScore):
+            payload["risk_factors"] = {f.name: f.score for f in out.risk.factors}
+        ev = EventRecord(
+            event_id=str(uuid.uuid4()),
+            type="step.evaluated",
+            ts=out.finished_at or iso(self.clock.now()),
+            run_id=inp.run_id,
+            workflow=inp.workflow.name,
+            step_id=inp.step.id,
+            payload=payload,
+        )
+        return replace(out, events=(*out.events, ev))
+
+
+def default_links(
+    *,
+    agents: AgentRegistry,
+    qsr: QSREvaluator,
+    risk: RiskAssessor,
+    gate: HelixQualityGate,
+    router: Router,
+    clock: Clock | None = None,
+) -> MaestroHelixBridge:
+    """The standard chain: events, audit, learning, gate, evaluation, routing, agent."""
+    clock = clock or SystemClock()
+    return MaestroHelixBridge(
+        [
+            EventLink(clock),
+            AuditLink(clock),
+            LearnLink(router),
+            GateLink(gate),
+            EvaluateLink(qsr, risk, router, clock),
+            RouteLink(agents, router),
+        ],
+        AgentLink(agents, clock),
+    )

@@ -1,0 +1,64 @@
+"""Inputs shared by the Helix evaluators. Plain frozen values; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from maestro_helix.core.outputs import AgentOutput
+from maestro_helix.core.scores import CriterionScore
+from maestro_helix.core.workflow import Expectations
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRequest:
+    """What the QSR evaluator scores: one output of one step, against what was asked.
+
+    Attributes:
+        step_id: the step's id in its workflow.
+        task: the rendered task description (may be empty).
+        input: the rendered input the agent received.
+        input_text: the input flattened to text (what relevance compares the output to).
+        output: the agent's normalised output.
+        expect: the step's declared expectations.
+        mentions: ``expect.mentions`` with references resolved.
+        attempt: 1 for the first try.
+    """
+
+    step_id: str
+    task: str
+    input: Mapping[str, Any]
+    input_text: str
+    output: AgentOutput
+    expect: Expectations = field(default_factory=Expectations)
+    mentions: tuple[str, ...] = ()
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An agent's track record for a capability: gated steps passed out of steps gated."""
+
+    agent_id: str
+    passed: int = 0
+    total: int = 0
+
+    def reliability(self, prior_passes: float = 2.0, prior_total: float = 3.0) -> float:
+        """Smoothed pass rate (RMM): a Beta prior so a new agent is neither trusted nor shunned."""
+        return (self.passed + prior_passes) / (self.total + prior_total)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRequest:
+    """What the risk assessor scores: one step's input, output and proposed actions."""
+
+    step_id: str
+    input_text: str
+    output: AgentOutput
+    allowed_actions: tuple[str, ...] = ()
+    agent: AgentRecord | None = None
+
+
+CustomCriterion = Callable[[EvaluationRequest], CriterionScore | Awaitable[CriterionScore]]
+"""A custom evaluator: returns one criterion (sync or async). Registered explicitly by name."""

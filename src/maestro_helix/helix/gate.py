@@ -1,0 +1,188 @@
+"""HelixQualityGate: turns a step's QSR and MRI into pass, retry, escalate or fail.
+
+Thresholds come from ``config/helix_quality_gates.json`` (default QSR >= 0.7, MRI <= 0.3) and can
+be overridden per workflow and per step. The config file is validated when the gate is built, so a
+malformed file stops start-up with a clear message instead of failing at the first step.
+
+Precedence, least to most specific (later wins): the file's ``default``; the workflow definition's
+``gate``; the file's ``workflows.<name>.default``; the step definition's ``gate``; the file's
+``workflows.<name>.steps.<step>``. At equal specificity the operator's file wins over the code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from maestro_helix.core.errors import ConfigError, ConfigErrors
+from maestro_helix.core.scores import (
+    EvaluationFailure,
+    GateDecision,
+    GateThresholds,
+    GateVerdict,
+    OnExhausted,
+    QualityScore,
+    RiskScore,
+)
+from maestro_helix.core.workflow import GateOverride, StepDef, WorkflowDef
+
+__all__ = ["GateConfig", "HelixQualityGate", "load_gate_config"]
+
+
+class _WorkflowGates(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    default: GateOverride = Field(default_factory=GateOverride)
+    steps: dict[str, GateOverride] = Field(default_factory=dict)
+
+
+class GateConfig(BaseModel):
+    """The content of ``helix_quality_gates.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: int = 1
+    default: GateOverride = Field(
+        default_factory=lambda: GateOverride(
+            min_qsr=0.7, max_mri=0.3, max_attempts=3, on_exhausted="escalate", retry_on_risk=True
+        )
+    )
+    workflows: dict[str, _WorkflowGates] = Field(default_factory=dict)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def parse_gate_config(data: Any, source: str) -> GateConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigErrors([ConfigError(source, "", "expected a JSON object at the top")])
+    try:
+        return GateConfig.model_validate(data)
+    except ValidationError as e:
+        errs = []
+        for err in e.errors():
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            errs.append(ConfigError(source, _loc(tuple(err["loc"])), msg))
+        raise ConfigErrors(errs) from None
+
+
+def load_gate_config(path: str | Path | None) -> GateConfig:
+    """Read and validate a gate config file; ``None`` gives the built-in defaults."""
+    if path is None:
+        return GateConfig()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError(str(p), "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigErrors([ConfigError(str(p), "", f"cannot read: {e}")]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigErrors(
+            [ConfigError(str(p), f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}")]
+        ) from None
+    return parse_gate_config(data, str(p))
+
+
+def _apply(base: GateThresholds, o: GateOverride | None) -> GateThresholds:
+    if o is None:
+        return base
+    return GateThresholds(
+        min_qsr=base.min_qsr if o.min_qsr is None else o.min_qsr,
+        max_mri=base.max_mri if o.max_mri is None else o.max_mri,
+        max_attempts=base.max_attempts if o.max_attempts is None else o.max_attempts,
+        on_exhausted=base.on_exhausted if o.on_exhausted is None else OnExhausted(o.on_exhausted),
+        retry_on_risk=base.retry_on_risk if o.retry_on_risk is None else o.retry_on_risk,
+    )
+
+
+class HelixQualityGate:
+    """Decides what happens to a step after it is scored.
+
+    Args:
+        config: validated gate config (see :func:`load_gate_config`).
+    """
+
+    def __init__(self, config: GateConfig | None = None) -> None:
+        self.config = config or GateConfig()
+        self._base = _apply(GateThresholds(), self.config.default)
+        self._cache: dict[tuple[str, int, str], GateThresholds] = {}
+
+    def thresholds_for(self, workflow: WorkflowDef, step: StepDef) -> GateThresholds:
+        key = (workflow.name, workflow.version, step.id)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        wf_file = self.config.workflows.get(workflow.name)
+        t = _apply(self._base, workflow.gate)
+        t = _apply(t, wf_file.default if wf_file else None)
+        t = _apply(t, step.gate)
+        t = _apply(t, wf_file.steps.get(step.id) if wf_file else None)
+        self._cache[key] = t
+        return t
+
+    def decide(
+        self,
+        quality: QualityScore | EvaluationFailure | None,
+        risk: RiskScore | EvaluationFailure | None,
+        *,
+        attempt: int,
+        thresholds: GateThresholds,
+        agent_error: str | None = None,
+    ) -> GateVerdict:
+        """Pass, retry (with feedback), escalate, or fail one attempt of a step.
+
+        Rules, in order:
+        1. An evaluator that crashed or timed out fails closed: escalate.
+        2. The agent itself failed: retry while attempts remain, then the exhausted policy.
+        3. Risk above ``max_mri``: retry when every risk factor above the bar is one the agent
+           can correct itself (it leaked personal data, say) and attempts remain; otherwise
+           escalate. Risk is never turned into a plain failure: a human decides.
+        4. Quality below ``min_qsr``: retry while attempts remain, then the exhausted policy.
+        5. Otherwise pass.
+        """
+        t = thresholds
+        can_retry = attempt < t.max_attempts
+        exhausted = (
+            GateDecision.ESCALATE if t.on_exhausted is OnExhausted.ESCALATE else GateDecision.FAIL
+        )
+        for ev in (quality, risk):
+            if isinstance(ev, EvaluationFailure):
+                return GateVerdict(
+                    GateDecision.ESCALATE,
+                    (f"evaluator {ev.evaluator} {ev.kind.value}: {ev.message}",),
+                    t,
+                )
+        if agent_error is not None:
+            reason = f"agent failed: {agent_error}"
+            if can_retry:
+                return GateVerdict(GateDecision.RETRY, (reason,), t)
+            return GateVerdict(exhausted, (reason, f"no attempts left ({t.max_attempts})"), t)
+        assert isinstance(quality, QualityScore) and isinstance(risk, RiskScore)
+        reasons: list[str] = []
+        if risk.score > t.max_mri:
+            names = sorted({f.name for f in risk.factors})
+            reasons.append(f"MRI {risk.score:.3f} > {t.max_mri} ({', '.join(names)})")
+            correctable = all(f.correctable for f in risk.factors if f.score > 0)
+            if t.retry_on_risk and correctable and can_retry:
+                if quality.score < t.min_qsr:
+                    reasons.append(f"QSR {quality.score:.3f} < {t.min_qsr}")
+                return GateVerdict(GateDecision.RETRY, tuple(reasons), t)
+            if not can_retry and correctable:
+                reasons.append(f"no attempts left ({t.max_attempts})")
+            return GateVerdict(GateDecision.ESCALATE, tuple(reasons), t)
+        if quality.score < t.min_qsr:
+            reasons.append(f"QSR {quality.score:.3f} < {t.min_qsr}")
+            if can_retry:
+                return GateVerdict(GateDecision.RETRY, tuple(reasons), t)
+            reasons.append(f"no attempts left ({t.max_attempts})")
+            return GateVerdict(exhausted, tuple(reasons), t)
+        return GateVerdict(GateDecision.PASS, (), t)

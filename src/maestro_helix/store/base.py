@@ -1,0 +1,245 @@
+"""The ``Store`` interface and the records it keeps. Backends: SQLite (embedded), PostgreSQL."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.governance.audit import AuditDraft, ChainReport
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    ESCALATED = "escalated"  # waiting for a human decision (governance layer)
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
+"""Statuses a restarted engine picks up again by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    run_id: str
+    workflow: str
+    workflow_version: int
+    input: Mapping[str, Any]
+    created_at: str
+    operator_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    workflow: str
+    workflow_version: int
+    status: RunStatus
+    input: Mapping[str, Any]
+    next_step: int
+    error: str | None
+    operator_id: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One attempt of one step, as stored."""
+
+    run_id: str
+    step_index: int
+    attempt: int
+    step_id: str
+    agent_id: str | None
+    capability: str | None
+    decision: str
+    qsr: float | None
+    mri: float | None
+    output: Mapping[str, Any] | None
+    quality: Mapping[str, Any] | None
+    risk: Mapping[str, Any] | None
+    verdict: Mapping[str, Any]
+    agent_error: str | None
+    started_at: str
+    finished_at: str
+    latency_ms: float
+    eval_latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    event_id: str
+    type: str
+    ts: str
+    run_id: str | None
+    workflow: str | None
+    step_id: str | None
+    payload: Mapping[str, Any]
+    seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "ts": self.ts,
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "step_id": self.step_id,
+            "payload": dict(self.payload),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StepCommit:
+    """Everything one step attempt changes, written in one transaction.
+
+    Attributes:
+        step: the attempt's record.
+        run_status: the run's status after this attempt.
+        next_step: the index of the step to run next (unchanged on retry).
+        run_error: set when the run fails.
+        audit: entries to append to the chain.
+        events: reflexive events to store (and publish once stored).
+    """
+
+    step: StepRecord
+    run_status: RunStatus
+    next_step: int
+    run_error: str | None = None
+    audit: Sequence[AuditDraft] = ()
+    events: Sequence[EventRecord] = ()
+    updated_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStat:
+    agent_id: str
+    capability: str
+    passed: int
+    total: int
+    qsr_sum: float
+    mri_sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: Sequence[RunRecord]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Ask to move a run to ``to`` only if it is in one of ``allowed`` now."""
+
+    run_id: str
+    to: RunStatus
+    allowed: tuple[RunStatus, ...]
+    updated_at: str
+    error: str | None = None
+    audit: Sequence[AuditDraft] = field(default_factory=tuple)
+    events: Sequence[EventRecord] = field(default_factory=tuple)
+
+
+class Store(ABC):
+    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
+
+    Every write method returns only once its data is durable (committed). Writes made
+    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
+    """
+
+    url: str
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def save_workflow(self, defn: WorkflowDef, created_at: str) -> WorkflowDef:
+        """Store a definition; an unchanged one keeps its version, a changed one gets the next.
+
+        Returns the definition with its stored ``version``.
+        """
+
+    @abstractmethod
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def list_workflows(self) -> list[WorkflowDef]: ...
+
+    @abstractmethod
+    async def create_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()) -> None:
+        ...
+
+    @abstractmethod
+    async def commit_step(self, commit: StepCommit) -> RunStatus | None:
+        """Write one step attempt; return the run's status if it was stopped meanwhile.
+
+        A run that was paused, cancelled or escalated while its step was in flight keeps that
+        status (the step is still recorded and the run's position advanced); the engine reads
+        the returned status to stop at this step boundary.
+        """
+
+    @abstractmethod
+    async def transition(self, t: Transition) -> RunRecord:
+        """Move a run to another status, atomically checked against ``t.allowed``."""
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage: ...
+
+    @abstractmethod
+    async def run_ids(self, statuses: Sequence[RunStatus]) -> list[str]: ...
+
+    @abstractmethod
+    async def step_records(self, run_id: str) -> list[StepRecord]: ...
+
+    @abstractmethod
+    async def append_audit(self, entries: Sequence[AuditDraft]) -> None: ...
+
+    @abstractmethod
+    async def audit_entries(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        ...
+
+    @abstractmethod
+    async def verify_audit(self) -> ChainReport: ...
+
+    @abstractmethod
+    async def events(
+        self, *, run_id: str | None = None, after_seq: int = 0, limit: int = 1000
+    ) -> list[EventRecord]: ...
+
+    @abstractmethod
+    async def count(self, table: str) -> int: ...
+
+    @abstractmethod
+    async def agent_stats(self) -> list[AgentStat]: ...

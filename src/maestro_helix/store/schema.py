@@ -1,0 +1,121 @@
+"""The relational schema, shared by every backend. Alembic migrations build it (see migrations/)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("name", "digest", name="uq_workflows_name_digest"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("workflow", String(64), nullable=False),
+    Column("workflow_version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("next_step", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("operator_id", String(64), nullable=True),
+    Column("trace_id", String(32), nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_workflow_created", "workflow", "created_at"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("run_id", String(36), ForeignKey("runs.run_id"), primary_key=True),
+    Column("step_index", Integer, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("step_id", String(64), nullable=False),
+    Column("agent_id", String(128), nullable=True),
+    Column("capability", String(64), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("qsr", Float, nullable=True),
+    Column("mri", Float, nullable=True),
+    Column("output", JSON, nullable=True),
+    Column("quality", JSON, nullable=True),
+    Column("risk", JSON, nullable=True),
+    Column("verdict", JSON, nullable=False),
+    Column("agent_error", Text, nullable=True),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32), nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("eval_latency_ms", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("entry_id", String(36), nullable=False, unique=True),
+    Column("ts", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("step_id", String(64), nullable=True),
+    Column("step_index", Integer, nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Column("workflow", String(64), nullable=True),
+    Column("workflow_version", Integer, nullable=True),
+    Column("agent_id", String(128), nullable=True),
+    Column("qsr_score", Float, nullable=True),
+    Column("mri_score", Float, nullable=True),
+    Column("gate_decision", String(16), nullable=True),
+    Column("gil_decision", String(32), nullable=True),
+    Column("human_operator_id", String(64), nullable=False, default=""),
+    Column("evaluator_versions", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_run", "run_id"),
+)
+
+reflexive_events = Table(
+    "reflexive_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(48), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("workflow", String(64), nullable=True),
+    Column("step_id", String(64), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_run", "run_id"),
+    Index("ix_events_type_ts", "type", "ts"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

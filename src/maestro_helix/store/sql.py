@@ -1,0 +1,371 @@
+"""SQL for every backend, on a synchronous SQLAlchemy ``Connection``.
+
+The backends differ in how they get a connection and batch writes (see ``sqlite.py``); what they
+write and read is here, once. Writes are expressed as a :class:`WriteBatch` so that many concurrent
+step commits become one multi-row statement per table in one transaction (group commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.engine import Connection
+
+from maestro_helix.core.errors import InvalidTransition, RunNotFound, WorkflowNotFound
+from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.governance.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
+from maestro_helix.store import schema as t
+from maestro_helix.store.base import (
+    UNFINISHED,
+    AgentStat,
+    EventRecord,
+    NewRun,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    StepCommit,
+    StepRecord,
+    Transition,
+)
+
+_ACTIVE = [s.value for s in UNFINISHED]
+
+
+def _step_row(s: StepRecord) -> dict[str, Any]:
+    return {
+        "run_id": s.run_id,
+        "step_index": s.step_index,
+        "attempt": s.attempt,
+        "step_id": s.step_id,
+        "agent_id": s.agent_id,
+        "capability": s.capability,
+        "decision": s.decision,
+        "qsr": s.qsr,
+        "mri": s.mri,
+        "output": s.output,
+        "quality": s.quality,
+        "risk": s.risk,
+        "verdict": s.verdict,
+        "agent_error": s.agent_error,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "latency_ms": s.latency_ms,
+        "eval_latency_ms": s.eval_latency_ms,
+    }
+
+
+def _event_row(e: EventRecord) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "type": e.type,
+        "ts": e.ts,
+        "run_id": e.run_id,
+        "workflow": e.workflow,
+        "step_id": e.step_id,
+        "payload": dict(e.payload),
+    }
+
+
+_RUN_STEP_UPDATE = (
+    update(t.runs)
+    .where(t.runs.c.run_id == bindparam("b_run_id"))
+    .values(
+        next_step=bindparam("b_next_step"),
+        updated_at=bindparam("b_updated_at"),
+        error=case(
+            (t.runs.c.status.in_(_ACTIVE), bindparam("b_error")), else_=t.runs.c.error
+        ),
+        status=case(
+            (t.runs.c.status.in_(_ACTIVE), bindparam("b_status")), else_=t.runs.c.status
+        ),
+    )
+)
+
+
+@dataclass
+class WriteBatch:
+    """Rows collected from many operations, written with one statement per table."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    run_updates: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditDraft] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    touched_runs: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.steps or self.run_updates or self.audit or self.events)
+
+    def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
+        for r in runs:
+            self.runs.append(
+                {
+                    "run_id": r.run_id,
+                    "workflow": r.workflow,
+                    "workflow_version": r.workflow_version,
+                    "status": RunStatus.PENDING.value,
+                    "input": dict(r.input),
+                    "next_step": 0,
+                    "error": None,
+                    "operator_id": r.operator_id,
+                    "trace_id": None,
+                    "created_at": r.created_at,
+                    "updated_at": r.created_at,
+                }
+            )
+        self.events.extend(_event_row(e) for e in events)
+
+    def add_step(self, c: StepCommit) -> None:
+        self.steps.append(_step_row(c.step))
+        self.run_updates.append(
+            {
+                "b_run_id": c.step.run_id,
+                "b_next_step": c.next_step,
+                "b_updated_at": c.updated_at or c.step.finished_at,
+                "b_status": c.run_status.value,
+                "b_error": c.run_error,
+            }
+        )
+        self.audit.extend(c.audit)
+        self.events.extend(_event_row(e) for e in c.events)
+        self.touched_runs.append(c.step.run_id)
+
+    def flush(self, conn: Connection) -> dict[str, str]:
+        """Write everything collected; return the status of touched runs now inactive."""
+        if self.runs:
+            conn.execute(t.runs.insert(), self.runs)
+        if self.steps:
+            conn.execute(t.steps.insert(), self.steps)
+        if self.run_updates:
+            conn.execute(_RUN_STEP_UPDATE, self.run_updates)
+        if self.audit:
+            append_audit(conn, self.audit)
+        if self.events:
+            conn.execute(t.reflexive_events.insert(), self.events)
+        stopped: dict[str, str] = {}
+        if self.touched_runs:
+            ids = list(set(self.touched_runs))
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(t.runs.c.run_id, t.runs.c.status).where(
+                        t.runs.c.run_id.in_(ids[i : i + 500]), t.runs.c.status.not_in(_ACTIVE)
+                    )
+                )
+                stopped.update({r.run_id: r.status for r in rows})
+        self.runs, self.steps, self.run_updates, self.audit, self.events = [], [], [], [], []
+        self.touched_runs = []
+        return stopped
+
+
+def read_head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.hash)).first()
+    return (int(row.seq), str(row.hash)) if row else (0, GENESIS_HASH)
+
+
+def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
+    """Append entries to the chain: each gets the next seq and links to the one before it."""
+    seq, prev = read_head(conn)
+    rows = []
+    for d in drafts:
+        seq += 1
+        row = d.fields()
+        row["seq"] = seq
+        row["prev_hash"] = prev
+        prev = hashlib.sha256(canonical_bytes(row)).hexdigest()
+        row["hash"] = prev
+        rows.append(row)
+    conn.execute(t.audit_log.insert(), rows)
+    # one row holds the head; upsert it portably (delete + insert in the same transaction)
+    conn.execute(t.audit_head.delete())
+    conn.execute(t.audit_head.insert(), {"id": 1, "seq": seq, "hash": prev})
+
+
+def audit_entries(conn: Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    cols = [t.audit_log.c[name] for name in (*AUDIT_FIELDS, "hash")]
+    rows = conn.execute(
+        select(*cols).where(t.audit_log.c.seq > after_seq).order_by(t.audit_log.c.seq).limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def audit_head(conn: Connection) -> tuple[int, str] | None:
+    row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.hash)).first()
+    return (int(row.seq), str(row.hash)) if row else None
+
+
+def _defn_digest(defn: WorkflowDef) -> str:
+    body = defn.model_copy(update={"version": 1})
+    return body.digest()
+
+
+def save_workflow(conn: Connection, defn: WorkflowDef, created_at: str) -> WorkflowDef:
+    digest = _defn_digest(defn)
+    row = conn.execute(
+        select(t.workflows.c.version).where(
+            t.workflows.c.name == defn.name, t.workflows.c.digest == digest
+        )
+    ).first()
+    if row is not None:
+        return defn.model_copy(update={"version": int(row.version)})
+    latest = conn.execute(
+        select(func.max(t.workflows.c.version)).where(t.workflows.c.name == defn.name)
+    ).scalar()
+    version = 1 if latest is None else int(latest) + 1
+    stored = defn.model_copy(update={"version": version})
+    conn.execute(
+        t.workflows.insert(),
+        {
+            "name": defn.name,
+            "version": version,
+            "digest": digest,
+            "definition": stored.canonical(),
+            "created_at": created_at,
+        },
+    )
+    return stored
+
+
+def get_workflow(conn: Connection, name: str, version: int | None) -> WorkflowDef:
+    q = select(t.workflows.c.definition).where(t.workflows.c.name == name)
+    if version is None:
+        q = q.order_by(t.workflows.c.version.desc()).limit(1)
+    else:
+        q = q.where(t.workflows.c.version == version)
+    row = conn.execute(q).first()
+    if row is None:
+        raise WorkflowNotFound(name, version)
+    return WorkflowDef.model_validate(row.definition)
+
+
+def list_workflows(conn: Connection) -> list[WorkflowDef]:
+    rows = conn.execute(
+        select(t.workflows.c.definition).order_by(t.workflows.c.name, t.workflows.c.version)
+    )
+    return [WorkflowDef.model_validate(r.definition) for r in rows]
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        workflow=row.workflow,
+        workflow_version=row.workflow_version,
+        status=RunStatus(row.status),
+        input=row.input,
+        next_step=row.next_step,
+        error=row.error,
+        operator_id=row.operator_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def get_run(conn: Connection, run_id: str) -> RunRecord:
+    row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
+    if row is None:
+        raise RunNotFound(run_id)
+    return _run(row)
+
+
+def list_runs(
+    conn: Connection,
+    status: RunStatus | None,
+    workflow: str | None,
+    limit: int,
+    offset: int,
+) -> RunPage:
+    cond = []
+    if status is not None:
+        cond.append(t.runs.c.status == status.value)
+    if workflow is not None:
+        cond.append(t.runs.c.workflow == workflow)
+    total = conn.execute(select(func.count()).select_from(t.runs).where(*cond)).scalar_one()
+    rows = conn.execute(
+        select(t.runs)
+        .where(*cond)
+        .order_by(t.runs.c.created_at.desc(), t.runs.c.run_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return RunPage([_run(r) for r in rows], int(total))
+
+
+def run_ids(conn: Connection, statuses: Sequence[RunStatus]) -> list[str]:
+    rows = conn.execute(
+        select(t.runs.c.run_id)
+        .where(t.runs.c.status.in_([s.value for s in statuses]))
+        .order_by(t.runs.c.created_at, t.runs.c.run_id)
+    )
+    return [r.run_id for r in rows]
+
+
+def step_records(conn: Connection, run_id: str) -> list[StepRecord]:
+    rows = conn.execute(
+        select(t.steps)
+        .where(t.steps.c.run_id == run_id)
+        .order_by(t.steps.c.step_index, t.steps.c.attempt)
+    )
+    return [StepRecord(**dict(r._mapping)) for r in rows]
+
+
+def transition(conn: Connection, tr: Transition) -> RunRecord:
+    current = get_run(conn, tr.run_id)
+    if current.status not in tr.allowed:
+        raise InvalidTransition(tr.run_id, current.status.value, tr.to.value)
+    values: dict[str, Any] = {"status": tr.to.value, "updated_at": tr.updated_at}
+    if tr.error is not None:
+        values["error"] = tr.error
+    conn.execute(update(t.runs).where(t.runs.c.run_id == tr.run_id).values(**values))
+    if tr.audit:
+        append_audit(conn, tr.audit)
+    if tr.events:
+        conn.execute(t.reflexive_events.insert(), [_event_row(e) for e in tr.events])
+    return get_run(conn, tr.run_id)
+
+
+def events(conn: Connection, run_id: str | None, after_seq: int, limit: int) -> list[EventRecord]:
+    q = select(t.reflexive_events).where(t.reflexive_events.c.seq > after_seq)
+    if run_id is not None:
+        q = q.where(t.reflexive_events.c.run_id == run_id)
+    rows = conn.execute(q.order_by(t.reflexive_events.c.seq).limit(limit))
+    return [EventRecord(**dict(r._mapping)) for r in rows]
+
+
+_COUNTABLE: Mapping[str, Any] = {
+    "runs": t.runs,
+    "steps": t.steps,
+    "audit_log": t.audit_log,
+    "reflexive_events": t.reflexive_events,
+    "workflows": t.workflows,
+}
+
+
+def count(conn: Connection, table: str) -> int:
+    tbl = _COUNTABLE.get(table)
+    if tbl is None:
+        raise ValueError(f"unknown table {table!r} (known: {', '.join(_COUNTABLE)})")
+    return int(conn.execute(select(func.count()).select_from(tbl)).scalar_one())
+
+
+def agent_stats(conn: Connection) -> list[AgentStat]:
+    s = t.steps.c
+    passed = func.sum(case((s.decision == "pass", 1), else_=0))
+    rows = conn.execute(
+        select(
+            s.agent_id,
+            s.capability,
+            passed.label("passed"),
+            func.count().label("total"),
+            func.coalesce(func.sum(s.qsr), 0.0).label("qsr_sum"),
+            func.coalesce(func.sum(s.mri), 0.0).label("mri_sum"),
+        )
+        .where(s.agent_id.is_not(None), s.capability.is_not(None))
+        .group_by(s.agent_id, s.capability)
+    )
+    return [
+        AgentStat(r.agent_id, r.capability, int(r.passed), int(r.total), r.qsr_sum, r.mri_sum)
+        for r in rows
+    ]
