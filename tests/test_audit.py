@@ -79,7 +79,7 @@ async def test_flipped_byte_in_text_field_is_caught(tmp_path: Path) -> None:
 
 async def test_flipped_byte_in_json_details_is_caught(tmp_path: Path) -> None:
     db = await filled(tmp_path)
-    sql(db, """UPDATE audit_log SET details = replace(details, '"n": 3', '"n": 4') WHERE seq = 3""")
+    sql(db, "UPDATE audit_log SET details = json_set(details, '$.n', 4) WHERE seq = 3")
     assert (await verify(db)).first_bad_seq == 3
 
 

@@ -390,3 +390,7 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
 def main() -> None:
     app()
 
+
+
+if __name__ == "__main__":
+    main()

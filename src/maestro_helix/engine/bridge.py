@@ -14,7 +14,6 @@ Default order, outermost first::
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -431,7 +430,7 @@ class AuditLink:
         if out.output is not None and out.output.self_score is not None:
             details["self_score"] = out.output.self_score
         entry = AuditDraft(
-            entry_id=str(uuid.uuid4()),
+            entry_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/decision",
             ts=out.finished_at or iso(self.clock.now()),
             kind="step.decision",
             run_id=inp.run_id,
@@ -482,7 +481,7 @@ class EventLink:
         if isinstance(out.risk, RiskScore):
             payload["risk_factors"] = {f.name: f.score for f in out.risk.factors}
         ev = EventRecord(
-            event_id=str(uuid.uuid4()),
+            event_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/evaluated",
             type="step.evaluated",
             ts=out.finished_at or iso(self.clock.now()),
             run_id=inp.run_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +130,9 @@ class Engine:
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[RunResult]] = {}
+        # results of runs that stopped before anyone waited for them (bounded, oldest dropped)
+        self._finished: OrderedDict[str, RunResult] = OrderedDict()
+        self.keep_results = 100_000
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
@@ -219,7 +223,7 @@ class Engine:
             ]
             events = [
                 EventRecord(
-                    str(uuid.uuid4()), "run.submitted", now, r.run_id, defn.name, None,
+                    f"{r.run_id}/submitted", "run.submitted", now, r.run_id, defn.name, None,
                     {"workflow_version": defn.version, "operator_id": operator_id},
                 )
                 for r in runs
@@ -237,10 +241,26 @@ class Engine:
     async def wait(self, run_id: str) -> RunResult:
         """Wait until the run stops (finished, paused, escalated or cancelled)."""
         fut = self._waiters.get(run_id)
-        if fut is None:
-            rec = await self.store.get_run(run_id)
-            return RunResult(run_id, rec.status, error=rec.error)
-        return await asyncio.shield(fut)
+        if fut is not None:
+            result = await asyncio.shield(fut)
+            self._finished.pop(run_id, None)
+            return result
+        done = self._finished.pop(run_id, None)
+        if done is not None:
+            return done
+        return await self.result_from_store(run_id)
+
+    async def result_from_store(self, run_id: str) -> RunResult:
+        """The run as stored: status, every attempt, and the outputs of passed steps."""
+        rec = await self.store.get_run(run_id)
+        attempts = []
+        outputs: dict[str, Any] = {}
+        for r in await self.store.step_records(run_id):
+            attempts.append(StepSummary(r.step_id, r.attempt, r.agent_id, r.decision, r.qsr,
+                                        r.mri, r.eval_latency_ms))
+            if r.decision == GateDecision.PASS.value and r.output is not None:
+                outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
+        return RunResult(run_id, rec.status, tuple(attempts), outputs, rec.error)
 
     async def run(
         self, defn: WorkflowDef, input: Mapping[str, Any], *, operator_id: str | None = None
@@ -324,6 +344,9 @@ class Engine:
         fut = self._waiters.pop(run_id, None)
         if fut is not None and not fut.done():
             fut.set_result(result)
+            self._finished[run_id] = result
+            while len(self._finished) > self.keep_results:
+                self._finished.popitem(last=False)
 
     def _fail_waiter(self, run_id: str, exc: BaseException) -> None:
         fut = self._waiters.pop(run_id, None)
@@ -439,7 +462,7 @@ class Engine:
 
     def _run_event(self, st: _RunState, status: RunStatus, out: StepOutcome) -> EventRecord:
         return EventRecord(
-            str(uuid.uuid4()),
+            f"{st.run_id}/{out.input.index}/{out.input.attempt}/{status.value}",
             f"run.{status.value}",
             out.finished_at,
             st.run_id,

@@ -438,11 +438,12 @@ class QSREvaluator:
                 FailureKind.CRASH,
                 f"custom criterion {name!r} returned score {s!r}, expected a number in 0..1",
             )
+        detail = result.detail if isinstance(result.detail, str) else str(result.detail)
         return CriterionScore(
             name=name,
             score=float(s),
             weight=self._weights.get(name, DEFAULT_CUSTOM_WEIGHT),
-            detail=_short(result.detail),
+            detail=_short(detail),
         )
 
     # ----------------------------------------------------------------------- built-in criteria
@@ -565,14 +566,14 @@ class QSREvaluator:
             if key in seen:
                 continue
             seen.add(key)
-            terms = tok.tokens(m)
+            terms = tok.tokens(m, remember=False)
             if terms:
                 needles.append((m, " ".join(terms), True))
             else:
                 needles.append((m, " ".join(tok.words(m)), False))
-        # Tokenise the output after the mentions: the tokenizer keeps its last text, and the
-        # relevance scorer reads this same text next. Space-delimited with sentinels, a phrase
-        # matches whole tokens in order ("cash flow" matches "Cash-flow", not "cashflow").
+        # The tokenizer remembers the output for the relevance scorer, which reads it next.
+        # Space-delimited with sentinels, a phrase matches whole tokens in order ("cash flow"
+        # matches "Cash-flow", not "cashflow").
         by_terms = " " + " ".join(tok.tokens(text)) + " " if any(n[2] for n in needles) else ""
         by_words = " " + " ".join(tok.words(text)) + " " if not all(n[2] for n in needles) else ""
         covered: list[str] = []

@@ -1,8 +1,8 @@
 """Offline text utilities for the Helix evaluators: tokenisation and lexical relevance.
 
 Everything here is pure CPU work on strings: no I/O, no network, no model weights. The relevance
-score is a TF-IDF cosine blended with an IDF-weighted overlap, weighted by a small built-in
-background document-frequency table, then mapped through a calibrated logistic curve.
+score is a TF-IDF cosine scaled by IDF-weighted term coverage, with IDF from a small built-in
+background document-frequency table, mapped through a calibrated logistic curve.
 
 The relevance slot is a :class:`RelevanceScorer` protocol so a semantic scorer (sentence
 embeddings, an LLM judge, a cross-encoder) can replace :class:`LexicalRelevance` without editing
@@ -21,6 +21,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import mul
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
@@ -129,7 +131,7 @@ class Tokenizer:
         memo_size: the memo is dropped and rebuilt when it grows past this many words.
     """
 
-    __slots__ = ("_do_stem", "_last", "_memo", "_memo_size", "_stopwords")
+    __slots__ = ("_do_stem", "_memo", "_memo_size", "_recent", "_stopwords")
 
     def __init__(
         self,
@@ -142,7 +144,8 @@ class Tokenizer:
         self._do_stem = do_stem
         self._memo_size = memo_size
         self._memo: dict[str, str] = {}
-        self._last: tuple[str, tuple[str, ...]] = ("", ())
+        # The two most recent (text, terms) pairs, newest first.
+        self._recent: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def term(self, word: str) -> str:
         """Normalise one lowercase word; ``""`` when it is dropped."""
@@ -156,15 +159,21 @@ class Tokenizer:
             self._memo[word] = t
         return t
 
-    def tokens(self, text: str) -> tuple[str, ...]:
+    def tokens(self, text: str, *, remember: bool = True) -> tuple[str, ...]:
         """Split ``text`` into terms, in order of appearance.
 
-        The last text and its terms are kept, so evaluators that read the same output for
-        several criteria tokenise it once.
+        The two most recent texts and their terms are kept, so an evaluator that reads the same
+        output and query for several criteria tokenises each once.
+
+        Args:
+            text: any text.
+            remember: keep this text among the recent ones; pass False for short one-off
+                strings so they do not evict the output being evaluated.
         """
-        last = self._last
-        if last[0] is text or last[0] == text:
-            return last[1]
+        recent = self._recent
+        for seen, terms_of_seen in recent:
+            if seen is text or seen == text:
+                return terms_of_seen
         words = _WORD.findall(text.lower())
         # map/filter keep the common all-hits case in C; misses are patched up in Python.
         terms: list[str | None] = list(map(self._memo.get, words))
@@ -173,8 +182,9 @@ class Tokenizer:
                 if t is None:
                     terms[i] = self.term(words[i])
         out = tuple(t for t in terms if t)
-        # One tuple assignment: a concurrent reader sees the old pair or the new one, never a mix.
-        self._last = (text, out)
+        if remember:
+            # One assignment: a concurrent reader sees the old pairs or the new ones, never a mix.
+            self._recent = ((text, out), *recent[:1])
         return out
 
     def words(self, text: str) -> list[str]:
@@ -273,6 +283,9 @@ _DF_TIERS: tuple[tuple[float, str], ...] = (
         papers article articles author authors found finding findings test tests tested
         experiment experiments measure measures measured access application applications
         technology technologies software tool tools feature features design designed version
+        literature journal journals trial trials participant participants sample samples dataset
+        conclusion conclusions hypothesis outcome outcomes adult adults children student students
+        customer message messages ticket tickets support agent agents case
         """,
     ),
 )
@@ -297,34 +310,44 @@ BACKGROUND_IDF: Mapping[str, float] = MappingProxyType(_build_idf(_DF_TIERS))
 
 _IDF_UNKNOWN = math.log(1.0 / _DF_UNKNOWN)
 _IDF_SHORT_NUMBER = math.log(1.0 / _DF_SHORT_NUMBER)
+# Listed rather than tested per term, so a lookup with a default covers every case.
+_NUMBER_IDF: Mapping[str, float] = MappingProxyType(
+    {
+        **{str(i): _IDF_SHORT_NUMBER for i in range(100)},
+        **{f"0{i}": _IDF_SHORT_NUMBER for i in range(10)},
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class _Query:
-    """A tokenised, weighted query; cached per query string."""
+    """A tokenised, weighted query; cached per query string. Treat as read-only."""
 
-    weights: Mapping[str, float]  # term -> tf-idf weight
+    weights: dict[str, float]  # term -> tf-idf weight
+    idf: dict[str, float]  # term -> idf
     norm: float  # Euclidean norm of ``weights``
     mass: float  # sum of weight * idf (the denominator of recall)
 
 
 class LexicalRelevance:
-    """The default :class:`RelevanceScorer`: TF-IDF cosine plus weighted overlap, calibrated.
+    """The default :class:`RelevanceScorer`: calibrated TF-IDF cosine times weighted coverage.
 
-    The raw similarity is ``max(cosine, overlap * 0.6)`` where ``cosine`` is between sublinear
-    TF-IDF vectors of query and text and ``overlap`` is the share of the query's TF-IDF mass
-    that the text contains. Cosine is the main signal; the overlap term rescues long, on-topic
-    answers to short questions, whose cosine is diluted by everything else they (rightly) say.
-    The raw value is then mapped by a logistic curve with ``midpoint`` and ``steepness`` chosen
-    on realistic research, finance and customer-service pairs so that on-topic answers score
-    >= 0.8 and off-topic answers <= 0.3.
+    The raw similarity (:meth:`raw`) is ``sqrt(cosine * coverage)``: ``cosine`` between
+    sublinear TF-IDF vectors of query and text, ``coverage`` the larger of recall (the share of
+    the query's weighted terms the text contains: a long answer to a short question, whose
+    cosine is diluted by everything else it rightly says) and precision (the share of the
+    text's weighted terms that come from the query: a short summary of a long input).
+    :meth:`calibrate` then maps it through a logistic curve (``midpoint`` 0.22, ``steepness``
+    20) fitted on research, finance and customer-service pairs: on-topic answers had raw values
+    of 0.37..0.81 (calibrated >= 0.95), off-topic ones 0..0.10 (calibrated <= 0.08), and an
+    answer about the right company that ignored the question 0.24 (calibrated ~0.6).
 
     Args:
-        idf: term -> IDF override of the background table (stemmed terms).
-        unknown_idf: IDF of terms missing from the table.
+        idf: term -> IDF overrides of the background table (keys are stemmed terms).
+        unknown_idf: IDF of terms missing from the table (rare, topical terms).
         midpoint: raw similarity mapped to 0.5.
         steepness: slope of the logistic curve (higher = sharper).
-        query_cache_size: how many distinct query strings keep their tokenised form (LRU).
+        query_cache_size: how many distinct query strings keep their weighted form (LRU).
         tokenizer: the tokenizer to use; a fresh :class:`Tokenizer` by default.
     """
 
@@ -333,46 +356,37 @@ class LexicalRelevance:
         *,
         idf: Mapping[str, float] | None = None,
         unknown_idf: float = _IDF_UNKNOWN,
-        midpoint: float = 0.2,
+        midpoint: float = 0.22,
         steepness: float = 20.0,
         query_cache_size: int = 256,
         tokenizer: Tokenizer | None = None,
     ) -> None:
-        self._idf: Mapping[str, float] = (
-            BACKGROUND_IDF if idf is None else {**BACKGROUND_IDF, **idf}
-        )
-        self._unknown_idf = unknown_idf
-        self.midpoint = midpoint
-        self.steepness = steepness
+        table = {**_NUMBER_IDF, **BACKGROUND_IDF, **(idf or {})}
+        # A plain dict (not the read-only proxy): its C-level get is the inner loop.
+        self._idf: dict[str, float] = table
+        self._unknown_idf = float(unknown_idf)
+        self.midpoint = float(midpoint)
+        self.steepness = float(steepness)
         self.tokenizer = tokenizer or Tokenizer()
         # Per instance, not module level: the cache belongs to the scorer that fills it.
         self._query = functools.lru_cache(maxsize=query_cache_size)(self._build_query)
 
-    def _idf_of(self, term: str) -> float:
-        w = self._idf.get(term)
-        if w is not None:
-            return w
-        if term.isdigit() and len(term) <= 2:
-            return _IDF_SHORT_NUMBER
-        return self._unknown_idf
-
     def _build_query(self, query: str) -> _Query:
         counts = Counter(self.tokenizer.tokens(query))
-        idf_of = self._idf_of
-        log = math.log
-        weights = {t: idf_of(t) * (1.0 + log(c)) for t, c in counts.items()}
+        get = self._idf.get
+        unknown = self._unknown_idf
+        idf = {t: get(t, unknown) for t in counts}
+        weights = {t: idf[t] * (1.0 + math.log(c)) for t, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values()))
-        mass = sum(w * idf_of(t) for t, w in weights.items())
-        return _Query(MappingProxyType(weights), norm, mass)
+        mass = sum(w * idf[t] for t, w in weights.items())
+        return _Query(weights, idf, norm, mass)
 
     def raw(self, query: str, text: str) -> float:
         """Uncalibrated similarity in 0..1 (0 when either side has no content terms).
 
-        ``sqrt(cosine * max(recall, precision))``: the TF-IDF cosine, scaled by how much of
-        the query's weighted terms the text covers (recall: a long answer to a short question)
-        or how much of the text's weighted terms come from the query (precision: a short summary
-        of a long input), whichever is higher. Coverage is weighted by IDF squared so that
-        sharing a rare topical term counts far more than sharing "recent" or "study".
+        ``sqrt(cosine * max(recall, precision))``, see the class docstring. Coverage is
+        weighted by IDF squared so that sharing a rare topical term counts far more than
+        sharing "recent" or "study".
         """
         q = self._query(query)
         if q.norm == 0.0:
@@ -380,25 +394,28 @@ class LexicalRelevance:
         counts = Counter(self.tokenizer.tokens(text))
         if not counts:
             return 0.0
-        qw = q.weights
-        idf_get = self._idf.get
-        unknown = self._unknown_idf
-        log = math.log
-        dot = norm2 = text_mass = query_covered = text_covered = 0.0
-        for t, c in counts.items():
-            idf = idf_get(t)
-            if idf is None:
-                idf = _IDF_SHORT_NUMBER if (len(t) <= 2 and t.isdigit()) else unknown
-            w = idf * (1.0 + log(c)) if c > 1 else idf
-            norm2 += w * w
-            text_mass += w * idf
-            wq = qw.get(t)
-            if wq is not None:
-                dot += wq * w
-                query_covered += wq * idf
-                text_covered += w * idf
-        if dot == 0.0:
+        shared = counts.keys() & q.weights.keys()
+        if not shared:
             return 0.0
+        # map/zip/sum over the text's terms stay in C; only shared terms are visited in Python.
+        idfs = list(map(self._idf.get, counts, repeat(self._unknown_idf)))
+        ws = [
+            i if c == 1 else i * (1.0 + math.log(c))
+            for i, c in zip(idfs, counts.values(), strict=True)
+        ]
+        norm2 = sum(map(mul, ws, ws))
+        text_mass = sum(map(mul, ws, idfs))
+        qw = q.weights
+        qidf = q.idf
+        dot = query_covered = text_covered = 0.0
+        for t in shared:
+            c = counts[t]
+            idf = qidf[t]
+            w = idf if c == 1 else idf * (1.0 + math.log(c))
+            wq = qw[t]
+            dot += wq * w
+            query_covered += wq * idf
+            text_covered += w * idf
         cosine = dot / (q.norm * math.sqrt(norm2))
         coverage = max(query_covered / q.mass, text_covered / text_mass)
         return min(1.0, math.sqrt(cosine * coverage))

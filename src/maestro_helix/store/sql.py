@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+import orjson
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.errors import InvalidTransition, RunNotFound, WorkflowNotFound
@@ -33,6 +34,13 @@ from maestro_helix.store.base import (
 )
 
 _ACTIVE = [s.value for s in UNFINISHED]
+
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for the database's JSON columns: fast, and lenient with odd types in agent data."""
+    return orjson.dumps(value, default=str, option=_JSON_OPTS).decode()
 
 
 def _step_row(s: StepRecord) -> dict[str, Any]:
@@ -70,18 +78,17 @@ def _event_row(e: EventRecord) -> dict[str, Any]:
     }
 
 
+# literal SQL (not an expanding IN parameter), so the statement can run as executemany
+_IS_ACTIVE = text("status IN (" + ", ".join(f"'{s}'" for s in _ACTIVE) + ")")
+
 _RUN_STEP_UPDATE = (
     update(t.runs)
     .where(t.runs.c.run_id == bindparam("b_run_id"))
     .values(
         next_step=bindparam("b_next_step"),
         updated_at=bindparam("b_updated_at"),
-        error=case(
-            (t.runs.c.status.in_(_ACTIVE), bindparam("b_error")), else_=t.runs.c.error
-        ),
-        status=case(
-            (t.runs.c.status.in_(_ACTIVE), bindparam("b_status")), else_=t.runs.c.status
-        ),
+        error=case((_IS_ACTIVE, bindparam("b_error")), else_=t.runs.c.error),
+        status=case((_IS_ACTIVE, bindparam("b_status")), else_=t.runs.c.status),
     )
 )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,6 +41,7 @@ from maestro_helix.store.base import (
     Transition,
 )
 from maestro_helix.store.migrate import upgrade
+from maestro_helix.store.sql import json_dumps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +51,8 @@ Durability = Literal["full", "normal"]
 
 @dataclass(slots=True)
 class _Op:
-    future: Future[Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
     fn: Callable[[Connection], Any] | None = None  # a general operation, run in order
     commit: StepCommit | None = None  # a step commit, grouped
     new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
@@ -102,7 +105,9 @@ class SQLiteStore(Store):
         await asyncio.to_thread(self._thread.join)
 
     def _make_engine(self) -> Engine:
-        engine = create_engine(self.url, poolclass=None)
+        engine = create_engine(
+            self.url, json_serializer=json_dumps, json_deserializer=orjson.loads
+        )
         sync = "FULL" if self.durability == "full" else "NORMAL"
 
         @event.listens_for(engine, "connect")
@@ -163,15 +168,13 @@ class SQLiteStore(Store):
                 results = self._apply(conn, ops)
         except Exception as e:
             if len(ops) == 1:
-                self._fail(ops[0], e)
+                _deliver([(ops[0], None, self._translate(e))])
                 return
             # one of them is bad: give each its own transaction so the others still land
             for op in ops:
                 self._run_batch(conn, [op])
             return
-        for op, res in zip(ops, results, strict=True):
-            if not op.future.done():
-                op.future.set_result(res)
+        _deliver([(op, res, None) for op, res in zip(ops, results, strict=True)])
 
     def _apply(self, conn: Connection, ops: list[_Op]) -> list[Any]:
         batch = sql.WriteBatch()
@@ -207,25 +210,28 @@ class SQLiteStore(Store):
         commits.clear()
 
     @staticmethod
-    def _fail(op: _Op, exc: Exception) -> None:
+    def _translate(exc: Exception) -> BaseException:
         if isinstance(exc, MaestroError):
-            op.future.set_exception(exc)
-        elif isinstance(exc, SQLAlchemyError):
+            return exc
+        if isinstance(exc, SQLAlchemyError):
             cause = getattr(exc, "orig", None) or exc
-            op.future.set_exception(StoreError(f"store write failed: {cause}"))
-        else:
-            op.future.set_exception(exc)
+            return StoreError(f"store write failed: {cause}")
+        return exc
 
     # -- submission ---------------------------------------------------------------------------
+
+    def _op(self, **kw: Any) -> _Op:
+        loop = asyncio.get_running_loop()
+        return _Op(loop, loop.create_future(), **kw)
 
     def _submit(self, op: _Op) -> asyncio.Future[Any]:
         if self._closed or self._thread is None:
             raise StoreClosed("the store is closed" if self._closed else "the store is not open")
         self._queue.put(op)
-        return asyncio.wrap_future(op.future)
+        return op.future
 
     async def _call(self, fn: Callable[[Connection], T]) -> T:
-        result: T = await self._submit(_Op(Future(), fn=fn))
+        result: T = await self._submit(self._op(fn=fn))
         return result
 
     # -- Store --------------------------------------------------------------------------------
@@ -240,10 +246,10 @@ class SQLiteStore(Store):
         return await self._call(sql.list_workflows)
 
     async def create_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()) -> None:
-        await self._submit(_Op(Future(), new_runs=(runs, events)))
+        await self._submit(self._op(new_runs=(runs, events)))
 
     async def commit_step(self, commit: StepCommit) -> RunStatus | None:
-        status: str | None = await self._submit(_Op(Future(), commit=commit))
+        status: str | None = await self._submit(self._op(commit=commit))
         return None if status is None else RunStatus(status)
 
     async def transition(self, tr: Transition) -> RunRecord:
@@ -290,6 +296,28 @@ class SQLiteStore(Store):
 
     async def agent_stats(self) -> list[AgentStat]:
         return await self._call(sql.agent_stats)
+
+
+def _set(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    for op, result, exc in items:
+        if op.future.done():  # the caller gave up (cancelled); the write itself stands
+            continue
+        if exc is not None:
+            op.future.set_exception(exc)
+        else:
+            op.future.set_result(result)
+
+
+def _deliver(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    """Complete callers' futures: one wake-up per event loop per batch, not one per operation."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Op, Any, BaseException | None]]] = {}
+    for item in items:
+        by_loop.setdefault(item[0].loop, []).append(item)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set, group)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            log.debug("dropping results for a closed event loop")
 
 
 def _iter_audit(conn: Connection, page: int = 5000) -> Any:

@@ -26,7 +26,7 @@ def upgrade() -> None:
     )
     op.create_table('audit_log',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('entry_id', sa.String(length=36), nullable=False),
+    sa.Column('entry_id', sa.String(length=160), nullable=False),
     sa.Column('ts', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('run_id', sa.String(length=36), nullable=True),
@@ -53,7 +53,7 @@ def upgrade() -> None:
 
     op.create_table('reflexive_events',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
+    sa.Column('event_id', sa.String(length=160), nullable=False),
     sa.Column('type', sa.String(length=48), nullable=False),
     sa.Column('ts', sa.String(length=32), nullable=False),
     sa.Column('run_id', sa.String(length=36), nullable=True),

@@ -1,0 +1,5 @@
+"""``python -m maestro_helix``."""
+
+from maestro_helix.cli.main import main
+
+main()
