@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
@@ -72,10 +73,10 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except MaestroError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except _Exit as e:
         raise typer.Exit(e.code) from None
@@ -196,7 +197,7 @@ def run_cmd(
                         "run_id": result.run_id,
                         "status": result.status.value,
                         "error": result.error,
-                        "attempts": [a.__dict__ for a in _attempts(result)],
+                        "attempts": [dataclasses.asdict(a) for a in result.attempts],
                         "outputs": result.outputs,
                     },
                     default=str,
@@ -211,10 +212,6 @@ def run_cmd(
             raise _Exit(1)
 
     _run(main())
-
-
-def _attempts(result: Any) -> list[Any]:
-    return list(result.attempts)
 
 
 def _status(s: RunStatus) -> str:
@@ -282,8 +279,10 @@ def runs_list(
             page = await store.list_runs(
                 status=status, workflow=workflow, limit=limit, offset=offset
             )
-        table = Table("run id", "workflow", "status", "next step", "created", "error",
-                      title=f"{len(page.runs)} of {page.total} run(s)")
+        table = Table(title=f"{len(page.runs)} of {page.total} run(s)")
+        table.add_column("run id", no_wrap=True, min_width=36)
+        for name in ("workflow", "status", "next step", "created", "error"):
+            table.add_column(name)
         for r in page.runs:
             table.add_row(r.run_id, f"{r.workflow} v{r.workflow_version}", _status(r.status),
                           str(r.next_step), r.created_at[:19], (r.error or "")[:60])
@@ -305,8 +304,8 @@ def runs_show(
             rec = await store.get_run(run_id)
             steps = await store.step_records(run_id)
         if as_json:
-            out.print_json(json.dumps({"run": rec.__dict__ | {"status": rec.status.value},
-                                       "steps": [s.__dict__ for s in steps]}, default=str))
+            body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
+            out.print_json(json.dumps(body, default=str))
             return
         out.print(f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
                   f"{_status(rec.status)}")
@@ -381,7 +380,10 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
         if report.ok:
             out.print(f"[green]audit chain intact[/green]: {report.checked} entries verified")
             return
-        err.print(f"[red]audit chain BROKEN at entry {report.first_bad_seq}[/red]: {report.reason}")
+        err.print(
+            f"[red]audit chain BROKEN at entry {report.first_bad_seq}[/red]: {report.reason}",
+            soft_wrap=True,
+        )
         raise _Exit(1)
 
     _run(main())

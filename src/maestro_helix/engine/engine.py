@@ -84,14 +84,15 @@ class _RunState:
     operator_id: str | None = None
 
 
-def _required_inputs(defn: WorkflowDef) -> set[str]:
+def _required_inputs(defn: WorkflowDef) -> frozenset[str]:
+    """Input keys the definition reads without ``?``."""
     keys = set()
     for step in defn.steps:
         for _, ref in step.references():
             parts = ref.split(".")
             if parts[0] == "input" and len(parts) > 1 and not ref.endswith("?"):
                 keys.add(parts[1])
-    return keys
+    return frozenset(keys)
 
 
 class Engine:
@@ -136,6 +137,7 @@ class Engine:
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
+        self._required: dict[tuple[str, int], frozenset[str]] = {}
         self._closed = False
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -185,7 +187,11 @@ class Engine:
     def _check_input(self, defn: WorkflowDef, data: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(data, Mapping):
             raise InputError(where, f"a run input must be a JSON object, got {type(data).__name__}")
-        missing = sorted(k for k in _required_inputs(defn) if k not in data)
+        key = (defn.name, defn.version)
+        required = self._required.get(key)
+        if required is None:
+            required = self._required[key] = _required_inputs(defn)
+        missing = sorted(k for k in required if k not in data)
         if missing:
             raise InputError(
                 where, f"missing input field(s) the workflow uses: {', '.join(missing)}"

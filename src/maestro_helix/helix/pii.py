@@ -389,7 +389,8 @@ _SecretCheck = Callable[[str], bool]
 _B = r"(?<![A-Za-z0-9_\-])"  # not glued to a longer token on the left
 _E = r"(?![A-Za-z0-9_\-])"  # ... nor on the right
 
-# (kind, literal pre-checks, pattern, validator)
+# (kind, prefixes of the token, pattern, validator); each is tried on the long tokens
+# (``_LONG_TOKEN``) that start with one of its prefixes
 _SECRET_DETECTORS: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str], _SecretCheck], ...]] = (
     (
         "secret.aws_access_key",
@@ -428,14 +429,8 @@ _SECRET_DETECTORS: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str], _Sec
         lambda v: sum(c.isdigit() for c in v) >= 4,
     ),
     (
-        "secret.slack_webhook",
-        ("hooks.slack.com",),
-        re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/\-]{20,200}"),
-        lambda v: True,
-    ),
-    (
         "secret.stripe_key",
-        ("_live_", "_test_"),
+        ("sk_live_", "rk_live_", "sk_test_", "rk_test_"),
         re.compile(_B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}" + _E),
         lambda v: _random_body(v[8:], 3.0),
     ),
@@ -462,12 +457,6 @@ _SECRET_DETECTORS: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str], _Sec
         ("hf_",),
         re.compile(_B + r"hf_[A-Za-z0-9]{30,60}" + _E),
         lambda v: _random_body(v[3:], 3.0),
-    ),
-    (
-        "secret.sendgrid_key",
-        ("SG.",),
-        re.compile(_B + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E),
-        lambda v: True,
     ),
     (
         "secret.jwt",
@@ -509,13 +498,31 @@ _GENERIC_BEARER: Final = re.compile(r"[ \t]{1,4}(?P<v>[A-Za-z0-9_\-+/=.~]{16,512
 _PASSWORD_KEYS: Final = ("pass", "pwd")
 
 
+_LONG_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-]{20,}")
+_SLACK_WEBHOOK: Final = re.compile(
+    r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9_/\-]{20,200}"
+)
+_SENDGRID: Final = re.compile(r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
+
+
 def _scan_secrets(text: str, out: list[Finding]) -> None:
-    for kind, lits, pattern, check in _SECRET_DETECTORS:
-        if not any(lit in text for lit in lits):
-            continue
-        for m in pattern.finditer(text):
-            if check(m.group()):
+    # prefixed tokens: one pass for long tokens, then the detector whose prefix matches
+    for t in _LONG_TOKEN.finditer(text):
+        s, e = t.span()
+        tok = t.group()
+        for kind, prefixes, pattern, check in _SECRET_DETECTORS:
+            if not tok.startswith(prefixes):
+                continue
+            m = pattern.match(text, s) if kind == "secret.jwt" else pattern.fullmatch(text, s, e)
+            if m is not None and check(m.group()):
                 out.append(Finding(kind, m.start(), m.end()))
+                break
+        else:
+            if s >= 3 and text[s - 3 : s] == "SG." and (m := _SENDGRID.match(text, s - 3)):
+                out.append(Finding("secret.sendgrid_key", m.start(), m.end()))
+    if "hooks.slack.com" in text:
+        for m in _SLACK_WEBHOOK.finditer(text):
+            out.append(Finding("secret.slack_webhook", m.start(), m.end()))
     if "PRIVATE KEY" in text:
         for m in _PEM_BEGIN.finditer(text):
             end_m = _PEM_END.search(text, m.end(), min(len(text), m.end() + _PEM_MAX_SPAN))
@@ -696,7 +703,6 @@ _CHUNK: Final = re.compile(r"[0-9][0-9 \u00a0\-./()]{7,}")
 _DIGITS: Final = re.compile(r"[0-9]+")
 _DIGIT3: Final = re.compile(r"[0-9](?:[^0-9\n]{0,3}[0-9]){2}")  # three digits, maybe spaced
 # the head of an IBAN-shaped code ("DE20 5831 ...") right before a run: the run is its tail
-_CODE_HEAD: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: [A-Z0-9]{4}){0,8} $")
 _EXTENSION: Final = re.compile(r"(?:[ ]?(?:x|ext\.?|extn\.?|#)[ ]?[0-9]{1,6})(?![A-Za-z0-9])")
 _DATE_IN_RUN: Final = re.compile(
     r"(?<![0-9])(?:(?:19|20)[0-9]{2}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12][0-9]|3[01])"
@@ -704,25 +710,35 @@ _DATE_IN_RUN: Final = re.compile(
     r"|(?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12][0-9]|3[01])[\-/.](?:19|20)[0-9]{2})(?![0-9])"
 )
 
-_PHONE_WORDS: Final = re.compile(
-    r"phone|\btel\b|\btel\.|tél|telef|teléf|teléph|\bcall|mobile|\bmobil|móvil|\bcell|whats"
-    r"|\bsms\b|\btext (?:me|us|him|her)|\bfax|\breach|contact|\bdial|\bring |hotline|handy"
-    r"|anruf|rufen|rufnummer|erreichbar|portable|appel|joindre|\bll[aá]m|chiam|cellulare|\bbel "
-    r"|bellen|ligue|ligar|celular|contato|contatto|電話|携帯|連絡|फ़ोन|फोन|मोबाइल|संपर्क"
+# Context words. Windows are lower-cased and cut at the start of the sentence; words are
+# compared as whole tokens (exact or by stem), CJK / Devanagari words as substrings.
+_TOKEN: Final = re.compile(r"[^\W\d_]+|[0-9]+|[#@=]")
+_PHONE_EXACT: Final = frozenset(
+    "tel tél fon fax sms dial ring bel ruf rufen reach handy cell whatsapp wa mob".split()
 )
-_WEAK_PHONE_LABEL: Final = re.compile(
-    r"(?:number|numéro|número|numero|nummer|\bno\.?|\bnr\.?|n°|番号|\btext|\bring)"
-    r"(?:\s+(?:is|es|est|ist|è|é|é o|is now|:))?\s*[:.]?\s*$"
+_PHONE_STEMS: Final = (
+    "phone", "teleph", "telef", "teléf", "téléph", "call", "mobil", "móvil", "movil", "cellul",
+    "cellphone", "whatsapp", "hotline", "anruf", "rufnummer", "erreichbar", "portable", "appel",
+    "joindre", "llam", "llám", "chiam", "bellen", "ligue", "ligar", "celular", "contact",
+    "contat", "kontakt",
+)  # fmt: skip
+_PHONE_SUBSTR: Final = ("電話", "携帯", "連絡", "फ़ोन", "फोन", "मोबाइल", "संपर्क")
+_PHONE_WEAK: Final = frozenset(
+    "number numéro número numero nummer no nr n nº text ring 番号".split()
 )
-_NEG_LABEL: Final = re.compile(
-    r"(?:order|invoice|\binv|sku|\bitem|\bpart|\bref|reference|tracking|shipment|parcel|"
-    r"account|\bacct|serial|s/n|model|batch|\blot|ticket|\bcase|\bpo|\bid|article|\bart\.?"
-    r"|product|code|policy|contract|customer|client|member|voucher|coupon|gift card|ean|gtin"
-    r"|upc|isbn|imei|barcode|\bzip|postal|postcode|\bplz|\bcep|bestell|rechnung|kunden|artikel"
-    r"|commande|facture|pedido|factura|ordine|fattura|bestelling|factuur|klant|注文|請求|伝票"
-    r"|追跡|#)"
-    r"(?:[\s\-]*(?:no\.?|nr\.?|number|num\.?|id|#|n°|nummer|numéro|número|numero|code|番号))?"
-    r"\s*[:#.\-]?\s*$"
+_FILLERS: Final = frozenset("is es est ist è é o now at on au al op unter para me us".split())
+_NEG_EXACT: Final = frozenset(
+    """order orders invoice inv sku item part ref reference tracking shipment parcel account acct
+    serial model batch lot ticket case po id article art product code policy contract customer
+    client member voucher coupon gift ean gtin upc isbn imei barcode zip postal postcode plz cep
+    commande facture pedido factura ordine fattura bestelling factuur klant""".split()
+)
+_NEG_STEMS: Final = (
+    "bestell", "rechnung", "kunden", "artikel", "auftrag", "sendung", "referen", "serien",
+    "注文", "請求", "伝票", "追跡",
+)  # fmt: skip
+_LABEL_SUFFIX: Final = frozenset(
+    "no nr number num nummer numéro número numero code id n nº # 番号".split()
 )
 _CARD_WORDS: Final = re.compile(
     r"card|visa|master|amex|maestro|discover|diners|jcb|karte|carte|tarjeta|carta|kaart"
@@ -733,16 +749,17 @@ _CARD_NEG: Final = re.compile(
     r"\s*(?:no\.?|nr\.?|number|#|:)?\s*[:#]?\s*$"
 )
 
-_SSN_WORDS: Final = re.compile(r"ssn|social security|soc\.? ?sec|ss#|\bss no|sozialvers")
-_BSN_WORDS: Final = re.compile(r"bsn|burgerservice|sofi|citizen service")
-_AADHAAR_WORDS: Final = re.compile(r"aadhaa?r|aadhar|uidai|\buid\b|आधार")
-_CPF_WORDS: Final = re.compile(r"\bcpf")
-_STEUER_WORDS: Final = re.compile(
-    r"steuer|identifikationsnummer|\bidnr|\btin\b|tax id|tax identification"
+# (whole-token words, substrings) that introduce each digit-only national id
+_SSN_CTX: Final = (frozenset({"ssn", "ss", "ssa"}), ("social security", "soc. sec", "soc sec"))
+_BSN_CTX: Final = (frozenset({"bsn", "sofinummer"}), ("burgerservice", "citizen service"))
+_AADHAAR_CTX: Final = (frozenset({"aadhaar", "aadhar", "uidai", "uid"}), ("आधार",))
+_CPF_CTX: Final = (frozenset({"cpf"}), ())
+_STEUER_CTX: Final = (
+    frozenset({"idnr", "tin", "steuerid"}),
+    ("steuer", "identifikationsnummer", "tax id", "tax identification"),
 )
 
 _SENTENCE_BREAK: Final = re.compile(r"[.!?]\s+(?=[A-Z\u00c0-\u00dd])|[。！？\n]")
-_ASSIGNMENT: Final = re.compile(r"[A-Za-z_]\s*=\s*[\"']?$")
 
 _POS, _NEG, _NONE = 1, -1, 0
 
@@ -756,29 +773,93 @@ def _context_window(text: str, start: int, width: int) -> str:
     return window[cut:].lower()
 
 
-def _fresh_context(window: str, pattern: re.Pattern[str]) -> bool:
-    """The pattern occurs and no other number stands between it and the candidate."""
-    last = None
-    for last in pattern.finditer(window):  # noqa: B007 - we want the last match
-        pass
-    if last is None:
-        return False
-    return _DIGIT3.search(window, last.end()) is None and "@" not in window[last.end() :]
+def _is_phone_word(tok: str) -> bool:
+    return tok in _PHONE_EXACT or tok.startswith(_PHONE_STEMS)
+
+
+def _is_neg_word(tok: str) -> bool:
+    return tok in _NEG_EXACT or tok.startswith(_NEG_STEMS)
+
+
+def _fresh(window: str, pos: int) -> bool:
+    """No other number or email address stands between ``pos`` and the end of the window."""
+    return _DIGIT3.search(window, pos) is None and "@" not in window[pos:]
 
 
 def _phone_context(text: str, start: int) -> int:
     """POS when a phone word precedes (same sentence), NEG when a non-phone label is adjacent."""
+    before = text[max(0, start - 3) : start]
+    if "=" in before or before.endswith("::"):
+        key = _TOKEN.findall(text[max(0, start - 24) : start].lower())
+        words = [t for t in key if t != "="]
+        return _POS if words and _is_phone_word(words[-1]) else _NEG
     window = _context_window(text, start, 90)
-    near = window[-32:]
-    if _NEG_LABEL.search(near) or _ASSIGNMENT.search(near):
-        return _POS if _PHONE_WORDS.search(near[-14:]) else _NEG
-    if _fresh_context(window, _PHONE_WORDS) or _WEAK_PHONE_LABEL.search(near):
+    toks = _TOKEN.findall(window)
+    # a label right before the number: "Order #", "SKU", "Rechnung Nr."
+    k = len(toks) - 1
+    while k >= 0 and toks[k] in _LABEL_SUFFIX:
+        k -= 1
+    if k >= 0 and k >= len(toks) - 3 and _is_neg_word(toks[k]):
+        return _NEG
+    # a phone word earlier in the sentence, with no other number in between
+    digits = 0
+    for tok in reversed(toks):
+        if tok.isdigit():
+            digits += len(tok)
+            if digits >= 3:
+                break
+        elif tok == "@":
+            break
+        elif _is_phone_word(tok):
+            return _POS
+    if not window.isascii():
+        for w in _PHONE_SUBSTR:
+            i = window.rfind(w)
+            if i >= 0 and _fresh(window, i):
+                return _POS
+    # "number:", "my number is", "text"
+    k = len(toks) - 1
+    while k >= 0 and toks[k] in _FILLERS:
+        k -= 1
+    if k >= 0 and toks[k] in _PHONE_WEAK:
         return _POS
     return _NONE
 
 
-def _id_context(text: str, start: int, pattern: re.Pattern[str]) -> bool:
-    return _fresh_context(_context_window(text, start, 60), pattern)
+def _id_context(text: str, start: int, ctx: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    """A word introducing this kind of id occurs before ``start`` with no other number between."""
+    window = _context_window(text, start, 60)
+    words, phrases = ctx
+    for w in phrases:
+        i = window.rfind(w)
+        if i >= 0 and _fresh(window, i):
+            return True
+    digits = 0
+    for tok in reversed(_TOKEN.findall(window)):
+        if tok.isdigit():
+            digits += len(tok)
+            if digits >= 3:
+                return False
+        elif tok == "@":
+            return False
+        elif tok in words:
+            return True
+    return False
+
+
+def _iban_tail(text: str, start: int) -> bool:
+    """Whether ``start`` follows the head of an IBAN-shaped code ("DE20 5831 ...")."""
+    p = start
+    for _ in range(9):
+        if p < 5 or text[p - 1] != " ":
+            return False
+        grp = text[p - 5 : p - 1]
+        if not (grp.isascii() and grp.isalnum() and grp.upper() == grp):
+            return False
+        if grp[:2].isalpha() and grp[2:].isdigit():
+            return p == 5 or not text[p - 6].isalnum()
+        p -= 5
+    return False
 
 
 def _sep_kind(sep: str) -> str:
@@ -857,29 +938,32 @@ def _card_in_context(text: str, start: int, value: str) -> bool:
 def _classify_id(
     text: str, start: int, digits: str, sizes: list[int], kinds: list[str]
 ) -> str | None:
-    """Digit-only national ids spanning the whole candidate. Returns the scheme or None."""
+    """Digit-only national ids spanning the whole candidate. Returns the scheme or None.
+
+    Checksums and ranges are tested before context words: they are cheaper and rarely pass.
+    """
     n = len(digits)
     one = len(sizes) == 1
     if n == 9:
-        if sizes == [3, 2, 4] and len(set(kinds)) == 1 and kinds[0] in ("-", " "):
+        if sizes == [3, 2, 4] and kinds[0] == kinds[1] and kinds[0] in ("-", " "):
             if us_ssn_valid(digits) and _phone_context(text, start) != _NEG:
                 return "us_ssn"
             return None
-        if one and _id_context(text, start, _SSN_WORDS) and us_ssn_valid(digits):
+        if one and us_ssn_valid(digits) and _id_context(text, start, _SSN_CTX):
             return "us_ssn"
-        if (one or sizes in ([4, 2, 3], [3, 3, 3])) and _id_context(text, start, _BSN_WORDS):
-            return "nl_bsn" if _nl_bsn_valid(digits) else None
+        if (one or sizes in ([4, 2, 3], [3, 3, 3])) and _nl_bsn_valid(digits):
+            return "nl_bsn" if _id_context(text, start, _BSN_CTX) else None
     elif n == 11:
         if sizes == [3, 3, 3, 2] and kinds == [".", ".", "-"]:
             return "br_cpf" if _br_cpf_valid(digits) else None
-        if (one or sizes == [2, 3, 3, 3]) and _id_context(text, start, _STEUER_WORDS):
-            if _de_steuer_id_valid(digits):
+        if (one or sizes == [2, 3, 3, 3]) and _de_steuer_id_valid(digits):
+            if _id_context(text, start, _STEUER_CTX):
                 return "de_steuer_id"
-        if one and _id_context(text, start, _CPF_WORDS) and _br_cpf_valid(digits):
+        if one and _br_cpf_valid(digits) and _id_context(text, start, _CPF_CTX):
             return "br_cpf"
     elif n == 12:
-        if (one or sizes == [4, 4, 4]) and _id_context(text, start, _AADHAAR_WORDS):
-            return "in_aadhaar" if _in_aadhaar_valid(digits) else None
+        if (one or sizes == [4, 4, 4]) and _in_aadhaar_valid(digits):
+            return "in_aadhaar" if _id_context(text, start, _AADHAAR_CTX) else None
     elif n == 15:
         if (one or sizes[:4] == [1, 2, 2, 2] or sizes == [13, 2]) and _fr_nir_valid(digits):
             if not _card_in_context(text, start, digits):
@@ -888,7 +972,13 @@ def _classify_id(
 
 
 def _phone_ok(
-    text: str, start: int, raw: str, digits: str, sizes: list[int], kinds: list[str]
+    text: str,
+    start: int,
+    raw: str,
+    digits: str,
+    sizes: list[int],
+    kinds: list[str],
+    ctx_cache: dict[int, int],
 ) -> bool:
     """Whether a candidate (a whole run or a prefix of it) is laid out like a phone number."""
     n = len(digits)
@@ -901,7 +991,11 @@ def _phone_ok(
         return False
     if "." in kinds and not (all(s == 2 for s in sizes) or sizes == [3, 3, 4]):
         return False  # decimals, versions, IP addresses
-    ctx = _phone_context(text, start)
+    if len(sizes) > 2 and all(s == 4 for s in sizes) and digits[:2] != "00":
+        return False  # blocks of four digits: order ids, SKUs, card-like references
+    ctx = ctx_cache.get(start)
+    if ctx is None:
+        ctx = ctx_cache[start] = _phone_context(text, start)
     if ctx == _NEG:
         return False
     formatted = len(sizes) > 1
@@ -940,27 +1034,6 @@ def _phone_ok(
         return True
     # India mobile: NNNNN NNNNN
     return n == 10 and first in "6789" and sizes == [5, 5] and set(kinds) <= {" ", "-"}
-
-
-def _classify_run(
-    text: str,
-    start: int,
-    raw: str,
-    groups: list[tuple[int, int]],
-    seps: list[str],
-    ids_only: bool = False,
-) -> tuple[str, str] | None:
-    digits = "".join(text[a:b] for a, b in groups)
-    sizes = [b - a for a, b in groups]
-    kinds = [_sep_kind(s) for s in seps]
-    scheme = _classify_id(text, groups[0][0], digits, sizes, kinds)
-    if scheme is not None:
-        return "national_id", scheme
-    if ids_only:
-        return None
-    if _phone_ok(text, start, raw, digits, sizes, kinds):
-        return "phone", ""
-    return None
 
 
 def _lead(text: str, pos: int) -> int:
@@ -1011,7 +1084,7 @@ def _scan_run(
     # glued on the right: a Spanish DNI ("12345678Z"), an identifier, or an amount ("...,89")
     end = groups[-1][1]
     nxt = text[end : end + 2]
-    ext = _EXTENSION.match(text, end)
+    ext = _EXTENSION.match(text, end) if nxt[:1] in ("x", " ", "e", "#") else None
     glued = nxt[:1].isascii() and nxt[:1].isalnum() and ext is None
     if glued or (len(nxt) == 2 and nxt[0] in ",." and nxt[1].isdigit()):
         last = groups[-1]
@@ -1023,46 +1096,49 @@ def _scan_run(
             return
         groups, seps = groups[: cuts[-1]], seps[: cuts[-1] - 1]
         ext = None
-    if sum(b - a for a, b in groups) < 8:
+    gd = [text[a:b] for a, b in groups]
+    sizes = [len(g) for g in gd]
+    total = sum(sizes)
+    if total < 8:
         return
+    n = len(groups)
+    if n == 3 and total == 8 and _DATE_IN_RUN.match(text, groups[0][0]):
+        return  # a bare date
     # leading "(" / "+" and a trailing ")"
     start, end = _lead(text, groups[0][0]), groups[-1][1]
-    if text[start:end].count("(") > text[start:end].count(")") and text[end : end + 1] == ")":
-        end += 1
-    if _glued_left(text, start):
-        return
-    if _CODE_HEAD.search(text, max(0, start - 48), start):
-        return  # the tail of an IBAN-shaped code ("DE20 5831 1913 ...")
+    if "(" in text[start:end] and text[end : end + 1] == ")":
+        if text[start:end].count("(") > text[start:end].count(")"):
+            end += 1
+    if _glued_left(text, start) or _iban_tail(text, start):
+        return  # glued, or the tail of an IBAN-shaped code ("DE20 5831 1913 ...")
+    kinds = [_sep_kind(x) for x in seps]
+    ctx_cache: dict[int, int] = {}
 
-    n = len(groups)
-    whole = _classify_run(text, start, text[start:end], groups, seps, ids_only=True)
-    if whole is not None:
-        out.append(Finding("national_id", groups[0][0], groups[-1][1], whole[1]))
-        return
-    if want_cards and sum(b - a for a, b in groups) >= 13:
-        card = _find_card(text, groups, seps)
-        if card is not None:
-            out.append(Finding("card", card[0], card[1]))
-            return
     # the whole run first, then shorter pieces cut at a space: prefixes ("0161 496 0066
     # 2024") and suffixes after a short stray head ("14:30 0161 ..." gives "30 0161 ...")
     cuts = _space_cut(seps)
-    pieces = [(0, n)] + [(0, k) for k in reversed(cuts)]
-    pieces += [(k, n) for k in cuts if k <= 2 and all(b - a <= 2 for a, b in groups[:k])]
+    pieces = [(0, n)]
+    if cuts:
+        pieces += [(0, k) for k in reversed(cuts)]
+        pieces += [(k, n) for k in cuts if k <= 2 and all(s <= 2 for s in sizes[:k])]
     for i, j in pieces:
-        whole_end = j == n
+        digits = "".join(gd[i:j])
+        scheme = _classify_id(text, groups[i][0], digits, sizes[i:j], kinds[i : j - 1])
+        if scheme is not None:
+            out.append(Finding("national_id", groups[i][0], groups[j - 1][1], scheme))
+            return
+        if i == 0 and j == n and want_cards and total >= 13:
+            card = _find_card(text, groups, seps)
+            if card is not None:
+                out.append(Finding("card", card[0], card[1]))
+                return
         p_start = start if i == 0 else groups[i][0]
-        p_end = end if whole_end else groups[j - 1][1]
-        hit = _classify_run(text, p_start, text[p_start:p_end], groups[i:j], seps[i : j - 1])
-        if hit is None:
-            continue
-        kind, scheme = hit
-        if kind == "phone":
-            stop = ext.end() if whole_end and ext is not None else p_end
+        p_end = end if j == n else groups[j - 1][1]
+        raw = text[p_start:p_end]
+        if _phone_ok(text, p_start, raw, digits, sizes[i:j], kinds[i : j - 1], ctx_cache):
+            stop = ext.end() if j == n and ext is not None else p_end
             out.append(Finding("phone", p_start, stop))
-        else:
-            out.append(Finding(kind, groups[i][0], groups[j - 1][1], scheme))
-        return
+            return
 
 
 # --------------------------------------------------------------------------------------------

@@ -271,20 +271,22 @@ def _b64_signatures(fragments: tuple[str, ...]) -> tuple[str, ...]:
 
 # an encoded blob is only decoded when it contains the encoding of one of these fragments
 _B64_SIGNATURES: Final = _b64_signatures(
-    (
-        "nore all previous", "nore previous", "nore the above", "nore your instructions",
-        "isregard all", "isregard previous", "isregard the", "ystem prompt", " instructions",
-        "nstructions", "o anything now", "ailbreak", "ou are now",
-    )
+    ("nstruction", "ystem prompt", "isregard", "previous", "ailbreak")
 )  # fmt: skip
 _BASE64_BLOB: Final = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,8192}={0,2}")
 _MAX_BLOBS: Final = 16
 _TAG_CHARS: Final = re.compile("[\U000e0000-\U000e007f]{4,}")
 
 
+_ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in _INJECTION_RULES for h in hints))
+
+
 def _rule_hits(low: str) -> Iterator[str]:
+    present = {h for h in _ALL_HINTS if h in low}
+    if not present:
+        return
     for category, hints, pattern in _INJECTION_RULES:
-        if any(h in low for h in hints):
+        if not present.isdisjoint(hints):
             for _ in pattern.finditer(low):
                 yield category
 
