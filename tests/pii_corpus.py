@@ -17,6 +17,7 @@ prefixes, lengths and alphabets. Nothing here uses the detectors.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import random
 import string
@@ -25,7 +26,16 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-__all__ = ["LOCALES", "Sample", "build_corpus"]
+__all__ = [
+    "LOCALES",
+    "SECRET_KINDS",
+    "Sample",
+    "build_corpus",
+    "make_aadhaar",
+    "make_nino",
+    "make_secret",
+    "make_steuer_id",
+]
 
 LOCALES = (
     "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "ja_JP", "en_IN",
@@ -82,7 +92,7 @@ _EMAIL_T = {
     "it": ["Scrivete a {v} per informazioni.", "Email: {v}"],
     "nl": ["Mail de factuur naar {v}.", "E-mailadres: {v}"],
     "pt": ["Envie o comprovante para {v}.", "E-mail: {v}"],
-    "ja": ["ご連絡は{v}までお願いします。", "メールアドレス：{v}"],
+    "ja": ["ご連絡は{v}までお願いします。", "メールアドレス\uff1a{v}"],
 }
 
 _PHONE_T = {
@@ -125,7 +135,7 @@ _PHONE_T = {
         "Meu número é {v}.",
         "{name}, {v}",
     ],
-    "ja": ["電話番号は{v}です。", "携帯：{v}", "連絡先 {v}", "TEL {v}", "{name} {v}"],
+    "ja": ["電話番号は{v}です。", "携帯\uff1a{v}", "連絡先 {v}", "TEL {v}", "{name} {v}"],
 }
 
 _CARD_T = {
@@ -143,7 +153,7 @@ _CARD_T = {
     "it": ["Addebitate sulla carta {v}.", "Carta di credito: {v}"],
     "nl": ["Mijn creditcard is {v}.", "Kaartnummer: {v}"],
     "pt": ["Pode cobrar no cartão {v}.", "Cartão de crédito: {v}"],
-    "ja": ["カード番号は{v}です。", "クレジットカード：{v}"],
+    "ja": ["カード番号は{v}です。", "クレジットカード\uff1a{v}"],
 }
 
 _IBAN_T = {
@@ -159,7 +169,7 @@ _IBAN_T = {
     "it": ["Effettuare il bonifico su {v}.", "IBAN: {v}"],
     "nl": ["Maak het bedrag over naar {v}.", "Rekeningnummer (IBAN): {v}"],
     "pt": ["Depositar na conta {v}.", "IBAN: {v}"],
-    "ja": ["振込先：{v}", "IBAN {v} にお振込みください。"],
+    "ja": ["振込先\uff1a{v}", "IBAN {v} にお振込みください。"],
 }
 
 _ID_T = {
@@ -214,7 +224,9 @@ _SECRET_T_BY_KIND = {
 _AMOUNT_FMT: dict[str, Callable[[random.Random], str]] = {
     "en": lambda r: f"${r.randint(1, 99999):,}.{r.randint(0, 99):02d}",
     "de": lambda r: f"{r.randint(1, 99999):,}".replace(",", ".") + f",{r.randint(0, 99):02d} €",
-    "fr": lambda r: f"{r.randint(1, 99999):,}".replace(",", "\u202f") + f",{r.randint(0, 99):02d} €",
+    "fr": lambda r: (
+        f"{r.randint(1, 99999):,}".replace(",", "\u202f") + f",{r.randint(0, 99):02d} €"
+    ),
     "es": lambda r: f"{r.randint(1, 99999):,}".replace(",", ".") + f",{r.randint(0, 99):02d} €",
     "it": lambda r: f"€ {r.randint(1, 99999):,}".replace(",", ".") + f",{r.randint(0, 99):02d}",
     "nl": lambda r: f"€ {r.randint(1, 99999):,}".replace(",", ".") + f",{r.randint(0, 99):02d}",
@@ -234,8 +246,20 @@ _DATE_FMT = {
 }
 
 
+# fixed bounds: Faker's relative dates ("-5y") would make the corpus depend on today
+_DATE_MIN = dt.date(2019, 1, 1)
+_DATE_MAX = dt.date(2027, 12, 31)
+_DATETIME_MIN = dt.datetime(1975, 1, 1)
+_DATETIME_MAX = dt.datetime(2030, 1, 1)
+
+
 def _digits(r: random.Random, n: int, first: str = "0123456789") -> str:
     return r.choice(first) + "".join(r.choice(string.digits) for _ in range(n - 1))
+
+
+def _pick(r: random.Random, makers: list[Callable[[], str]]) -> str:
+    """Call one of the makers, chosen at random."""
+    return r.choice(makers)()
 
 
 def _luhn_check_digit(body: str) -> str:
@@ -276,22 +300,29 @@ class _Gen:
     # --- benign fragments -------------------------------------------------------------------
 
     def date(self) -> str:
-        d = self.fk.date_between(start_date="-5y", end_date="+1y")
+        d = self.fk.date_between(start_date=_DATE_MIN, end_date=_DATE_MAX)
         return d.strftime(self.r.choice(_DATE_FMT[self.lang]))
 
+    def datetime(self) -> dt.datetime:
+        return self.fk.date_time_between(start_date=_DATETIME_MIN, end_date=_DATETIME_MAX)
+
     def time(self) -> str:
-        return self.r.choice(["%H:%M", "%H:%M:%S", "%I:%M %p", "%Hh%M"]).replace(
-            "%H", f"{self.r.randint(0, 23):02d}"
-        ).replace("%M", f"{self.r.randint(0, 59):02d}").replace(
-            "%S", f"{self.r.randint(0, 59):02d}"
-        ).replace("%I", f"{self.r.randint(1, 12)}").replace("%p", self.r.choice(["AM", "PM"]))
+        return (
+            self.r.choice(["%H:%M", "%H:%M:%S", "%I:%M %p", "%Hh%M"])
+            .replace("%H", f"{self.r.randint(0, 23):02d}")
+            .replace("%M", f"{self.r.randint(0, 59):02d}")
+            .replace("%S", f"{self.r.randint(0, 59):02d}")
+            .replace("%I", f"{self.r.randint(1, 12)}")
+            .replace("%p", self.r.choice(["AM", "PM"]))
+        )
 
     def amount(self) -> str:
         return _AMOUNT_FMT[self.lang](self.r)
 
     def order_id(self) -> str:
         r = self.r
-        return r.choice(
+        return _pick(
+            r,
             [
                 lambda: f"#{_digits(r, 4, '123456789')}-{_digits(r, 4)}-{_digits(r, 4)}",
                 lambda: f"{_digits(r, 3, '1234')}-{_digits(r, 7)}-{_digits(r, 7)}",
@@ -300,24 +331,29 @@ class _Gen:
                 lambda: f"A{_digits(r, 9)}",
                 lambda: f"{_digits(r, 10, '123456789')}",
                 lambda: f"SO-{_digits(r, 5)}/{r.randint(2019, 2026)}",
-            ]
-        )()
+            ],
+        )
 
     def tracking(self) -> str:
         r = self.r
-        return r.choice(
+        return _pick(
+            r,
             [
-                lambda: "1Z"
-                + "".join(r.choice(string.ascii_uppercase + string.digits) for _ in range(6))
-                + _digits(r, 10),
+                lambda: (
+                    "1Z"
+                    + "".join(r.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+                    + _digits(r, 10)
+                ),
                 lambda: _group("9400" + _digits(r, 18), [4, 4, 4, 4, 4, 2], " "),
                 lambda: "9400" + _digits(r, 18),
                 lambda: _digits(r, 12, "1234567"),
                 lambda: "JD" + _digits(r, 18),
-                lambda: f"{''.join(r.choice(string.ascii_uppercase) for _ in range(2))}"
-                f"{_digits(r, 9)}GB",
-            ]
-        )()
+                lambda: (
+                    f"{''.join(r.choice(string.ascii_uppercase) for _ in range(2))}"
+                    f"{_digits(r, 9)}GB"
+                ),
+            ],
+        )
 
     def invoice(self) -> str:
         r = self.r
@@ -362,7 +398,8 @@ class _Gen:
 
     def hexish(self) -> str:
         r = self.r
-        return r.choice(
+        return _pick(
+            r,
             [
                 lambda: f"commit {self.fk.sha1()}",
                 lambda: f"sha256: {self.fk.sha256()}",
@@ -371,10 +408,12 @@ class _Gen:
                 lambda: f"trace_id={self.fk.uuid4().replace('-', '')}",
                 lambda: f"checksum {self.fk.sha256()[:40]}",
                 lambda: f"build {self.fk.sha1()[:7]}",
-                lambda: "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
-                "DUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
-            ]
-        )()
+                lambda: (
+                    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA"
+                    "DUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+                ),
+            ],
+        )
 
     def fragment(self) -> tuple[str, str]:
         """(category, sentence) of ordinary business text with look-alike numbers."""
@@ -385,11 +424,13 @@ class _Gen:
             ("order_id", lambda: f"Your order number {self.order_id()} has been received."),
             ("date", lambda: f"The meeting moved to {self.date()} at {self.time()}."),
             ("date", lambda: f"Delivered {self.date()} {self.time()}, signed by reception."),
-            ("timestamp", lambda: f"[{fk.date_time().isoformat()}Z] job finished in 42 s"),
+            ("timestamp", lambda: f"[{self.datetime().isoformat()}Z] job finished in 42 s"),
             (
                 "timestamp",
-                lambda: f"created_at={fk.date_time().strftime('%Y-%m-%dT%H:%M:%S')}."
-                f"{r.randint(0, 999):03d}+0{r.randint(0, 9)}:00",
+                lambda: (
+                    f"created_at={self.datetime().strftime('%Y-%m-%dT%H:%M:%S')}."
+                    f"{r.randint(0, 999):03d}+0{r.randint(0, 9)}:00"
+                ),
             ),
             ("timestamp", lambda: f"ts={r.randint(1500000000, 1800000000)}"),
             ("tracking", lambda: f"Tracking number {self.tracking()} (carrier update)."),
@@ -408,8 +449,10 @@ class _Gen:
             ("misc", lambda: f"Room {r.randint(100, 2400)}, floor {r.randint(1, 30)}."),
             (
                 "misc",
-                lambda: f"Statement period {self.date()} - {self.date()}, "
-                f"{r.randint(2, 400)} transactions.",
+                lambda: (
+                    f"Statement period {self.date()} - {self.date()}, "
+                    f"{r.randint(2, 400)} transactions."
+                ),
             ),
             ("misc", lambda: f"Ticket #{r.randint(10000, 999999)} was escalated to tier 2."),
             ("misc", lambda: f"Resolution {r.randint(640, 3840)}x{r.randint(480, 2160)} px."),
@@ -417,27 +460,61 @@ class _Gen:
             ("misc", lambda: f"Customer ID {r.randint(10000000, 999999999)} opened a case."),
             ("misc", lambda: f"Flight LH{r.randint(100, 2999)} departs at {self.time()}."),
             ("misc", lambda: f"Coordinates {fk.latitude()}, {fk.longitude()}."),
-            ("misc", lambda: f"Sort code {_group(_digits(r, 6), [2, 2, 2], '-')}, "
-                             f"account {_digits(r, 8)}."),
+            (
+                "misc",
+                lambda: (
+                    f"Sort code {_group(_digits(r, 6), [2, 2, 2], '-')}, account {_digits(r, 8)}."
+                ),
+            ),
             ("misc", lambda: f"Ship to ZIP {_digits(r, 5, '123456789')}-{_digits(r, 4)}."),
             ("misc", lambda: f"See pages {r.randint(100, 999)}-{r.randint(1000, 1999)}."),
             ("misc", lambda: f"Population {_group(_digits(r, 9, '123456789'), [3, 3, 3], ' ')}."),
-            ("misc", lambda: f"Le stock compte {r.randint(10, 99)} {_digits(r, 3)} {_digits(r, 3)}"
-                             " unités."),
-            ("misc", lambda: f"Call duration {r.randint(0, 2):02d}:{r.randint(0, 59):02d}:"
-                             f"{r.randint(0, 59):02d}, {r.randint(1, 40)} calls today."),
+            (
+                "misc",
+                lambda: (
+                    f"Le stock compte {r.randint(10, 99)} {_digits(r, 3)} {_digits(r, 3)} unités."
+                ),
+            ),
+            (
+                "misc",
+                lambda: (
+                    f"Call duration {r.randint(0, 2):02d}:{r.randint(0, 59):02d}:"
+                    f"{r.randint(0, 59):02d}, {r.randint(1, 40)} calls today."
+                ),
+            ),
             ("misc", lambda: f"Role arn:aws:iam::{_digits(r, 12)}:role/Deploy was assumed."),
-            ("misc", lambda: "Charge ch_" + "".join(r.choice(string.ascii_letters + string.digits)
-                                                   for _ in range(24)) + " succeeded."),
-            ("misc", lambda: "Publishable key pk_live_" + "".join(
-                r.choice(string.ascii_letters + string.digits) for _ in range(24)) + "."),
+            (
+                "misc",
+                lambda: (
+                    "Charge ch_"
+                    + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(24))
+                    + " succeeded."
+                ),
+            ),
+            (
+                "misc",
+                lambda: (
+                    "Publishable key pk_live_"
+                    + "".join(r.choice(string.ascii_letters + string.digits) for _ in range(24))
+                    + "."
+                ),
+            ),
             ("misc", lambda: f"Card ending {_digits(r, 4)} (4111 **** **** {_digits(r, 4)})."),
             ("misc", lambda: f"Event at {r.randint(1600000000000, 1800000000000)} ms."),
             ("misc", lambda: f"Scanned barcode {self.fk.ean13()} at till {r.randint(1, 9)}."),
-            ("misc", lambda: f"{self.date()}, {self.time()} Uhr: Lieferung {r.randint(1, 9)}/"
-                             f"{r.randint(1, 9)} angekommen."),
-            ("misc", lambda: f"Measured {r.randint(1, 999)}.{_digits(r, 6)} mm on sensor "
-                             f"{r.randint(1, 64)}."),
+            (
+                "misc",
+                lambda: (
+                    f"{self.date()}, {self.time()} Uhr: Lieferung {r.randint(1, 9)}/"
+                    f"{r.randint(1, 9)} angekommen."
+                ),
+            ),
+            (
+                "misc",
+                lambda: (
+                    f"Measured {r.randint(1, 999)}.{_digits(r, 6)} mm on sensor {r.randint(1, 64)}."
+                ),
+            ),
         ]
         cat, make = r.choice(kinds)
         return cat, make()
@@ -555,7 +632,17 @@ class _Gen:
 # ---------------------------------------------------------------------------------------------
 
 
-def _nino(r: random.Random) -> str:
+def make_nino(r: random.Random) -> str:
+    """A UK National Insurance number with an allocatable prefix and an A-D suffix.
+
+    Faker's en_GB ``ssn()`` only produces the reserved "ZZ ... T" test numbers.
+
+    Args:
+        r: the source of randomness.
+
+    Returns:
+        e.g. ``"AB 12 34 56 C"`` or ``"AB123456C"``.
+    """
     first = "ABCEGHJKLMNOPRSTWXYZ"
     second = "ABCEGHJKLMNPRSTWXYZ"
     while True:
@@ -585,7 +672,17 @@ _VP = (
 _VINV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
 
-def _aadhaar(r: random.Random) -> str:
+def make_aadhaar(r: random.Random) -> str:
+    """An Aadhaar number (12 digits, first 2-9) with a Verhoeff check digit.
+
+    Faker's en_IN ``aadhaar_id()`` uses a Luhn check digit, which real numbers do not.
+
+    Args:
+        r: the source of randomness.
+
+    Returns:
+        e.g. ``"2345 6789 0124"`` or the same without spaces.
+    """
     body = _digits(r, 11, "23456789")
     c = 0
     for i, ch in enumerate(reversed(body)):
@@ -594,12 +691,20 @@ def _aadhaar(r: random.Random) -> str:
     return _group(num, [4, 4, 4], " ") if r.random() < 0.6 else num
 
 
-def _steuer_id(r: random.Random) -> str:
+def make_steuer_id(r: random.Random) -> str:
+    """A German tax id (Steuer-ID): 11 digits, one digit repeated, ISO 7064 check digit.
+
+    Args:
+        r: the source of randomness.
+
+    Returns:
+        e.g. ``"65929970489"`` or ``"65 929 970 489"``.
+    """
     while True:
         pool = list("0123456789")
         r.shuffle(pool)
         dup = r.choice(pool[:9])
-        first10 = pool[:9] + [dup]
+        first10 = [*pool[:9], dup]
         r.shuffle(first10)
         if first10[0] != "0":
             break
@@ -625,7 +730,7 @@ def _national_ids(g: _Gen) -> list[tuple[str, str]]:
             v = v.replace("-", " ")
         return [("us_ssn", v)]
     if loc == "en_GB":
-        return [("uk_nino", _nino(r))]
+        return [("uk_nino", make_nino(r))]
     if loc == "es_ES":
         return [("es_dni", fk.nif()), ("es_nie", fk.nie())]
     if loc == "fr_FR":
@@ -640,9 +745,9 @@ def _national_ids(g: _Gen) -> list[tuple[str, str]]:
     if loc == "pt_BR":
         return [("br_cpf", fk.cpf() if r.random() < 0.6 else fk.ssn())]
     if loc == "en_IN":
-        return [("in_aadhaar", _aadhaar(r))]
+        return [("in_aadhaar", make_aadhaar(r))]
     if loc == "de_DE":
-        return [("de_steuer_id", _steuer_id(r))]
+        return [("de_steuer_id", make_steuer_id(r))]
     return []
 
 
@@ -662,7 +767,20 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _secret(r: random.Random, fk: Faker, kind: str) -> str:
+def make_secret(r: random.Random, fk: Faker, kind: str) -> str:
+    """A random secret in its real format (prefix, length, alphabet).
+
+    Args:
+        r: the source of randomness.
+        fk: a Faker instance (for names inside JWT payloads).
+        kind: one of :data:`SECRET_KINDS` except ``secret.generic_api_key``.
+
+    Returns:
+        The secret, e.g. ``"AKIA..."``, a JWT or a whole PEM block.
+
+    Raises:
+        ValueError: an unknown kind.
+    """
     if kind == "secret.aws_access_key":
         return r.choice(["AKIA", "ASIA"]) + _rand(r, string.ascii_uppercase + "234567", 16)
     if kind == "secret.github_token":
@@ -704,8 +822,10 @@ def _secret(r: random.Random, fk: Faker, kind: str) -> str:
         body = base64.b64encode(bytes(r.getrandbits(8) for _ in range(r.randint(120, 900))))
         text = body.decode()
         lines = [text[i : i + 64] for i in range(0, len(text), 64)]
-        return f"-----BEGIN {label}PRIVATE KEY-----\n" + "\n".join(lines) + (
-            f"\n-----END {label}PRIVATE KEY-----"
+        return (
+            f"-----BEGIN {label}PRIVATE KEY-----\n"
+            + "\n".join(lines)
+            + (f"\n-----END {label}PRIVATE KEY-----")
         )
     raise ValueError(kind)
 
@@ -724,19 +844,20 @@ _GENERIC_STYLES = [
 
 def _generic(r: random.Random) -> tuple[str, str]:
     """(template with {v}, value) for a generic key assignment."""
-    value = r.choice(
+    value = _pick(
+        r,
         [
             lambda: _rand(r, _ALNUM, 32),
             lambda: _rand(r, "0123456789abcdef", 32),
             lambda: _rand(r, "0123456789abcdef", 64),
             lambda: base64.b64encode(bytes(r.getrandbits(8) for _ in range(30))).decode(),
             lambda: _rand(r, _ALNUM, 40),
-        ]
-    )()
+        ],
+    )
     return r.choice(_GENERIC_STYLES), value
 
 
-_SECRET_KINDS = (
+SECRET_KINDS: tuple[str, ...] = (
     "secret.aws_access_key",
     "secret.github_token",
     "secret.openai_key",
@@ -747,6 +868,7 @@ _SECRET_KINDS = (
     "secret.private_key",
     "secret.generic_api_key",
 )
+"""The secret kinds the corpus plants (in their real formats)."""
 
 # ---------------------------------------------------------------------------------------------
 # Assembly
@@ -798,13 +920,9 @@ def build_corpus(seed: int = 20240601) -> tuple[list[Sample], list[Sample]]:
                 _plant(g, "phone", f"phone/{locale}", r.choice(_PHONE_T[lang]), g.phone())
             )
         for _ in range(16):
-            positives.append(
-                _plant(g, "card", f"card/{locale}", r.choice(_CARD_T[lang]), g.card())
-            )
+            positives.append(_plant(g, "card", f"card/{locale}", r.choice(_CARD_T[lang]), g.card()))
         for _ in range(12):
-            positives.append(
-                _plant(g, "iban", f"iban/{locale}", r.choice(_IBAN_T[lang]), g.iban())
-            )
+            positives.append(_plant(g, "iban", f"iban/{locale}", r.choice(_IBAN_T[lang]), g.iban()))
         for _ in range(24):
             for scheme, value in _national_ids(g):
                 positives.append(
@@ -819,13 +937,13 @@ def build_corpus(seed: int = 20240601) -> tuple[list[Sample], list[Sample]]:
     fk = Faker("en_US")
     fk.seed_instance(seed)
     g = _Gen(fk, r, "en_US")
-    for kind in _SECRET_KINDS:
+    for kind in SECRET_KINDS:
         for _ in range(60):
             if kind == "secret.generic_api_key":
                 template, value = _generic(r)
                 positives.append(_plant(g, "secret", kind, template, value, filler=False))
                 continue
-            value = _secret(r, fk, kind)
+            value = make_secret(r, fk, kind)
             template = r.choice(_SECRET_T + _SECRET_T_BY_KIND.get(kind, []))
             positives.append(_plant(g, "secret", kind, template, value))
     return positives, negatives

@@ -177,6 +177,7 @@ class AgentRegistry:
 
     def __init__(self, agents: Iterable[Agent] = ()) -> None:
         self._agents: dict[str, _Entry] = {}
+        self._by_capability: dict[str, list[Agent]] = {}
         for a in agents:
             self.register(a)
 
@@ -186,6 +187,7 @@ class AgentRegistry:
         if agent.id in self._agents:
             raise ValueError(f"agent id {agent.id!r} is already registered")
         self._agents[agent.id] = _Entry(agent, len(self._agents))
+        self._by_capability.clear()
         return agent
 
     def add(
@@ -201,7 +203,12 @@ class AgentRegistry:
             raise UnknownAgentError(agent_id, list(self._agents)) from None
 
     def for_capability(self, capability: str) -> list[Agent]:
-        found = [e.agent for e in self._agents.values() if capability in e.agent.capabilities]
+        """Agents with ``capability``, in registration order (do not mutate the list)."""
+        found = self._by_capability.get(capability)
+        if found is None:
+            found = [e.agent for e in self._agents.values() if capability in e.agent.capabilities]
+            if found:
+                self._by_capability[capability] = found
         if not found:
             raise NoAgentForCapability(capability, sorted(self.capabilities()))
         return found

@@ -7,6 +7,7 @@ report every problem with the file, the path to the field and the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -320,31 +321,63 @@ class Unresolved(Exception):
 
 def _lookup(ref: str, scope: Mapping[str, Any]) -> Any:
     optional = ref.endswith("?")
-    if optional:
-        ref = ref[:-1]
+    return _resolve(tuple((ref[:-1] if optional else ref).split(".")), optional, scope)
+
+
+def _resolve(parts: tuple[str, ...], optional: bool, scope: Mapping[str, Any]) -> Any:
     cur: Any = scope
-    for part in ref.split("."):
-        if isinstance(cur, Mapping) and part in cur:
+    for part in parts:
+        if (type(cur) is dict or isinstance(cur, Mapping)) and part in cur:
             cur = cur[part]
         elif optional:
             return None
         else:
-            raise Unresolved(ref)
+            raise Unresolved(".".join(parts))
     return cur
+
+
+_Ref = tuple[tuple[str, ...], bool]
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(text: str) -> tuple[str, Any]:
+    """A string template, parsed once: constant, one whole reference, or interpolation."""
+    m = _REF.fullmatch(text.strip())
+    if m:
+        ref = m.group(1).strip()
+        opt = ref.endswith("?")
+        return "ref", (tuple((ref[:-1] if opt else ref).split(".")), opt)
+    if "${" not in text:
+        return "const", text
+    pieces: list[str | _Ref] = []
+    pos = 0
+    for mm in _REF.finditer(text):
+        if mm.start() > pos:
+            pieces.append(text[pos : mm.start()])
+        ref = mm.group(1).strip()
+        opt = ref.endswith("?")
+        pieces.append((tuple((ref[:-1] if opt else ref).split(".")), opt))
+        pos = mm.end()
+    if pos < len(text):
+        pieces.append(text[pos:])
+    return "interp", tuple(pieces)
 
 
 def render(value: Any, scope: Mapping[str, Any]) -> Any:
     """Resolve ``${...}`` references in ``value`` against ``scope`` (keys ``input``, ``steps``)."""
-    if isinstance(value, str):
-        m = _REF.fullmatch(value.strip())
-        if m:
-            return _lookup(m.group(1).strip(), scope)
-        if "${" not in value:
-            return value
-        return _REF.sub(lambda mm: _as_text(_lookup(mm.group(1).strip(), scope)), value)
-    if isinstance(value, Mapping):
+    t = type(value)
+    if t is str or isinstance(value, str):
+        kind, body = _compile(value)
+        if kind == "const":
+            return body
+        if kind == "ref":
+            return _resolve(body[0], body[1], scope)
+        return "".join(
+            p if type(p) is str else _as_text(_resolve(p[0], p[1], scope)) for p in body
+        )
+    if t is dict or isinstance(value, Mapping):
         return {k: render(v, scope) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if t is list or t is tuple:
         return [render(v, scope) for v in value]
     return value
 

@@ -90,6 +90,7 @@ class StepOutcome:
     input: StepInput
     agent_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    task: str = ""
     output: AgentOutput | None = None
     agent_error: str | None = None
     input_error: str | None = None
@@ -236,13 +237,14 @@ class AgentLink:
                 started_at=started,
                 finished_at=iso(clock.now()),
             )
+        task = str(render(step.task, inp.scope)) if step.task else ""
         ctx = StepContext(
             run_id=inp.run_id,
             workflow=inp.workflow.name,
             step=step.id,
             attempt=inp.attempt,
             capability=step.capability,
-            task=render(step.task, inp.scope) if step.task else "",
+            task=task,
             feedback=inp.feedback,
         )
         agent = self.agents.get(agent_id)
@@ -263,6 +265,7 @@ class AgentLink:
             inp,
             agent_id=agent_id,
             payload=payload,
+            task=task,
             output=output,
             agent_error=error,
             started_at=started,
@@ -313,7 +316,7 @@ class EvaluateLink:
         t0 = self.clock.monotonic()
         step = inp.step
         text = input_text(out.payload)
-        task = render(step.task, inp.scope) if step.task else ""
+        task = out.task
         try:
             mentions = tuple(str(render(m, inp.scope)) for m in step.expect.mentions)
         except Unresolved:

@@ -190,7 +190,8 @@ _INJECTION_RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]
         "override",
         ("ignor", "disregard", "forget", "override", "bypass"),
         re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass)\b" + _W
+            r"\b(?:ignore|disregard|forget|override|bypass)\b"
+            + _W
             + r"(?:previous|prior|above|earlier|preceding|foregoing|all|any|your|system|initial"
             r"|original|existing)\b" + r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+"
             r"(?:instructions?|prompts?|rules|directives?|guidelines|guardrails|restrictions"
@@ -214,17 +215,27 @@ _INJECTION_RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]
     ),
     (
         "prompt_exfiltration",
-        ("prompt", "instruction", "message", "rules"),
+        ("prompt", "instruction", "system message", "developer message", "system rules"),
         re.compile(
-            r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell me|what (?:is|are"
-            r"|was|were))\b" + _W
+            r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell me"
+            r"|what (?:is|are|was|were))\b"
+            + _W
             + r"(?:system|hidden|initial|original|secret|developer|internal)[^\w\n]+"
             r"(?:prompt|instructions?|message|rules)\b"
         ),
     ),
     (
         "persona",
-        ("you are", "do anything", "dan mode", "developer mode", "jailbreak", "act as", "pretend"),
+        (
+            "you are now",
+            "you are no longer",
+            "do anything",
+            "dan mode",
+            "developer mode",
+            "jailbreak",
+            "act as",
+            "pretend",
+        ),
         re.compile(
             r"\byou are (?:now|no longer)\b" + r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+"
             r"(?:dan|jailbroken|unrestricted|unfiltered|uncensored|evil|bound|restricted)\b"
@@ -348,10 +359,6 @@ def _label(kind: str, count: int) -> str:
         return one if count == 1 else many
     name = kind.removeprefix("secret.").replace("_", " ")
     return name if count == 1 else f"{name}s"
-
-
-def _where_text(where: str) -> str:
-    return "the output" if where == "output" else f"the {where}"
 
 
 @dataclass(slots=True)
@@ -523,7 +530,7 @@ class RiskAssessor:
                 RiskFactor(
                     name=f"injection.{where}",
                     score=_grow(base, len(hits)),
-                    detail=f"{len(hits)} prompt-injection marker(s) in {_where_text(where)}: {cats}",
+                    detail=f"{len(hits)} prompt-injection marker(s) in the {where}: {cats}",
                     where=where,
                     count=len(hits),
                     correctable=correctable,

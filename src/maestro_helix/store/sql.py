@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import JSON, bindparam, case, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.errors import InvalidTransition, RunNotFound, WorkflowNotFound
@@ -34,6 +34,9 @@ from maestro_helix.store.base import (
 )
 
 _ACTIVE = [s.value for s in UNFINISHED]
+_EVENTS_INSERT = t.reflexive_events.insert().values(
+    {c: bindparam(c) for c in ("event_id", "type", "ts", "run_id", "workflow", "step_id", "payload")}
+)
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -93,6 +96,38 @@ _RUN_STEP_UPDATE = (
 )
 
 
+_JSON_COLUMNS: dict[str, frozenset[str]] = {
+    tbl.name: frozenset(c.name for c in tbl.columns if isinstance(c.type, JSON))
+    for tbl in t.metadata.tables.values()
+}
+_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def bulk(conn: Connection, key: str, stmt: Any, rows: list[dict[str, Any]], table: str) -> None:
+    """executemany with the statement compiled once per dialect and JSON encoded once.
+
+    The hot path of group commit: SQLAlchemy's per-row parameter processing is skipped, the
+    driver gets plain tuples (positional paramstyles) or dicts (named ones).
+    """
+    dialect = conn.dialect
+    hit = _compiled.get((dialect.name, key))
+    if hit is None:
+        compiled = stmt.compile(dialect=dialect)
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        hit = _compiled[(dialect.name, key)] = (str(compiled), names)
+    sql_text, names = hit
+    json_cols = _JSON_COLUMNS.get(table, frozenset())
+    if json_cols:
+        for row in rows:
+            for col in json_cols & row.keys():
+                v = row[col]
+                row[col] = None if v is None else json_dumps(v)
+    params: list[Any] = (
+        [tuple(row[n] for n in names) for row in rows] if names is not None else rows
+    )
+    conn.exec_driver_sql(sql_text, params)
+
+
 @dataclass
 class WriteBatch:
     """Rows collected from many operations, written with one statement per table."""
@@ -144,15 +179,15 @@ class WriteBatch:
     def flush(self, conn: Connection) -> dict[str, str]:
         """Write everything collected; return the status of touched runs now inactive."""
         if self.runs:
-            conn.execute(t.runs.insert(), self.runs)
+            bulk(conn, "runs.insert", t.runs.insert(), self.runs, "runs")
         if self.steps:
-            conn.execute(t.steps.insert(), self.steps)
+            bulk(conn, "steps.insert", t.steps.insert(), self.steps, "steps")
         if self.run_updates:
-            conn.execute(_RUN_STEP_UPDATE, self.run_updates)
+            bulk(conn, "runs.step_update", _RUN_STEP_UPDATE, self.run_updates, "")
         if self.audit:
             append_audit(conn, self.audit)
         if self.events:
-            conn.execute(t.reflexive_events.insert(), self.events)
+            bulk(conn, "events.insert", _EVENTS_INSERT, self.events, "reflexive_events")
         stopped: dict[str, str] = {}
         if self.touched_runs:
             ids = list(set(self.touched_runs))
@@ -185,7 +220,7 @@ def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
         prev = hashlib.sha256(canonical_bytes(row)).hexdigest()
         row["hash"] = prev
         rows.append(row)
-    conn.execute(t.audit_log.insert(), rows)
+    bulk(conn, "audit.insert", t.audit_log.insert(), rows, "audit_log")
     # one row holds the head; upsert it portably (delete + insert in the same transaction)
     conn.execute(t.audit_head.delete())
     conn.execute(t.audit_head.insert(), {"id": 1, "seq": seq, "hash": prev})
