@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from kill9_agents import registry
 from maestro_helix.agents.demo import demo_tasks, demo_workflow
 from maestro_helix.app import Maestro
-
-from kill9_agents import registry
 
 
 async def main(db: str, n: int) -> None:

@@ -93,7 +93,11 @@ async def test_deleted_entry_is_caught(tmp_path: Path) -> None:
 
 async def test_deleted_entry_with_renumbering_is_caught(tmp_path: Path) -> None:
     db = await filled(tmp_path)
-    sql(db, "DELETE FROM audit_log WHERE seq = 4", "UPDATE audit_log SET seq = seq - 1 WHERE seq > 4")
+    sql(
+        db,
+        "DELETE FROM audit_log WHERE seq = 4",
+        "UPDATE audit_log SET seq = seq - 1 WHERE seq > 4",
+    )
     report = await verify(db)
     assert not report.ok and report.first_bad_seq == 4
     assert "does not link" in report.reason

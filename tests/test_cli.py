@@ -30,8 +30,16 @@ def flow(tmp_path: Path) -> Path:
 def test_demo_prints_the_summary_and_an_intact_chain(db: str) -> None:
     r = runner.invoke(app, ["demo", "--tasks", "60", "--db", db])
     assert r.exit_code == 0, r.output
-    for label in ("tasks", "passed without escalation", "QSR mean / p99", "MRI mean / p99",
-                  "retries", "escalated", "throughput", "evaluation latency p50 / p99"):
+    for label in (
+        "tasks",
+        "passed without escalation",
+        "QSR mean / p99",
+        "MRI mean / p99",
+        "retries",
+        "escalated",
+        "throughput",
+        "evaluation latency p50 / p99",
+    ):
         assert label in r.output
     assert re.search(r"tasks\s+│\s+60\s", r.output)
     assert "audit chain: intact" in r.output
@@ -57,8 +65,10 @@ def test_run_with_unknown_capability_names_file_and_field(db: str, tmp_path: Pat
     p.write_text(json.dumps(bad))
     r = runner.invoke(app, ["run", str(p), "--input", "{}", "--db", db])
     assert r.exit_code == 2
-    assert ("flow.json: steps[2].capability: unknown capability 'sumarize' "
-            "(known: analysis, research, synthesis)") in r.output.replace("\n", "")
+    assert (
+        "flow.json: steps[2].capability: unknown capability 'sumarize' "
+        "(known: analysis, research, synthesis)"
+    ) in r.output.replace("\n", "")
 
 
 def test_run_with_bad_input_json_is_refused(db: str, flow: Path) -> None:
@@ -97,7 +107,10 @@ def test_escalated_runs_are_listed_by_status(db: str) -> None:
 
 def test_pause_and_cancel_of_finished_run_are_refused(db: str, flow: Path) -> None:
     task = {"topic": "tea", "angle": "costs", "domain": "food"}
-    body = json.loads(runner.invoke(
-        app, ["run", str(flow), "--input", json.dumps(task), "--db", db, "--json"]).output)
+    body = json.loads(
+        runner.invoke(
+            app, ["run", str(flow), "--input", json.dumps(task), "--db", db, "--json"]
+        ).output
+    )
     r = runner.invoke(app, ["runs", "pause", body["run_id"], "--db", db])
     assert r.exit_code == 2 and "cannot go from" in r.output

@@ -51,8 +51,9 @@ def test_yaml_file_loads_and_checks(tmp_path: Path) -> None:
 
 
 def test_json_file_loads(tmp_path: Path) -> None:
-    p = write(tmp_path, "flow.json",
-              '{"name": "f", "steps": [{"id": "a", "capability": "research"}]}')
+    p = write(
+        tmp_path, "flow.json", '{"name": "f", "steps": [{"id": "a", "capability": "research"}]}'
+    )
     assert load_definition_file(p).steps[0].capability == "research"
 
 
@@ -68,13 +69,15 @@ def test_unknown_capability_names_file_field_and_known_names(tmp_path: Path) -> 
 
 
 def test_reference_to_a_later_step_is_refused() -> None:
-    defn = parse_definition({
-        "name": "f",
-        "steps": [
-            {"id": "a", "capability": "research", "input": {"x": "${steps.b.text}"}},
-            {"id": "b", "capability": "analysis"},
-        ],
-    })
+    defn = parse_definition(
+        {
+            "name": "f",
+            "steps": [
+                {"id": "a", "capability": "research", "input": {"x": "${steps.b.text}"}},
+                {"id": "b", "capability": "analysis"},
+            ],
+        }
+    )
     with pytest.raises(WorkflowDefinitionError) as e:
         check_definition(defn, CATALOG, "f.yaml")
     assert "steps[0].input.x" in str(e.value)
@@ -82,8 +85,12 @@ def test_reference_to_a_later_step_is_refused() -> None:
 
 
 def test_reference_to_unknown_step_is_refused() -> None:
-    defn = parse_definition({"name": "f", "steps": [
-        {"id": "a", "capability": "research", "task": "use ${steps.zzz.text}"}]})
+    defn = parse_definition(
+        {
+            "name": "f",
+            "steps": [{"id": "a", "capability": "research", "task": "use ${steps.zzz.text}"}],
+        }
+    )
     with pytest.raises(WorkflowDefinitionError, match=r"steps\[0\]\.task: reference to unknown"):
         check_definition(defn, CATALOG)
 
@@ -103,18 +110,31 @@ def test_step_needs_exactly_one_target() -> None:
 def test_bad_threshold_is_named() -> None:
     with pytest.raises(WorkflowDefinitionError, match=r"f.yaml: steps\[0\]\.gate\.min_qsr"):
         parse_definition(
-            {"name": "f", "steps": [{"id": "a", "capability": "research",
-                                     "gate": {"min_qsr": 1.5}}]}, "f.yaml")
+            {
+                "name": "f",
+                "steps": [{"id": "a", "capability": "research", "gate": {"min_qsr": 1.5}}],
+            },
+            "f.yaml",
+        )
 
 
 def test_duplicate_step_ids_are_refused() -> None:
     with pytest.raises(WorkflowDefinitionError, match="used twice"):
-        parse_definition({"name": "f", "steps": [
-            {"id": "a", "capability": "research"}, {"id": "a", "capability": "analysis"}]})
+        parse_definition(
+            {
+                "name": "f",
+                "steps": [
+                    {"id": "a", "capability": "research"},
+                    {"id": "a", "capability": "analysis"},
+                ],
+            }
+        )
 
 
 def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:
-    with pytest.raises(WorkflowDefinitionError, match=r"flow.yaml: line \d+ column \d+: invalid YAML"):
+    with pytest.raises(
+        WorkflowDefinitionError, match=r"flow.yaml: line \d+ column \d+: invalid YAML"
+    ):
         load_definition_file(write(tmp_path, "flow.yaml", "name: f\nsteps: [\n  - id: a\n"))
 
 
@@ -129,16 +149,34 @@ def test_top_level_must_be_mapping(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_together() -> None:
-    defn = parse_definition({"name": "f", "steps": [
-        {"id": "a", "capability": "nope"}, {"id": "b", "agent": "ghost", "actions": ["x.y"]}]})
+    defn = parse_definition(
+        {
+            "name": "f",
+            "steps": [
+                {"id": "a", "capability": "nope"},
+                {"id": "b", "agent": "ghost", "actions": ["x.y"]},
+            ],
+        }
+    )
     with pytest.raises(WorkflowDefinitionError) as e:
         check_definition(defn, CATALOG, "f.yaml")
     assert len(e.value.errors) == 3
 
 
 def test_unknown_evaluator_and_action_are_named() -> None:
-    defn = parse_definition({"name": "f", "steps": [
-        {"id": "a", "capability": "research", "evaluators": ["tonne"], "actions": ["mail.send"]}]})
+    defn = parse_definition(
+        {
+            "name": "f",
+            "steps": [
+                {
+                    "id": "a",
+                    "capability": "research",
+                    "evaluators": ["tonne"],
+                    "actions": ["mail.send"],
+                }
+            ],
+        }
+    )
     with pytest.raises(WorkflowDefinitionError) as e:
         check_definition(defn, CATALOG, "f.yaml")
     text = str(e.value)

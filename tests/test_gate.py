@@ -88,13 +88,23 @@ def test_agent_error_retries_then_escalates() -> None:
 
 
 def test_threshold_precedence_most_specific_wins() -> None:
-    defn = parse_definition({
-        "name": "wf", "gate": {"min_qsr": 0.6, "max_attempts": 5},
-        "steps": [{"id": "a", "capability": "c", "gate": {"min_qsr": 0.8}},
-                  {"id": "b", "capability": "c"}],
-    })
-    cfg = parse_gate_config({"default": {"min_qsr": 0.7, "max_mri": 0.3},
-                             "workflows": {"wf": {"steps": {"b": {"max_mri": 0.1}}}}}, "g.json")
+    defn = parse_definition(
+        {
+            "name": "wf",
+            "gate": {"min_qsr": 0.6, "max_attempts": 5},
+            "steps": [
+                {"id": "a", "capability": "c", "gate": {"min_qsr": 0.8}},
+                {"id": "b", "capability": "c"},
+            ],
+        }
+    )
+    cfg = parse_gate_config(
+        {
+            "default": {"min_qsr": 0.7, "max_mri": 0.3},
+            "workflows": {"wf": {"steps": {"b": {"max_mri": 0.1}}}},
+        },
+        "g.json",
+    )
     gate = HelixQualityGate(cfg)
     a = gate.thresholds_for(defn, defn.steps[0])
     b = gate.thresholds_for(defn, defn.steps[1])

@@ -50,7 +50,10 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
     log1, log2 = tmp_path / "phase1.log", tmp_path / "phase2.log"
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "kill9_batch.py"), str(db), str(N)],
-        env=_env(log1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(log1),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -67,14 +70,27 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
     con = sqlite3.connect(db)
     committed = {(r, s, a) for r, s, a in con.execute("SELECT run_id, step_id, attempt FROM steps")}
     unfinished = con.execute(
-        "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')").fetchone()[0]
+        "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')"
+    ).fetchone()[0]
     con.close()
     assert unfinished > 0, "the kill came too late to test anything"
 
     done = subprocess.run(
-        [sys.executable, "-m", "maestro_helix.cli.main", "resume", "--db", str(db),
-         "--agents", "kill9_agents:registry"],
-        env=_env(log2), capture_output=True, text=True, timeout=300, cwd=HERE,
+        [
+            sys.executable,
+            "-m",
+            "maestro_helix.cli.main",
+            "resume",
+            "--db",
+            str(db),
+            "--agents",
+            "kill9_agents:registry",
+        ],
+        env=_env(log2),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE,
     )
     assert done.returncode == 0, done.stderr
     assert f"resumed {unfinished} run(s)" in done.stdout
@@ -84,7 +100,8 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
     steps = list(con.execute("SELECT run_id, step_index, step_id, attempt, decision FROM steps"))
     n_audit = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     n_evaluated = con.execute(
-        "SELECT count(*) FROM reflexive_events WHERE type = 'step.evaluated'").fetchone()[0]
+        "SELECT count(*) FROM reflexive_events WHERE type = 'step.evaluated'"
+    ).fetchone()[0]
     con.close()
 
     # nothing lost: every submitted run reached an end state
@@ -108,6 +125,8 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
 
     verify = subprocess.run(
         [sys.executable, "-m", "maestro_helix.cli.main", "audit", "verify", "--db", str(db)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert verify.returncode == 0, verify.stderr

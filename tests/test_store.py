@@ -21,8 +21,9 @@ from maestro_helix.store.base import (
 )
 
 TS = "2026-01-01T00:00:00.000000+00:00"
-WF = parse_definition({"name": "wf", "steps": [{"id": "a", "capability": "c"},
-                                              {"id": "b", "capability": "c"}]})
+WF = parse_definition(
+    {"name": "wf", "steps": [{"id": "a", "capability": "c"}, {"id": "b", "capability": "c"}]}
+)
 
 
 def new_run(run_id: str | None = None) -> NewRun:
@@ -31,10 +32,24 @@ def new_run(run_id: str | None = None) -> NewRun:
 
 def step(run_id: str, index: int = 0, attempt: int = 1, decision: str = "pass") -> StepRecord:
     return StepRecord(
-        run_id=run_id, step_index=index, attempt=attempt, step_id="ab"[index], agent_id="x",
-        capability="c", decision=decision, qsr=0.9, mri=0.0, output={"text": "t", "data": {}},
-        quality={"score": 0.9}, risk={"score": 0.0}, verdict={"decision": decision, "reasons": []},
-        agent_error=None, started_at=TS, finished_at=TS, latency_ms=1.0, eval_latency_ms=0.5,
+        run_id=run_id,
+        step_index=index,
+        attempt=attempt,
+        step_id="ab"[index],
+        agent_id="x",
+        capability="c",
+        decision=decision,
+        qsr=0.9,
+        mri=0.0,
+        output={"text": "t", "data": {}},
+        quality={"score": 0.9},
+        risk={"score": 0.0},
+        verdict={"decision": decision, "reasons": []},
+        agent_error=None,
+        started_at=TS,
+        finished_at=TS,
+        latency_ms=1.0,
+        eval_latency_ms=0.5,
     )
 
 
@@ -66,8 +81,14 @@ async def test_step_commit_writes_step_run_audit_and_events_together(store: Stor
     r = new_run()
     await store.create_runs([r])
     stopped = await store.commit_step(
-        StepCommit(step(r.run_id), RunStatus.RUNNING, 1, audit=[audit(r.run_id)],
-                   events=[event(r.run_id)], updated_at=TS)
+        StepCommit(
+            step(r.run_id),
+            RunStatus.RUNNING,
+            1,
+            audit=[audit(r.run_id)],
+            events=[event(r.run_id)],
+            updated_at=TS,
+        )
     )
     assert stopped is None
     rec = await store.get_run(r.run_id)
@@ -82,14 +103,22 @@ async def test_a_bad_commit_fails_alone_and_writes_nothing(store: Store) -> None
     good = new_run()
     await store.create_runs([good])
     await store.commit_step(StepCommit(step(good.run_id), RunStatus.RUNNING, 1, updated_at=TS))
-    dup = StepCommit(step(good.run_id), RunStatus.RUNNING, 1, audit=[audit(good.run_id)],
-                     events=[event(good.run_id)], updated_at=TS)
+    dup = StepCommit(
+        step(good.run_id),
+        RunStatus.RUNNING,
+        1,
+        audit=[audit(good.run_id)],
+        events=[event(good.run_id)],
+        updated_at=TS,
+    )
     other = new_run()
     await store.create_runs([other])
-    ok = StepCommit(step(other.run_id), RunStatus.RUNNING, 1, audit=[audit(other.run_id)],
-                    updated_at=TS)
-    results = await asyncio.gather(store.commit_step(dup), store.commit_step(ok),
-                                   return_exceptions=True)
+    ok = StepCommit(
+        step(other.run_id), RunStatus.RUNNING, 1, audit=[audit(other.run_id)], updated_at=TS
+    )
+    results = await asyncio.gather(
+        store.commit_step(dup), store.commit_step(ok), return_exceptions=True
+    )
     assert isinstance(results[0], StoreError)
     assert results[1] is None
     # the duplicate left no audit entry or event behind; the good one landed
@@ -101,10 +130,12 @@ async def test_a_bad_commit_fails_alone_and_writes_nothing(store: Store) -> None
 async def test_commit_on_a_paused_run_keeps_it_paused_and_says_so(store: Store) -> None:
     r = new_run()
     await store.create_runs([r])
-    await store.transition(Transition(r.run_id, RunStatus.PAUSED,
-                                      (RunStatus.PENDING, RunStatus.RUNNING), TS))
-    stopped = await store.commit_step(StepCommit(step(r.run_id), RunStatus.RUNNING, 1,
-                                                 updated_at=TS))
+    await store.transition(
+        Transition(r.run_id, RunStatus.PAUSED, (RunStatus.PENDING, RunStatus.RUNNING), TS)
+    )
+    stopped = await store.commit_step(
+        StepCommit(step(r.run_id), RunStatus.RUNNING, 1, updated_at=TS)
+    )
     assert stopped is RunStatus.PAUSED
     rec = await store.get_run(r.run_id)
     assert (rec.status, rec.next_step) == (RunStatus.PAUSED, 1)
@@ -125,8 +156,9 @@ async def test_unknown_run_is_a_clear_error(store: Store) -> None:
 async def test_list_runs_filters_and_pages(store: Store) -> None:
     runs = [new_run() for _ in range(7)]
     await store.create_runs(runs)
-    await store.transition(Transition(runs[0].run_id, RunStatus.CANCELLED,
-                                      (RunStatus.PENDING,), TS))
+    await store.transition(
+        Transition(runs[0].run_id, RunStatus.CANCELLED, (RunStatus.PENDING,), TS)
+    )
     page = await store.list_runs(limit=3)
     assert page.total == 7 and len(page.runs) == 3
     cancelled = await store.list_runs(status=RunStatus.CANCELLED)
@@ -137,12 +169,21 @@ async def test_list_runs_filters_and_pages(store: Store) -> None:
 async def test_many_concurrent_commits_all_land(store: Store) -> None:
     runs = [new_run() for _ in range(300)]
     await store.create_runs(runs)
-    await asyncio.gather(*(
-        store.commit_step(StepCommit(step(r.run_id), RunStatus.RUNNING, 1,
-                                     audit=[audit(r.run_id)], events=[event(r.run_id)],
-                                     updated_at=TS))
-        for r in runs
-    ))
+    await asyncio.gather(
+        *(
+            store.commit_step(
+                StepCommit(
+                    step(r.run_id),
+                    RunStatus.RUNNING,
+                    1,
+                    audit=[audit(r.run_id)],
+                    events=[event(r.run_id)],
+                    updated_at=TS,
+                )
+            )
+            for r in runs
+        )
+    )
     assert await store.count("steps") == 300
     assert await store.count("reflexive_events") == 300
     report = await store.verify_audit()
@@ -152,10 +193,12 @@ async def test_many_concurrent_commits_all_land(store: Store) -> None:
 async def test_agent_stats_aggregate_steps(store: Store) -> None:
     r = new_run()
     await store.create_runs([r])
-    await store.commit_step(StepCommit(step(r.run_id, 0, 1, "retry"), RunStatus.RUNNING, 0,
-                                       updated_at=TS))
-    await store.commit_step(StepCommit(step(r.run_id, 0, 2, "pass"), RunStatus.RUNNING, 1,
-                                       updated_at=TS))
+    await store.commit_step(
+        StepCommit(step(r.run_id, 0, 1, "retry"), RunStatus.RUNNING, 0, updated_at=TS)
+    )
+    await store.commit_step(
+        StepCommit(step(r.run_id, 0, 2, "pass"), RunStatus.RUNNING, 1, updated_at=TS)
+    )
     (stat,) = await store.agent_stats()
     assert (stat.agent_id, stat.passed, stat.total) == ("x", 1, 2)
 

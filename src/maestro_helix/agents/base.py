@@ -55,8 +55,9 @@ def normalise_output(value: Any) -> AgentOutput:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise AgentOutputError(f"bad 'actions' in agent output: {e!r}") from None
-        return AgentOutput(text=text if isinstance(text, str) else str(text), data=data,
-                           actions=actions)
+        return AgentOutput(
+            text=text if isinstance(text, str) else str(text), data=data, actions=actions
+        )
     raise AgentOutputError(
         f"an agent must return str, dict or AgentOutput, not {type(value).__name__}"
     )

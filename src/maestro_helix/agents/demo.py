@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from maestro_helix.agents.base import AgentRegistry, MetacognitiveAgent, FunctionAgent
+from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
 from maestro_helix.core.outputs import AgentOutput, StepContext
 from maestro_helix.core.workflow import WorkflowDef, parse_definition
 
@@ -79,7 +79,12 @@ def demo_tasks(n: int, *, seed: int = 7) -> list[dict[str, Any]]:
     for i in range(n):
         topic, domain = _TOPICS[rng.randrange(len(_TOPICS))]
         angle = _ANGLES[rng.randrange(len(_ANGLES))]
-        task: dict[str, Any] = {"topic": topic, "domain": domain, "angle": angle, "ref": f"T{i:05d}"}
+        task: dict[str, Any] = {
+            "topic": topic,
+            "domain": domain,
+            "angle": angle,
+            "ref": f"T{i:05d}",
+        }
         roll = rng.random()
         if roll < 0.005:
             task["note"] = _INJECTION_NOTES[rng.randrange(len(_INJECTION_NOTES))]
@@ -109,8 +114,9 @@ def _wants_redaction(ctx: StepContext) -> bool:
     return fb is not None and any(s.startswith("Remove ") for s in fb.suggestions)
 
 
-def _research(topic: str, angle: str, domain: str, note: str, ctx: StepContext, *, deep: bool
-              ) -> AgentOutput:
+def _research(
+    topic: str, angle: str, domain: str, note: str, ctx: StepContext, *, deep: bool
+) -> AgentOutput:
     findings = [
         f"{topic.capitalize()} {angle} have shifted over the last year in {domain} teams.",
         f"Teams that track {angle} for {topic} report fewer surprises at quarter end.",
@@ -126,8 +132,9 @@ def _research(topic: str, angle: str, domain: str, note: str, ctx: StepContext, 
 
 
 def _research_deep(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
-    return _research(input["topic"], input["angle"], input["domain"], input.get("note") or "", ctx,
-                     deep=True)
+    return _research(
+        input["topic"], input["angle"], input["domain"], input.get("note") or "", ctx, deep=True
+    )
 
 
 def _research_quick(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
@@ -161,8 +168,12 @@ def _synthesis(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
     risks = [str(r) for r in input.get("risks") or []]
     lines = [f"## {topic.capitalize()}: summary", ""]
     lines += [f"- {p}" for p in points]
-    lines += ["", f"**Risk:** {risks[0]}" if risks else "", "",
-              f"Recommendation: review {topic} {input.get('angle', '')} monthly."]
+    lines += [
+        "",
+        f"**Risk:** {risks[0]}" if risks else "",
+        "",
+        f"Recommendation: review {topic} {input.get('angle', '')} monthly.",
+    ]
     text = "\n".join(lines)
     return AgentOutput(text=text, data={"summary": text, "recommendations": 1})
 

@@ -110,8 +110,9 @@ def _load_agents(spec: str | None) -> AgentRegistry:
     try:
         return AgentRegistry(list(obj))
     except TypeError as e:
-        raise ConfigError("--agents", "", f"{spec} is not a registry or list of agents: {e}"
-                          ) from None
+        raise ConfigError(
+            "--agents", "", f"{spec} is not a registry or list of agents: {e}"
+        ) from None
 
 
 @app.command()
@@ -232,8 +233,9 @@ def _fmt(x: float | None) -> str:
 def _attempts_table(result: Any) -> Table:
     table = Table("step", "attempt", "agent", "QSR", "MRI", "decision")
     for a in result.attempts:
-        table.add_row(a.step_id, str(a.attempt), a.agent_id or "—", _fmt(a.qsr), _fmt(a.mri),
-                      a.decision)
+        table.add_row(
+            a.step_id, str(a.attempt), a.agent_id or "—", _fmt(a.qsr), _fmt(a.mri), a.decision
+        )
     return table
 
 
@@ -258,8 +260,10 @@ def resume(
             for run_id in ids:
                 r = await m.engine.wait(run_id)
                 counts[r.status.value] = counts.get(r.status.value, 0) + 1
-        out.print(f"resumed {len(ids)} run(s): "
-                  + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do"))
+        out.print(
+            f"resumed {len(ids)} run(s): "
+            + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do")
+        )
 
     _run(main())
 
@@ -284,8 +288,14 @@ def runs_list(
         for name in ("workflow", "status", "next step", "created", "error"):
             table.add_column(name)
         for r in page.runs:
-            table.add_row(r.run_id, f"{r.workflow} v{r.workflow_version}", _status(r.status),
-                          str(r.next_step), r.created_at[:19], (r.error or "")[:60])
+            table.add_row(
+                r.run_id,
+                f"{r.workflow} v{r.workflow_version}",
+                _status(r.status),
+                str(r.next_step),
+                r.created_at[:19],
+                (r.error or "")[:60],
+            )
         out.print(table)
 
     _run(main())
@@ -307,8 +317,10 @@ def runs_show(
             body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
             out.print_json(json.dumps(body, default=str))
             return
-        out.print(f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
-                  f"{_status(rec.status)}")
+        out.print(
+            f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
+            f"{_status(rec.status)}"
+        )
         out.print(f"input: {json.dumps(rec.input)}", highlight=False)
         if rec.error:
             out.print(f"[red]error:[/red] {rec.error}")
@@ -317,13 +329,22 @@ def runs_show(
             reasons = "; ".join(s.verdict.get("reasons", []))
             factors = ", ".join(f["name"] for f in (s.risk or {}).get("factors", []))
             why = reasons or factors
-            table.add_row(s.step_id, str(s.attempt), s.agent_id or "—", _fmt(s.qsr), _fmt(s.mri),
-                          s.decision, why[:90])
+            table.add_row(
+                s.step_id,
+                str(s.attempt),
+                s.agent_id or "—",
+                _fmt(s.qsr),
+                _fmt(s.mri),
+                s.decision,
+                why[:90],
+            )
         out.print(table)
         for s in steps:
             if s.quality and s.quality.get("suggestions") and s.decision != "pass":
-                out.print(f"[dim]{s.step_id} #{s.attempt} suggestions:[/dim] "
-                          + " | ".join(s.quality["suggestions"]))
+                out.print(
+                    f"[dim]{s.step_id} #{s.attempt} suggestions:[/dim] "
+                    + " | ".join(s.quality["suggestions"])
+                )
 
     _run(main())
 
@@ -391,7 +412,6 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
 
 def main() -> None:
     app()
-
 
 
 if __name__ == "__main__":

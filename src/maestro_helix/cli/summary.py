@@ -70,7 +70,9 @@ class BatchSummary:
         t.add_row("QSR mean / p99", f"{mean(self.qsr):.3f} / {percentile(self.qsr, 99):.3f}")
         t.add_row("MRI mean / p99", f"{mean(self.mri):.3f} / {percentile(self.mri, 99):.3f}")
         t.add_row("throughput", f"{self.throughput_per_min:,.0f} tasks/min")
-        t.add_row("evaluation latency p50 / p99",
-                  f"{percentile(self.eval_ms, 50):.2f} / {percentile(self.eval_ms, 99):.2f} ms")
+        t.add_row(
+            "evaluation latency p50 / p99",
+            f"{percentile(self.eval_ms, 50):.2f} / {percentile(self.eval_ms, 99):.2f} ms",
+        )
         t.add_row("wall time", f"{self.elapsed_s:.2f} s")
         return t

@@ -28,7 +28,12 @@ class CriterionScore:
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "score": self.score, "weight": self.weight, "detail": self.detail}
+        return {
+            "name": self.name,
+            "score": self.score,
+            "weight": self.weight,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,7 +248,7 @@ def _known(names: Iterable[str]) -> str:
 
 
 def check_definition(defn: WorkflowDef, catalog: Catalog, source: str = "<python>") -> None:
-    """Check every name and reference in ``defn`` against ``catalog``; raise all problems at once."""
+    """Check every name and reference in ``defn`` against ``catalog``; raise all problems."""
     errors: list[ConfigError] = []
     earlier: list[str] = []
     for i, step in enumerate(defn.steps):
@@ -372,9 +372,7 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
             return body
         if kind == "ref":
             return _resolve(body[0], body[1], scope)
-        return "".join(
-            p if type(p) is str else _as_text(_resolve(p[0], p[1], scope)) for p in body
-        )
+        return "".join(p if type(p) is str else _as_text(_resolve(p[0], p[1], scope)) for p in body)
     if t is dict or isinstance(value, Mapping):
         return {k: render(v, scope) for k, v in value.items()}
     if t is list or t is tuple:

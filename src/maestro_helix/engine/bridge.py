@@ -23,8 +23,8 @@ from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext
 from maestro_helix.core.scores import (
     EvaluationFailure,
-    Feedback,
     FailureKind,
+    Feedback,
     GateDecision,
     GateThresholds,
     GateVerdict,
@@ -420,7 +420,9 @@ class AuditLink:
         if q is not None:
             versions["qsr"] = q.evaluator_version
         if r is not None:
-            versions["mri"] = r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
+            versions["mri"] = (
+                r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
+            )
         details: dict[str, Any] = {"reasons": list(verdict.reasons)}
         if isinstance(r, RiskScore) and r.factors:
             details["risk_factors"] = [f.name for f in r.factors]

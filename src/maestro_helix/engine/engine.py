@@ -229,7 +229,12 @@ class Engine:
             ]
             events = [
                 EventRecord(
-                    f"{r.run_id}/submitted", "run.submitted", now, r.run_id, defn.name, None,
+                    f"{r.run_id}/submitted",
+                    "run.submitted",
+                    now,
+                    r.run_id,
+                    defn.name,
+                    None,
                     {"workflow_version": defn.version, "operator_id": operator_id},
                 )
                 for r in runs
@@ -238,9 +243,7 @@ class Engine:
             await self.bus.publish(events)
             for r in runs:
                 self._waiters[r.run_id] = asyncio.get_running_loop().create_future()
-                self._queue.put_nowait(
-                    _RunState(r.run_id, defn, r.input, operator_id=operator_id)
-                )
+                self._queue.put_nowait(_RunState(r.run_id, defn, r.input, operator_id=operator_id))
                 ids.append(r.run_id)
         return ids
 
@@ -262,8 +265,11 @@ class Engine:
         attempts = []
         outputs: dict[str, Any] = {}
         for r in await self.store.step_records(run_id):
-            attempts.append(StepSummary(r.step_id, r.attempt, r.agent_id, r.decision, r.qsr,
-                                        r.mri, r.eval_latency_ms))
+            attempts.append(
+                StepSummary(
+                    r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
+                )
+            )
             if r.decision == GateDecision.PASS.value and r.output is not None:
                 outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
         return RunResult(run_id, rec.status, tuple(attempts), outputs, rec.error)
@@ -307,13 +313,16 @@ class Engine:
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
             self._queue.put_nowait(run_id)
 
-    async def _transition(
-        self, run_id: str, to: RunStatus, allowed: tuple[RunStatus, ...]
-    ) -> None:
+    async def _transition(self, run_id: str, to: RunStatus, allowed: tuple[RunStatus, ...]) -> None:
         now = iso(self.clock.now())
         rec = await self.store.get_run(run_id)
         ev = EventRecord(
-            str(uuid.uuid4()), f"run.{to.value}", now, run_id, rec.workflow, None,
+            str(uuid.uuid4()),
+            f"run.{to.value}",
+            now,
+            run_id,
+            rec.workflow,
+            None,
             {"from": rec.status.value},
         )
         await self.store.transition(Transition(run_id, to, allowed, now, events=(ev,)))
@@ -366,14 +375,16 @@ class Engine:
             self._settle(run_id, RunResult(run_id, rec.status, error=rec.error))
             return None
         defn = await self._definition(rec.workflow, rec.workflow_version)
-        state = _RunState(run_id, defn, rec.input, next_step=rec.next_step,
-                          operator_id=rec.operator_id)
+        state = _RunState(
+            run_id, defn, rec.input, next_step=rec.next_step, operator_id=rec.operator_id
+        )
         records: list[StepRecord] = await self.store.step_records(run_id)
         last_at_next: StepRecord | None = None
         for r in records:
             state.attempts.append(
-                StepSummary(r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri,
-                            r.eval_latency_ms)
+                StepSummary(
+                    r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
+                )
             )
             if r.decision == GateDecision.PASS.value and r.output is not None:
                 state.outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
@@ -432,8 +443,9 @@ class Engine:
             )
             await self.bus.publish(events)
             st.attempts.append(
-                StepSummary(step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri,
-                            out.eval_ms)
+                StepSummary(
+                    step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
+                )
             )
             # move the in-memory state only after the commit
             if decision is GateDecision.PASS:
@@ -513,4 +525,3 @@ class Engine:
         """Wait for every queued and running run to stop."""
         while self._waiters:
             await asyncio.gather(*list(self._waiters.values()), return_exceptions=True)
-

@@ -1,10 +1,10 @@
 """The tamper-evident audit chain.
 
-Every entry is hash-chained to the one before it: ``hash = SHA-256(canonical(entry without hash))``
-where the canonical encoding is JSON with sorted keys, no spaces, UTF-8, and ``prev_hash`` is part of
-the hashed body. Changing any field, deleting an entry, or swapping two entries breaks a link that
-:func:`verify_chain` finds and names. The chain head (last seq and hash) is also kept apart from the
-entries, so cutting entries off the end is caught too.
+Every entry is hash-chained to the one before it: ``hash = SHA-256(canonical(entry))`` over all
+fields but ``hash``, where the canonical encoding is JSON with sorted keys, no spaces, UTF-8, and
+``prev_hash`` is part of the hashed body. Changing any field, deleting an entry, or swapping two
+entries breaks a link that :func:`verify_chain` finds and names. The chain head (last seq and
+hash) is also kept apart from the entries, so cutting entries off the end is caught too.
 """
 
 from __future__ import annotations
@@ -159,7 +159,10 @@ def verify_chain(
         have = last[0] if last else 0
         if have < head[0]:
             return ChainReport(
-                False, n, have + 1, f"the chain ends at entry {have} but entry {head[0]} was written"
+                False,
+                n,
+                have + 1,
+                f"the chain ends at entry {have} but entry {head[0]} was written",
             )
         return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
     return ChainReport(True, n)

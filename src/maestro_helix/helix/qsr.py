@@ -31,8 +31,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import orjson
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped, unused-ignore]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from maestro_helix.core.scores import (
     CriterionScore,

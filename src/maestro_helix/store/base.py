@@ -188,8 +188,9 @@ class Store(ABC):
     async def list_workflows(self) -> list[WorkflowDef]: ...
 
     @abstractmethod
-    async def create_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()) -> None:
-        ...
+    async def create_runs(
+        self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()
+    ) -> None: ...
 
     @abstractmethod
     async def commit_step(self, commit: StepCommit) -> RunStatus | None:
@@ -227,8 +228,9 @@ class Store(ABC):
     async def append_audit(self, entries: Sequence[AuditDraft]) -> None: ...
 
     @abstractmethod
-    async def audit_entries(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
-        ...
+    async def audit_entries(
+        self, after_seq: int = 0, limit: int = 10_000
+    ) -> list[dict[str, Any]]: ...
 
     @abstractmethod
     async def verify_audit(self) -> ChainReport: ...

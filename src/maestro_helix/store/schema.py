@@ -74,7 +74,9 @@ steps = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("entry_id", String(160), nullable=False, unique=True),
     Column("ts", String(32), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -100,7 +102,9 @@ audit_log = Table(
 reflexive_events = Table(
     "reflexive_events",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("event_id", String(160), nullable=False, unique=True),
     Column("type", String(48), nullable=False),
     Column("ts", String(32), nullable=False),

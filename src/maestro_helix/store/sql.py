@@ -35,7 +35,10 @@ from maestro_helix.store.base import (
 
 _ACTIVE = [s.value for s in UNFINISHED]
 _EVENTS_INSERT = t.reflexive_events.insert().values(
-    {c: bindparam(c) for c in ("event_id", "type", "ts", "run_id", "workflow", "step_id", "payload")}
+    {
+        c: bindparam(c)
+        for c in ("event_id", "type", "ts", "run_id", "workflow", "step_id", "payload")
+    }
 )
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

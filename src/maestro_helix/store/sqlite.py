@@ -105,9 +105,7 @@ class SQLiteStore(Store):
         await asyncio.to_thread(self._thread.join)
 
     def _make_engine(self) -> Engine:
-        engine = create_engine(
-            self.url, json_serializer=json_dumps, json_deserializer=orjson.loads
-        )
+        engine = create_engine(self.url, json_serializer=json_dumps, json_deserializer=orjson.loads)
         sync = "FULL" if self.durability == "full" else "NORMAL"
 
         @event.listens_for(engine, "connect")
