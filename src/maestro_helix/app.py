@@ -14,6 +14,7 @@ from maestro_helix.bus.base import EventBus
 from maestro_helix.bus.memory import InProcessBus
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock
+from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
@@ -32,13 +33,23 @@ __all__ = ["Maestro", "open_store"]
 
 
 def open_store(db: str | Path) -> Store:
-    """A store for a path or URL (``sqlite:///PATH`` or a plain path)."""
+    """A store for a path or URL: a plain path or ``sqlite:///PATH`` (embedded SQLite), or
+    ``postgresql://user@host:port/db`` (production)."""
     text = str(db)
+    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        from maestro_helix.store.postgres import PostgresStore
+
+        return PostgresStore(text)
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif "://" in text:
         scheme = text.split("://", 1)[0]
-        raise ValueError(f"unsupported database URL scheme {scheme!r} (supported: sqlite)")
+        raise ConfigError(
+            "--db",
+            "",
+            f"unsupported database URL scheme {scheme!r} (use a file path, "
+            "sqlite:///PATH or postgresql://...)",
+        )
     return SQLiteStore(text)
 
 

@@ -50,7 +50,7 @@ DbOpt = Annotated[
     typer.Option(
         "--db",
         envvar="MAESTRO_DB",
-        help="SQLite file (created if missing). Env: MAESTRO_DB.",
+        help="SQLite file (created if missing) or postgresql://... URL. Env: MAESTRO_DB.",
     ),
 ]
 GatesOpt = Annotated[
@@ -154,12 +154,12 @@ def demo(
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
         out.print(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
-            f" ({report.checked} entries) · database: {db}"
+            f" ({report.checked} entries) · database: {m.store.describe()}"
         )
         if summary.escalated:
             out.print(
                 f"{summary.escalated} run(s) wait for a human decision: "
-                f"maestro runs list --status escalated --db {db}"
+                "maestro runs list --status escalated --db DB"
             )
 
     _run(main())

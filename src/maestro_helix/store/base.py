@@ -161,6 +161,10 @@ class Store(ABC):
 
     url: str
 
+    def describe(self) -> str:
+        """Where the data lives, fit to print (no password)."""
+        return self.url
+
     @abstractmethod
     async def open(self) -> None: ...
 

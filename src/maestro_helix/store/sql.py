@@ -211,8 +211,22 @@ def read_head(conn: Connection) -> tuple[int, str]:
     return (int(row.seq), str(row.hash)) if row else (0, GENESIS_HASH)
 
 
+_CHAIN_LOCK = 0x6D61657374726F  # "maestro": the advisory lock that serialises chain appends
+
+
+def lock_chain(conn: Connection) -> None:
+    """Serialise appends to the audit chain across connections and processes.
+
+    SQLite transactions here start with BEGIN IMMEDIATE (one writer at a time) already;
+    PostgreSQL takes a transaction-scoped advisory lock, released at commit or rollback.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})")
+
+
 def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
     """Append entries to the chain: each gets the next seq and links to the one before it."""
+    lock_chain(conn)
     seq, prev = read_head(conn)
     rows = []
     for d in drafts:

@@ -1,0 +1,373 @@
+"""A store served by one writer thread with group commit; the base of every SQL backend.
+
+Every operation is queued to a single writer thread. The thread takes whatever is waiting, runs it
+in one transaction (step commits become one multi-row statement per table), commits, and only then
+completes each caller's future. If the grouped transaction fails, it is rolled back and every
+operation is retried on its own, so one bad operation fails alone and nothing is half-written.
+If the connection itself is lost, the thread reconnects and retries the whole batch (bounded),
+which is safe because the failed transaction wrote nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
+from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
+from maestro_helix.store import sql
+from maestro_helix.store.base import (
+    AgentStat,
+    EventRecord,
+    NewRun,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    StepCommit,
+    StepRecord,
+    Store,
+    Transition,
+)
+from maestro_helix.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Op:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    fn: Callable[[Connection], Any] | None = None  # a general operation, run in order
+    commit: StepCommit | None = None  # a step commit, grouped
+    new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
+
+
+_STOP = object()
+
+
+class ThreadedStore(Store):
+    """Base of the SQL backends: subclasses say how to build the engine and open the DB.
+
+    Args:
+        url: SQLAlchemy URL (with driver).
+        max_batch: at most this many operations share one transaction.
+        reconnect_s: how long to keep retrying a batch whose connection was lost.
+    """
+
+    name = "sql"
+
+    def __init__(self, url: str, *, max_batch: int = 512, reconnect_s: float = 30.0) -> None:
+        self.url = url
+        self.max_batch = max_batch
+        self.reconnect_s = reconnect_s
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self._closed = False
+
+    # -- backend hooks -------------------------------------------------------------------------
+
+    def _make_engine(self) -> Engine:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Before connecting (e.g. create the SQLite file's folder)."""
+
+    def describe(self) -> str:
+        return self.url
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._thread is not None:
+            return
+        self._prepare()
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._writer, args=(ready,), name=f"maestro-{self.name}-writer", daemon=True
+        )
+        self._thread.start()
+        try:
+            await asyncio.wrap_future(ready)
+        except BaseException:
+            self._thread = None
+            raise
+
+    async def aclose(self) -> None:
+        if self._thread is None or self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _writer(self, ready: Future[None]) -> None:
+        try:
+            self._engine = self._make_engine()
+            conn = self._engine.connect()
+            with conn.begin():
+                upgrade(conn)
+        except Exception as e:  # reported to open(); the thread ends
+            ready.set_exception(StoreError(f"cannot open {self.describe()}: {_reason(e)}"))
+            return
+        ready.set_result(None)
+        try:
+            self._serve(conn)
+        finally:
+            conn.close()
+            self._engine.dispose()
+
+    def _reconnect(self, conn: Connection) -> Connection:
+        """A fresh connection after the old one was lost (waits with backoff, bounded)."""
+        assert self._engine is not None
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+            conn.close()
+        deadline = time.monotonic() + self.reconnect_s
+        delay = 0.05
+        while True:
+            try:
+                return self._engine.connect()
+            except DBAPIError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _serve(self, conn: Connection) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            ops: list[_Op] = [first]
+            stop = False
+            while len(ops) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                ops.append(nxt)
+            conn = self._run_lost_safe(conn, ops)
+            if stop:
+                return
+
+    def _run_lost_safe(self, conn: Connection, ops: list[_Op]) -> Connection:
+        """Run a batch; if the connection dies under it, reconnect and run it again."""
+        deadline = time.monotonic() + self.reconnect_s
+        while True:
+            try:
+                self._run_batch(conn, ops, raise_lost=True)
+                return conn
+            except _ConnectionLost as lost:
+                log.warning("database connection lost; reconnecting", extra={"error": str(lost)})
+                if time.monotonic() > deadline:
+                    _deliver(
+                        [(op, None, StoreError(f"database unreachable: {lost}")) for op in ops]
+                    )
+                    return conn
+                try:
+                    conn = self._reconnect(conn)
+                except DBAPIError as e:
+                    _deliver(
+                        [
+                            (op, None, StoreError(f"database unreachable: {_reason(e)}"))
+                            for op in ops
+                        ]
+                    )
+                    return conn
+
+    def _run_batch(self, conn: Connection, ops: list[_Op], raise_lost: bool = False) -> None:
+        try:
+            with conn.begin():
+                results = self._apply(conn, ops)
+        except Exception as e:
+            if raise_lost and _is_disconnect(e):
+                raise _ConnectionLost(_reason(e)) from e
+            if len(ops) == 1:
+                _deliver([(ops[0], None, self._translate(e))])
+                return
+            # one of them is bad: give each its own transaction so the others still land
+            for op in ops:
+                self._run_batch(conn, [op], raise_lost=raise_lost)
+            return
+        _deliver([(op, res, None) for op, res in zip(ops, results, strict=True)])
+
+    def _apply(self, conn: Connection, ops: list[_Op]) -> list[Any]:
+        batch = sql.WriteBatch()
+        results: list[Any] = []
+        commits: list[tuple[int, str]] = []
+        for i, op in enumerate(ops):
+            if op.commit is not None:
+                batch.add_step(op.commit)
+                commits.append((i, op.commit.step.run_id))
+                results.append(None)
+            elif op.new_runs is not None:
+                batch.add_runs(*op.new_runs)
+                results.append(None)
+            else:
+                assert op.fn is not None
+                if batch:
+                    self._flush_into(conn, batch, commits, results)
+                results.append(op.fn(conn))
+        if batch:
+            self._flush_into(conn, batch, commits, results)
+        return results
+
+    @staticmethod
+    def _flush_into(
+        conn: Connection,
+        batch: sql.WriteBatch,
+        commits: list[tuple[int, str]],
+        results: list[Any],
+    ) -> None:
+        stopped = batch.flush(conn)
+        for i, run_id in commits:
+            results[i] = stopped.get(run_id)
+        commits.clear()
+
+    @staticmethod
+    def _translate(exc: Exception) -> BaseException:
+        if isinstance(exc, MaestroError):
+            return exc
+        if isinstance(exc, SQLAlchemyError):
+            return StoreError(f"store write failed: {_reason(exc)}")
+        return exc
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def _op(self, **kw: Any) -> _Op:
+        loop = asyncio.get_running_loop()
+        return _Op(loop, loop.create_future(), **kw)
+
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        if self._closed or self._thread is None:
+            raise StoreClosed("the store is closed" if self._closed else "the store is not open")
+        self._queue.put(op)
+        return op.future
+
+    async def _call(self, fn: Callable[[Connection], T]) -> T:
+        result: T = await self._submit(self._op(fn=fn))
+        return result
+
+    # -- Store --------------------------------------------------------------------------------
+
+    async def save_workflow(self, defn: WorkflowDef, created_at: str) -> WorkflowDef:
+        return await self._call(lambda c: sql.save_workflow(c, defn, created_at))
+
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowDef:
+        return await self._call(lambda c: sql.get_workflow(c, name, version))
+
+    async def list_workflows(self) -> list[WorkflowDef]:
+        return await self._call(sql.list_workflows)
+
+    async def create_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()) -> None:
+        await self._submit(self._op(new_runs=(runs, events)))
+
+    async def commit_step(self, commit: StepCommit) -> RunStatus | None:
+        status: str | None = await self._submit(self._op(commit=commit))
+        return None if status is None else RunStatus(status)
+
+    async def transition(self, tr: Transition) -> RunRecord:
+        return await self._call(lambda c: sql.transition(c, tr))
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        return await self._call(lambda c: sql.get_run(c, run_id))
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        return await self._call(lambda c: sql.list_runs(c, status, workflow, limit, offset))
+
+    async def run_ids(self, statuses: Sequence[RunStatus]) -> list[str]:
+        return await self._call(lambda c: sql.run_ids(c, statuses))
+
+    async def step_records(self, run_id: str) -> list[StepRecord]:
+        return await self._call(lambda c: sql.step_records(c, run_id))
+
+    async def append_audit(self, entries: Sequence[AuditDraft]) -> None:
+        await self._call(lambda c: sql.append_audit(c, entries))
+
+    async def audit_entries(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
+        return await self._call(lambda c: sql.audit_entries(c, after_seq, limit))
+
+    async def verify_audit(self) -> ChainReport:
+        def run(c: Connection) -> ChainReport:
+            return verify_chain(_iter_audit(c), sql.audit_head(c))
+
+        return await self._call(run)
+
+    async def events(
+        self, *, run_id: str | None = None, after_seq: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
+        return await self._call(lambda c: sql.events(c, run_id, after_seq, limit))
+
+    async def count(self, table: str) -> int:
+        return await self._call(lambda c: sql.count(c, table))
+
+    async def agent_stats(self) -> list[AgentStat]:
+        return await self._call(sql.agent_stats)
+
+
+class _ConnectionLost(Exception):
+    pass
+
+
+def _is_disconnect(e: BaseException) -> bool:
+    return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
+
+
+def _reason(e: BaseException) -> str:
+    orig = getattr(e, "orig", None)
+    return str(orig if orig is not None else e).strip().splitlines()[0] if str(e) else repr(e)
+
+
+def _set(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    for op, result, exc in items:
+        if op.future.done():  # the caller gave up (cancelled); the write itself stands
+            continue
+        if exc is not None:
+            op.future.set_exception(exc)
+        else:
+            op.future.set_result(result)
+
+
+def _deliver(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    """Complete callers' futures: one wake-up per event loop per batch, not one per operation."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Op, Any, BaseException | None]]] = {}
+    for item in items:
+        by_loop.setdefault(item[0].loop, []).append(item)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set, group)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            log.debug("dropping results for a closed event loop")
+
+
+def _iter_audit(conn: Connection, page: int = 5000) -> Any:
+    after = 0
+    while True:
+        rows = sql.audit_entries(conn, after, page)
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1]["seq"])
