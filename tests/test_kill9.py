@@ -98,7 +98,9 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
     con = sqlite3.connect(db)
     statuses = Counter(s for (s,) in con.execute("SELECT status FROM runs"))
     steps = list(con.execute("SELECT run_id, step_index, step_id, attempt, decision FROM steps"))
-    n_audit = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    n_audit = con.execute("SELECT count(*) FROM audit_log WHERE kind = 'step.decision'").fetchone()[
+        0
+    ]
     n_evaluated = con.execute(
         "SELECT count(*) FROM reflexive_events WHERE type = 'step.evaluated'"
     ).fetchone()[0]

@@ -16,9 +16,11 @@ from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import Catalog, WorkflowDef
-from maestro_helix.engine.bridge import MaestroHelixBridge, default_links
+from maestro_helix.engine.bridge import GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.governance.audit import ChainReport
+from maestro_helix.governance.policy import GovernancePolicy, load_policy
+from maestro_helix.governance.service import Governance, GovernanceLink
 from maestro_helix.helix.base import CustomCriterion
 from maestro_helix.helix.gate import GateConfig, HelixQualityGate, load_gate_config
 from maestro_helix.helix.qsr import QSREvaluator
@@ -70,6 +72,7 @@ class Maestro:
     qsr: QSREvaluator
     risk: RiskAssessor
     bridge: MaestroHelixBridge
+    governance: Governance
 
     @classmethod
     @asynccontextmanager
@@ -79,6 +82,7 @@ class Maestro:
         *,
         agents: AgentRegistry,
         gates: str | Path | GateConfig | None = None,
+        policy: str | Path | GovernancePolicy | None = None,
         action_types: Sequence[ActionSpec] = (),
         evaluators: Mapping[str, CustomCriterion] | None = None,
         bus: EventBus | None = None,
@@ -93,6 +97,8 @@ class Maestro:
             agents: the registered agents.
             gates: gate config path or value (defaults: QSR >= 0.7, MRI <= 0.3). A malformed
                 file raises :class:`~maestro_helix.core.errors.ConfigError` here, at start-up.
+            policy: governance policy path or value (defaults: approve every irreversible
+                action; two approvers for high risk; 4 h expiry). Validated at start-up too.
             action_types: the action types steps may propose.
             evaluators: custom QSR criteria, by name (steps name them in ``evaluators``).
             bus: event bus (default: in-process).
@@ -101,6 +107,7 @@ class Maestro:
             resume: pick up unfinished runs found in the store.
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
+        gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
         clock = clock or SystemClock()
         async with AsyncExitStack() as stack:
             store = db if isinstance(db, Store) else open_store(db)
@@ -117,9 +124,11 @@ class Maestro:
             )
             qsr = QSREvaluator(custom=evaluators or {})
             risk = RiskAssessor({a.name: a for a in action_types})
+            governance = Governance(store, gil_policy, action_types, clock)
+            await governance.start()
             bridge = default_links(
                 agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
-            )
+            ).with_links(before=GateLink, add=[GovernanceLink(governance)])
             catalog = Catalog(
                 capabilities=agents.capabilities(),
                 agents=agents.ids(),
@@ -134,10 +143,13 @@ class Maestro:
                 catalog=catalog,
                 concurrency=concurrency,
                 clock=clock,
+                governance=governance,
             )
             await engine.start()
             stack.push_async_callback(engine.aclose)
-            system = cls(store, the_bus, engine, agents, gate, router, qsr, risk, bridge)
+            system = cls(
+                store, the_bus, engine, agents, gate, router, qsr, risk, bridge, governance
+            )
             if resume:
                 resumed = await engine.resume_unfinished()
                 if resumed:

@@ -14,7 +14,9 @@ class RiskClass(enum.StrEnum):
     HIGH = "high"
 
 
-ActionHandler = Callable[[Mapping[str, Any]], Any | Awaitable[Any]]
+ActionHandler = Callable[[Mapping[str, Any], str], Any | Awaitable[Any]]
+"""``handler(payload, idempotency_key)``: performs the action. The same key may arrive twice after
+a crash; a handler must do its effect once per key (pass it to the downstream API)."""
 
 
 @dataclass(frozen=True, slots=True)

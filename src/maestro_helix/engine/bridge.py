@@ -38,7 +38,7 @@ from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
-from maestro_helix.store.base import EventRecord
+from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord
 
 __all__ = [
     "AgentLink",
@@ -103,6 +103,8 @@ class StepOutcome:
     eval_ms: float = 0.0
     audit: tuple[AuditDraft, ...] = ()
     events: tuple[EventRecord, ...] = ()
+    requests: tuple[ApprovalRequest, ...] = ()
+    intents: tuple[ActionIntent, ...] = ()
 
     @property
     def qsr(self) -> float | None:
@@ -434,6 +436,10 @@ class AuditLink:
             details["agent_error"] = out.agent_error
         if out.output is not None and out.output.self_score is not None:
             details["self_score"] = out.output.self_score
+        if out.requests:
+            details["approval_requests"] = [r.request_id for r in out.requests]
+        if out.intents:
+            details["actions_cleared"] = [i.action_type for i in out.intents]
         entry = AuditDraft(
             entry_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/decision",
             ts=out.finished_at or iso(self.clock.now()),
@@ -448,7 +454,7 @@ class AuditLink:
             qsr_score=out.qsr,
             mri_score=out.mri,
             gate_decision=verdict.decision.value,
-            gil_decision=_GIL_FOR[verdict.decision],
+            gil_decision="pending" if out.requests else _GIL_FOR[verdict.decision],
             human_operator_id="",
             evaluator_versions=versions,
             details=details,

@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maestro_helix.bus.base import EventBus
 from maestro_helix.core.clock import Clock, SystemClock, iso
@@ -23,6 +23,9 @@ from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import MaestroHelixBridge, StepInput, StepOutcome
+
+if TYPE_CHECKING:
+    from maestro_helix.governance.service import Governance
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.store.base import (
     UNFINISHED,
@@ -118,6 +121,7 @@ class Engine:
         catalog: Catalog,
         concurrency: int = 64,
         clock: Clock | None = None,
+        governance: Governance | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -128,6 +132,7 @@ class Engine:
         self.catalog = catalog
         self.concurrency = concurrency
         self.clock = clock or SystemClock()
+        self.governance = governance
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[RunResult]] = {}
@@ -282,7 +287,11 @@ class Engine:
         return await self.wait(await self.submit(defn, input, operator_id=operator_id))
 
     async def resume_unfinished(self) -> list[str]:
-        """Queue every pending or running run found in the store (after a restart)."""
+        """Queue every pending or running run found in the store (after a restart, or after
+        humans cleared what a run was waiting for). Cleared actions that have not run yet (or
+        whose process died while running them) are executed first."""
+        if self.governance is not None:
+            await self.governance.execute()
         ids = await self.store.run_ids(UNFINISHED)
         for run_id in ids:
             if run_id not in self._active and run_id not in self._waiters:
@@ -379,6 +388,7 @@ class Engine:
             run_id, defn, rec.input, next_step=rec.next_step, operator_id=rec.operator_id
         )
         records: list[StepRecord] = await self.store.step_records(run_id)
+        accepted = await self.store.accepted_attempts(run_id)
         last_at_next: StepRecord | None = None
         for r in records:
             state.attempts.append(
@@ -386,7 +396,8 @@ class Engine:
                     r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
                 )
             )
-            if r.decision == GateDecision.PASS.value and r.output is not None:
+            passed = r.decision == GateDecision.PASS.value or (r.step_index, r.attempt) in accepted
+            if passed and r.output is not None:
                 state.outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
             if r.step_index == rec.next_step:
                 last_at_next = r
@@ -427,6 +438,8 @@ class Engine:
             out = await self.bridge.execute_step(inp)
             decision = out.decision
             status, next_step, error = self._advance(st, out)
+            if out.requests and status is not RunStatus.FAILED:
+                status = RunStatus.ESCALATED  # a human decision is due before the run goes on
             events = out.events
             if status is not RunStatus.RUNNING:
                 events = (*events, self._run_event(st, status, out))
@@ -439,9 +452,13 @@ class Engine:
                     audit=out.audit,
                     events=events,
                     updated_at=out.finished_at,
+                    requests=out.requests,
+                    intents=out.intents,
                 )
             )
             await self.bus.publish(events)
+            if out.intents and self.governance is not None:
+                await self.governance.execute(keys=[i.idempotency_key for i in out.intents])
             st.attempts.append(
                 StepSummary(
                     step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms

@@ -102,6 +102,58 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """A human decision GIL is waiting for: an action to approve, or an escalated step."""
+
+    request_id: str
+    run_id: str
+    step_index: int
+    attempt: int
+    kind: str  # "action" | "escalation"
+    action_type: str | None
+    payload: Mapping[str, Any]
+    payload_hash: str
+    reasons: Sequence[str]
+    scores: Mapping[str, Any]
+    required_approvals: int
+    requester_id: str | None
+    status: str  # pending | approved | rejected | overridden | expired
+    created_at: str
+    expires_at: str
+    on_expiry: str
+    policy_version: int
+    decided_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    request_id: str
+    operator_id: str
+    decision: str
+    reason: str | None
+    payload_hash: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionIntent:
+    """An action GIL has cleared to run; executed once, keyed by ``idempotency_key``."""
+
+    idempotency_key: str
+    request_id: str | None
+    run_id: str
+    action_type: str
+    payload: Mapping[str, Any]
+    payload_hash: str
+    status: str = "pending"  # pending | started | succeeded | failed
+    attempts: int = 0
+    result: Any = None
+    error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StepCommit:
     """Everything one step attempt changes, written in one transaction.
 
@@ -121,6 +173,8 @@ class StepCommit:
     audit: Sequence[AuditDraft] = ()
     events: Sequence[EventRecord] = ()
     updated_at: str = ""
+    requests: Sequence[ApprovalRequest] = ()
+    intents: Sequence[ActionIntent] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,3 +303,55 @@ class Store(ABC):
 
     @abstractmethod
     async def agent_stats(self) -> list[AgentStat]: ...
+
+    # -- governance (GIL) ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def list_requests(
+        self,
+        *,
+        status: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ApprovalRequest]: ...
+
+    @abstractmethod
+    async def get_request(
+        self, request_id: str
+    ) -> tuple[ApprovalRequest, tuple[ApprovalRecord, ...]]: ...
+
+    @abstractmethod
+    async def decide(self, d: Any) -> Any:
+        """Record a decision (``gil_sql.DecisionInput``) → ``gil_sql.DecisionOutcome``."""
+
+    @abstractmethod
+    async def expire_due(self, now: Any, ts: str) -> list[ApprovalRequest]: ...
+
+    @abstractmethod
+    async def claim_intents(
+        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, ts: str
+    ) -> list[ActionIntent]: ...
+
+    @abstractmethod
+    async def finish_intent(
+        self, key: str, *, ok: bool, result: Any, error: str | None, ts: str, audit: AuditDraft
+    ) -> None: ...
+
+    @abstractmethod
+    async def intents_of(self, run_id: str) -> list[ActionIntent]: ...
+
+    @abstractmethod
+    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
+
+    @abstractmethod
+    async def add_operator(self, operator_id: str, role: Any, token_hash: str, ts: str) -> None: ...
+
+    @abstractmethod
+    async def operator_by_token(self, token_hash: str) -> Any: ...
+
+    @abstractmethod
+    async def list_operators(self) -> list[Any]: ...
+
+    @abstractmethod
+    async def record_policy(self, policy: Any, ts: str, by: str | None) -> int: ...

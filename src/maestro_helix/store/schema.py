@@ -123,3 +123,79 @@ audit_head = Table(
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# -- governance (GIL) --------------------------------------------------------------------------
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("operator_id", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("request_id", String(160), primary_key=True),
+    Column("run_id", String(36), ForeignKey("runs.run_id"), nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # "action" | "escalation"
+    Column("action_type", String(64), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("scores", JSON, nullable=False),
+    Column("required_approvals", Integer, nullable=False),
+    Column("requester_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("on_expiry", String(16), nullable=False),
+    Column("decided_at", String(32), nullable=True),
+    Column("policy_version", Integer, nullable=False),
+    Index("ix_requests_status", "status"),
+    Index("ix_requests_run", "run_id"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("request_id", String(160), ForeignKey("approval_requests.request_id"), primary_key=True),
+    Column("operator_id", String(64), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("payload_hash", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+)
+
+action_executions = Table(
+    "action_executions",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("request_id", String(160), nullable=True),
+    Column("run_id", String(36), nullable=False),
+    Column("action_type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | started | succeeded | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_actions_status", "status"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(64), nullable=True),
+)

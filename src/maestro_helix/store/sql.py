@@ -22,7 +22,9 @@ from maestro_helix.governance.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraf
 from maestro_helix.store import schema as t
 from maestro_helix.store.base import (
     UNFINISHED,
+    ActionIntent,
     AgentStat,
+    ApprovalRequest,
     EventRecord,
     NewRun,
     RunPage,
@@ -72,7 +74,47 @@ def _step_row(s: StepRecord) -> dict[str, Any]:
     }
 
 
-def _event_row(e: EventRecord) -> dict[str, Any]:
+def request_row(r: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "request_id": r.request_id,
+        "run_id": r.run_id,
+        "step_index": r.step_index,
+        "attempt": r.attempt,
+        "kind": r.kind,
+        "action_type": r.action_type,
+        "payload": dict(r.payload),
+        "payload_hash": r.payload_hash,
+        "reasons": list(r.reasons),
+        "scores": dict(r.scores),
+        "required_approvals": r.required_approvals,
+        "requester_id": r.requester_id,
+        "status": r.status,
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "on_expiry": r.on_expiry,
+        "decided_at": r.decided_at,
+        "policy_version": r.policy_version,
+    }
+
+
+def intent_row(i: ActionIntent) -> dict[str, Any]:
+    return {
+        "idempotency_key": i.idempotency_key,
+        "request_id": i.request_id,
+        "run_id": i.run_id,
+        "action_type": i.action_type,
+        "payload": dict(i.payload),
+        "payload_hash": i.payload_hash,
+        "status": i.status,
+        "attempts": i.attempts,
+        "result": i.result,
+        "error": i.error,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    }
+
+
+def event_row(e: EventRecord) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
         "type": e.type,
@@ -140,10 +182,20 @@ class WriteBatch:
     run_updates: list[dict[str, Any]] = field(default_factory=list)
     audit: list[AuditDraft] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    intents: list[dict[str, Any]] = field(default_factory=list)
     touched_runs: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.steps or self.run_updates or self.audit or self.events)
+        return bool(
+            self.runs
+            or self.steps
+            or self.run_updates
+            or self.audit
+            or self.events
+            or self.requests
+            or self.intents
+        )
 
     def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
         for r in runs:
@@ -162,7 +214,7 @@ class WriteBatch:
                     "updated_at": r.created_at,
                 }
             )
-        self.events.extend(_event_row(e) for e in events)
+        self.events.extend(event_row(e) for e in events)
 
     def add_step(self, c: StepCommit) -> None:
         self.steps.append(_step_row(c.step))
@@ -176,7 +228,9 @@ class WriteBatch:
             }
         )
         self.audit.extend(c.audit)
-        self.events.extend(_event_row(e) for e in c.events)
+        self.events.extend(event_row(e) for e in c.events)
+        self.requests.extend(request_row(r) for r in c.requests)
+        self.intents.extend(intent_row(i) for i in c.intents)
         self.touched_runs.append(c.step.run_id)
 
     def flush(self, conn: Connection) -> dict[str, str]:
@@ -191,6 +245,22 @@ class WriteBatch:
             append_audit(conn, self.audit)
         if self.events:
             bulk(conn, "events.insert", _EVENTS_INSERT, self.events, "reflexive_events")
+        if self.requests:
+            bulk(
+                conn,
+                "requests.insert",
+                t.approval_requests.insert(),
+                self.requests,
+                "approval_requests",
+            )
+        if self.intents:
+            bulk(
+                conn,
+                "intents.insert",
+                t.action_executions.insert(),
+                self.intents,
+                "action_executions",
+            )
         stopped: dict[str, str] = {}
         if self.touched_runs:
             ids = list(set(self.touched_runs))
@@ -202,7 +272,7 @@ class WriteBatch:
                 )
                 stopped.update({r.run_id: r.status for r in rows})
         self.runs, self.steps, self.run_updates, self.audit, self.events = [], [], [], [], []
-        self.touched_runs = []
+        self.requests, self.intents, self.touched_runs = [], [], []
         return stopped
 
 
@@ -381,7 +451,7 @@ def transition(conn: Connection, tr: Transition) -> RunRecord:
     if tr.audit:
         append_audit(conn, tr.audit)
     if tr.events:
-        conn.execute(t.reflexive_events.insert(), [_event_row(e) for e in tr.events])
+        conn.execute(t.reflexive_events.insert(), [event_row(e) for e in tr.events])
     return get_run(conn, tr.run_id)
 
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -27,9 +28,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
-from maestro_helix.store import sql
+from maestro_helix.governance.policy import GovernancePolicy, Role
+from maestro_helix.store import gil_sql, sql
 from maestro_helix.store.base import (
+    ActionIntent,
     AgentStat,
+    ApprovalRecord,
+    ApprovalRequest,
     EventRecord,
     NewRun,
     RunPage,
@@ -326,6 +331,64 @@ class ThreadedStore(Store):
 
     async def agent_stats(self) -> list[AgentStat]:
         return await self._call(sql.agent_stats)
+
+    # -- governance ----------------------------------------------------------------------------
+
+    async def list_requests(
+        self,
+        *,
+        status: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ApprovalRequest]:
+        return await self._call(lambda c: gil_sql.list_requests(c, status, run_id, limit, offset))
+
+    async def get_request(
+        self, request_id: str
+    ) -> tuple[ApprovalRequest, tuple[ApprovalRecord, ...]]:
+        def run(c: Connection) -> tuple[ApprovalRequest, tuple[ApprovalRecord, ...]]:
+            return gil_sql.get_request(c, request_id), gil_sql.approvals_of(c, request_id)
+
+        return await self._call(run)
+
+    async def decide(self, d: gil_sql.DecisionInput) -> gil_sql.DecisionOutcome:
+        return await self._call(lambda c: gil_sql.decide(c, d))
+
+    async def expire_due(self, now: datetime, ts: str) -> list[ApprovalRequest]:
+        return await self._call(lambda c: gil_sql.expire_due(c, now, ts))
+
+    async def claim_intents(
+        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, ts: str
+    ) -> list[ActionIntent]:
+        return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, ts))
+
+    async def finish_intent(
+        self, key: str, *, ok: bool, result: Any, error: str | None, ts: str, audit: AuditDraft
+    ) -> None:
+        await self._call(
+            lambda c: gil_sql.finish_intent(
+                c, key, ok=ok, result=result, error=error, ts=ts, audit=audit
+            )
+        )
+
+    async def intents_of(self, run_id: str) -> list[ActionIntent]:
+        return await self._call(lambda c: gil_sql.intents_of(c, run_id))
+
+    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]:
+        return await self._call(lambda c: gil_sql.accepted_attempts(c, run_id))
+
+    async def add_operator(self, operator_id: str, role: Role, token_hash: str, ts: str) -> None:
+        await self._call(lambda c: gil_sql.add_operator(c, operator_id, role, token_hash, ts))
+
+    async def operator_by_token(self, token_hash: str) -> gil_sql.OperatorRecord | None:
+        return await self._call(lambda c: gil_sql.operator_by_token(c, token_hash))
+
+    async def list_operators(self) -> list[gil_sql.OperatorRecord]:
+        return await self._call(gil_sql.list_operators)
+
+    async def record_policy(self, policy: GovernancePolicy, ts: str, by: str | None) -> int:
+        return await self._call(lambda c: gil_sql.record_policy(c, policy, ts, by))
 
 
 class _ConnectionLost(Exception):
