@@ -106,6 +106,13 @@ def plan_step(
     mri = out.mri if out.mri is not None else 1.0
     if decision is GateDecision.ESCALATE:
         req = escalation_requirement(policy, out.verdict.reasons, out.mri)
+        # the step's proposed actions run only if the step is accepted: ask for their quorum too
+        for action in out.output.actions if out.output is not None else ():
+            need = requirement_for_action(policy, action, action_types.get(action.type), mri)
+            if need.needed and need.approvals > req.approvals:
+                req = Requirement(
+                    True, need.approvals, (*req.reasons, *need.reasons), req.expiry_s, req.on_expiry
+                )
         body = {
             "step": inp.step.id,
             "output": out.output.to_dict() if out.output is not None else None,

@@ -24,6 +24,7 @@ from maestro_helix.governance.policy import (
     RequestView,
     Role,
     check_decision,
+    payload_hash,
 )
 from maestro_helix.store import schema as t
 from maestro_helix.store.base import (
@@ -302,6 +303,21 @@ def _settle(conn: Connection, req: ApprovalRequest, status: str, ts: str) -> lis
             conn.execute(t.action_executions.insert(), intent_row(intent))
             intents.append(intent)
         if req.kind == "escalation":
+            # accepting an escalated step clears the actions it proposed (they were shown)
+            output = req.payload.get("output") or {}
+            for i, action in enumerate(output.get("actions") or ()):
+                intent = ActionIntent(
+                    idempotency_key=f"{req.request_id}/action/{i}",
+                    request_id=req.request_id,
+                    run_id=req.run_id,
+                    action_type=str(action["type"]),
+                    payload=dict(action.get("payload") or {}),
+                    payload_hash=payload_hash(str(action["type"]), action.get("payload") or {}),
+                    created_at=ts,
+                    updated_at=ts,
+                )
+                conn.execute(t.action_executions.insert(), intent_row(intent))
+                intents.append(intent)
             conn.execute(
                 update(runs)
                 .where(runs.c.run_id == req.run_id, runs.c.next_step == req.step_index)
