@@ -1,0 +1,363 @@
+"""GIL: approvals with the two-person rule, refusals, expiry, and actions that run once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gil_app import FLOW, Ledger, actions, agents
+from maestro_helix import ActionSpec, AgentRegistry, Maestro, RiskClass, parse_definition
+from maestro_helix.core.actions import ActionSpec as _Spec
+from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.policy import (
+    Decision,
+    GovernancePolicy,
+    Role,
+    load_policy,
+    payload_hash,
+    requirement_for_action,
+)
+from maestro_helix.store.base import RunStatus, Store
+from maestro_helix.testing import FakeClock
+
+StoreFactory = Callable[[], Store]
+INPUT = {"supplier": "acme", "amount": 2500}
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.txt")
+
+
+async def _payout(m: Maestro, operator: str = "requester") -> tuple[str, Any]:
+    run_id = await m.engine.submit(FLOW, INPUT, operator_id=operator)
+    result = await m.engine.wait(run_id)
+    assert result.status is RunStatus.ESCALATED
+    (req,) = await m.store.list_requests(run_id=run_id)
+    return run_id, req
+
+
+async def test_high_risk_payout_needs_two_distinct_approvers_then_runs_once(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        run_id, req = await _payout(m)
+        assert req.kind == "escalation" and req.required_approvals == 2
+        assert any("two-person" in r for r in req.reasons)
+        g = m.governance
+        first = await g.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        assert first.result == "recorded" and first.request.status == "pending"
+        assert ledger.entries() == [], "nothing runs on one approval"
+        again = await g.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        assert again.result == "replayed" and again.request.status == "pending"
+        second = await g.decide(
+            req.request_id, operator_id="bob", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        assert second.request.status == "approved"
+        assert second.run_status is RunStatus.RUNNING
+        await m.engine.resume_unfinished()
+        done = await m.engine.wait(run_id)
+        assert done.status is RunStatus.COMPLETED
+        assert [a.step_id for a in done.attempts][-1] == "confirm"
+        # the replayed approval changed nothing; the transfer ran exactly once
+        transfers = [e for e in ledger.entries() if " transfer " in e]
+        assert len(transfers) == 1 and "acme 2500" in transfers[0]
+        decisions = [e for e in await m.store.audit_entries() if e["kind"] == "approval.decision"]
+        assert [(e["human_operator_id"], e["gil_decision"]) for e in decisions] == [
+            ("ann", "approved 1 of 2"),
+            ("bob", "approved"),
+        ]
+        executed = [e for e in await m.store.audit_entries() if e["kind"] == "action.executed"]
+        assert {e["gil_decision"] for e in executed} == {"executed"}
+        assert (await m.verify_audit()).ok
+
+
+async def test_operator_who_started_the_run_cannot_approve(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        _, req = await _payout(m, operator="carol")
+        out = await m.governance.decide(
+            req.request_id, operator_id="carol", role=Role.ADMIN, decision=Decision.APPROVE
+        )
+        assert out.result == "refused" and out.refusal is not None
+        assert out.refusal.code in ("requester", "run_operator")
+        refused = [e for e in await m.store.audit_entries() if e["kind"] == "approval.refused"]
+        assert refused[0]["human_operator_id"] == "carol"
+
+
+@pytest.mark.parametrize(
+    ("role", "decision", "reason", "code"),
+    [
+        (Role.VIEWER, Decision.APPROVE, None, "forbidden"),
+        (Role.OPERATOR, Decision.APPROVE, None, "forbidden"),
+        (Role.APPROVER, Decision.OVERRIDE, "looks fine", "forbidden"),
+        (Role.APPROVER, Decision.REJECT, "  ", "reason_required"),
+    ],
+)
+async def test_decisions_outside_the_operators_rights_are_refused(
+    stores: StoreFactory,
+    ledger: Ledger,
+    role: Role,
+    decision: Decision,
+    reason: str | None,
+    code: str,
+) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        _, req = await _payout(m)
+        out = await m.governance.decide(
+            req.request_id, operator_id="dan", role=role, decision=decision, reason=reason
+        )
+        assert out.result == "refused" and out.refusal is not None
+        assert out.refusal.code == code
+
+
+async def test_approver_cannot_change_their_decision(stores: StoreFactory, ledger: Ledger) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        _, req = await _payout(m)
+        g = m.governance
+        await g.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        out = await g.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.REJECT,
+            reason="changed my mind",
+        )
+        assert out.refusal is not None and out.refusal.code == "already_decided"
+
+
+async def test_changed_payload_voids_the_decision(stores: StoreFactory, ledger: Ledger) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        _, req = await _payout(m)
+        stale = payload_hash("escalation", {**req.payload, "step": "tampered"})
+        out = await m.governance.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=stale,
+        )
+        assert out.refusal is not None and out.refusal.code == "payload_changed"
+        ok = await m.governance.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
+        )
+        assert ok.result == "recorded"
+
+
+async def test_expired_request_cannot_be_approved_and_the_run_fails(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    clock = FakeClock()
+    async with Maestro.open(
+        stores(), agents=agents(), action_types=actions(ledger), clock=clock
+    ) as m:
+        run_id, req = await _payout(m)
+        clock.advance(4 * 3600 + 1)
+        out = await m.governance.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        assert out.refusal is not None and "expired" in out.refusal.message
+        assert (await m.store.get_run(run_id)).status is RunStatus.FAILED
+        assert ledger.entries() == []
+
+
+async def test_expiry_can_escalate_to_one_more_approver(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    clock = FakeClock()
+    policy = GovernancePolicy(on_expiry="escalate")
+    async with Maestro.open(
+        stores(), agents=agents(), action_types=actions(ledger), clock=clock, policy=policy
+    ) as m:
+        await _payout(m)
+        clock.advance(timedelta(hours=4, seconds=1).total_seconds())
+        (after,) = await m.governance.expire()
+        assert after.status == "pending" and after.required_approvals == 3
+        assert after.on_expiry == "deny"
+
+
+async def test_rejection_stops_the_run_and_nothing_runs(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        run_id, req = await _payout(m)
+        out = await m.governance.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.REJECT,
+            reason="wrong supplier",
+        )
+        assert out.request.status == "rejected" and out.run_status is RunStatus.FAILED
+        rec = await m.store.get_run(run_id)
+        assert rec.status is RunStatus.FAILED and "rejected" in (rec.error or "")
+        assert ledger.entries() == []
+
+
+async def test_admin_override_with_reason_settles_at_once(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
+        run_id, req = await _payout(m)
+        out = await m.governance.decide(
+            req.request_id,
+            operator_id="root",
+            role=Role.ADMIN,
+            decision=Decision.OVERRIDE,
+            reason="CFO signed offline",
+        )
+        assert out.request.status == "overridden"
+        await m.engine.resume_unfinished()
+        assert (await m.engine.wait(run_id)).status is RunStatus.COMPLETED
+        (entry,) = [e for e in await m.store.audit_entries() if e["kind"] == "approval.decision"]
+        assert entry["gil_decision"] == "overridden"
+        assert entry["details"]["reason"] == "CFO signed offline"
+
+
+async def test_policy_can_require_approval_for_a_reversible_action(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    reg = AgentRegistry()
+    reg.add(
+        "mailer",
+        lambda inp: {
+            "text": f"Mail to {inp['to']} drafted.",
+            "to": inp["to"],
+            "actions": [{"type": "email.send", "payload": {"to": inp["to"]}}],
+        },
+        {"mail"},
+    )
+    flow = parse_definition(
+        {
+            "name": "mail",
+            "steps": [
+                {
+                    "id": "send",
+                    "capability": "mail",
+                    "input": {"to": "${input.to}"},
+                    "actions": ["email.send"],
+                }
+            ],
+        }
+    )
+    email = _Spec("email.send", reversible=True, risk_class=RiskClass.LOW, handler=ledger.email)
+    policy = GovernancePolicy(actions={"email.send": {"require_approval": True}})  # type: ignore[dict-item]
+    async with Maestro.open(stores(), agents=reg, action_types=[email], policy=policy) as m:
+        run_id = await m.engine.submit(flow, {"to": "ops"}, operator_id="eve")
+        r = await m.engine.wait(run_id)
+        assert r.status is RunStatus.ESCALATED and r.attempts[0].decision == "pass"
+        (req,) = await m.store.list_requests(run_id=run_id)
+        assert req.kind == "action" and req.action_type == "email.send"
+        assert req.required_approvals == 1
+        await m.governance.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
+        await m.engine.resume_unfinished()
+        assert (await m.engine.wait(run_id)).status is RunStatus.COMPLETED
+    assert len(ledger.entries()) == 1
+
+
+async def test_reversible_low_risk_action_runs_without_approval(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    reg = AgentRegistry()
+    reg.add(
+        "mailer",
+        lambda inp: {
+            "text": f"Mail to {inp['to']} drafted.",
+            "actions": [{"type": "email.send", "payload": {"to": inp["to"]}}],
+        },
+        {"mail"},
+    )
+    flow = parse_definition(
+        {
+            "name": "mail",
+            "steps": [
+                {
+                    "id": "send",
+                    "capability": "mail",
+                    "input": {"to": "${input.to}"},
+                    "actions": ["email.send"],
+                }
+            ],
+        }
+    )
+    email = _Spec("email.send", reversible=True, risk_class=RiskClass.LOW, handler=ledger.email)
+    async with Maestro.open(stores(), agents=reg, action_types=[email]) as m:
+        r = await m.run(flow, {"to": "ops"})
+        assert r.status is RunStatus.COMPLETED
+        assert await m.store.list_requests(run_id=r.run_id) == []
+    assert len(ledger.entries()) == 1
+
+
+async def test_policy_changes_are_versioned_and_audited(stores: StoreFactory) -> None:
+    async with Maestro.open(stores(), agents=agents()) as m:
+        pass
+    async with Maestro.open(stores(), agents=agents(), policy=GovernancePolicy(approvals=2)) as m2:
+        assert m2.governance.policy_version == 2
+        changes = [e for e in await m2.store.audit_entries() if e["kind"] == "policy.changed"]
+        assert [c["details"]["version"] for c in changes] == [1, 2]
+    assert m.governance.policy_version == 1
+
+
+def test_irreversible_action_needs_one_approval_high_risk_two() -> None:
+    p = GovernancePolicy()
+    spec = ActionSpec("crm.refund", reversible=False, risk_class=RiskClass.MEDIUM)
+    low = requirement_for_action(p, ProposedAction("crm.refund", {}, amount=10), spec, 0.1)
+    assert (low.needed, low.approvals) == (True, 1)
+    big = requirement_for_action(p, ProposedAction("crm.refund", {}, amount=500_000), spec, 0.1)
+    assert (big.needed, big.approvals) == (True, 2)
+    risky = requirement_for_action(p, ProposedAction("crm.refund", {}), spec, 0.7)
+    assert risky.approvals == 2
+
+
+def test_reversible_low_risk_action_needs_no_approval() -> None:
+    spec = ActionSpec("email.send", reversible=True, risk_class=RiskClass.LOW)
+    req = requirement_for_action(GovernancePolicy(), ProposedAction("email.send", {}), spec, 0.1)
+    assert not req.needed
+
+
+def test_payload_hash_binds_type_and_payload() -> None:
+    a = payload_hash("payments.transfer", {"amount": 10, "to": "x"})
+    assert a == payload_hash("payments.transfer", {"to": "x", "amount": 10})
+    assert a != payload_hash("payments.transfer", {"amount": 11, "to": "x"})
+    assert a != payload_hash("crm.refund", {"amount": 10, "to": "x"})
+
+
+def test_malformed_policy_file_names_file_and_field(tmp_path: Path) -> None:
+    p = tmp_path / "governance.json"
+    p.write_text(json.dumps({"high_risk_approvals": 0, "actions": {"x": {"approvals": "two"}}}))
+    with pytest.raises(ConfigError) as e:
+        load_policy(p)
+    text = str(e.value)
+    assert "governance.json: high_risk_approvals" in text
+    assert "governance.json: actions.x.approvals" in text
+
+
+def test_policy_with_high_bar_below_low_bar_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "governance.json"
+    p.write_text(json.dumps({"risk_threshold": 0.5, "high_risk_threshold": 0.4}))
+    with pytest.raises(ConfigError, match="high_risk_threshold: must not be below"):
+        load_policy(p)
+
+
+def test_repo_policy_file_is_valid() -> None:
+    policy = load_policy(Path(__file__).parents[1] / "config" / "governance.json")
+    assert policy.high_risk_approvals == 2
