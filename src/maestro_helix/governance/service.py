@@ -60,7 +60,7 @@ def _request(
         else []
     )
     return ApprovalRequest(
-        request_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/{suffix}",
+        request_id=f"{inp.run_id}.{inp.index}.{inp.attempt}.{suffix}",
         run_id=inp.run_id,
         step_index=inp.index,
         attempt=inp.attempt,
@@ -144,7 +144,7 @@ def plan_step(
                     inp,
                     out,
                     req,
-                    suffix=f"action/{i}",
+                    suffix=f"action{i}",
                     kind="action",
                     action_type=action.type,
                     payload=action.payload,
@@ -154,7 +154,7 @@ def plan_step(
                 )
             )
         else:
-            key = f"{inp.run_id}/{inp.index}/{inp.attempt}/action/{i}"
+            key = f"{inp.run_id}.{inp.index}.{inp.attempt}.action{i}"
             intents.append(
                 ActionIntent(
                     key,

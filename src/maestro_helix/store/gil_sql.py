@@ -307,7 +307,7 @@ def _settle(conn: Connection, req: ApprovalRequest, status: str, ts: str) -> lis
             output = req.payload.get("output") or {}
             for i, action in enumerate(output.get("actions") or ()):
                 intent = ActionIntent(
-                    idempotency_key=f"{req.request_id}/action/{i}",
+                    idempotency_key=f"{req.request_id}.action{i}",
                     request_id=req.request_id,
                     run_id=req.run_id,
                     action_type=str(action["type"]),
