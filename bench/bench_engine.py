@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, TypedDict
 
-from maestro_helix.agents.demo import demo_agents, demo_tasks, demo_workflow
+from maestro_helix.agents.demo import demo_actions, demo_agents, demo_tasks, demo_workflow
 from maestro_helix.app import Maestro
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.engine.bridge import input_text
@@ -47,7 +47,9 @@ async def run_ours(n: int, db: Path, concurrency: int, durability: str) -> dict[
     from maestro_helix.store.sqlite import SQLiteStore
 
     store = SQLiteStore(db, durability=durability)  # type: ignore[arg-type]
-    async with Maestro.open(store, agents=demo_agents(), concurrency=concurrency) as m:
+    async with Maestro.open(
+        store, agents=demo_agents(), action_types=demo_actions(), concurrency=concurrency
+    ) as m:
         defn = await m.engine.register(demo_workflow())
         tasks = demo_tasks(n)
         t0 = time.perf_counter()

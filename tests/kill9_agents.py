@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.demo import demo_agents
+from maestro_helix.agents.demo import demo_actions, demo_agents, demo_workflow
+from maestro_helix.appspec import AppSpec
 from maestro_helix.core.outputs import AgentOutput, StepContext
 
 
@@ -24,7 +25,8 @@ class LoggingAgent:
         return await self.inner.run(input, ctx)
 
 
-def registry() -> AgentRegistry:
+def registry() -> AppSpec:
     fd = os.open(os.environ["MAESTRO_TEST_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     demo = demo_agents()
-    return AgentRegistry(LoggingAgent(demo.get(i), fd) for i in sorted(demo.ids()))
+    agents = AgentRegistry(LoggingAgent(demo.get(i), fd) for i in sorted(demo.ids()))
+    return AppSpec(agents, tuple(demo_actions()), workflows=(demo_workflow(),))

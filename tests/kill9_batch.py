@@ -11,7 +11,10 @@ from maestro_helix.app import Maestro
 
 
 async def main(db: str, n: int) -> None:
-    async with Maestro.open(db, agents=registry(), concurrency=64, resume=False) as m:
+    spec = registry()
+    async with Maestro.open(
+        db, agents=spec.agents, action_types=spec.action_types, concurrency=64, resume=False
+    ) as m:
         defn = await m.engine.register(demo_workflow())
         ids = await m.engine.submit_many(defn, demo_tasks(n))
         print(f"submitted {len(ids)}", flush=True)

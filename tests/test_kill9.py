@@ -83,7 +83,7 @@ def test_kill9_mid_batch_then_resume_loses_nothing_and_repeats_no_committed_step
             "resume",
             "--db",
             str(db),
-            "--agents",
+            "--app",
             "kill9_agents:registry",
         ],
         env=_env(log2),

@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
-from maestro_helix.core.outputs import AgentOutput, StepContext
+from maestro_helix.appspec import AppSpec
+from maestro_helix.core.actions import ActionSpec, RiskClass
+from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
 from maestro_helix.core.workflow import WorkflowDef, parse_definition
 
-__all__ = ["demo_agents", "demo_tasks", "demo_workflow"]
+__all__ = ["demo_actions", "demo_agents", "demo_app", "demo_tasks", "demo_workflow"]
 
 _TOPICS = [
     ("solar panel leasing", "finance"),
@@ -97,6 +99,8 @@ def demo_tasks(n: int, *, seed: int = 7) -> list[dict[str, Any]]:
             )
         elif roll < 0.3:
             task["note"] = _SAFE_NOTES[rng.randrange(len(_SAFE_NOTES))]
+        if domain == "finance" and rng.random() < 0.05:
+            task["budget"] = rng.choice([2_500, 12_000, 48_000])
         tasks.append(task)
     return tasks
 
@@ -157,8 +161,22 @@ def _analysis(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
         + " ".join(f"{p}." for p in key_points)
         + f" Main risk: {risks[0]}"
     )
+    actions: tuple[ProposedAction, ...] = ()
+    budget = input.get("budget")
+    if isinstance(budget, int | float) and budget > 0:
+        # an irreversible money movement: GIL must get two people to sign it off
+        actions = (
+            ProposedAction(
+                "payments.transfer",
+                {"vendor": f"{topic} vendor", "amount": float(budget), "currency": "EUR"},
+                amount=float(budget),
+            ),
+        )
+        text += f" Proposed prepayment: {budget} EUR."
     return AgentOutput(
-        text=text, data={"key_points": key_points, "risks": risks, "confidence": confidence}
+        text=text,
+        data={"key_points": key_points, "risks": risks, "confidence": confidence},
+        actions=actions,
     )
 
 
@@ -175,7 +193,8 @@ def _synthesis(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
         f"Recommendation: review {topic} {input.get('angle', '')} monthly.",
     ]
     text = "\n".join(lines)
-    return AgentOutput(text=text, data={"summary": text, "recommendations": 1})
+    publish = ProposedAction("report.publish", {"title": f"{topic} summary", "chars": len(text)})
+    return AgentOutput(text=text, data={"summary": text, "recommendations": 1}, actions=(publish,))
 
 
 def _self_check(input: Mapping[str, Any], out: AgentOutput) -> float:
@@ -226,8 +245,10 @@ DEMO_WORKFLOW: dict[str, Any] = {
                 "topic": "${input.topic}",
                 "angle": "${input.angle}",
                 "findings": "${steps.research.findings}",
+                "budget": "${input.budget?}",
             },
             "expect": {"required_fields": ["key_points", "risks"], "mentions": ["${input.topic}"]},
+            "actions": ["payments.transfer"],
         },
         {
             "id": "synthesis",
@@ -245,6 +266,7 @@ DEMO_WORKFLOW: dict[str, Any] = {
                 "max_length": 2000,
                 "format": "markdown",
             },
+            "actions": ["report.publish"],
         },
     ],
 }
@@ -252,3 +274,32 @@ DEMO_WORKFLOW: dict[str, Any] = {
 
 def demo_workflow() -> WorkflowDef:
     return parse_definition(DEMO_WORKFLOW, "<demo>")
+
+
+def _publish(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+    # the demo's "outside world": the receipt is stored as the action's result
+    return {"published": payload.get("title"), "receipt": key}
+
+
+def _transfer(payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {"transferred": payload.get("amount"), "to": payload.get("vendor"), "receipt": key}
+
+
+def demo_actions() -> list[ActionSpec]:
+    """Publishing a report (reversible, runs at once) and paying a vendor (irreversible, high
+    risk: two approvers)."""
+    return [
+        ActionSpec("report.publish", reversible=True, risk_class=RiskClass.LOW, handler=_publish),
+        ActionSpec(
+            "payments.transfer",
+            reversible=False,
+            risk_class=RiskClass.HIGH,
+            handler=_transfer,
+            amount_field="amount",
+        ),
+    ]
+
+
+def demo_app() -> AppSpec:
+    """Everything the demo needs: its agents, action types and workflow."""
+    return AppSpec(demo_agents(), tuple(demo_actions()), workflows=(demo_workflow(),))

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import importlib
 import json
 import os
-import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.demo import demo_agents, demo_tasks, demo_workflow
+from maestro_helix.agents.demo import demo_app, demo_tasks
 from maestro_helix.app import Maestro, open_store
+from maestro_helix.appspec import load_app
+from maestro_helix.cli import gil
+from maestro_helix.cli.common import (
+    AppOpt,
+    DbOpt,
+    ExitCode,
+    GatesOpt,
+    PolicyOpt,
+    err,
+    fmt,
+    gates_path,
+    open_system,
+    out,
+    policy_path,
+    run_async,
+    status_text,
+)
 from maestro_helix.cli.summary import BatchSummary
-from maestro_helix.core.errors import ConfigError, MaestroError
+from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import load_definition_file
+from maestro_helix.governance.policy import load_policy
 from maestro_helix.helix.gate import load_gate_config
 from maestro_helix.store.base import RunStatus
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="Maestro + Helix: gated, audited, durable AI agent workflows.",
@@ -39,80 +50,9 @@ runs_app = typer.Typer(help="Inspect and control runs.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(audit_app, name="audit")
-
-out = Console()
-err = Console(stderr=True)
-
-DEFAULT_GATES = Path("config/helix_quality_gates.json")
-
-DbOpt = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="MAESTRO_DB",
-        help="SQLite file (created if missing) or postgresql://... URL. Env: MAESTRO_DB.",
-    ),
-]
-GatesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--gates",
-        envvar="MAESTRO_GATES",
-        help="Quality gate config (default: ./config/helix_quality_gates.json if present).",
-    ),
-]
-
-
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine; turn our errors into a clear message and exit code 2."""
-    try:
-        return asyncio.run(coro)
-    except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except MaestroError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    except _Exit as e:
-        raise typer.Exit(e.code) from None
-
-
-def _gates(path: Path | None) -> Path | None:
-    if path is not None:
-        return path
-    return DEFAULT_GATES if DEFAULT_GATES.exists() else None
-
-
-def _load_agents(spec: str | None) -> AgentRegistry:
-    """``module:attr`` naming an AgentRegistry, a list of agents, or a function returning one."""
-    if spec is None:
-        return demo_agents()
-    mod_name, _, attr = spec.partition(":")
-    if not attr:
-        raise ConfigError("--agents", "", f"expected MODULE:ATTRIBUTE, got {spec!r}")
-    sys.path.insert(0, os.getcwd())
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise ConfigError("--agents", "", f"cannot import {mod_name!r}: {e}") from None
-    obj = getattr(mod, attr, None)
-    if obj is None:
-        raise ConfigError("--agents", "", f"module {mod_name!r} has no attribute {attr!r}")
-    if callable(obj) and not isinstance(obj, AgentRegistry):
-        obj = obj()
-    if isinstance(obj, AgentRegistry):
-        return obj
-    try:
-        return AgentRegistry(list(obj))
-    except TypeError as e:
-        raise ConfigError(
-            "--agents", "", f"{spec} is not a registry or list of agents: {e}"
-        ) from None
+app.add_typer(gil.approvals_app, name="approvals")
+app.add_typer(gil.operators_app, name="operators")
+app.command("serve")(gil.serve)
 
 
 @app.command()
@@ -120,18 +60,19 @@ def demo(
     tasks: Annotated[int, typer.Option("--tasks", "-n", min=1, help="How many tasks.")] = 300,
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
+    policy: PolicyOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed for the generated tasks.")] = 7,
 ) -> None:
     """Run the runbook's research → analysis → synthesis workflow over generated tasks."""
-    gate_path = _gates(gates)
 
     async def main() -> None:
-        load_gate_config(gate_path)  # refuse a bad config before doing anything
+        load_gate_config(gates_path(gates))  # refuse bad configs before touching anything
+        load_policy(policy_path(policy))
         inputs = demo_tasks(tasks, seed=seed)
-        agents = demo_agents()
-        async with Maestro.open(db, agents=agents, gates=gate_path, concurrency=concurrency) as m:
-            defn = await m.engine.register(demo_workflow())
+        spec = demo_app()
+        async with open_system(db, spec, gates, policy, concurrency=concurrency) as m:
+            defn = await m.engine.register(spec.workflows[0])
             summary = BatchSummary()
             progress = Progress(
                 TextColumn("[bold]{task.description}"),
@@ -151,18 +92,19 @@ def demo(
                     progress.advance(bar)
             summary.elapsed_s = time.perf_counter() - t0
             report = await m.verify_audit()
+            await summary.add_governance(m.store, ids)
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
         out.print(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
             f" ({report.checked} entries) · database: {m.store.describe()}"
         )
-        if summary.escalated:
+        if summary.pending_requests:
             out.print(
-                f"{summary.escalated} run(s) wait for a human decision: "
-                "maestro runs list --status escalated --db DB"
+                f"{summary.pending_requests} approval request(s) wait for people: "
+                f"maestro approvals list --db {db}   (or the web UI: maestro serve)"
             )
 
-    _run(main())
+    run_async(main())
 
 
 @app.command("run")
@@ -171,24 +113,22 @@ def run_cmd(
     input: Annotated[str, typer.Option("--input", "-i", help="Run input as a JSON object.")],
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
-    agents: Annotated[
-        str | None,
-        typer.Option(help="MODULE:ATTR of your AgentRegistry (default: the demo agents)."),
-    ] = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one workflow file on one input and print how every step was judged."""
-    gate_path = _gates(gates)
 
     async def main() -> None:
-        load_gate_config(gate_path)
+        load_gate_config(gates_path(gates))
+        load_policy(policy_path(policy))
         defn = load_definition_file(file)
         try:
             data = json.loads(input)
         except json.JSONDecodeError as e:
             raise ConfigError("--input", f"column {e.colno}", f"invalid JSON: {e.msg}") from None
-        registry = _load_agents(agents)
-        async with Maestro.open(db, agents=registry, gates=gate_path, resume=False) as m:
+        spec = load_app(app_spec)
+        async with open_system(db, spec, gates, policy, resume=False) as m:
             stored = await m.engine.register(defn, source=file.name)
             result = await m.engine.run(stored, data)
         if as_json:
@@ -205,36 +145,21 @@ def run_cmd(
                 )
             )
         else:
-            out.print(f"run [bold]{result.run_id}[/bold] — {_status(result.status)}")
+            out.print(f"run [bold]{result.run_id}[/bold] — {status_text(result.status)}")
             out.print(_attempts_table(result))
             if result.error:
                 out.print(f"[red]{result.error}[/red]")
         if result.status in (RunStatus.FAILED,):
-            raise _Exit(1)
+            raise ExitCode(1)
 
-    _run(main())
-
-
-def _status(s: RunStatus) -> str:
-    colour = {
-        RunStatus.COMPLETED: "green",
-        RunStatus.ESCALATED: "yellow",
-        RunStatus.FAILED: "red",
-        RunStatus.CANCELLED: "red",
-        RunStatus.PAUSED: "cyan",
-    }.get(s, "white")
-    return f"[{colour}]{s.value}[/{colour}]"
-
-
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3f}"
+    run_async(main())
 
 
 def _attempts_table(result: Any) -> Table:
     table = Table("step", "attempt", "agent", "QSR", "MRI", "decision")
     for a in result.attempts:
         table.add_row(
-            a.step_id, str(a.attempt), a.agent_id or "—", _fmt(a.qsr), _fmt(a.mri), a.decision
+            a.step_id, str(a.attempt), a.agent_id or "—", fmt(a.qsr), fmt(a.mri), a.decision
         )
     return table
 
@@ -243,18 +168,16 @@ def _attempts_table(result: Any) -> Table:
 def resume(
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
-    agents: Annotated[str | None, typer.Option(help="MODULE:ATTR of your AgentRegistry.")] = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
     concurrency: Annotated[int, typer.Option(min=1)] = 128,
 ) -> None:
     """Resume every unfinished run (after a crash or restart) and wait for them."""
-    gate_path = _gates(gates)
 
     async def main() -> None:
-        load_gate_config(gate_path)
-        registry = _load_agents(agents)
-        async with Maestro.open(
-            db, agents=registry, gates=gate_path, concurrency=concurrency, resume=False
-        ) as m:
+        load_gate_config(gates_path(gates))
+        spec = load_app(app_spec)
+        async with open_system(db, spec, gates, policy, concurrency=concurrency, resume=False) as m:
             ids = await m.engine.resume_unfinished()
             counts: dict[str, int] = {}
             for run_id in ids:
@@ -265,7 +188,7 @@ def resume(
             + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing to do")
         )
 
-    _run(main())
+    run_async(main())
 
 
 @runs_app.command("list")
@@ -291,14 +214,14 @@ def runs_list(
             table.add_row(
                 r.run_id,
                 f"{r.workflow} v{r.workflow_version}",
-                _status(r.status),
+                status_text(r.status),
                 str(r.next_step),
                 r.created_at[:19],
                 (r.error or "")[:60],
             )
         out.print(table)
 
-    _run(main())
+    run_async(main())
 
 
 @runs_app.command("show")
@@ -319,7 +242,7 @@ def runs_show(
             return
         out.print(
             f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
-            f"{_status(rec.status)}"
+            f"{status_text(rec.status)}"
         )
         out.print(f"input: {json.dumps(rec.input)}", highlight=False)
         if rec.error:
@@ -333,8 +256,8 @@ def runs_show(
                 s.step_id,
                 str(s.attempt),
                 s.agent_id or "—",
-                _fmt(s.qsr),
-                _fmt(s.mri),
+                fmt(s.qsr),
+                fmt(s.mri),
                 s.decision,
                 why[:90],
             )
@@ -346,7 +269,7 @@ def runs_show(
                     + " | ".join(s.quality["suggestions"])
                 )
 
-    _run(main())
+    run_async(main())
 
 
 def _control(action: str, run_id: str, db: str) -> None:
@@ -354,9 +277,9 @@ def _control(action: str, run_id: str, db: str) -> None:
         async with Maestro.open(db, agents=AgentRegistry(), resume=False) as m:
             await getattr(m.engine, action)(run_id)
             rec = await m.store.get_run(run_id)
-        out.print(f"run {run_id}: {_status(rec.status)}")
+        out.print(f"run {run_id}: {status_text(rec.status)}")
 
-    _run(main())
+    run_async(main())
 
 
 @runs_app.command("pause")
@@ -376,19 +299,19 @@ def runs_resume(
     run_id: str,
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
-    agents: Annotated[str | None, typer.Option(help="MODULE:ATTR of your AgentRegistry.")] = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
 ) -> None:
     """Resume a paused run here and wait for it to stop."""
-    gate_path = _gates(gates)
 
     async def main() -> None:
-        registry = _load_agents(agents)
-        async with Maestro.open(db, agents=registry, gates=gate_path, resume=False) as m:
+        spec = load_app(app_spec)
+        async with open_system(db, spec, gates, policy, resume=False) as m:
             await m.engine.resume(run_id)
             result = await m.engine.wait(run_id)
-        out.print(f"run {run_id}: {_status(result.status)}")
+        out.print(f"run {run_id}: {status_text(result.status)}")
 
-    _run(main())
+    run_async(main())
 
 
 @audit_app.command("verify")
@@ -405,9 +328,9 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
             f"[red]audit chain BROKEN at entry {report.first_bad_seq}[/red]: {report.reason}",
             soft_wrap=True,
         )
-        raise _Exit(1)
+        raise ExitCode(1)
 
-    _run(main())
+    run_async(main())
 
 
 def main() -> None:

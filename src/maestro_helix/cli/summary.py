@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.table import Table
 
 from maestro_helix.engine.engine import RunResult
-from maestro_helix.store.base import RunStatus
+from maestro_helix.store.base import RunStatus, Store
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -33,6 +34,11 @@ class BatchSummary:
     mri: list[float] = field(default_factory=list)
     eval_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
+    pending_requests: int = 0
+    two_person: int = 0
+    approvals: int = 0
+    actions_run: int = 0
+    actions_failed: int = 0
 
     def add(self, r: RunResult) -> None:
         self.runs += 1
@@ -48,6 +54,21 @@ class BatchSummary:
             if a.mri is not None:
                 self.mri.append(a.mri)
             self.eval_ms.append(a.eval_ms)
+
+    async def add_governance(self, store: Store, run_ids: Sequence[str]) -> None:
+        """GIL's side of the batch: requests waiting for people, decisions, actions run."""
+        mine = set(run_ids)
+        for req in await store.list_requests(limit=1_000_000):
+            if req.run_id not in mine:
+                continue
+            if req.status == "pending":
+                self.pending_requests += 1
+                self.two_person += req.required_approvals >= 2
+            self.approvals += len((await store.get_request(req.request_id))[1])
+        for run_id in run_ids:
+            for intent in await store.intents_of(run_id):
+                self.actions_run += intent.status == "succeeded"
+                self.actions_failed += intent.status == "failed"
 
     @property
     def throughput_per_min(self) -> float:
@@ -65,6 +86,12 @@ class BatchSummary:
         t.add_row("passed without escalation", f"{self.passed_clean} ({share:.1%})")
         t.add_row("completed", f"{self.completed}")
         t.add_row("escalated to humans", f"{self.escalated}")
+        t.add_row(
+            "approval requests waiting",
+            f"{self.pending_requests} ({self.two_person} need two people)",
+        )
+        t.add_row("human decisions recorded", f"{self.approvals}")
+        t.add_row("actions run through GIL", f"{self.actions_run} ({self.actions_failed} failed)")
         t.add_row("failed", f"{self.failed}")
         t.add_row("retries (with evaluator feedback)", f"{self.retries}")
         t.add_row("QSR mean / p99", f"{mean(self.qsr):.3f} / {percentile(self.qsr, 99):.3f}")

@@ -458,7 +458,7 @@ class Engine:
             )
             await self.bus.publish(events)
             if out.intents and self.governance is not None:
-                await self.governance.execute(keys=[i.idempotency_key for i in out.intents])
+                await self.governance.run_claimed(out.intents)
             st.attempts.append(
                 StepSummary(
                     step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms

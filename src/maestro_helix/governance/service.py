@@ -10,7 +10,6 @@ handler, and an intent is marked *started* (committed) before the handler is cal
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Mapping, Sequence
@@ -223,7 +222,7 @@ class Governance:
         self.action_types = {a.name: a for a in action_types}
         self.clock = clock or SystemClock()
         self.policy_version = self.policy.version
-        self._lock = asyncio.Lock()
+        self._recovered = False
 
     async def start(self, by: str | None = None) -> None:
         """Record the policy (a new audited version if it changed since last time)."""
@@ -259,15 +258,18 @@ class Governance:
     async def execute(
         self, *, run_id: str | None = None, keys: Sequence[str] | None = None
     ) -> list[ActionResult]:
-        """Run cleared actions (pending, or started by a process that died) exactly once each."""
-        async with self._lock:  # one executor per process; the store serialises across them
-            intents = await self.store.claim_intents(
-                run_id=run_id, keys=keys, ts=iso(self.clock.now())
-            )
-            results = []
-            for intent in intents:
-                results.append(await self._run(intent))
-            return results
+        """Run cleared actions exactly once each. The first call in a process also takes back
+        the actions a dead process left half-done (same idempotency key)."""
+        recover = not self._recovered
+        self._recovered = True
+        intents = await self.store.claim_intents(
+            run_id=run_id, keys=keys, ts=iso(self.clock.now()), recover=recover
+        )
+        return [await self._run(intent) for intent in intents]
+
+    async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
+        """Run intents this process stored as *started* (cleared with their step)."""
+        return [await self._run(intent) for intent in intents]
 
     async def _run(self, intent: ActionIntent) -> ActionResult:
         spec = self.action_types.get(intent.action_type)
@@ -284,7 +286,7 @@ class Governance:
                 error = f"{type(e).__name__}: {e}"
         ts = iso(self.clock.now())
         audit = AuditDraft(
-            entry_id=f"{intent.idempotency_key}/executed/{intent.attempts + 1}",
+            entry_id=f"{intent.idempotency_key}/executed/{intent.attempts}",
             ts=ts,
             kind="action.executed",
             run_id=intent.run_id,

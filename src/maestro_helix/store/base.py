@@ -330,7 +330,12 @@ class Store(ABC):
 
     @abstractmethod
     async def claim_intents(
-        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, ts: str
+        self,
+        *,
+        run_id: str | None = None,
+        keys: Sequence[str] | None = None,
+        ts: str,
+        recover: bool = False,
     ) -> list[ActionIntent]: ...
 
     @abstractmethod

@@ -8,7 +8,7 @@ deciding at once are serialised and the quorum is counted exactly once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -418,10 +418,12 @@ def expire_due(conn: Connection, now: datetime, ts: str) -> list[ApprovalRequest
 
 
 def claim_intents(
-    conn: Connection, run_id: str | None, keys: Sequence[str] | None, ts: str
+    conn: Connection, run_id: str | None, keys: Sequence[str] | None, ts: str, recover: bool
 ) -> list[ActionIntent]:
-    """Mark pending (or interrupted: started) intents as started; return them to execute."""
-    q = select(t.action_executions).where(t.action_executions.c.status.in_(["pending", "started"]))
+    """Mark pending intents as started and return them to execute. With ``recover``, also
+    those left *started* by a process that died mid-execution (call it once, at start-up)."""
+    statuses = ["pending", "started"] if recover else ["pending"]
+    q = select(t.action_executions).where(t.action_executions.c.status.in_(statuses))
     if run_id is not None:
         q = q.where(t.action_executions.c.run_id == run_id)
     if keys is not None:
@@ -435,7 +437,7 @@ def claim_intents(
             .where(t.action_executions.c.idempotency_key == row.idempotency_key)
             .values(status="started", attempts=row.attempts + 1, updated_at=ts)
         )
-        claimed.append(_intent(row))
+        claimed.append(replace(_intent(row), status="started", attempts=row.attempts + 1))
     return claimed
 
 

@@ -359,9 +359,14 @@ class ThreadedStore(Store):
         return await self._call(lambda c: gil_sql.expire_due(c, now, ts))
 
     async def claim_intents(
-        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, ts: str
+        self,
+        *,
+        run_id: str | None = None,
+        keys: Sequence[str] | None = None,
+        ts: str,
+        recover: bool = False,
     ) -> list[ActionIntent]:
-        return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, ts))
+        return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, ts, recover))
 
     async def finish_intent(
         self, key: str, *, ok: bool, result: Any, error: str | None, ts: str, audit: AuditDraft
