@@ -14,15 +14,18 @@ from gil_app import FLOW, Ledger, actions, agents
 
 async def approve(db: str, ledger: str) -> None:
     async with Maestro.open(db, agents=agents(), action_types=actions(Ledger(Path(ledger)))) as m:
-        run_id = await m.engine.submit(FLOW, {"supplier": "acme", "amount": 2500},
-                                       operator_id="requester")
+        run_id = await m.engine.submit(
+            FLOW, {"supplier": "acme", "amount": 2500}, operator_id="requester"
+        )
         await m.engine.wait(run_id)
         (req,) = await m.store.list_requests(run_id=run_id)
-        await m.governance.decide(req.request_id, operator_id="ann", role=Role.APPROVER,
-                                  decision=Decision.APPROVE)
+        await m.governance.decide(
+            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+        )
         print(run_id, flush=True)
-        await m.governance.decide(req.request_id, operator_id="bob", role=Role.APPROVER,
-                                  decision=Decision.APPROVE)
+        await m.governance.decide(
+            req.request_id, operator_id="bob", role=Role.APPROVER, decision=Decision.APPROVE
+        )
         print("executed", flush=True)
 
 

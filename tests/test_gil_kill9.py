@@ -35,15 +35,19 @@ def _transfer_status(db: Path) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("when", ["GIL_SLOW_BEFORE", "GIL_SLOW_AFTER"],
-                         ids=["before-the-effect", "after-the-effect"])
+@pytest.mark.parametrize(
+    "when", ["GIL_SLOW_BEFORE", "GIL_SLOW_AFTER"], ids=["before-the-effect", "after-the-effect"]
+)
 def test_kill9_during_execution_then_restart_runs_the_action_exactly_once(
     tmp_path: Path, when: str
 ) -> None:
     db, ledger = tmp_path / "gil.db", tmp_path / "ledger.txt"
     with subprocess.Popen(
         [sys.executable, str(HERE / "gil_proc.py"), "approve", str(db), str(ledger)],
-        env=_env(**{when: "60"}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(**{when: "60"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         assert proc.stdout is not None
         run_id = proc.stdout.readline().strip()
@@ -63,7 +67,10 @@ def test_kill9_during_execution_then_restart_runs_the_action_exactly_once(
 
     done = subprocess.run(
         [sys.executable, str(HERE / "gil_proc.py"), "resume", str(db), str(ledger), run_id],
-        env=_env(), capture_output=True, text=True, timeout=120,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "completed"
