@@ -1,0 +1,88 @@
+"""Governance from the command line: operators, and approving what GIL waits for."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from maestro_helix.cli.main import app
+
+runner = CliRunner()
+
+
+def _token(db: str, name: str, role: str) -> str:
+    r = runner.invoke(app, ["operators", "add", name, "--role", role, "--db", db])
+    assert r.exit_code == 0, r.output
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("mh_")
+    return token
+
+
+@pytest.fixture
+def db_with_payment(tmp_path: Path) -> tuple[str, str]:
+    """A demo database with one payment waiting for two approvers; returns (db, request id)."""
+    db = str(tmp_path / "gil.db")
+    r = runner.invoke(app, ["demo", "--tasks", "400", "--db", db])
+    assert r.exit_code == 0, r.output
+    listed = runner.invoke(app, ["approvals", "list", "--db", db])
+    ids = re.findall(r"[0-9a-f-]{36}\.1\.\d+\.escalation", listed.output)
+    assert ids, listed.output
+    return db, ids[0]
+
+
+def test_operator_token_is_shown_once_and_stored_hashed(tmp_path: Path) -> None:
+    db = str(tmp_path / "ops.db")
+    token = _token(db, "ann", "approver")
+    listed = runner.invoke(app, ["operators", "list", "--db", db])
+    assert "ann" in listed.output and "approver" in listed.output
+    assert token not in listed.output
+    assert token.encode() not in Path(db).read_bytes()
+
+
+def test_two_approvers_on_the_command_line_run_the_payment_once(
+    db_with_payment: tuple[str, str],
+) -> None:
+    db, request_id = db_with_payment
+    ann, bob = _token(db, "ann", "approver"), _token(db, "bob", "approver")
+    first = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    assert first.exit_code == 0, first.output
+    assert "1 of 2" in first.output and "pending" in first.output
+    again = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    assert again.exit_code == 0 and "already recorded" in again.output
+    second = runner.invoke(app, ["approvals", "approve", request_id, "--token", bob, "--db", db])
+    assert second.exit_code == 0, second.output
+    assert "approved (2 of 2" in second.output
+    assert "completed" in second.output
+    shown = runner.invoke(app, ["approvals", "show", request_id, "--db", db])
+    assert "ann: approve" in shown.output and "bob: approve" in shown.output
+
+
+def test_viewer_cannot_approve_and_gets_a_clear_refusal(db_with_payment: tuple[str, str]) -> None:
+    db, request_id = db_with_payment
+    viewer = _token(db, "vic", "viewer")
+    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", viewer, "--db", db])
+    assert r.exit_code == 3
+    assert "refused (forbidden)" in r.output
+
+
+def test_forged_token_is_refused(db_with_payment: tuple[str, str]) -> None:
+    db, request_id = db_with_payment
+    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", "mh_forged", "--db", db])
+    assert r.exit_code == 2 and "unknown or disabled API token" in r.output
+
+
+def test_reject_needs_a_reason_and_stops_the_run(db_with_payment: tuple[str, str]) -> None:
+    db, request_id = db_with_payment
+    ann = _token(db, "ann", "approver")
+    missing = runner.invoke(app, ["approvals", "reject", request_id, "--token", ann, "--db", db])
+    assert missing.exit_code == 2  # --reason is required
+    r = runner.invoke(
+        app, ["approvals", "reject", request_id, "--token", ann, "-r", "not budgeted", "--db", db]
+    )
+    assert r.exit_code == 0 and "rejected" in r.output
+    run_id = request_id.split(".")[0]
+    shown = runner.invoke(app, ["runs", "show", run_id, "--db", db])
+    assert "failed" in shown.output
