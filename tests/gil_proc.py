@@ -6,10 +6,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from gil_app import FLOW, Ledger, actions, agents
 from maestro_helix import Maestro
 from maestro_helix.governance.policy import Decision, Role
-
-from gil_app import FLOW, Ledger, actions, agents
 
 
 async def approve(db: str, ledger: str) -> None:

@@ -70,6 +70,28 @@ def test_uncorrectable_risk_escalates_at_once() -> None:
     assert "injection.input" in v.reasons[0]
 
 
+def test_correctable_risk_with_a_small_uncorrectable_part_is_retried() -> None:
+    mixed = RiskScore(
+        0.5,
+        (
+            RiskFactor("pii.email", 0.35, correctable=True),
+            RiskFactor("agent.record", 0.2, where="agent"),
+        ),
+    )
+    assert decide(GOOD_Q, mixed).decision is GateDecision.RETRY
+
+
+def test_uncorrectable_part_above_the_bar_escalates() -> None:
+    mixed = RiskScore(
+        0.7,
+        (
+            RiskFactor("pii.email", 0.35, correctable=True),
+            RiskFactor("action.irreversible", 0.5, where="action"),
+        ),
+    )
+    assert decide(GOOD_Q, mixed).decision is GateDecision.ESCALATE
+
+
 def test_risk_retry_can_be_switched_off() -> None:
     t = GateThresholds(retry_on_risk=False)
     assert decide(GOOD_Q, PII, t=t).decision is GateDecision.ESCALATE

@@ -17,7 +17,7 @@ from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import GateLink, MaestroHelixBridge, default_links
-from maestro_helix.engine.engine import Engine, RunResult
+from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
 from maestro_helix.governance.audit import ChainReport
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
@@ -73,6 +73,7 @@ class Maestro:
     risk: RiskAssessor
     bridge: MaestroHelixBridge
     governance: Governance
+    work_queue: Any = None  # set by the CLI when steps go to workers
 
     @classmethod
     @asynccontextmanager
@@ -89,6 +90,7 @@ class Maestro:
         concurrency: int = 64,
         clock: Clock | None = None,
         resume: bool = True,
+        dispatcher: Dispatcher | None = None,
     ) -> AsyncIterator[Maestro]:
         """Open (or create) a system on ``db``.
 
@@ -105,6 +107,8 @@ class Maestro:
             concurrency: runs executing at once.
             clock: time source (tests pass a FakeClock).
             resume: pick up unfinished runs found in the store.
+            dispatcher: hand steps to workers elsewhere (a work queue) instead of running them
+                here.
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
         gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
@@ -144,6 +148,7 @@ class Maestro:
                 concurrency=concurrency,
                 clock=clock,
                 governance=governance,
+                dispatcher=dispatcher,
             )
             await engine.start()
             stack.push_async_callback(engine.aclose)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -97,27 +98,77 @@ TokenOpt = Annotated[
 ]
 
 
+BusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bus",
+        envvar="MAESTRO_BUS",
+        help="nats://host:4222 to use NATS JetStream for events and to hand steps to "
+        "`maestro worker` processes (default: in-process). Env: MAESTRO_BUS.",
+    ),
+]
+
+
+def _check_bus(bus: str | None) -> str | None:
+    if bus is None or bus == "memory":
+        return None
+    if not bus.startswith(("nats://", "tls://")):
+        raise ConfigError("--bus", "", f"expected nats://host:port or 'memory', got {bus!r}")
+    return bus
+
+
 @asynccontextmanager
 async def open_system(
     db: str,
     spec: AppSpec,
     gates: Path | None,
     policy: Path | None,
+    *,
+    bus: str | None = None,
+    dispatch: bool = True,
     **kw: Any,
 ) -> AsyncIterator[Maestro]:
-    """A system on ``db`` with the app's agents, actions and evaluators, and the configs."""
-    async with Maestro.open(
-        db,
-        agents=spec.agents,
-        action_types=spec.action_types,
-        evaluators=spec.evaluators,
-        gates=gates_path(gates),
-        policy=policy_path(policy),
-        **kw,
-    ) as m:
-        for wf in spec.workflows:
-            await m.engine.register(wf)
-        yield m
+    """A system on ``db`` with the app's agents, actions and evaluators, and the configs.
+
+    With ``bus`` (a NATS URL) events go to JetStream and, when ``dispatch``, steps are handed to
+    workers through the work queue (``m.work_queue``) instead of running here.
+    """
+    url = _check_bus(bus)
+    queue = None
+    event_bus = None
+    if url is not None:
+        from maestro_helix.bus.nats import JetStreamBus
+        from maestro_helix.bus.workqueue import JetStreamWorkQueue
+
+        ns = os.environ.get("MAESTRO_NAMESPACE", "")
+        event_bus = (
+            JetStreamBus(url, stream=f"REFLEXIVE_{ns}", subject=f"{ns}.reflexive.events")
+            if ns
+            else JetStreamBus(url)
+        )
+        queue = JetStreamWorkQueue(
+            url, namespace=ns, ack_wait_s=float(os.environ.get("MAESTRO_ACK_WAIT", "30"))
+        )
+        await queue.open()
+    try:
+        async with Maestro.open(
+            db,
+            agents=spec.agents,
+            action_types=spec.action_types,
+            evaluators=spec.evaluators,
+            gates=gates_path(gates),
+            policy=policy_path(policy),
+            bus=event_bus,
+            dispatcher=queue if dispatch else None,
+            **kw,
+        ) as m:
+            m.work_queue = queue
+            for wf in spec.workflows:
+                await m.engine.register(wf)
+            yield m
+    finally:
+        if queue is not None:
+            await queue.aclose()
 
 
 def status_text(s: RunStatus) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Annotated
@@ -13,6 +14,7 @@ from maestro_helix.app import open_store
 from maestro_helix.appspec import load_app
 from maestro_helix.cli.common import (
     AppOpt,
+    BusOpt,
     DbOpt,
     ExitCode,
     GatesOpt,
@@ -257,15 +259,54 @@ def serve(
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
+    bus: BusOpt = None,
 ) -> None:
-    """Serve the admin API and the escalation web UI (and run the engine)."""
+    """Serve the admin API and the escalation web UI (and run the engine, or with --bus hand
+    the steps to `maestro worker` processes)."""
 
     async def main() -> None:
-        from maestro_helix.api.server import serve as serve_http  # needs the API extra parts
+        from maestro_helix.api.server import serve as serve_http
 
         spec = load_app(app_spec)
-        async with open_system(db, spec, gates, policy) as m:
+        async with open_system(db, spec, gates, policy, bus=bus) as m:
             out.print(f"serving http://{host}:{port}/ui (API under /, docs at /docs)")
             await serve_http(m, host, port, allow_remote=allow_remote)
+
+    run_async(main())
+
+
+def worker(
+    db: DbOpt = "maestro.db",
+    bus: Annotated[
+        str, typer.Option("--bus", envvar="MAESTRO_BUS", help="nats://host:4222 (required).")
+    ] = "nats://127.0.0.1:4222",
+    capabilities: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated capabilities to serve (default: all of the app's)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Steps running at once.")] = 32,
+    gates: GatesOpt = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
+) -> None:
+    """Run steps handed out through the NATS work queue (start any number, on any machine)."""
+
+    async def main() -> None:
+        import signal
+
+        from maestro_helix.engine.worker import run_worker
+
+        spec = load_app(app_spec)
+        caps = frozenset(c.strip() for c in capabilities.split(",")) if capabilities else None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_system(db, spec, gates, policy, bus=bus, dispatch=False, resume=False) as m:
+            out.print(
+                f"worker on {m.store.describe()} · {bus} · capabilities: "
+                f"{', '.join(sorted(caps or spec.agents.capabilities()))}"
+            )
+            await run_worker(m, m.work_queue, concurrency=concurrency, capabilities=caps, stop=stop)
 
     run_async(main())

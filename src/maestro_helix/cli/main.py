@@ -20,6 +20,7 @@ from maestro_helix.appspec import load_app
 from maestro_helix.cli import gil
 from maestro_helix.cli.common import (
     AppOpt,
+    BusOpt,
     DbOpt,
     ExitCode,
     GatesOpt,
@@ -53,6 +54,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(gil.approvals_app, name="approvals")
 app.add_typer(gil.operators_app, name="operators")
 app.command("serve")(gil.serve)
+app.command("worker")(gil.worker)
 
 
 @app.command()
@@ -63,6 +65,7 @@ def demo(
     policy: PolicyOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed for the generated tasks.")] = 7,
+    bus: BusOpt = None,
 ) -> None:
     """Run the runbook's research → analysis → synthesis workflow over generated tasks."""
 
@@ -71,7 +74,7 @@ def demo(
         load_policy(policy_path(policy))
         inputs = demo_tasks(tasks, seed=seed)
         spec = demo_app()
-        async with open_system(db, spec, gates, policy, concurrency=concurrency) as m:
+        async with open_system(db, spec, gates, policy, bus=bus, concurrency=concurrency) as m:
             defn = await m.engine.register(spec.workflows[0])
             summary = BatchSummary()
             progress = Progress(

@@ -120,22 +120,35 @@ class StepOutcome:
         return self.verdict.decision
 
     def feedback(self) -> Feedback:
-        suggestions: tuple[str, ...] = ()
-        if isinstance(self.quality, QualityScore):
-            suggestions = self.quality.suggestions
-        if isinstance(self.risk, RiskScore):
-            suggestions += tuple(
-                f"Remove {f.name.split('.', 1)[-1].replace('_', ' ')} from the output"
-                for f in self.risk.factors
-                if f.correctable and f.score > 0
-            )
-        return Feedback(
-            attempt=self.input.attempt,
-            qsr=self.qsr,
-            mri=self.mri,
-            suggestions=suggestions,
-            reasons=self.verdict.reasons if self.verdict else (),
+        return feedback_for(
+            self.input.attempt,
+            self.quality.to_dict() if self.quality is not None else None,
+            self.risk.to_dict() if self.risk is not None else None,
+            self.verdict.reasons if self.verdict else (),
         )
+
+
+def feedback_for(
+    attempt: int,
+    quality: Mapping[str, Any] | None,
+    risk: Mapping[str, Any] | None,
+    reasons: Sequence[str],
+) -> Feedback:
+    """What the agent hears on its next attempt: the evaluator's suggestions, plus a request
+    to remove each risk it can correct itself. Built from stored dicts, so a run resumed in
+    another process gives the agent the same feedback."""
+    suggestions = list((quality or {}).get("suggestions", ()))
+    for f in (risk or {}).get("factors", ()):
+        if f.get("correctable") and f.get("score", 0) > 0:
+            what = str(f["name"]).split(".", 1)[-1].replace("_", " ")
+            suggestions.append(f"Remove {what} from the output")
+    return Feedback(
+        attempt=attempt,
+        qsr=(quality or {}).get("score"),
+        mri=(risk or {}).get("score"),
+        suggestions=tuple(suggestions),
+        reasons=tuple(reasons),
+    )
 
 
 Next = Callable[[StepInput], Awaitable[StepOutcome]]

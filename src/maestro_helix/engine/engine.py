@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from maestro_helix.bus.base import EventBus
 from maestro_helix.core.clock import Clock, SystemClock, iso
@@ -22,7 +22,12 @@ from maestro_helix.core.errors import InputError, MaestroError
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
-from maestro_helix.engine.bridge import MaestroHelixBridge, StepInput, StepOutcome
+from maestro_helix.engine.bridge import (
+    MaestroHelixBridge,
+    StepInput,
+    StepOutcome,
+    feedback_for,
+)
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
@@ -40,7 +45,7 @@ from maestro_helix.store.base import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "RunResult", "StepSummary"]
+__all__ = ["Engine", "RunResult", "StepSummary", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,32 @@ class RunResult:
     @property
     def escalated(self) -> bool:
         return any(a.decision == GateDecision.ESCALATE.value for a in self.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One step attempt of one run, handed to a worker that has the capability (or agent)."""
+
+    run_id: str
+    step_index: int
+    attempt: int
+    capability: str | None
+    agent: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique per attempt: the work queue de-duplicates re-sent items by it."""
+        return f"{self.run_id}.{self.step_index}.{self.attempt}"
+
+    @property
+    def route(self) -> str:
+        return f"capability.{self.capability}" if self.capability else f"agent.{self.agent}"
+
+
+class Dispatcher(Protocol):
+    """Hands step attempts to workers (see ``bus.workqueue.JetStreamWorkQueue``)."""
+
+    async def dispatch(self, items: Sequence[WorkItem]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -122,6 +153,7 @@ class Engine:
         concurrency: int = 64,
         clock: Clock | None = None,
         governance: Governance | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -133,6 +165,7 @@ class Engine:
         self.concurrency = concurrency
         self.clock = clock or SystemClock()
         self.governance = governance
+        self.dispatcher = dispatcher
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[RunResult]] = {}
@@ -246,14 +279,27 @@ class Engine:
             ]
             await self.store.create_runs(runs, events)
             await self.bus.publish(events)
+            if self.dispatcher is not None:  # workers elsewhere run the steps
+                step0 = defn.steps[0]
+                await self.dispatcher.dispatch(
+                    [WorkItem(r.run_id, 0, 1, step0.capability, step0.agent) for r in runs]
+                )
+                ids.extend(r.run_id for r in runs)
+                continue
             for r in runs:
                 self._waiters[r.run_id] = asyncio.get_running_loop().create_future()
                 self._queue.put_nowait(_RunState(r.run_id, defn, r.input, operator_id=operator_id))
                 ids.append(r.run_id)
         return ids
 
-    async def wait(self, run_id: str) -> RunResult:
+    async def wait(self, run_id: str, *, poll_s: float = 0.05) -> RunResult:
         """Wait until the run stops (finished, paused, escalated or cancelled)."""
+        if self.dispatcher is not None:  # executed by workers: watch the store
+            delay = poll_s
+            while (await self.store.get_run(run_id)).status in UNFINISHED:
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
+            return await self.result_from_store(run_id)
         fut = self._waiters.get(run_id)
         if fut is not None:
             result = await asyncio.shield(fut)
@@ -293,6 +339,14 @@ class Engine:
         if self.governance is not None:
             await self.governance.execute()
         ids = await self.store.run_ids(UNFINISHED)
+        if self.dispatcher is not None:
+            items = []
+            for run_id in ids:
+                st = await self._load(run_id)
+                if st is not None and st.next_step < len(st.defn.steps):
+                    items.append(self._item(st))
+            await self.dispatcher.dispatch(items)
+            return ids
         for run_id in ids:
             if run_id not in self._active and run_id not in self._waiters:
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
@@ -405,82 +459,108 @@ class Engine:
                     state.exclude.add(r.agent_id)
         if last_at_next is not None:
             state.attempt = last_at_next.attempt + 1
-            quality = last_at_next.quality or {}
-            state.feedback = Feedback(
-                attempt=last_at_next.attempt,
-                qsr=last_at_next.qsr,
-                mri=last_at_next.mri,
-                suggestions=tuple(quality.get("suggestions", ())),
-                reasons=tuple(last_at_next.verdict.get("reasons", ())),
+            state.feedback = feedback_for(
+                last_at_next.attempt,
+                last_at_next.quality,
+                last_at_next.risk,
+                tuple(last_at_next.verdict.get("reasons", ())),
             )
         return state
 
     async def _execute(self, st: _RunState) -> RunResult:
-        defn = st.defn
-        steps = defn.steps
+        steps = st.defn.steps
         while st.next_step < len(steps):
             stop = self._stop_requested.pop(st.run_id, None)
             if stop is not None:
                 return self._result(st, stop)
-            step = steps[st.next_step]
-            inp = StepInput(
-                run_id=st.run_id,
-                workflow=defn,
-                step=step,
-                index=st.next_step,
-                attempt=st.attempt,
-                scope={"input": st.input, "steps": st.outputs},
-                thresholds=self.gate.thresholds_for(defn, step),
-                feedback=st.feedback,
-                exclude_agents=frozenset(st.exclude),
-                operator_id=st.operator_id,
-            )
-            out = await self.bridge.execute_step(inp)
-            decision = out.decision
-            status, next_step, error = self._advance(st, out)
-            if out.requests and status is not RunStatus.FAILED:
-                status = RunStatus.ESCALATED  # a human decision is due before the run goes on
-            events = out.events
-            if status is not RunStatus.RUNNING:
-                events = (*events, self._run_event(st, status, out))
-            stopped = await self.store.commit_step(
-                StepCommit(
-                    step=self._record(out, decision),
-                    run_status=status,
-                    next_step=next_step,
-                    run_error=error,
-                    audit=out.audit,
-                    events=events,
-                    updated_at=out.finished_at,
-                    requests=out.requests,
-                    intents=out.intents,
-                )
-            )
-            await self.bus.publish(events)
-            if out.intents and self.governance is not None:
-                await self.governance.run_claimed(out.intents)
-            st.attempts.append(
-                StepSummary(
-                    step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
-                )
-            )
-            # move the in-memory state only after the commit
-            if decision is GateDecision.PASS:
-                assert out.output is not None
-                st.outputs[step.id] = out.output.as_reference()
-                st.next_step, st.attempt, st.feedback = next_step, 1, None
-                st.exclude.clear()
-            elif decision is GateDecision.RETRY:
-                st.attempt += 1
-                st.feedback = out.feedback()
-                if out.agent_id is not None:
-                    st.exclude.add(out.agent_id)
+            status, stopped, error = await self._attempt_once(st)
             if stopped is not None:
                 self._stop_requested.pop(st.run_id, None)
                 return self._result(st, stopped)
             if status is not RunStatus.RUNNING:
                 return self._result(st, status, error)
         return self._result(st, RunStatus.COMPLETED)
+
+    async def _attempt_once(self, st: _RunState) -> tuple[RunStatus, RunStatus | None, str | None]:
+        """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.
+
+        Returns the run's new status, the status someone else stopped it with (if so), and the
+        error when it failed.
+        """
+        defn = st.defn
+        step = defn.steps[st.next_step]
+        inp = StepInput(
+            run_id=st.run_id,
+            workflow=defn,
+            step=step,
+            index=st.next_step,
+            attempt=st.attempt,
+            scope={"input": st.input, "steps": st.outputs},
+            thresholds=self.gate.thresholds_for(defn, step),
+            feedback=st.feedback,
+            exclude_agents=frozenset(st.exclude),
+            operator_id=st.operator_id,
+        )
+        out = await self.bridge.execute_step(inp)
+        decision = out.decision
+        status, next_step, error = self._advance(st, out)
+        if out.requests and status is not RunStatus.FAILED:
+            status = RunStatus.ESCALATED  # a human decision is due before the run goes on
+        events = out.events
+        if status is not RunStatus.RUNNING:
+            events = (*events, self._run_event(st, status, out))
+        stopped = await self.store.commit_step(
+            StepCommit(
+                step=self._record(out, decision),
+                run_status=status,
+                next_step=next_step,
+                run_error=error,
+                audit=out.audit,
+                events=events,
+                updated_at=out.finished_at,
+                requests=out.requests,
+                intents=out.intents,
+            )
+        )
+        await self.bus.publish(events)
+        if out.intents and self.governance is not None:
+            await self.governance.run_claimed(out.intents)
+        st.attempts.append(
+            StepSummary(
+                step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
+            )
+        )
+        # move the in-memory state only after the commit
+        if decision is GateDecision.PASS:
+            assert out.output is not None
+            st.outputs[step.id] = out.output.as_reference()
+            st.next_step, st.attempt, st.feedback = next_step, 1, None
+            st.exclude.clear()
+        elif decision is GateDecision.RETRY:
+            st.attempt += 1
+            st.feedback = out.feedback()
+            if out.agent_id is not None:
+                st.exclude.add(out.agent_id)
+        return status, stopped, error
+
+    async def execute_item(self, run_id: str, step_index: int, attempt: int) -> WorkItem | None:
+        """Distributed mode: run one step attempt of a run (as handed out by a work queue).
+
+        Idempotent: if the attempt is already committed (a redelivery), nothing runs again.
+        Returns the run's next work item (to hand out), or None when the run stopped.
+        """
+        st = await self._load(run_id)
+        if st is None or st.next_step >= len(st.defn.steps):
+            return None
+        if (st.next_step, st.attempt) == (step_index, attempt):
+            status, stopped, _ = await self._attempt_once(st)
+            if stopped is not None or status is not RunStatus.RUNNING:
+                return None
+        return self._item(st)
+
+    def _item(self, st: _RunState) -> WorkItem:
+        step = st.defn.steps[st.next_step]
+        return WorkItem(st.run_id, st.next_step, st.attempt, step.capability, step.agent)
 
     @staticmethod
     def _advance(st: _RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:

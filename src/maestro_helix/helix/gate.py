@@ -143,9 +143,10 @@ class HelixQualityGate:
         Rules, in order:
         1. An evaluator that crashed or timed out fails closed: escalate.
         2. The agent itself failed: retry while attempts remain, then the exhausted policy.
-        3. Risk above ``max_mri``: retry when every risk factor above the bar is one the agent
-           can correct itself (it leaked personal data, say) and attempts remain; otherwise
-           escalate. Risk is never turned into a plain failure: a human decides.
+        3. Risk above ``max_mri``: retry when the factors the agent can correct itself (it
+           leaked personal data, say) are what put it over the bar — the rest alone would pass —
+           and attempts remain; otherwise escalate. Risk never becomes a plain failure: a human
+           decides.
         4. Quality below ``min_qsr``: retry while attempts remain, then the exhausted policy.
         5. Otherwise pass.
         """
@@ -171,7 +172,12 @@ class HelixQualityGate:
         if risk.score > t.max_mri:
             names = sorted({f.name for f in risk.factors})
             reasons.append(f"MRI {risk.score:.3f} > {t.max_mri} ({', '.join(names)})")
-            correctable = all(f.correctable for f in risk.factors if f.score > 0)
+            # retrying helps when removing what the agent can fix brings the risk under the bar
+            residual = 1.0
+            for f in risk.factors:
+                if not f.correctable:
+                    residual *= 1.0 - f.score
+            correctable = (1.0 - residual) <= t.max_mri
             if t.retry_on_risk and correctable and can_retry:
                 if quality.score < t.min_qsr:
                     reasons.append(f"QSR {quality.score:.3f} < {t.min_qsr}")

@@ -1,0 +1,212 @@
+"""The HTTP API: runs, approval requests and decisions, over one running system.
+
+``create_app(system)`` builds the FastAPI app; it starts nothing and closes nothing (the caller
+owns the system's lifetime). Every endpoint needs an API token (``Authorization: Bearer``);
+errors are always ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maestro_helix.api import _ui
+from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
+from maestro_helix.api._decide import decide, refusal_of
+from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
+from maestro_helix.api._views import (
+    approvals_json,
+    attempt_json,
+    load_request,
+    request_detail_json,
+    request_json,
+    run_json,
+)
+from maestro_helix.app import Maestro
+from maestro_helix.governance.policy import Decision
+from maestro_helix.store.base import RunStatus
+from maestro_helix.store.gil_sql import DecisionOutcome
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 1 << 20  # run inputs and decisions are small; anything bigger is refused (413)
+
+RequestStatus = Literal["pending", "approved", "rejected", "overridden", "expired", "all"]
+
+
+class StartRun(BaseModel):
+    """Body of ``POST /runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow: str = Field(min_length=1, max_length=200)
+    version: int | None = Field(default=None, ge=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionBody(BaseModel):
+    """Body of ``POST /approvals/{request_id}/decision``."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Decision
+    reason: str | None = Field(default=None, max_length=4000)
+    payload_hash: str | None = Field(default=None, max_length=128)
+
+
+def refusal_error(outcome: DecisionOutcome) -> ApiError:
+    refusal = refusal_of(outcome)
+    return ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.code, refusal.message)
+
+
+def _api_router() -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/runs", status_code=202)
+    async def start_run(body: StartRun, system: System, op: OperatorRole) -> JSONResponse:
+        """Start a run of a registered workflow as the caller."""
+        defn = await system.store.get_workflow(body.workflow, body.version)
+        run_id = await system.engine.submit(defn, body.input, operator_id=op.operator_id)
+        return JSONResponse(
+            {"run_id": run_id}, status_code=202, headers={"Location": f"/runs/{run_id}"}
+        )
+
+    @r.get("/runs")
+    async def list_runs(
+        system: System,
+        _: AnyRole,
+        status: RunStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        page = await system.store.list_runs(status=status, limit=limit, offset=offset)
+        return {
+            "runs": [run_json(x) for x in page.runs],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+    @r.get("/runs/{run_id}")
+    async def get_run(run_id: str, system: System, _: AnyRole) -> dict[str, Any]:
+        rec = await system.store.get_run(run_id)
+        steps = await system.store.step_records(run_id)
+        requests = await system.store.list_requests(run_id=run_id)
+        return {
+            **run_json(rec),
+            "attempts": [attempt_json(s) for s in steps],
+            "approval_requests": [
+                {"request_id": q.request_id, "kind": q.kind, "status": q.status} for q in requests
+            ],
+        }
+
+    @r.get("/approvals")
+    async def list_approvals(
+        system: System,
+        _: AnyRole,
+        status: RequestStatus = "pending",
+        run_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        reqs = await system.store.list_requests(
+            status=None if status == "all" else status, run_id=run_id, limit=limit, offset=offset
+        )
+        now = system.governance.clock.now()
+        out = []
+        for q in reqs:
+            records = (await system.store.get_request(q.request_id))[1]
+            out.append(request_json(q, records, now))
+        return {"approvals": out, "limit": limit, "offset": offset}
+
+    @r.get("/approvals/{request_id}")
+    async def get_approval(request_id: str, system: System, _: AnyRole) -> dict[str, Any]:
+        page = await load_request(system.store, request_id)
+        run_operator = page.run.operator_id if page.run else None
+        return request_detail_json(
+            page.request, page.records, run_operator, system.governance.clock.now()
+        )
+
+    @r.post("/approvals/{request_id}/decision")
+    async def post_decision(
+        request_id: str, body: DecisionBody, system: System, op: AnyRole
+    ) -> dict[str, Any]:
+        """Approve, reject or (admins) override; the policy decides who may (403/409 if not)."""
+        outcome = await decide(
+            system,
+            request_id,
+            op,
+            body.decision,
+            reason=body.reason,
+            payload_hash_seen=body.payload_hash,
+        )
+        if outcome.result == "refused":
+            raise refusal_error(outcome)
+        return {
+            "result": outcome.result,
+            "request_id": outcome.request.request_id,
+            "status": outcome.request.status,
+            "approvals": approvals_json(outcome.request, outcome.approvals),
+            "run_status": outcome.run_status.value if outcome.run_status else None,
+        }
+
+    return r
+
+
+_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class SecurityHeaders:
+    """Headers that keep the UI out of frames, scripts and caches (ASGI middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/ui/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                # not "no-referrer": Chromium would then send form posts with "Origin: null"
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Content-Security-Policy", _CSP)
+                if not static:  # pages and API answers hold approval data: never cache them
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(system: Maestro) -> FastAPI:
+    """The API (``/runs``, ``/approvals``) and the escalation UI (``/ui``) over ``system``.
+
+    Args:
+        system: an open system; the app neither starts nor closes it.
+    """
+    app = FastAPI(
+        title="Maestro + Helix",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.maestro = system
+    app.state.sessions = Sessions()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
+    app.include_router(_api_router())
+    _ui.install(app)
+
+    return app

@@ -1,0 +1,143 @@
+"""Run the API and UI with uvicorn over one system, plus the housekeeping a server needs.
+
+Housekeeping, every few seconds: expire approval requests past their deadline, and resume runs
+whose requests were decided elsewhere (by the CLI, or another server on the same database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+
+import uvicorn
+
+from maestro_helix.api.app import create_app
+from maestro_helix.app import Maestro
+from maestro_helix.core.errors import MaestroError
+from maestro_helix.governance.policy import Role
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HOUSEKEEPING_INTERVAL_S", "serve"]
+
+HOUSEKEEPING_INTERVAL_S = 5.0
+GRACEFUL_SHUTDOWN_S = 5
+
+
+def _resolve(
+    host: str, port: int
+) -> tuple[socket.AddressFamily, tuple[str, int] | tuple[str, int, int, int]]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise MaestroError(f"cannot listen on {host!r}: {e.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    return family, addr  # type: ignore[return-value]  # getaddrinfo's tuple is loosely typed
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+async def _check_remote(system: Maestro, host: str, address: str, allow_remote: bool) -> None:
+    """Refuse to expose the API beyond this machine unless asked to, with an admin to run it."""
+    if _is_loopback(address):
+        return
+    if not allow_remote:
+        raise MaestroError(
+            f"refusing to listen on {host} ({address}), which is reachable from other machines; "
+            "listen on 127.0.0.1, or allow remote access explicitly (allow_remote=True) "
+            "behind TLS"
+        )
+    operators = await system.store.list_operators()
+    if not any(o.role is Role.ADMIN and not o.disabled for o in operators):
+        raise MaestroError(
+            f"refusing to listen on {host} ({address}) with no admin operator: "
+            "create one first (maestro operators add NAME --role admin)"
+        )
+
+
+def _bind(
+    family: socket.AddressFamily, addr: tuple[str, int] | tuple[str, int, int, int]
+) -> socket.socket:
+    try:
+        return socket.create_server(addr, family=family, backlog=2048)
+    except OSError as e:
+        raise MaestroError(f"cannot listen on {addr[0]} port {addr[1]}: {e.strerror}") from None
+
+
+async def _housekeeping(system: Maestro, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            expired = await system.governance.expire()
+            if expired:
+                log.info("approval requests expired", extra={"count": len(expired)})
+            await system.engine.resume_unfinished()
+        except MaestroError as e:
+            log.warning("housekeeping failed; will retry", extra={"error": str(e)})
+        except Exception:
+            # a server must outlive one bad tick; the next one tries again
+            log.exception("housekeeping failed; will retry")
+
+
+async def serve(
+    system: Maestro,
+    host: str,
+    port: int,
+    *,
+    allow_remote: bool = False,
+    interval_s: float = HOUSEKEEPING_INTERVAL_S,
+) -> None:
+    """Serve the API and the escalation UI until cancelled (or SIGINT/SIGTERM in the main thread).
+
+    Cancelling this coroutine shuts the server down gracefully (open requests finish first).
+
+    Args:
+        system: an open system; it stays open when this returns.
+        host: address to listen on; a non-loopback one needs ``allow_remote``.
+        port: TCP port.
+        allow_remote: listen on a non-loopback address (needs at least one admin operator).
+        interval_s: how often expired requests are closed and decided runs resumed.
+
+    Raises:
+        MaestroError: a non-loopback address without ``allow_remote`` or without an admin; an
+            address that cannot be bound.
+    """
+    if not 0 <= port <= 65535:
+        raise MaestroError(f"port {port} is out of range (0-65535)")
+    family, addr = _resolve(host, port)
+    await _check_remote(system, host, str(addr[0]), allow_remote)
+    sock = _bind(family, addr)
+    config = uvicorn.Config(
+        create_app(system),
+        lifespan="off",  # the caller owns the system's lifetime; the app has nothing to start
+        log_config=None,  # leave logging to the embedding application
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = uvicorn.Server(config)
+    ticker = asyncio.create_task(_housekeeping(system, interval_s), name="maestro-api-housekeeping")
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    log.info("serving the API and UI", extra={"host": addr[0], "port": addr[1]})
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await serving
+        raise
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        if not serving.done():
+            server.should_exit = True
+            await serving
+        sock.close()

@@ -1,0 +1,196 @@
+"""Workers on PostgreSQL + NATS JetStream, as real processes: share the work, survive kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_URL, require_pg
+
+HERE = Path(__file__).parent
+NATS = os.environ.get("MAESTRO_TEST_NATS", "nats://127.0.0.1:4222")
+
+
+def _nats_up() -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(NATS)
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or 4222), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def world(pg_schema: str) -> dict[str, str]:
+    require_pg()
+    if not _nats_up():
+        if os.environ.get("CI"):
+            pytest.fail(f"NATS at {NATS} unreachable")
+        pytest.skip(f"NATS at {NATS} unreachable")
+    ns = f"t{uuid.uuid4().hex[:10]}"
+    return {
+        "db": f"{PG_URL}?options=-csearch_path%3D{pg_schema}",
+        "ns": ns,
+    }
+
+
+def _env(world: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["MAESTRO_NAMESPACE"] = world["ns"]
+    env["MAESTRO_ACK_WAIT"] = "3"
+    return env
+
+
+def _worker(world: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    # output to a file: a pipe nobody reads would block the worker once it fills
+    cmd = [sys.executable, "-m", "maestro_helix.cli.main", "worker", "--db", world["db"],
+           "--bus", NATS, "--app", "dist_app:app", "--concurrency", "16"]  # fmt: skip
+    with log.open("w") as f:
+        return subprocess.Popen(cmd, env=_env(world), stdout=f, stderr=subprocess.STDOUT, text=True)
+
+
+async def _submit(world: dict[str, str], n: int) -> list[str]:
+    from dist_app import app
+    from maestro_helix import Maestro
+    from maestro_helix.agents.demo import demo_tasks
+    from maestro_helix.bus.workqueue import JetStreamWorkQueue
+
+    spec = app()
+    async with (
+        JetStreamWorkQueue(NATS, namespace=world["ns"]) as q,
+        Maestro.open(
+            world["db"],
+            agents=spec.agents,
+            action_types=spec.action_types,
+            dispatcher=q,
+            resume=False,
+        ) as m,
+    ):
+        defn = await m.engine.register(spec.workflows[0])
+        return await m.engine.submit_many(defn, demo_tasks(n, seed=11))
+
+
+async def _cleanup(world: dict[str, str]) -> None:
+    import nats
+
+    nc = await nats.connect(NATS)
+    js = nc.jetstream()
+    for name in (f"MAESTRO_WORK_{world['ns']}",):
+        with contextlib.suppress(Exception):
+            await js.delete_stream(name)
+    await nc.close()
+
+
+def _rows(world: dict[str, str], sql: str) -> list[tuple[object, ...]]:
+    import psycopg
+
+    schema = world["db"].rsplit("%3D", 1)[1]
+    with psycopg.connect(PG_URL, options=f"-c search_path={schema}") as c:
+        return [tuple(r) for r in c.execute(sql).fetchall()]
+
+
+def _wait_done(world: dict[str, str], n: int, timeout: float = 120) -> Counter[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = Counter(str(s) for (s,) in _rows(world, "SELECT status FROM runs"))
+        if sum(statuses[s] for s in ("completed", "escalated", "failed")) == n:
+            return statuses
+        assert time.monotonic() < deadline, f"runs did not finish: {statuses}"
+        time.sleep(0.2)
+
+
+def _stop(*procs: subprocess.Popen[str]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+
+
+def _ensure_schema(world: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "maestro_helix.cli.main", "runs", "list", "--db", world["db"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _assert_exactly_once(world: dict[str, str], n: int) -> None:
+    steps = _rows(world, "SELECT run_id, step_index, attempt, decision FROM steps")
+    passes = Counter((r, i) for r, i, _, d in steps if d == "pass")
+    assert passes and max(passes.values()) == 1
+    per_step: dict[tuple[object, object], list[int]] = {}
+    for r, i, a, _ in steps:
+        per_step.setdefault((r, i), []).append(int(a))  # type: ignore[arg-type]
+    assert all(sorted(v) == list(range(1, len(v) + 1)) for v in per_step.values())
+    (evaluated,) = _rows(world, "SELECT count(*) FROM reflexive_events WHERE type='step.evaluated'")
+    assert evaluated[0] == len(steps)
+    (decisions,) = _rows(world, "SELECT count(*) FROM audit_log WHERE kind='step.decision'")
+    assert decisions[0] == len(steps)
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_batch_and_record_every_step_once(
+    world: dict[str, str], tmp_path: Path
+) -> None:
+    _ensure_schema(world)
+    a, b = _worker(world, tmp_path / "a.log"), _worker(world, tmp_path / "b.log")
+    try:
+        time.sleep(2.0)
+        ids = asyncio.run(_submit(world, 40))
+        statuses = _wait_done(world, len(ids))
+        assert statuses["completed"] >= 35
+        _assert_exactly_once(world, len(ids))
+    finally:
+        _stop(a, b)
+        asyncio.run(_cleanup(world))
+    for log in ("a.log", "b.log"):
+        assert "Traceback" not in (tmp_path / log).read_text()
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_step_its_steps_are_redelivered_and_recorded_once(
+    world: dict[str, str], tmp_path: Path
+) -> None:
+    _ensure_schema(world)
+    victim = _worker(world, tmp_path / "victim.log")
+    survivor = _worker(world, tmp_path / "survivor.log")
+    try:
+        time.sleep(2.0)
+        ids = asyncio.run(_submit(world, 40))
+        deadline = time.monotonic() + 60
+        while not _rows(world, "SELECT 1 FROM steps WHERE step_index = 1 LIMIT 1"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.communicate(timeout=20)
+        try:
+            statuses = _wait_done(world, len(ids))
+        except AssertionError:
+            print((tmp_path / "survivor.log").read_text()[-5000:])
+            raise
+        assert sum(statuses.values()) == len(ids)
+        _assert_exactly_once(world, len(ids))
+    finally:
+        _stop(victim, survivor)
+        asyncio.run(_cleanup(world))
