@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
 from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.bus.base import EventBus
 from maestro_helix.bus.memory import InProcessBus
@@ -16,7 +19,7 @@ from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import Catalog, WorkflowDef
-from maestro_helix.engine.bridge import GateLink, MaestroHelixBridge, default_links
+from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
 from maestro_helix.governance.audit import ChainReport
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
@@ -26,6 +29,8 @@ from maestro_helix.helix.gate import GateConfig, HelixQualityGate, load_gate_con
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
+from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
+from maestro_helix.observability.tracing import TracingLink, tracer_provider_from_env
 from maestro_helix.store.base import Store
 from maestro_helix.store.sqlite import SQLiteStore
 
@@ -73,6 +78,7 @@ class Maestro:
     risk: RiskAssessor
     bridge: MaestroHelixBridge
     governance: Governance
+    metrics: HelixMetrics
     work_queue: Any = None  # set by the CLI when steps go to workers
 
     @classmethod
@@ -91,6 +97,8 @@ class Maestro:
         clock: Clock | None = None,
         resume: bool = True,
         dispatcher: Dispatcher | None = None,
+        metrics: HelixMetrics | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> AsyncIterator[Maestro]:
         """Open (or create) a system on ``db``.
 
@@ -109,6 +117,9 @@ class Maestro:
             resume: pick up unfinished runs found in the store.
             dispatcher: hand steps to workers elsewhere (a work queue) instead of running them
                 here.
+            metrics: Prometheus metrics (default: a fresh registry, exposed at ``/metrics``).
+            tracer_provider: OpenTelemetry provider (default: from the ``OTEL_*`` variables;
+                none configured means no spans).
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
         gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
@@ -130,9 +141,23 @@ class Maestro:
             risk = RiskAssessor({a.name: a for a in action_types})
             governance = Governance(store, gil_policy, action_types, clock)
             await governance.start()
-            bridge = default_links(
-                agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
-            ).with_links(before=GateLink, add=[GovernanceLink(governance)])
+            the_metrics = metrics or HelixMetrics(CollectorRegistry())
+            lag = getattr(the_bus, "lag_ms", None)
+            if callable(lag):
+                the_metrics.watch_event_lag(lag)
+            provider = tracer_provider or tracer_provider_from_env()
+            if provider is not None and tracer_provider is None:
+                stack.callback(provider.shutdown)  # we made it: we flush and close it
+            outer: list[Any] = [MetricsLink(the_metrics)]
+            if provider is not None:
+                outer.insert(0, TracingLink(provider.get_tracer("maestro_helix")))
+            bridge = (
+                default_links(
+                    agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
+                )
+                .with_links(before=GateLink, add=[GovernanceLink(governance)])
+                .with_links(before=EventLink, add=outer)
+            )
             catalog = Catalog(
                 capabilities=agents.capabilities(),
                 agents=agents.ids(),
@@ -150,10 +175,21 @@ class Maestro:
                 governance=governance,
                 dispatcher=dispatcher,
             )
+            engine.on_run_stopped.append(the_metrics.run_finished)
             await engine.start()
             stack.push_async_callback(engine.aclose)
             system = cls(
-                store, the_bus, engine, agents, gate, router, qsr, risk, bridge, governance
+                store,
+                the_bus,
+                engine,
+                agents,
+                gate,
+                router,
+                qsr,
+                risk,
+                bridge,
+                governance,
+                the_metrics,
             )
             if resume:
                 resumed = await engine.resume_unfinished()

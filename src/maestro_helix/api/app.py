@@ -29,6 +29,7 @@ from maestro_helix.api._views import (
 )
 from maestro_helix.app import Maestro
 from maestro_helix.governance.policy import Decision
+from maestro_helix.observability.metrics import metrics_app
 from maestro_helix.store.base import RunStatus
 from maestro_helix.store.gil_sql import DecisionOutcome
 
@@ -208,5 +209,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(_api_router())
     _ui.install(app)
+    # Prometheus scrapes without a token: bind the server to an internal address (see README)
+    app.mount("/metrics", metrics_app(system.metrics))
 
     return app

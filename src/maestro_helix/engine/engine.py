@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -166,6 +166,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.governance = governance
         self.dispatcher = dispatcher
+        self.on_run_stopped: list[Callable[[str, str], object]] = []
+        """Called with (workflow, status) when a run stops here (metrics, notifications)."""
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[RunResult]] = {}
@@ -525,6 +527,9 @@ class Engine:
         await self.bus.publish(events)
         if out.intents and self.governance is not None:
             await self.governance.run_claimed(out.intents)
+        if status is not RunStatus.RUNNING:
+            for listener in self.on_run_stopped:
+                listener(defn.name, status.value)
         st.attempts.append(
             StepSummary(
                 step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
