@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+from pathlib import Path
 
 import uvicorn
 
@@ -18,6 +19,7 @@ from maestro_helix.api.app import create_app
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.policy import Role
+from maestro_helix.security.tls import MutualTLS
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ async def serve(
     *,
     allow_remote: bool = False,
     interval_s: float = HOUSEKEEPING_INTERVAL_S,
+    tls_dir: str | Path | None = None,
 ) -> None:
     """Serve the API and the escalation UI until cancelled (or SIGINT/SIGTERM in the main thread).
 
@@ -105,6 +108,9 @@ async def serve(
         port: TCP port.
         allow_remote: listen on a non-loopback address (needs at least one admin operator).
         interval_s: how often expired requests are closed and decided runs resumed.
+        tls_dir: serve mutual TLS with the certificates in this directory (``maestro certs
+            init``): clients need a certificate from its CA; failed handshakes are counted;
+            rotated certificates are picked up without a restart.
 
     Raises:
         MaestroError: a non-loopback address without ``allow_remote`` or without an admin; an
@@ -114,6 +120,7 @@ async def serve(
         raise MaestroError(f"port {port} is out of range (0-65535)")
     family, addr = _resolve(host, port)
     await _check_remote(system, host, str(addr[0]), allow_remote)
+    tls = MutualTLS(tls_dir, metrics=system.metrics) if tls_dir is not None else None
     sock = _bind(family, addr)
     config = uvicorn.Config(
         create_app(system),
@@ -122,10 +129,13 @@ async def serve(
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        ssl_context_factory=tls.ssl_context_factory if tls is not None else None,
     )
     server = uvicorn.Server(config)
     ticker = asyncio.create_task(_housekeeping(system, interval_s), name="maestro-api-housekeeping")
-    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    serving = asyncio.ensure_future(
+        tls.serve(server, [sock]) if tls is not None else server.serve(sockets=[sock])
+    )
     log.info("serving the API and UI", extra={"host": addr[0], "port": addr[1]})
     try:
         await asyncio.shield(serving)

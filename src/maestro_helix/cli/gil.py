@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -260,6 +261,15 @@ def serve(
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
     bus: BusOpt = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Require mutual TLS (client certificates from --certs).")
+    ] = False,
+    certs: Annotated[
+        Path,
+        typer.Option(
+            "--certs", envvar="MAESTRO_CERTS", help="Certificate directory (maestro certs init)."
+        ),
+    ] = Path("certs"),
 ) -> None:
     """Serve the admin API and the escalation web UI (and run the engine, or with --bus hand
     the steps to `maestro worker` processes)."""
@@ -269,8 +279,11 @@ def serve(
 
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, bus=bus) as m:
-            out.print(f"serving http://{host}:{port}/ui (API under /, docs at /docs)")
-            await serve_http(m, host, port, allow_remote=allow_remote)
+            scheme = "https" if tls else "http"
+            out.print(f"serving {scheme}://{host}:{port}/ui (API under /, metrics at /metrics)")
+            await serve_http(
+                m, host, port, allow_remote=allow_remote, tls_dir=certs if tls else None
+            )
 
     run_async(main())
 

@@ -18,6 +18,7 @@ from maestro_helix.agents.demo import demo_app, demo_tasks
 from maestro_helix.app import Maestro, open_store
 from maestro_helix.appspec import load_app
 from maestro_helix.cli import gil
+from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
     AppOpt,
     BusOpt,
@@ -34,6 +35,7 @@ from maestro_helix.cli.common import (
     run_async,
     status_text,
 )
+from maestro_helix.cli.report import report
 from maestro_helix.cli.summary import BatchSummary
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import load_definition_file
@@ -55,6 +57,8 @@ app.add_typer(gil.approvals_app, name="approvals")
 app.add_typer(gil.operators_app, name="operators")
 app.command("serve")(gil.serve)
 app.command("worker")(gil.worker)
+app.add_typer(certs_app, name="certs")
+app.command("report")(report)
 
 
 @app.command()

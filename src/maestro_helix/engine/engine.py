@@ -9,6 +9,7 @@ the step after its last committed one, so no committed step runs twice and nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import OrderedDict
@@ -176,6 +177,8 @@ class Engine:
         self.keep_results = 100_000
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
+        self._unpublished: list[EventRecord] = []
+        self._republisher: asyncio.Task[None] | None = None
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
         self._required: dict[tuple[str, int], frozenset[str]] = {}
         self._closed = False
@@ -198,6 +201,17 @@ class Engine:
             self._queue.put_nowait(None)
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        if self._republisher is not None and not self._republisher.done():
+            try:  # give a recovering bus a little time to take what is waiting
+                await asyncio.wait_for(asyncio.shield(self._republisher), timeout=10)
+            except TimeoutError:
+                self._republisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._republisher
+                log.error(
+                    "closing with unpublished events (they are in the store)",
+                    extra={"count": len(self._unpublished)},
+                )
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -280,7 +294,7 @@ class Engine:
                 for r in runs
             ]
             await self.store.create_runs(runs, events)
-            await self.bus.publish(events)
+            await self._publish(events)
             if self.dispatcher is not None:  # workers elsewhere run the steps
                 step0 = defn.steps[0]
                 await self.dispatcher.dispatch(
@@ -391,11 +405,51 @@ class Engine:
             {"from": rec.status.value},
         )
         await self.store.transition(Transition(run_id, to, allowed, now, events=(ev,)))
-        await self.bus.publish([ev])
+        await self._publish([ev])
         if to in (RunStatus.PAUSED, RunStatus.CANCELLED):
             self._stop_requested[run_id] = to
             if run_id not in self._active:
                 self._settle(run_id, RunResult(run_id, to))
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def _publish(self, events: Sequence[EventRecord]) -> None:
+        """Publish stored events. A bus outage never stops a run: the events are already in the
+        store, and those the bus refused are re-published (same ids: de-duplicated) until it
+        takes them."""
+        if not events:
+            return
+        if self._unpublished:  # keep order: nothing overtakes what is waiting
+            self._unpublished.extend(events)
+            return
+        try:
+            await self.bus.publish(events)
+        except MaestroError as e:
+            log.warning("event bus unavailable; will re-publish", extra={"error": str(e)})
+            self._unpublished.extend(events)
+            if self._republisher is None or self._republisher.done():
+                self._republisher = asyncio.create_task(self._republish(), name="republish")
+
+    async def _republish(self) -> None:
+        delay = 0.2
+        while self._unpublished:
+            await asyncio.sleep(delay)
+            batch = list(self._unpublished)
+            try:
+                await self.bus.publish(batch)
+            except MaestroError as e:
+                delay = min(delay * 2, 5.0)
+                log.warning(
+                    "event bus still unavailable", extra={"error": str(e), "waiting": len(batch)}
+                )
+                continue
+            del self._unpublished[: len(batch)]
+            delay = 0.2
+
+    @property
+    def unpublished(self) -> int:
+        """Events stored but not yet taken by the bus (non-zero only during a bus outage)."""
+        return len(self._unpublished)
 
     # -- execution ----------------------------------------------------------------------------
 
@@ -524,7 +578,7 @@ class Engine:
                 intents=out.intents,
             )
         )
-        await self.bus.publish(events)
+        await self._publish(events)
         if out.intents and self.governance is not None:
             await self.governance.run_claimed(out.intents)
         if status is not RunStatus.RUNNING:
