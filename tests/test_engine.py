@@ -331,3 +331,31 @@ async def test_demo_batch_runs_end_to_end(stores: StoreFactory) -> None:
     # every completed run published its report through GIL, once
     assert published == completed
     assert sum(e["kind"] == "action.executed" for e in entries) == published
+
+
+async def test_paused_workflow_stops_its_runs_at_the_next_step_and_resume_continues(
+    stores: StoreFactory,
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow(inp: Mapping[str, Any]) -> dict[str, Any]:
+        await gate.wait()
+        return good_research(inp)
+
+    async with Maestro.open(stores(), agents=registry(researcher=(slow, {"research"}))) as m:
+        in_flight = await m.engine.submit(FLOW, {"topic": TOPIC})
+        await asyncio.sleep(0.05)
+        await m.engine.pause_workflow("brief", by="oncall")
+        later = await m.engine.submit(FLOW, {"topic": TOPIC})
+        gate.set()
+        assert (await m.engine.wait(in_flight)).status is RunStatus.PAUSED
+        assert (await m.engine.wait(later)).status is RunStatus.PAUSED
+        rec = await m.store.get_run(in_flight)
+        assert rec.next_step == 1, "the step in flight finished and was kept"
+        assert "brief" in await m.store.paused_workflows()
+        resumed = await m.engine.resume_workflow("brief", by="oncall")
+        assert set(resumed) == {in_flight, later}
+        for run_id in resumed:
+            assert (await m.engine.wait(run_id)).status is RunStatus.COMPLETED
+        changes = [e for e in await m.store.audit_entries() if e["kind"].startswith("workflow.")]
+        assert len(changes) == 2

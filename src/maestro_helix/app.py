@@ -176,6 +176,7 @@ class Maestro:
                 dispatcher=dispatcher,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
+            await engine.load_paused_workflows()
             await engine.start()
             stack.push_async_callback(engine.aclose)
             system = cls(

@@ -115,11 +115,12 @@ class JetStreamWorkQueue:
                 await task
         self._tasks = []
         if self._nc is not None:
+            # nothing is in hand any more (acks were flushed with each item): close, don't
+            # drain — a drain waits out pull requests still open on the server (30 s)
             nc, self._nc = self._nc, None
-            try:
-                await nc.drain()
-            except (nats.errors.Error, OSError, TimeoutError):
-                await nc.close()
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await nc.flush(timeout=2)
+            await nc.close()
 
     async def __aenter__(self) -> JetStreamWorkQueue:
         await self.open()

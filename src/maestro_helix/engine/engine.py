@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from maestro_helix.bus.base import EventBus
 from maestro_helix.core.clock import Clock, SystemClock, iso
-from maestro_helix.core.errors import InputError, MaestroError
+from maestro_helix.core.errors import InputError, InvalidTransition, MaestroError
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
@@ -45,6 +45,8 @@ from maestro_helix.store.base import (
 )
 
 log = logging.getLogger(__name__)
+
+_WORKFLOW_PAUSED = "workflow paused"
 
 __all__ = ["Engine", "RunResult", "StepSummary", "WorkItem"]
 
@@ -177,6 +179,7 @@ class Engine:
         self.keep_results = 100_000
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
+        self._paused_workflows: set[str] = set()
         self._unpublished: list[EventRecord] = []
         self._republisher: asyncio.Task[None] | None = None
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
@@ -371,6 +374,27 @@ class Engine:
 
     # -- control ------------------------------------------------------------------------------
 
+    async def load_paused_workflows(self) -> None:
+        """Read which workflows are paused (at start, and periodically by long-lived servers)."""
+        self._paused_workflows = set(await self.store.paused_workflows())
+
+    async def pause_workflow(self, name: str, *, by: str | None = None) -> None:
+        """Stop every run of ``name`` at its next step boundary; new runs wait too."""
+        await self.store.set_workflow_paused(name, True, iso(self.clock.now()), by)
+        self._paused_workflows.add(name)
+
+    async def resume_workflow(self, name: str, *, by: str | None = None) -> list[str]:
+        """Let ``name`` run again: its runs paused by the workflow pause continue."""
+        await self.store.set_workflow_paused(name, False, iso(self.clock.now()), by)
+        self._paused_workflows.discard(name)
+        resumed = []
+        for run_id in await self.store.run_ids([RunStatus.PAUSED]):
+            rec = await self.store.get_run(run_id)
+            if rec.workflow == name and rec.error == _WORKFLOW_PAUSED:
+                await self.resume(run_id)
+                resumed.append(run_id)
+        return resumed
+
     async def pause(self, run_id: str) -> None:
         """Stop the run at its next step boundary; :meth:`resume` continues it."""
         await self._transition(run_id, RunStatus.PAUSED, (RunStatus.PENDING, RunStatus.RUNNING))
@@ -529,6 +553,8 @@ class Engine:
             stop = self._stop_requested.pop(st.run_id, None)
             if stop is not None:
                 return self._result(st, stop)
+            if st.defn.name in self._paused_workflows:
+                return await self._pause_for_workflow(st)
             status, stopped, error = await self._attempt_once(st)
             if stopped is not None:
                 self._stop_requested.pop(st.run_id, None)
@@ -536,6 +562,34 @@ class Engine:
             if status is not RunStatus.RUNNING:
                 return self._result(st, status, error)
         return self._result(st, RunStatus.COMPLETED)
+
+    async def _pause_for_workflow(self, st: _RunState) -> RunResult:
+        now = iso(self.clock.now())
+        ev = EventRecord(
+            f"{st.run_id}.{st.next_step}.{st.attempt}.workflow-paused",
+            "run.paused",
+            now,
+            st.run_id,
+            st.defn.name,
+            None,
+            {"reason": _WORKFLOW_PAUSED},
+        )
+        try:
+            await self.store.transition(
+                Transition(
+                    st.run_id,
+                    RunStatus.PAUSED,
+                    UNFINISHED,
+                    now,
+                    error=_WORKFLOW_PAUSED,
+                    events=(ev,),
+                )
+            )
+        except InvalidTransition:
+            rec = await self.store.get_run(st.run_id)
+            return self._result(st, rec.status, rec.error)
+        await self._publish([ev])
+        return self._result(st, RunStatus.PAUSED, _WORKFLOW_PAUSED)
 
     async def _attempt_once(self, st: _RunState) -> tuple[RunStatus, RunStatus | None, str | None]:
         """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.

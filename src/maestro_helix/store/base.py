@@ -360,3 +360,27 @@ class Store(ABC):
 
     @abstractmethod
     async def record_policy(self, policy: Any, ts: str, by: str | None) -> int: ...
+
+    # -- operations (versioned workflows, pause, score logs) -----------------------------------
+
+    @abstractmethod
+    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+
+    @abstractmethod
+    async def restore_workflow(
+        self, name: str, version: int, ts: str, by: str | None
+    ) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def set_workflow_paused(
+        self, name: str, paused: bool, ts: str, by: str | None
+    ) -> Any: ...
+
+    @abstractmethod
+    async def paused_workflows(self) -> set[str]: ...
+
+    @abstractmethod
+    async def qsr_log(self, **filters: Any) -> Any: ...
+
+    @abstractmethod
+    async def mri_log(self, **filters: Any) -> Any: ...

@@ -29,7 +29,7 @@ from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import gil_sql, sql
+from maestro_helix.store import gil_sql, ops_sql, sql
 from maestro_helix.store.base import (
     ActionIntent,
     AgentStat,
@@ -394,6 +394,30 @@ class ThreadedStore(Store):
 
     async def record_policy(self, policy: GovernancePolicy, ts: str, by: str | None) -> int:
         return await self._call(lambda c: gil_sql.record_policy(c, policy, ts, by))
+
+    # -- operations ----------------------------------------------------------------------------
+
+    async def list_workflow_versions(self, name: str) -> list[ops_sql.WorkflowVersion]:
+        return await self._call(lambda c: ops_sql.list_workflow_versions(c, name))
+
+    async def restore_workflow(
+        self, name: str, version: int, ts: str, by: str | None
+    ) -> WorkflowDef:
+        return await self._call(lambda c: ops_sql.restore_workflow(c, name, version, ts, by))
+
+    async def set_workflow_paused(
+        self, name: str, paused: bool, ts: str, by: str | None
+    ) -> ops_sql.WorkflowState:
+        return await self._call(lambda c: ops_sql.set_workflow_paused(c, name, paused, ts, by))
+
+    async def paused_workflows(self) -> set[str]:
+        return await self._call(ops_sql.paused_workflows)
+
+    async def qsr_log(self, **filters: Any) -> ops_sql.ScorePage:
+        return await self._call(lambda c: ops_sql.qsr_log(c, **filters))
+
+    async def mri_log(self, **filters: Any) -> ops_sql.ScorePage:
+        return await self._call(lambda c: ops_sql.mri_log(c, **filters))
 
 
 class _ConnectionLost(Exception):
