@@ -54,8 +54,11 @@ async def test_spans_carry_scores_and_join_the_audit_log(tmp_path: Path) -> None
     ) as m:
         r = await m.run(demo_workflow(), demo_tasks(1)[0])
         entries = [e for e in await m.store.audit_entries() if e["kind"] == "step.decision"]
-    spans = exporter.get_finished_spans()
+    finished = exporter.get_finished_spans()
+    (run,) = [s for s in finished if s.name == "maestro.run"]
+    spans = [s for s in finished if s.name == "maestro.step"]
     assert len(spans) == len(r.attempts)
+    assert all(s.parent is not None and s.parent.span_id == run.context.span_id for s in spans)
     trace_ids = {format(s.context.trace_id, "032x") for s in spans}
     assert {e["details"]["trace_id"] for e in entries} <= trace_ids
     assert spans[0].attributes is not None and "helix.qsr" in spans[0].attributes

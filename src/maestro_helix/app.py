@@ -30,7 +30,7 @@ from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
-from maestro_helix.observability.tracing import TracingLink, tracer_provider_from_env
+from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
 from maestro_helix.store.base import Store
 from maestro_helix.store.sqlite import SQLiteStore
 
@@ -149,8 +149,9 @@ class Maestro:
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
             outer: list[Any] = [MetricsLink(the_metrics)]
-            if provider is not None:
-                outer.insert(0, TracingLink(provider.get_tracer("maestro_helix")))
+            tracer = provider.get_tracer("maestro_helix") if provider is not None else None
+            if tracer is not None:
+                outer.insert(0, TracingLink(tracer))
             bridge = (
                 default_links(
                     agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
@@ -176,6 +177,8 @@ class Maestro:
                 dispatcher=dispatcher,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
+            if tracer is not None:
+                engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.load_paused_workflows()
             await engine.start()
             stack.push_async_callback(engine.aclose)

@@ -35,6 +35,7 @@ from maestro_helix.cli.common import (
     run_async,
     status_text,
 )
+from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.report import report
 from maestro_helix.cli.summary import BatchSummary
 from maestro_helix.core.errors import ConfigError
@@ -59,6 +60,7 @@ app.command("serve")(gil.serve)
 app.command("worker")(gil.worker)
 app.add_typer(certs_app, name="certs")
 app.command("report")(report)
+app.add_typer(workflows_app, name="workflows")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -169,6 +170,10 @@ class Engine:
         self.clock = clock or SystemClock()
         self.governance = governance
         self.dispatcher = dispatcher
+        self.run_scope: Callable[[str, str], AbstractContextManager[object]] = (
+            lambda run_id, workflow: contextlib.nullcontext()
+        )
+        """Entered around each run's execution here, with (run_id, workflow): tracing sets it."""
         self.on_run_stopped: list[Callable[[str, str], object]] = []
         """Called with (workflow, status) when a run stops here (metrics, notifications)."""
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
@@ -548,6 +553,10 @@ class Engine:
         return state
 
     async def _execute(self, st: _RunState) -> RunResult:
+        with self.run_scope(st.run_id, st.defn.name):  # e.g. the run's trace span
+            return await self._execute_steps(st)
+
+    async def _execute_steps(self, st: _RunState) -> RunResult:
         steps = st.defn.steps
         while st.next_step < len(steps):
             stop = self._stop_requested.pop(st.run_id, None)
