@@ -113,6 +113,11 @@ def _wait_done(world: dict[str, str], n: int, timeout: float = 120) -> Counter[s
         time.sleep(0.2)
 
 
+def _alive(*procs: tuple[subprocess.Popen[str], Path]) -> None:
+    for p, log in procs:
+        assert p.poll() is None, f"a worker exited at start-up: {log.read_text()[-2000:]}"
+
+
 def _stop(*procs: subprocess.Popen[str]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -157,6 +162,7 @@ def test_two_workers_share_a_batch_and_record_every_step_once(
     a, b = _worker(world, tmp_path / "a.log"), _worker(world, tmp_path / "b.log")
     try:
         time.sleep(2.0)
+        _alive((a, tmp_path / "a.log"), (b, tmp_path / "b.log"))
         ids = asyncio.run(_submit(world, 40))
         statuses = _wait_done(world, len(ids))
         assert statuses["completed"] >= 35
@@ -177,6 +183,7 @@ def test_worker_killed_mid_step_its_steps_are_redelivered_and_recorded_once(
     survivor = _worker(world, tmp_path / "survivor.log")
     try:
         time.sleep(2.0)
+        _alive((victim, tmp_path / "victim.log"), (survivor, tmp_path / "survivor.log"))
         ids = asyncio.run(_submit(world, 40))
         deadline = time.monotonic() + 60
         while not _rows(world, "SELECT 1 FROM steps WHERE step_index = 1 LIMIT 1"):

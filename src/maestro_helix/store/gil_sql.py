@@ -33,7 +33,7 @@ from maestro_helix.store.base import (
     ApprovalRequest,
     RunStatus,
 )
-from maestro_helix.store.sql import append_audit, intent_row
+from maestro_helix.store.sql import append_audit, intent_row, lock_chain
 
 __all__ = [
     "DecisionInput",
@@ -569,6 +569,7 @@ def list_operators(conn: Connection) -> list[OperatorRecord]:
 
 def record_policy(conn: Connection, policy: GovernancePolicy, ts: str, by: str | None) -> int:
     """Store the policy if it changed; every change is a new version and an audit entry."""
+    lock_chain(conn)  # processes starting together must not both create version N
     digest = policy.digest()
     latest = conn.execute(
         select(t.policy_versions.c.version, t.policy_versions.c.digest)

@@ -332,6 +332,7 @@ def _defn_digest(defn: WorkflowDef) -> str:
 
 
 def save_workflow(conn: Connection, defn: WorkflowDef, created_at: str) -> WorkflowDef:
+    lock_chain(conn)  # serialise version numbering across processes registering at once
     digest = _defn_digest(defn)
     row = conn.execute(
         select(t.workflows.c.version).where(
