@@ -28,7 +28,6 @@ from maestro_helix.store.base import RunRecord
 from maestro_helix.store.ops_sql import (
     MAX_LOG_LIMIT,
     ScorePage,
-    WorkflowState,
     WorkflowVersion,
     decode_cursor,
     stored_ts,
@@ -304,22 +303,17 @@ def ops_router() -> APIRouter:
         name: WorkflowName, system: System, op: OperatorRole
     ) -> WorkflowPaused:
         """Pause a workflow: its runs stop at their next step boundary until it resumes."""
-        state: WorkflowState = await system.store.set_workflow_paused(
-            name=name, paused=True, ts=iso(system.engine.clock.now()), by=op.operator_id
-        )
-        await system.engine.pause_workflow(name)
-        return WorkflowPaused(name=state.name, paused=state.paused)
+        # the engine stores the flag (audited, as the caller) and stops the runs here
+        await system.engine.pause_workflow(name, by=op.operator_id)
+        return WorkflowPaused(name=name, paused=True)
 
     @r.post("/workflows/{name}/resume", tags=["workflows"], responses=_errors(403, 404, 422))
     async def resume_workflow(
         name: WorkflowName, system: System, op: OperatorRole
     ) -> WorkflowPaused:
         """Resume a paused workflow: its paused runs continue where they stopped."""
-        state: WorkflowState = await system.store.set_workflow_paused(
-            name=name, paused=False, ts=iso(system.engine.clock.now()), by=op.operator_id
-        )
-        await system.engine.resume_workflow(name)
-        return WorkflowPaused(name=state.name, paused=state.paused)
+        await system.engine.resume_workflow(name, by=op.operator_id)
+        return WorkflowPaused(name=name, paused=False)
 
     async def control(system: System, run_id: str, action: RunControl) -> RunControlled:
         await action(run_id)

@@ -46,7 +46,7 @@ class StartRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     workflow: str = Field(min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     input: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -82,7 +82,7 @@ def _api_router() -> APIRouter:
         _: AnyRole,
         status: RunStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     ) -> dict[str, Any]:
         page = await system.store.list_runs(status=status, limit=limit, offset=offset)
         return {
@@ -112,7 +112,7 @@ def _api_router() -> APIRouter:
         status: RequestStatus = "pending",
         run_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     ) -> dict[str, Any]:
         reqs = await system.store.list_requests(
             status=None if status == "all" else status, run_id=run_id, limit=limit, offset=offset

@@ -199,3 +199,13 @@ policy_versions = Table(
     Column("created_at", String(32), nullable=False),
     Column("created_by", String(64), nullable=True),
 )
+
+
+workflow_state = Table(
+    "workflow_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("paused", Integer, nullable=False, default=0, server_default="0"),
+    Column("updated_at", String(32), nullable=True),
+    Column("updated_by", String(64), nullable=True),
+)

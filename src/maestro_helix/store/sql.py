@@ -334,6 +334,15 @@ def _defn_digest(defn: WorkflowDef) -> str:
 def save_workflow(conn: Connection, defn: WorkflowDef, created_at: str) -> WorkflowDef:
     lock_chain(conn)  # serialise version numbering across processes registering at once
     digest = _defn_digest(defn)
+    head = conn.execute(
+        select(t.workflows.c.version, t.workflows.c.definition)
+        .where(t.workflows.c.name == defn.name)
+        .order_by(t.workflows.c.version.desc())
+        .limit(1)
+    ).first()
+    if head is not None and _defn_digest(WorkflowDef.model_validate(head.definition)) == digest:
+        # the head already has this content (e.g. a restored version): new runs get the head
+        return defn.model_copy(update={"version": int(head.version)})
     row = conn.execute(
         select(t.workflows.c.version).where(
             t.workflows.c.name == defn.name, t.workflows.c.digest == digest

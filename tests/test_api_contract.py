@@ -1,0 +1,174 @@
+"""The API's contract: the committed OpenAPI document is the one the app serves, and no request
+the document allows (or almost allows) makes the app fail with a 5xx.
+
+The second test is schemathesis driving the live ASGI app: the app runs over a real system (an
+SQLite store in a temporary folder) that lives as long as the app's ASGI lifespan, and every
+request carries an admin token, so every endpoint is reached past authentication.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.util
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+from schemathesis.python import asgi as schemathesis_asgi
+from starlette.types import Receive, Scope, Send
+
+from gil_app import FLOW, Ledger, actions, agents
+from maestro_helix import Maestro
+from maestro_helix.api import create_app
+from maestro_helix.governance.identity import add_operator
+from maestro_helix.governance.policy import Role
+from maestro_helix.store.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = "docs/api/maestro_helix.yaml"
+EXAMPLES_PER_OPERATION = 25  # ~20 operations, two or three passes each: about ten seconds
+POSITIVE = schemathesis.GenerationMode.POSITIVE
+NEGATIVE = schemathesis.GenerationMode.NEGATIVE
+
+
+def gen_openapi() -> ModuleType:
+    """``tools/gen_openapi.py``, imported from its path (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("gen_openapi", ROOT / "tools" / "gen_openapi.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_committed_openapi_document_is_the_apps() -> None:
+    tool = gen_openapi()
+    generated: str = await tool.current()
+    committed = (ROOT / DOC).read_text(encoding="utf-8")
+    if committed != generated:
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(keepends=True),
+                generated.splitlines(keepends=True),
+                f"{DOC} (committed)",
+                f"{DOC} (generated from the app)",
+                n=2,
+            )
+        )
+        pytest.fail(
+            f"{DOC} differs from the app's OpenAPI document: run `python tools/gen_openapi.py` "
+            f"and commit the result.\n{diff[:8000]}",
+            pytrace=False,
+        )
+
+
+class LiveApp:
+    """The API over a system opened at ASGI lifespan start-up and closed at shutdown.
+
+    Whoever drives the app (here schemathesis) runs the lifespan and the requests on one event
+    loop, the one the system's engine and store belong to.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.admin_token = ""
+        self.real_ids: dict[str, str] = {}  # path parameter → an id that exists
+        self._app: FastAPI | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        assert self._app is not None, "the lifespan has not started"
+        await self._app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()  # lifespan.startup
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self._system())
+            except Exception as e:
+                await send({"type": "lifespan.startup.failed", "message": repr(e)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @asynccontextmanager
+    async def _system(self) -> AsyncIterator[None]:
+        async with Maestro.open(
+            SQLiteStore(self.folder / "contract.db"),
+            agents=agents(),
+            action_types=actions(Ledger(self.folder / "ledger.txt")),
+        ) as m:
+            await m.engine.register(FLOW)
+            self.admin_token = (await add_operator(m.store, "root", Role.ADMIN))[1]
+            run_id = await m.engine.submit(FLOW, {"supplier": "acme", "amount": 2500})
+            await m.engine.wait(run_id)  # escalated: it waits for two approvers
+            (request,) = await m.store.list_requests(run_id=run_id)
+            self.real_ids = {
+                "name": FLOW.name,
+                "run_id": run_id,
+                "request_id": request.request_id,
+            }
+            self._app = create_app(m)
+            try:
+                yield
+            finally:
+                self._app = None
+
+
+@pytest.fixture
+def live_app(tmp_path: Path) -> Iterator[LiveApp]:
+    app = LiveApp(tmp_path)
+    try:
+        yield app
+    finally:
+        schemathesis_asgi.shutdown_lifespans()  # closes the system
+
+
+def run_cases(strategy: Any, headers: dict[str, str]) -> None:
+    """Send every case ``strategy`` draws (deterministically) and check none is answered 5xx."""
+
+    @given(case=strategy)
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,  # no .hypothesis/ folder
+        derandomize=True,  # the same cases every run: a failure here is reproducible
+        suppress_health_check=list(HealthCheck),
+    )
+    def call(case: Any) -> None:
+        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+    call()
+
+
+def test_no_request_makes_the_api_fail(live_app: LiveApp) -> None:
+    """Every operation, with valid and with invalid parameters and bodies, and with the ids of a
+    real workflow, run and approval request in its path: never a 5xx."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", live_app)  # starts the lifespan
+    headers = {"Authorization": f"Bearer {live_app.admin_token}"}
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"an operation schemathesis cannot read: {result!r}"
+        operations.append(result.ok())
+    labels = {op.label for op in operations}
+    assert {"GET /logs/qsr", "POST /workflows/{name}/restore/{version}", "POST /runs"} <= labels
+    for operation in operations:
+        run_cases(operation.as_strategy(POSITIVE), headers)
+        # an operation with nothing to make invalid (no parameters, free strings) has no cases
+        with contextlib.suppress(Unsatisfiable):
+            run_cases(operation.as_strategy(NEGATIVE), headers)
+        real = {k: v for k, v in live_app.real_ids.items() if f"{{{k}}}" in operation.path}
+        if real:
+            run_cases(operation.as_strategy(POSITIVE, path_parameters=real), headers)
