@@ -334,3 +334,19 @@ async def test_env_provider_exports_step_spans_over_otlp_http(
     (span,) = [s for ss in rs.scope_spans for s in ss.spans]
     assert span.name == "maestro.step"
     assert span.trace_id.hex() == out.audit[0].details["trace_id"]
+
+
+def test_log_lines_carry_the_current_trace_id() -> None:
+    import logging
+
+    from maestro_helix.observability.tracing import TraceIdFilter
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", None, None)
+    f = TraceIdFilter()
+    f.filter(record)
+    assert record.trace_id == "-"
+    with tracer.start_as_current_span("s") as span:
+        f.filter(record)
+        assert record.trace_id == format(span.get_span_context().trace_id, "032x")

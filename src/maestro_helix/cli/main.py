@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import load_definition_file
 from maestro_helix.governance.policy import load_policy
 from maestro_helix.helix.gate import load_gate_config
+from maestro_helix.observability.tracing import configure_logging
 from maestro_helix.store.base import RunStatus
 
 app = typer.Typer(
@@ -343,6 +345,8 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
 
 
 def main() -> None:
+    level = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING").upper()
+    configure_logging(getattr(logging, level, logging.WARNING))
     app()
 
 

@@ -13,6 +13,7 @@ audit entries (``details["trace_id"]``, ``details["span_id"]``) and reflexive ev
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -210,3 +211,25 @@ def tracer_provider_from_env(service_name: str = "maestro-helix") -> TracerProvi
     provider = TracerProvider(resource=Resource.create(attributes))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
+
+
+class TraceIdFilter(logging.Filter):
+    """Puts the current trace id (32 hex, or ``-``) on every log record as ``trace_id``, so a
+    log line joins the trace and the audit entry of the step it was written in."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "-"
+        return True
+
+
+def configure_logging(level: int = logging.WARNING) -> None:
+    """Log to stderr with the trace id on each line (what the ``maestro`` command uses)."""
+    handler = logging.StreamHandler()
+    handler.addFilter(TraceIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
