@@ -177,6 +177,7 @@ class Maestro:
                 dispatcher=dispatcher,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
+            governance.publish = engine.publish
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.load_paused_workflows()

@@ -442,6 +442,10 @@ class Engine:
 
     # -- events -------------------------------------------------------------------------------
 
+    async def publish(self, events: Sequence[EventRecord]) -> None:
+        """Publish events already stored (by the engine or by GIL), surviving bus outages."""
+        await self._publish(events)
+
     async def _publish(self, events: Sequence[EventRecord]) -> None:
         """Publish stored events. A bus outage never stops a run: the events are already in the
         store, and those the bus refused are re-published (same ids: de-duplicated) until it

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -32,7 +32,7 @@ from maestro_helix.governance.policy import (
     payload_hash,
     requirement_for_action,
 )
-from maestro_helix.store.base import ActionIntent, ApprovalRequest, Store
+from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord, Store
 from maestro_helix.store.gil_sql import DecisionInput, DecisionOutcome
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,9 @@ class Governance:
         self.clock = clock or SystemClock()
         self.policy_version = self.policy.version
         self._recovered = False
+        self.publish: Callable[[Sequence[EventRecord]], Awaitable[None]] = _no_publish
+        """Where GIL's own events (actions run, runs moved by decisions) go once stored; the
+        assembly points it at the engine's publisher."""
 
     async def start(self, by: str | None = None) -> None:
         """Record the policy (a new audited version if it changed since last time)."""
@@ -247,13 +250,16 @@ class Governance:
                 request_id, operator_id, role, decision, reason, payload_hash_seen, now, iso(now)
             )
         )
+        await self.publish(outcome.events)
         if execute and outcome.intents:
             await self.execute(keys=[i.idempotency_key for i in outcome.intents])
         return outcome
 
     async def expire(self) -> list[ApprovalRequest]:
         now = self.clock.now()
-        return await self.store.expire_due(now, iso(now))
+        requests, events = await self.store.expire_due(now, iso(now))
+        await self.publish(events)
+        return requests
 
     async def execute(
         self, *, run_id: str | None = None, keys: Sequence[str] | None = None
@@ -299,6 +305,20 @@ class Governance:
                 "error": error,
             },
         )
+        outcome = "succeeded" if ok else "failed"
+        event = EventRecord(
+            f"{intent.idempotency_key}/action.{outcome}",
+            f"action.{outcome}",
+            ts,
+            intent.run_id,
+            None,
+            None,
+            {
+                "idempotency_key": intent.idempotency_key,
+                "action_type": intent.action_type,
+                "error": error,
+            },
+        )
         await self.store.finish_intent(
             intent.idempotency_key,
             ok=ok,
@@ -306,10 +326,16 @@ class Governance:
             error=error,
             ts=ts,
             audit=audit,
+            event=event,
         )
+        await self.publish([event])
         if not ok:
             log.error("action failed", extra={"key": intent.idempotency_key, "error": error})
         return ActionResult(intent.idempotency_key, intent.action_type, ok, result, error)
+
+
+async def _no_publish(events: Sequence[EventRecord]) -> None:
+    return None
 
 
 def _jsonable(value: Any) -> Any:

@@ -326,7 +326,9 @@ class Store(ABC):
         """Record a decision (``gil_sql.DecisionInput``) → ``gil_sql.DecisionOutcome``."""
 
     @abstractmethod
-    async def expire_due(self, now: Any, ts: str) -> list[ApprovalRequest]: ...
+    async def expire_due(
+        self, now: Any, ts: str
+    ) -> tuple[list[ApprovalRequest], list[EventRecord]]: ...
 
     @abstractmethod
     async def claim_intents(
@@ -340,7 +342,15 @@ class Store(ABC):
 
     @abstractmethod
     async def finish_intent(
-        self, key: str, *, ok: bool, result: Any, error: str | None, ts: str, audit: AuditDraft
+        self,
+        key: str,
+        *,
+        ok: bool,
+        result: Any,
+        error: str | None,
+        ts: str,
+        audit: AuditDraft,
+        event: EventRecord,
     ) -> None: ...
 
     @abstractmethod

@@ -31,9 +31,10 @@ from maestro_helix.store.base import (
     ActionIntent,
     ApprovalRecord,
     ApprovalRequest,
+    EventRecord,
     RunStatus,
 )
-from maestro_helix.store.sql import append_audit, intent_row, lock_chain
+from maestro_helix.store.sql import append_audit, event_row, intent_row, lock_chain
 
 __all__ = [
     "DecisionInput",
@@ -79,6 +80,7 @@ class DecisionOutcome:
     refusal: Refusal | None = None
     run_status: RunStatus | None = None
     intents: tuple[ActionIntent, ...] = field(default_factory=tuple)
+    events: tuple[EventRecord, ...] = field(default_factory=tuple)
 
 
 def _request(row: Any) -> ApprovalRequest:
@@ -270,22 +272,26 @@ def decide(conn: Connection, d: DecisionInput) -> DecisionOutcome:
         details["reason"] = d.reason
     append_audit(conn, [_audit(req, d, "approval.decision", gil, details, wf)])
     intents: list[ActionIntent] = []
+    events: list[EventRecord] = []
     if new_status != req.status:
         conn.execute(
             update(t.approval_requests)
             .where(t.approval_requests.c.request_id == req.request_id)
             .values(status=new_status, decided_at=d.ts)
         )
-        intents = _settle(conn, req, new_status, d.ts)
+        intents = _settle(conn, req, new_status, d.ts, events)
     req = get_request(conn, req.request_id)
     after = _run_row(conn, req.run_id)
     return DecisionOutcome(
-        "recorded", req, approvals, None, RunStatus(after.status), tuple(intents)
+        "recorded", req, approvals, None, RunStatus(after.status), tuple(intents), tuple(events)
     )
 
 
-def _settle(conn: Connection, req: ApprovalRequest, status: str, ts: str) -> list[ActionIntent]:
-    """A request was decided: queue its action, move the run on or stop it."""
+def _settle(
+    conn: Connection, req: ApprovalRequest, status: str, ts: str, events: list[EventRecord]
+) -> list[ActionIntent]:
+    """A request was decided: queue its action, move the run on or stop it (the run's event
+    is stored and appended to ``events`` for the caller to publish)."""
     intents: list[ActionIntent] = []
     runs = t.runs
     if status in ("approved", "overridden"):
@@ -332,16 +338,20 @@ def _settle(conn: Connection, req: ApprovalRequest, status: str, ts: str) -> lis
             )
         ).scalar_one()
         if open_left == 0:
-            _move_run(conn, req, RunStatus.RUNNING, None, ts)
+            ev = _move_run(conn, req, RunStatus.RUNNING, None, ts)
+            if ev is not None:
+                events.append(ev)
     else:  # rejected or expired: the run stops here
         why = f"{req.kind} request {req.request_id} {status}"
-        _move_run(conn, req, RunStatus.FAILED, why, ts)
+        ev = _move_run(conn, req, RunStatus.FAILED, why, ts)
+        if ev is not None:
+            events.append(ev)
     return intents
 
 
 def _move_run(
     conn: Connection, req: ApprovalRequest, to: RunStatus, error: str | None, ts: str
-) -> None:
+) -> EventRecord | None:
     runs = t.runs
     values: dict[str, Any] = {"status": to.value, "updated_at": ts}
     if error is not None:
@@ -351,21 +361,28 @@ def _move_run(
         .where(runs.c.run_id == req.run_id, runs.c.status == RunStatus.ESCALATED.value)
         .values(**values)
     ).rowcount
-    if moved:
-        ev = {
-            "event_id": f"{req.request_id}/run.{to.value}",
-            "type": f"run.{to.value}",
-            "ts": ts,
-            "run_id": req.run_id,
-            "workflow": None,
-            "step_id": None,
-            "payload": {"request_id": req.request_id, "error": error},
-        }
-        conn.execute(t.reflexive_events.insert(), ev)
+    if not moved:
+        return None
+    ev = EventRecord(
+        f"{req.request_id}/run.{to.value}",
+        f"run.{to.value}",
+        ts,
+        req.run_id,
+        None,
+        None,
+        {"request_id": req.request_id, "error": error},
+    )
+    conn.execute(t.reflexive_events.insert(), event_row(ev))
+    return ev
 
 
-def expire_due(conn: Connection, now: datetime, ts: str) -> list[ApprovalRequest]:
-    """Close (or re-open once, one approver more) every pending request past its expiry."""
+def expire_due(
+    conn: Connection, now: datetime, ts: str
+) -> tuple[list[ApprovalRequest], list[EventRecord]]:
+    """Close (or re-open once, one approver more) every pending request past its expiry.
+
+    Returns the requests and the run events it stored (for the caller to publish)."""
+    events: list[EventRecord] = []
     rows = conn.execute(
         select(t.approval_requests).where(
             t.approval_requests.c.status == "pending", t.approval_requests.c.expires_at <= ts
@@ -412,9 +429,9 @@ def expire_due(conn: Connection, now: datetime, ts: str) -> list[ApprovalRequest
                 .values(status="expired", decided_at=ts)
             )
             append_audit(conn, [_audit(req, d, "approval.expired", "expired", {}, wf)])
-            _settle(conn, req, "expired", ts)
+            _settle(conn, req, "expired", ts, events)
         done.append(get_request(conn, req.request_id))
-    return done
+    return done, events
 
 
 def claim_intents(
@@ -450,6 +467,7 @@ def finish_intent(
     error: str | None,
     ts: str,
     audit: AuditDraft,
+    event: EventRecord,
 ) -> None:
     conn.execute(
         update(t.action_executions)
@@ -462,30 +480,7 @@ def finish_intent(
         )
     )
     append_audit(conn, [audit])
-    conn.execute(
-        t.reflexive_events.insert(),
-        event_row_dict(
-            f"{key}/action.{'succeeded' if ok else 'failed'}",
-            f"action.{'succeeded' if ok else 'failed'}",
-            ts,
-            audit.run_id,
-            {"idempotency_key": key, "error": error},
-        ),
-    )
-
-
-def event_row_dict(
-    event_id: str, type_: str, ts: str, run_id: str | None, payload: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "type": type_,
-        "ts": ts,
-        "run_id": run_id,
-        "workflow": None,
-        "step_id": None,
-        "payload": payload,
-    }
+    conn.execute(t.reflexive_events.insert(), event_row(event))
 
 
 def intents_of(conn: Connection, run_id: str) -> list[ActionIntent]:

@@ -355,7 +355,9 @@ class ThreadedStore(Store):
     async def decide(self, d: gil_sql.DecisionInput) -> gil_sql.DecisionOutcome:
         return await self._call(lambda c: gil_sql.decide(c, d))
 
-    async def expire_due(self, now: datetime, ts: str) -> list[ApprovalRequest]:
+    async def expire_due(
+        self, now: datetime, ts: str
+    ) -> tuple[list[ApprovalRequest], list[EventRecord]]:
         return await self._call(lambda c: gil_sql.expire_due(c, now, ts))
 
     async def claim_intents(
@@ -369,11 +371,19 @@ class ThreadedStore(Store):
         return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, ts, recover))
 
     async def finish_intent(
-        self, key: str, *, ok: bool, result: Any, error: str | None, ts: str, audit: AuditDraft
+        self,
+        key: str,
+        *,
+        ok: bool,
+        result: Any,
+        error: str | None,
+        ts: str,
+        audit: AuditDraft,
+        event: EventRecord,
     ) -> None:
         await self._call(
             lambda c: gil_sql.finish_intent(
-                c, key, ok=ok, result=result, error=error, ts=ts, audit=audit
+                c, key, ok=ok, result=result, error=error, ts=ts, audit=audit, event=event
             )
         )
 
