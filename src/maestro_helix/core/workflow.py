@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from maestro_helix.core.configfile import validation_errors
 from maestro_helix.core.errors import ConfigError, WorkflowDefinitionError
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$"
@@ -163,29 +164,8 @@ def _strings(obj: Any, path: str = "") -> Iterable[tuple[str, str]]:
             yield from _strings(v, f"{path}[{i}]")
 
 
-def _loc(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _pydantic_errors(source: str, err: ValidationError) -> WorkflowDefinitionError:
-    errors = []
-    for e in err.errors():
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        msg = e["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        errors.append(ConfigError(source, _loc(loc), msg))
-    return WorkflowDefinitionError(errors)
+    return WorkflowDefinitionError(validation_errors(source, err).errors)
 
 
 def parse_definition(data: Any, source: str = "<python>") -> WorkflowDef:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.core.actions import ActionSpec, RiskClass
+from maestro_helix.core.configfile import parse_model, read_json
 from maestro_helix.core.errors import ConfigError, ConfigErrors
 from maestro_helix.core.outputs import ProposedAction
 
@@ -109,24 +109,8 @@ class GovernancePolicy(BaseModel):
         ).hexdigest()
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for p in loc:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def parse_policy(data: Any, source: str) -> GovernancePolicy:
-    if not isinstance(data, Mapping):
-        raise ConfigErrors([ConfigError(source, "", "expected a JSON object at the top")])
-    try:
-        policy = GovernancePolicy.model_validate(data)
-    except ValidationError as e:
-        errs = []
-        for err in e.errors():
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            errs.append(ConfigError(source, _loc(tuple(err["loc"])), msg))
-        raise ConfigErrors(errs) from None
+    policy = parse_model(GovernancePolicy, data, source)
     if policy.high_risk_threshold < policy.risk_threshold:
         raise ConfigErrors(
             [ConfigError(source, "high_risk_threshold", "must not be below risk_threshold")]
@@ -138,20 +122,7 @@ def load_policy(path: str | Path | None) -> GovernancePolicy:
     """Read and validate a policy file; ``None`` gives the defaults."""
     if path is None:
         return GovernancePolicy()
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigErrors([ConfigError(str(p), "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigErrors([ConfigError(str(p), "", f"cannot read: {e}")]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigErrors(
-            [ConfigError(str(p), f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}")]
-        ) from None
-    return parse_policy(data, str(p))
+    return parse_policy(read_json(path), str(path))
 
 
 def payload_hash(action_type: str, payload: Mapping[str, Any]) -> str:

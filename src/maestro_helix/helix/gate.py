@@ -11,14 +11,12 @@ Precedence, least to most specific (later wins): the file's ``default``; the wor
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from maestro_helix.core.errors import ConfigError, ConfigErrors
+from maestro_helix.core.configfile import parse_model, read_json
 from maestro_helix.core.scores import (
     EvaluationFailure,
     GateDecision,
@@ -52,44 +50,15 @@ class GateConfig(BaseModel):
     workflows: dict[str, _WorkflowGates] = Field(default_factory=dict)
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for p in loc:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
 def parse_gate_config(data: Any, source: str) -> GateConfig:
-    if not isinstance(data, Mapping):
-        raise ConfigErrors([ConfigError(source, "", "expected a JSON object at the top")])
-    try:
-        return GateConfig.model_validate(data)
-    except ValidationError as e:
-        errs = []
-        for err in e.errors():
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            errs.append(ConfigError(source, _loc(tuple(err["loc"])), msg))
-        raise ConfigErrors(errs) from None
+    return parse_model(GateConfig, data, source)
 
 
 def load_gate_config(path: str | Path | None) -> GateConfig:
     """Read and validate a gate config file; ``None`` gives the built-in defaults."""
     if path is None:
         return GateConfig()
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigErrors([ConfigError(str(p), "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigErrors([ConfigError(str(p), "", f"cannot read: {e}")]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigErrors(
-            [ConfigError(str(p), f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}")]
-        ) from None
-    return parse_gate_config(data, str(p))
+    return parse_gate_config(read_json(path), str(path))
 
 
 def _apply(base: GateThresholds, o: GateOverride | None) -> GateThresholds:
