@@ -55,10 +55,22 @@ def _env(world: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _worker(world: dict[str, str], log: Path) -> subprocess.Popen[str]:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _worker(
+    world: dict[str, str], log: Path, metrics_port: int | None = None
+) -> subprocess.Popen[str]:
     # output to a file: a pipe nobody reads would block the worker once it fills
     cmd = [sys.executable, "-m", "maestro_helix.cli.main", "worker", "--db", world["db"],
            "--bus", NATS, "--app", "dist_app:app", "--concurrency", "16"]  # fmt: skip
+    if metrics_port is not None:
+        cmd += ["--metrics-port", str(metrics_port)]
     with log.open("w") as f:
         return subprocess.Popen(cmd, env=_env(world), stdout=f, stderr=subprocess.STDOUT, text=True)
 
@@ -159,7 +171,9 @@ def test_two_workers_share_a_batch_and_record_every_step_once(
     world: dict[str, str], tmp_path: Path
 ) -> None:
     _ensure_schema(world)
-    a, b = _worker(world, tmp_path / "a.log"), _worker(world, tmp_path / "b.log")
+    port = _free_port()
+    a = _worker(world, tmp_path / "a.log", metrics_port=port)
+    b = _worker(world, tmp_path / "b.log")
     try:
         time.sleep(2.0)
         _alive((a, tmp_path / "a.log"), (b, tmp_path / "b.log"))
@@ -167,6 +181,11 @@ def test_two_workers_share_a_batch_and_record_every_step_once(
         statuses = _wait_done(world, len(ids))
         assert statuses["completed"] >= 35
         _assert_exactly_once(world, len(ids))
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as r:
+            text = r.read().decode()
+        assert "helix_qsr_count" in text and "maestro_tasks_total" in text
     finally:
         _stop(a, b)
         asyncio.run(_cleanup(world))

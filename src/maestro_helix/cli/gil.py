@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -298,6 +300,10 @@ def worker(
         typer.Option(help="Comma-separated capabilities to serve (default: all of the app's)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Steps running at once.")] = 32,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics."),
+    ] = None,
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
@@ -320,6 +326,33 @@ def worker(
                 f"worker on {m.store.describe()} · {bus} · capabilities: "
                 f"{', '.join(sorted(caps or spec.agents.capabilities()))}"
             )
-            await run_worker(m, m.work_queue, concurrency=concurrency, capabilities=caps, stop=stop)
+            exporter = None
+            if metrics_port is not None:
+                import uvicorn
+                from starlette.applications import Starlette
+                from starlette.routing import Mount
+
+                from maestro_helix.observability.metrics import metrics_app
+
+                class _Exporter(uvicorn.Server):
+                    @contextlib.contextmanager
+                    def capture_signals(self) -> Iterator[None]:
+                        yield  # the worker's own SIGTERM handler stays in charge
+
+                web = Starlette(routes=[Mount("/metrics", app=metrics_app(m.metrics))])
+                exporter = _Exporter(
+                    uvicorn.Config(
+                        web, host="127.0.0.1", port=metrics_port, log_config=None, lifespan="off"
+                    )
+                )
+                exporting = asyncio.create_task(exporter.serve())
+            try:
+                await run_worker(
+                    m, m.work_queue, concurrency=concurrency, capabilities=caps, stop=stop
+                )
+            finally:
+                if exporter is not None:
+                    exporter.should_exit = True
+                    await exporting
 
     run_async(main())
