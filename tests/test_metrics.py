@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -390,16 +389,12 @@ async def test_metrics_link_in_the_default_chain_sees_the_gate(clock: FakeClock)
     assert value(metrics, "helix_gate_decisions_total", decision=out.decision.value, **key) == 1
 
 
-def test_recording_is_cheap_for_a_10k_batch(metrics: HelixMetrics) -> None:
-    """Labels are resolved once per (workflow, step, agent): 10,000 attempts take well under a
-    second (about 5 µs each here; the bound leaves room for slow CI machines)."""
+def test_labels_are_resolved_once_per_workflow_step_and_agent(metrics: HelixMetrics) -> None:
+    """10,000 attempts over two (workflow, step, agent) keys build two cached series."""
     outs = [outcome(index=i % 2, agent=("a1", "a2")[i % 2]) for i in range(10_000)]
-    t0 = time.perf_counter()
     for out in outs:
         metrics.record(out, 0.01)
-    elapsed = time.perf_counter() - t0
     assert len(metrics._series) == 2
-    assert elapsed < 1.0, f"{elapsed:.3f} s for 10k attempts"
     key = {"workflow": "brief", "step": "research", "agent": "a1"}
     assert value(metrics, "helix_qsr_count", **key) == 5000
     assert not math.isnan(value(metrics, "helix_qsr_average", workflow="brief"))

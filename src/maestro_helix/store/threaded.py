@@ -137,9 +137,16 @@ class ThreadedStore(Store):
     def _reconnect(self, conn: Connection) -> Connection:
         """A fresh connection after the old one was lost (waits with backoff, bounded)."""
         assert self._engine is not None
+        raw = None
+        with contextlib.suppress(Exception):
+            raw = conn.connection.dbapi_connection
         with contextlib.suppress(Exception):
             conn.invalidate()
+        with contextlib.suppress(Exception):
             conn.close()
+        with contextlib.suppress(Exception):  # the broken driver connection, closed for sure
+            if raw is not None:
+                raw.close()
         deadline = time.monotonic() + self.reconnect_s
         delay = 0.05
         while True:
