@@ -150,7 +150,9 @@ async def test_republishing_the_same_event_ids_stores_them_once(
 async def test_event_whose_handler_raises_is_redelivered_and_acked(
     make_bus: Callable[..., Any], admin: JetStreamContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bus: JetStreamBus = await make_bus(durable="redeliver")
+    # a short ack_wait: a redelivery that races an expiring pull request is lost client-side
+    # (nats-py) and comes back after ack_wait — at-least-once, just later
+    bus: JetStreamBus = await make_bus(durable="redeliver", ack_wait_s=1.0)
     seen: list[str] = []
 
     async def handler(ev: EventRecord) -> None:
@@ -162,9 +164,10 @@ async def test_event_whose_handler_raises_is_redelivered_and_acked(
     events = make_events(20)
     with caplog.at_level(logging.ERROR, logger="maestro_helix.bus.nats"):
         await bus.publish(events)
-        await until(lambda: bus.acked == 20)
-    assert seen.count("e00005") == 2
-    assert sorted(set(seen)) == [e.event_id for e in events] and len(seen) == 21
+        # wait for the redelivery itself, and for every event to be acked
+        await until(lambda: seen.count("e00005") >= 2 and bus.acked >= 20)
+    assert seen.count("e00005") >= 2  # at-least-once: delivered again after the failure
+    assert sorted(set(seen)) == [e.event_id for e in events]
     assert bus.failed == 1
     assert any("handler failed" in r.getMessage() for r in caplog.records)
     await until(lambda: bus.lag_ms() == 0.0)
