@@ -246,8 +246,3 @@ class JetStreamWorkQueue:
                     "ack lost; the item will be delivered again (handled idempotently)",
                     extra={"key": item.key},
                 )
-
-    async def pending(self) -> int:
-        """Items stored and not yet acked (the work queue's depth)."""
-        info = await self._js_or_raise().stream_info(self.stream)
-        return int(info.state.messages)

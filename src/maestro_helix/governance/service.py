@@ -19,7 +19,6 @@ from typing import Any
 
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
-from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.scores import GateDecision, RiskScore
 from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
 from maestro_helix.governance.audit import AuditDraft
@@ -342,7 +341,3 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool | list | dict):
         return value
     return repr(value)
-
-
-class GovernanceError(MaestroError):
-    pass
