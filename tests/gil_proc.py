@@ -29,8 +29,17 @@ async def approve(db: str, ledger: str) -> None:
 
 
 async def resume(db: str, ledger: str, run_id: str) -> None:
-    async with Maestro.open(db, agents=agents(), action_types=actions(Ledger(Path(ledger)))) as m:
+    """A restarted process: its housekeeping takes the dead claimer's action over once the
+    claim expires, with the same idempotency key."""
+    async with Maestro.open(
+        db,
+        agents=agents(),
+        action_types=actions(Ledger(Path(ledger))),
+        housekeeping_s=0.2,
+    ) as m:
         result = await m.engine.wait(run_id)
+        while any(i.status == "started" for i in await m.store.intents_of(run_id)):
+            await asyncio.sleep(0.1)
         print(result.status.value, flush=True)
 
 

@@ -12,6 +12,7 @@ from maestro_helix.agents.base import AgentRegistry, FunctionAgent, Metacognitiv
 from maestro_helix.agents.demo import demo_actions, demo_agents, demo_tasks, demo_workflow
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import InputError, InvalidTransition, WorkflowDefinitionError
+from maestro_helix.core.lease import Ownership
 from maestro_helix.core.outputs import StepContext
 from maestro_helix.core.scores import CriterionScore
 from maestro_helix.core.workflow import parse_definition
@@ -287,7 +288,7 @@ async def test_restart_resumes_from_last_committed_step(stores: StoreFactory) ->
         return ""
 
     agents1 = registry(researcher=(research, {"research"}), writer=(stuck, {"summary"}))
-    async with Maestro.open(stores(), agents=agents1) as m:
+    async with Maestro.open(stores(), agents=agents1, ownership=Ownership(ttl_s=0.5)) as m:
         run_id = await m.engine.submit(FLOW, {"topic": TOPIC})
         for _ in range(100):
             if (await m.store.get_run(run_id)).next_step == 1:
@@ -295,11 +296,15 @@ async def test_restart_resumes_from_last_committed_step(stores: StoreFactory) ->
             await asyncio.sleep(0.01)
         # leave without finishing: the engine closes with the writer stuck mid-step
         m.engine._closed = True  # simulate the process dying: no clean shutdown of the run
-        for w in m.engine._workers:
+        for w in [*m.engine._workers, m.engine._renewer]:
+            assert w is not None
             w.cancel()
         m.engine._workers = []
     assert calls == ["research"]
-    async with Maestro.open(stores(), agents=registry(researcher=(research, {"research"}))) as m2:
+    # its lease expires; a live process's housekeeping takes the run over
+    async with Maestro.open(
+        stores(), agents=registry(researcher=(research, {"research"})), housekeeping_s=0.1
+    ) as m2:
         r = await m2.engine.wait(run_id)
         steps = await m2.store.step_records(run_id)
     assert r.status is RunStatus.COMPLETED

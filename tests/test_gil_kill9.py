@@ -18,6 +18,7 @@ HERE = Path(__file__).parent
 def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["MAESTRO_LEASE_S"] = "2"  # a killed process's claims are taken over 2 s later
     env.update(extra)
     return env
 

@@ -28,6 +28,7 @@ def _count(db: Path, sql: str) -> int:
 def _env(log: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["MAESTRO_TEST_LOG"] = str(log)
+    env["MAESTRO_LEASE_S"] = "2"  # the killed process's runs are taken over 2 s after the kill
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return env
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,9 +20,11 @@ from maestro_helix.bus.memory import InProcessBus
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.lease import Ownership
 from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
+from maestro_helix.engine.housekeeping import housekeeping
 from maestro_helix.governance.audit import ChainReport
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
@@ -99,6 +103,8 @@ class Maestro:
         dispatcher: Dispatcher | None = None,
         metrics: HelixMetrics | None = None,
         tracer_provider: TracerProvider | None = None,
+        ownership: Ownership | None = None,
+        housekeeping_s: float | None = None,
     ) -> AsyncIterator[Maestro]:
         """Open (or create) a system on ``db``.
 
@@ -120,6 +126,10 @@ class Maestro:
             metrics: Prometheus metrics (default: a fresh registry, exposed at ``/metrics``).
             tracer_provider: OpenTelemetry provider (default: from the ``OTEL_*`` variables;
                 none configured means no spans).
+            ownership: this process's identity and lease timing (default: a new id, leases
+                of ``MAESTRO_LEASE_S`` seconds, 10 by default).
+            housekeeping_s: run housekeeping (expiry, actions and runs nobody holds) every this
+                many seconds; long-lived processes (``serve``, ``worker``) set it.
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
         gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
@@ -139,7 +149,8 @@ class Maestro:
             )
             qsr = QSREvaluator(custom=evaluators or {})
             risk = RiskAssessor({a.name: a for a in action_types})
-            governance = Governance(store, gil_policy, action_types, clock)
+            owner = ownership or Ownership.from_env()
+            governance = Governance(store, gil_policy, action_types, clock, owner)
             await governance.start()
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             lag = getattr(the_bus, "lag_ms", None)
@@ -154,7 +165,13 @@ class Maestro:
                 outer.insert(0, TracingLink(tracer))
             bridge = (
                 default_links(
-                    agents=agents, qsr=qsr, risk=risk, gate=gate, router=router, clock=clock
+                    agents=agents,
+                    qsr=qsr,
+                    risk=risk,
+                    gate=gate,
+                    router=router,
+                    clock=clock,
+                    step_timeout_s=gate_config.step_timeout_s,
                 )
                 .with_links(before=GateLink, add=[GovernanceLink(governance)])
                 .with_links(before=EventLink, add=outer)
@@ -175,12 +192,12 @@ class Maestro:
                 clock=clock,
                 governance=governance,
                 dispatcher=dispatcher,
+                ownership=owner,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = engine.publish
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
-            await engine.load_paused_workflows()
             await engine.start()
             stack.push_async_callback(engine.aclose)
             system = cls(
@@ -200,6 +217,11 @@ class Maestro:
                 resumed = await engine.resume_unfinished()
                 if resumed:
                     log.info("resuming unfinished runs", extra={"count": len(resumed)})
+            if housekeeping_s is not None:
+                task = asyncio.create_task(
+                    housekeeping(engine, governance, housekeeping_s), name="maestro-housekeeping"
+                )
+                stack.push_async_callback(_cancel, task)
             yield system
 
     async def run(self, workflow: WorkflowDef, input: Mapping[str, Any]) -> RunResult:
@@ -214,3 +236,9 @@ class Maestro:
 
     async def verify_audit(self) -> ChainReport:
         return await self.store.verify_audit()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

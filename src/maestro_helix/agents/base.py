@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
+from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.errors import NoAgentForCapability, UnknownAgentError
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
 
@@ -70,19 +70,27 @@ class FunctionAgent:
     """A plain Python callable as an agent.
 
     The callable takes ``(input)`` or ``(input, ctx)`` and returns ``str``, ``dict`` or
-    :class:`AgentOutput`; it may be ``async``. A sync callable runs on the event loop, so it must
-    be quick; pass ``blocking=True`` for one that waits on I/O or computes for long, and it runs
-    in a worker thread.
+    :class:`AgentOutput`; it may be ``async``. A sync callable runs in a (daemon) thread, so a
+    slow or hung one never stalls the engine, the API or a shutdown, and its step timeout
+    fires. ``inline=True`` runs it on the event loop instead: only for functions that never
+    block (pure computation of microseconds), where the thread hop would dominate.
 
     Args:
         id: unique agent id.
         fn: the callable.
         capabilities: what it can do, e.g. ``{"research"}``.
-        blocking: run a sync callable in a thread.
+        blocking: kept for compatibility (sync callables run in a thread by default).
+        inline: run a sync callable on the event loop.
     """
 
     def __init__(
-        self, id: str, fn: AgentFn, capabilities: Iterable[str], *, blocking: bool = False
+        self,
+        id: str,
+        fn: AgentFn,
+        capabilities: Iterable[str],
+        *,
+        blocking: bool = True,
+        inline: bool = False,
     ) -> None:
         self.id = id
         self.capabilities = frozenset(capabilities)
@@ -90,7 +98,7 @@ class FunctionAgent:
         self._async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
         )
-        self._blocking = blocking
+        self._blocking = blocking and not inline
         self._takes_ctx = _arity(fn) >= 2
 
     async def run(self, input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
@@ -98,7 +106,7 @@ class FunctionAgent:
         if self._async:
             value = await self._fn(*args)
         elif self._blocking:
-            value = await asyncio.to_thread(self._fn, *args)
+            value = await run_in_thread(self._fn, *args)
         else:
             value = self._fn(*args)
             if inspect.isawaitable(value):
@@ -192,10 +200,16 @@ class AgentRegistry:
         return agent
 
     def add(
-        self, id: str, fn: AgentFn, capabilities: Iterable[str], *, blocking: bool = False
+        self,
+        id: str,
+        fn: AgentFn,
+        capabilities: Iterable[str],
+        *,
+        blocking: bool = True,
+        inline: bool = False,
     ) -> Agent:
         """Register a plain callable (see :class:`FunctionAgent`)."""
-        return self.register(FunctionAgent(id, fn, capabilities, blocking=blocking))
+        return self.register(FunctionAgent(id, fn, capabilities, blocking=blocking, inline=inline))
 
     def get(self, agent_id: str) -> Agent:
         try:

@@ -207,10 +207,10 @@ def demo_agents() -> AgentRegistry:
     """The demo registry: two research agents (one weaker), one analyst, one writer."""
     reg = AgentRegistry()
     for agent in (
-        FunctionAgent("research.deep", _research_deep, {"research"}),
-        FunctionAgent("research.quick", _research_quick, {"research"}),
-        FunctionAgent("analysis.standard", _analysis, {"analysis"}),
-        FunctionAgent("synthesis.writer", _synthesis, {"synthesis"}),
+        FunctionAgent("research.deep", _research_deep, {"research"}, inline=True),
+        FunctionAgent("research.quick", _research_quick, {"research"}, inline=True),
+        FunctionAgent("analysis.standard", _analysis, {"analysis"}, inline=True),
+        FunctionAgent("synthesis.writer", _synthesis, {"synthesis"}, inline=True),
     ):
         reg.register(MetacognitiveAgent(agent, self_check=_self_check, feedback_key=None))
     return reg

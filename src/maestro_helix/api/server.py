@@ -18,6 +18,7 @@ import uvicorn
 from maestro_helix.api.app import create_app
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S, housekeeping
 from maestro_helix.governance.policy import Role
 from maestro_helix.security.tls import MutualTLS
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["HOUSEKEEPING_INTERVAL_S", "serve"]
 
-HOUSEKEEPING_INTERVAL_S = 5.0
 GRACEFUL_SHUTDOWN_S = 5
 
 
@@ -74,21 +74,6 @@ def _bind(
         raise MaestroError(f"cannot listen on {addr[0]} port {addr[1]}: {e.strerror}") from None
 
 
-async def _housekeeping(system: Maestro, interval_s: float) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            expired = await system.governance.expire()
-            if expired:
-                log.info("approval requests expired", extra={"count": len(expired)})
-            await system.engine.resume_unfinished()
-        except MaestroError as e:
-            log.warning("housekeeping failed; will retry", extra={"error": str(e)})
-        except Exception:
-            # a server must outlive one bad tick; the next one tries again
-            log.exception("housekeeping failed; will retry")
-
-
 async def serve(
     system: Maestro,
     host: str,
@@ -132,7 +117,9 @@ async def serve(
         ssl_context_factory=tls.ssl_context_factory if tls is not None else None,
     )
     server = uvicorn.Server(config)
-    ticker = asyncio.create_task(_housekeeping(system, interval_s), name="maestro-api-housekeeping")
+    ticker = asyncio.create_task(
+        housekeeping(system.engine, system.governance, interval_s), name="maestro-housekeeping"
+    )
     serving = asyncio.ensure_future(
         tls.serve(server, [sock]) if tls is not None else server.serve(sockets=[sock])
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -44,7 +45,7 @@ from maestro_helix.core.workflow import load_definition_file
 from maestro_helix.governance.policy import load_policy
 from maestro_helix.helix.gate import load_gate_config
 from maestro_helix.observability.tracing import configure_logging
-from maestro_helix.store.base import RunStatus
+from maestro_helix.store.base import UNFINISHED, RunStatus
 
 app = typer.Typer(
     help="Maestro + Helix: gated, audited, durable AI agent workflows.",
@@ -175,6 +176,21 @@ def _attempts_table(result: Any) -> Table:
     return table
 
 
+async def take_up_runs(m: Maestro, wait_s: float | None) -> list[str]:
+    """Take up unfinished runs, waiting (bounded) for leases of crashed holders to expire."""
+    o = m.engine.ownership
+    deadline = o.now() + (2 * o.ttl_s + 1 if wait_s is None else wait_s)
+    taken: list[str] = []
+    while True:
+        taken.extend(await m.engine.resume_unfinished())
+        left = set(await m.store.run_ids(UNFINISHED)) - set(taken)
+        if not left or o.now() >= deadline:
+            if left:
+                out.print(f"{len(left)} run(s) are held by other live processes; left to them")
+            return taken
+        await asyncio.sleep(min(0.5, o.ttl_s / 3))
+
+
 @app.command()
 def resume(
     db: DbOpt = "maestro.db",
@@ -182,14 +198,23 @@ def resume(
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
     concurrency: Annotated[int, typer.Option(min=1)] = 128,
+    wait_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="How long to wait for runs other processes hold (a crashed process's leases "
+            "expire; a live one's never do). Default: twice the lease length.",
+        ),
+    ] = None,
 ) -> None:
-    """Resume every unfinished run (after a crash or restart) and wait for them."""
+    """Resume every unfinished run nobody else is executing (after a crash or restart) and
+    wait for them."""
 
     async def main() -> None:
         load_gate_config(gates_path(gates))
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, concurrency=concurrency, resume=False) as m:
-            ids = await m.engine.resume_unfinished()
+            ids = await take_up_runs(m, wait_s)
             counts: dict[str, int] = {}
             for run_id in ids:
                 r = await m.engine.wait(run_id)

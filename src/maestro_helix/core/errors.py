@@ -94,6 +94,21 @@ class InvalidTransition(MaestroError):
         super().__init__(f"run {run_id}: cannot go from {current!r} to {wanted!r}")
 
 
+class LeaseLost(MaestroError):
+    """This process no longer holds the run it tried to write: another process took it over
+    (its lease expired) or it was never ours. Nothing of the write was stored."""
+
+    def __init__(self, run_id: str, owner: str, epoch: int, holder: str | None) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        self.epoch = epoch
+        self.holder = holder
+        super().__init__(
+            f"run {run_id}: lease lost (this process {owner!r} at epoch {epoch}; "
+            f"held by {holder or 'nobody'})"
+        )
+
+
 class StoreError(MaestroError):
     """The store could not complete an operation; nothing of it was written."""
 

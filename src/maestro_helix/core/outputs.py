@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from maestro_helix.core.scores import Feedback
 
 
@@ -95,3 +97,22 @@ class StepContext:
     capability: str | None = None
     task: str = ""
     feedback: Feedback | None = None
+
+
+MAX_STORED_BYTES = 16 * 1024 * 1024
+"""The largest run input or agent output a step may store (JSON, UTF-8)."""
+
+
+def storable(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as JSON (too deeply nested, too large, not encodable),
+    or None when it can."""
+    try:
+        size = len(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError as e:
+        reason = str(e)
+        if "recursion" in reason.lower():
+            return "it is nested more deeply than 254 levels"
+        return reason
+    if size > MAX_STORED_BYTES:
+        return f"it is {size:,} bytes of JSON (the limit is {MAX_STORED_BYTES:,})"
+    return None

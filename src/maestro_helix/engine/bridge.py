@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from maestro_helix.agents.base import AgentOutputError, AgentRegistry
 from maestro_helix.core.clock import Clock, SystemClock, iso
-from maestro_helix.core.outputs import AgentOutput, StepContext
+from maestro_helix.core.outputs import AgentOutput, StepContext, storable
 from maestro_helix.core.scores import (
     EvaluationFailure,
     FailureKind,
@@ -225,12 +225,23 @@ def default_payload(inp: StepInput) -> dict[str, Any]:
     return {"input": inp.scope.get("input", {}), "steps": inp.scope.get("steps", {})}
 
 
-class AgentLink:
-    """Innermost: build the agent's input from references and run the agent (with its timeout)."""
+DEFAULT_STEP_TIMEOUT_S = 300.0
+"""A step's agent call is stopped after this long unless the step or the gate config says."""
 
-    def __init__(self, agents: AgentRegistry, clock: Clock | None = None) -> None:
+
+class AgentLink:
+    """Innermost: build the agent's input from references and run the agent (with its timeout:
+    the step's ``timeout_s``, else the default)."""
+
+    def __init__(
+        self,
+        agents: AgentRegistry,
+        clock: Clock | None = None,
+        default_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
+    ) -> None:
         self.agents = agents
         self.clock = clock or SystemClock()
+        self.default_timeout_s = default_timeout_s
 
     async def __call__(self, inp: StepInput) -> StepOutcome:
         clock = self.clock
@@ -265,17 +276,19 @@ class AgentLink:
         agent = self.agents.get(agent_id)
         output: AgentOutput | None = None
         error: str | None = None
+        timeout = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
         try:
-            if step.timeout_s is not None:
-                output = await asyncio.wait_for(agent.run(payload, ctx), step.timeout_s)
-            else:
-                output = await agent.run(payload, ctx)
+            output = await asyncio.wait_for(agent.run(payload, ctx), timeout)
         except TimeoutError:
-            error = f"timed out after {step.timeout_s} s"
+            error = f"timed out after {timeout:g} s"
         except AgentOutputError as e:
             error = str(e)
         except Exception as e:
             error = f"{type(e).__name__}: {e}"
+        if output is not None:
+            problem = storable(output.to_dict())
+            if problem is not None:
+                output, error = None, f"the agent's output cannot be stored: {problem}"
         return StepOutcome(
             inp,
             agent_id=agent_id,
@@ -524,6 +537,7 @@ def default_links(
     gate: HelixQualityGate,
     router: Router,
     clock: Clock | None = None,
+    step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
 ) -> MaestroHelixBridge:
     """The standard chain: events, audit, learning, gate, evaluation, routing, agent."""
     clock = clock or SystemClock()
@@ -536,5 +550,5 @@ def default_links(
             EvaluateLink(qsr, risk, router, clock),
             RouteLink(agents, router),
         ],
-        AgentLink(agents, clock),
+        AgentLink(agents, clock, step_timeout_s),
     )

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -20,8 +19,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from maestro_helix.bus.base import EventBus
 from maestro_helix.core.clock import Clock, SystemClock, iso
-from maestro_helix.core.errors import InputError, InvalidTransition, MaestroError
-from maestro_helix.core.outputs import AgentOutput
+from maestro_helix.core.errors import (
+    InputError,
+    InvalidTransition,
+    LeaseLost,
+    MaestroError,
+    StoreError,
+)
+from maestro_helix.core.lease import Ownership
+from maestro_helix.core.outputs import AgentOutput, storable
 from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import (
@@ -35,9 +41,12 @@ if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.store.base import (
+    QUEUE_OWNER,
     UNFINISHED,
     EventRecord,
+    Lease,
     NewRun,
+    RunRecord,
     RunStatus,
     StepCommit,
     StepRecord,
@@ -48,6 +57,9 @@ from maestro_helix.store.base import (
 log = logging.getLogger(__name__)
 
 _WORKFLOW_PAUSED = "workflow paused"
+_CLOSED = (
+    "this process stopped before the run finished; another process (or a restart) continues it"
+)
 
 __all__ = ["Engine", "RunResult", "StepSummary", "WorkItem"]
 
@@ -120,6 +132,43 @@ class _RunState:
     exclude: set[str] = field(default_factory=set)
     attempts: list[StepSummary] = field(default_factory=list)
     operator_id: str | None = None
+    lease: Lease | None = None
+
+
+def rebuild_state(
+    rec: RunRecord,
+    defn: WorkflowDef,
+    records: Sequence[StepRecord],
+    accepted: set[tuple[int, int]],
+) -> _RunState:
+    """A run's state from the store, the one way it is derived: outputs of passed and
+    human-accepted attempts, every attempt, the next attempt number and its feedback."""
+    state = _RunState(
+        rec.run_id, defn, rec.input, next_step=rec.next_step, operator_id=rec.operator_id
+    )
+    last_at_next: StepRecord | None = None
+    for r in records:
+        state.attempts.append(
+            StepSummary(
+                r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
+            )
+        )
+        passed = r.decision == GateDecision.PASS.value or (r.step_index, r.attempt) in accepted
+        if passed and r.output is not None:
+            state.outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
+        if r.step_index == rec.next_step:
+            last_at_next = r
+            if r.agent_id and r.decision != GateDecision.PASS.value:
+                state.exclude.add(r.agent_id)
+    if last_at_next is not None:
+        state.attempt = last_at_next.attempt + 1
+        state.feedback = feedback_for(
+            last_at_next.attempt,
+            last_at_next.quality,
+            last_at_next.risk,
+            tuple(last_at_next.verdict.get("reasons", ())),
+        )
+    return state
 
 
 def _required_inputs(defn: WorkflowDef) -> frozenset[str]:
@@ -136,6 +185,11 @@ def _required_inputs(defn: WorkflowDef) -> frozenset[str]:
 class Engine:
     """Runs workflows over a store, a bus and a bridge (the chain of Helix links).
 
+    Any number of engines (in any number of processes) may share one store: a run being
+    executed is leased to one of them (owner, expiry, fencing epoch, see
+    :mod:`maestro_helix.core.lease`), only the holder of the current epoch can commit its steps,
+    and an engine resumes only runs nobody live holds.
+
     Args:
         store: durable state.
         bus: where reflexive events go once stored.
@@ -144,6 +198,9 @@ class Engine:
         catalog: names definitions may use (checked when a workflow is registered).
         concurrency: runs executing at once.
         clock: time source.
+        governance: GIL (approval requests, cleared actions).
+        dispatcher: hand steps to workers elsewhere instead of running them here.
+        ownership: this process's identity and lease timing.
     """
 
     def __init__(
@@ -158,6 +215,7 @@ class Engine:
         clock: Clock | None = None,
         governance: Governance | None = None,
         dispatcher: Dispatcher | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -170,6 +228,9 @@ class Engine:
         self.clock = clock or SystemClock()
         self.governance = governance
         self.dispatcher = dispatcher
+        self.ownership = ownership or (
+            governance.ownership if governance is not None else Ownership()
+        )
         self.run_scope: Callable[[str, str], AbstractContextManager[object]] = (
             lambda run_id, workflow: contextlib.nullcontext()
         )
@@ -178,18 +239,20 @@ class Engine:
         """Called with (workflow, status) when a run stops here (metrics, notifications)."""
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        self._renewer: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Future[RunResult]] = {}
-        # results of runs that stopped before anyone waited for them (bounded, oldest dropped)
-        self._finished: OrderedDict[str, RunResult] = OrderedDict()
-        self.keep_results = 100_000
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
-        self._paused_workflows: set[str] = set()
         self._unpublished: list[EventRecord] = []
         self._republisher: asyncio.Task[None] | None = None
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
         self._required: dict[tuple[str, int], frozenset[str]] = {}
+        self._closing = False
         self._closed = False
+
+    @property
+    def owner(self) -> str:
+        return self.ownership.owner
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -199,16 +262,43 @@ class Engine:
                 asyncio.create_task(self._worker(), name=f"maestro-engine-{i}")
                 for i in range(self.concurrency)
             ]
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew(), name="maestro-lease-renewer")
 
-    async def aclose(self) -> None:
-        """Stop taking work; runs in flight finish their current attempt first."""
+    async def aclose(self, *, grace_s: float = 10.0) -> None:
+        """Stop taking work. Runs in flight stop at their next step boundary (an attempt still
+        running after ``grace_s`` is abandoned uncommitted); every lease this process holds is
+        released, so other processes continue those runs at once."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = self._closing = True
+        while not self._queue.empty():  # queued here, not started: left to other processes
+            self._queue.get_nowait()
         for _ in self._workers:
             self._queue.put_nowait(None)
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._workers:
+            _, pending = await asyncio.wait(self._workers, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        for run_id in list(self._waiters):
+            self._settle(run_id, RunResult(run_id, RunStatus.RUNNING, error=_CLOSED))
+        await self._close_renewer()
+        try:
+            await self.store.release_leases(self.owner)
+        except MaestroError as e:  # they expire by themselves
+            log.warning("could not release leases at close", extra={"error": str(e)})
+        await self._close_republisher()
+
+    async def _close_renewer(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+
+    async def _close_republisher(self) -> None:
         if self._republisher is not None and not self._republisher.done():
             try:  # give a recovering bus a little time to take what is waiting
                 await asyncio.wait_for(asyncio.shield(self._republisher), timeout=10)
@@ -220,6 +310,16 @@ class Engine:
                     "closing with unpublished events (they are in the store)",
                     extra={"count": len(self._unpublished)},
                 )
+
+    async def _renew(self) -> None:
+        """Keep this process's leases and action claims alive while it works."""
+        period = self.ownership.ttl_s / 3
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.store.renew_leases(self.owner, self.ownership.until())
+            except MaestroError as e:
+                log.warning("lease renewal failed; will retry", extra={"error": str(e)})
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -249,6 +349,9 @@ class Engine:
     def _check_input(self, defn: WorkflowDef, data: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(data, Mapping):
             raise InputError(where, f"a run input must be a JSON object, got {type(data).__name__}")
+        problem = storable(data)
+        if problem is not None:
+            raise InputError(where, f"the run input cannot be stored: {problem}")
         key = (defn.name, defn.version)
         required = self._required.get(key)
         if required is None:
@@ -275,79 +378,109 @@ class Engine:
         operator_id: str | None = None,
         chunk: int = 500,
     ) -> list[str]:
-        """Store many runs (in chunks, each one transaction) and queue them."""
-        if self._closed:
+        """Store many runs (in chunks, each one transaction) and queue them.
+
+        New runs are leased to this process (or to the work queue) as they are stored. Runs of a
+        paused workflow are stored paused and continue when the workflow is resumed."""
+        if self._closing:
             raise MaestroError("the engine is closed")
         if (defn.name, defn.version) not in self._defs:
             defn = await self.register(defn)
         checked = [self._check_input(defn, x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+        paused = defn.name in await self.store.paused_workflows()
         ids: list[str] = []
-        now = iso(self.clock.now())
         for start in range(0, len(checked), chunk):
-            part = checked[start : start + chunk]
-            runs = [
-                NewRun(str(uuid.uuid4()), defn.name, defn.version, dict(x), now, operator_id)
-                for x in part
-            ]
-            events = [
-                EventRecord(
-                    f"{r.run_id}/submitted",
-                    "run.submitted",
-                    now,
-                    r.run_id,
-                    defn.name,
-                    None,
-                    {"workflow_version": defn.version, "operator_id": operator_id},
-                )
-                for r in runs
-            ]
-            await self.store.create_runs(runs, events)
-            await self._publish(events)
+            runs = await self._store_runs(defn, checked[start : start + chunk], operator_id, paused)
+            ids.extend(r.run_id for r in runs)
+            if paused:
+                continue
             if self.dispatcher is not None:  # workers elsewhere run the steps
                 step0 = defn.steps[0]
                 await self.dispatcher.dispatch(
                     [WorkItem(r.run_id, 0, 1, step0.capability, step0.agent) for r in runs]
                 )
-                ids.extend(r.run_id for r in runs)
                 continue
+            loop = asyncio.get_running_loop()
             for r in runs:
-                self._waiters[r.run_id] = asyncio.get_running_loop().create_future()
-                self._queue.put_nowait(_RunState(r.run_id, defn, r.input, operator_id=operator_id))
-                ids.append(r.run_id)
+                self._waiters[r.run_id] = loop.create_future()
+                st = _RunState(r.run_id, defn, r.input, operator_id=operator_id)
+                st.lease = Lease(self.owner, 1, r.lease_until or 0.0)
+                self._queue.put_nowait(st)
         return ids
 
+    async def _store_runs(
+        self,
+        defn: WorkflowDef,
+        inputs: Sequence[Mapping[str, Any]],
+        operator_id: str | None,
+        paused: bool,
+    ) -> list[NewRun]:
+        now = iso(self.clock.now())
+        if paused:
+            owner, until = None, None
+        elif self.dispatcher is not None:
+            owner, until = QUEUE_OWNER, self.ownership.handoff_until()
+        else:
+            owner, until = self.owner, self.ownership.until()
+        runs = [
+            NewRun(
+                str(uuid.uuid4()),
+                defn.name,
+                defn.version,
+                dict(x),
+                now,
+                operator_id,
+                owner=owner,
+                lease_until=until,
+                status=RunStatus.PAUSED if paused else RunStatus.PENDING,
+                error=_WORKFLOW_PAUSED if paused else None,
+            )
+            for x in inputs
+        ]
+        events = [
+            EventRecord(
+                f"{r.run_id}/submitted",
+                "run.submitted",
+                now,
+                r.run_id,
+                defn.name,
+                None,
+                {"workflow_version": defn.version, "operator_id": operator_id},
+            )
+            for r in runs
+        ]
+        await self.store.create_runs(runs, events)
+        await self._publish(events)
+        return runs
+
     async def wait(self, run_id: str, *, poll_s: float = 0.05) -> RunResult:
-        """Wait until the run stops (finished, paused, escalated or cancelled)."""
-        if self.dispatcher is not None:  # executed by workers: watch the store
-            delay = poll_s
-            while (await self.store.get_run(run_id)).status in UNFINISHED:
-                await asyncio.sleep(delay)
-                delay = min(delay * 1.5, 1.0)
-            return await self.result_from_store(run_id)
+        """Wait until the run stops (finished, paused, escalated or cancelled), wherever it is
+        executed; the result is read from the store, as :meth:`result_from_store` gives it."""
         fut = self._waiters.get(run_id)
-        if fut is not None:
-            result = await asyncio.shield(fut)
-            self._finished.pop(run_id, None)
-            return result
-        done = self._finished.pop(run_id, None)
-        if done is not None:
-            return done
+        if fut is not None:  # an error that stopped it here is raised
+            await asyncio.shield(fut)
+        delay = poll_s
+        while (await self.store.get_run(run_id)).status in UNFINISHED:
+            fut = self._waiters.get(run_id)
+            if fut is not None:  # taken up here again meanwhile (e.g. resumed)
+                await asyncio.shield(fut)
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
         return await self.result_from_store(run_id)
 
     async def result_from_store(self, run_id: str) -> RunResult:
-        """The run as stored: status, every attempt, and the outputs of passed steps."""
+        """The run as stored: status and its reason, every attempt, and the outputs of passed
+        and human-accepted steps."""
         rec = await self.store.get_run(run_id)
-        attempts = []
-        outputs: dict[str, Any] = {}
-        for r in await self.store.step_records(run_id):
-            attempts.append(
-                StepSummary(
-                    r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
-                )
-            )
-            if r.decision == GateDecision.PASS.value and r.output is not None:
-                outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
-        return RunResult(run_id, rec.status, tuple(attempts), outputs, rec.error)
+        defn = await self._definition(rec.workflow, rec.workflow_version)
+        st = rebuild_state(
+            rec,
+            defn,
+            await self.store.step_records(run_id),
+            await self.store.accepted_attempts(run_id),
+        )
+        return RunResult(run_id, rec.status, tuple(st.attempts), dict(st.outputs), rec.error)
 
     async def run(
         self, defn: WorkflowDef, input: Mapping[str, Any], *, operator_id: str | None = None
@@ -357,47 +490,45 @@ class Engine:
         return await self.wait(await self.submit(defn, input, operator_id=operator_id))
 
     async def resume_unfinished(self) -> list[str]:
-        """Queue every pending or running run found in the store (after a restart, or after
-        humans cleared what a run was waiting for). Cleared actions that have not run yet (or
-        whose process died while running them) are executed first."""
+        """Take up every unfinished run that no live process holds (after a restart, after
+        humans cleared what a run was waiting for, or after its holder died). Cleared actions
+        that nobody is running (or whose claimer died) are executed first."""
         if self.governance is not None:
             await self.governance.execute()
-        ids = await self.store.run_ids(UNFINISHED)
+        ids = await self.store.runs_to_resume(self.owner, self.ownership.now())
         if self.dispatcher is not None:
             items = []
             for run_id in ids:
-                st = await self._load(run_id)
+                st = await self._load(run_id, QUEUE_OWNER)
                 if st is not None and st.next_step < len(st.defn.steps):
                     items.append(self._item(st))
             await self.dispatcher.dispatch(items)
             return ids
+        taken = []
         for run_id in ids:
             if run_id not in self._active and run_id not in self._waiters:
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
                 self._queue.put_nowait(run_id)
-        return ids
+                taken.append(run_id)
+        return taken
 
     # -- control ------------------------------------------------------------------------------
 
-    async def load_paused_workflows(self) -> None:
-        """Read which workflows are paused (at start, and periodically by long-lived servers)."""
-        self._paused_workflows = set(await self.store.paused_workflows())
-
     async def pause_workflow(self, name: str, *, by: str | None = None) -> None:
-        """Stop every run of ``name`` at its next step boundary; new runs wait too."""
+        """Stop every run of ``name`` at its next step boundary, in every process; new runs
+        wait too."""
         await self.store.set_workflow_paused(name, True, iso(self.clock.now()), by)
-        self._paused_workflows.add(name)
 
     async def resume_workflow(self, name: str, *, by: str | None = None) -> list[str]:
         """Let ``name`` run again: its runs paused by the workflow pause continue."""
         await self.store.set_workflow_paused(name, False, iso(self.clock.now()), by)
-        self._paused_workflows.discard(name)
         resumed = []
         for run_id in await self.store.run_ids([RunStatus.PAUSED]):
             rec = await self.store.get_run(run_id)
             if rec.workflow == name and rec.error == _WORKFLOW_PAUSED:
-                await self.resume(run_id)
-                resumed.append(run_id)
+                with contextlib.suppress(InvalidTransition):  # resumed by someone else
+                    await self.resume(run_id)
+                    resumed.append(run_id)
         return resumed
 
     async def pause(self, run_id: str) -> None:
@@ -416,6 +547,11 @@ class Engine:
         """Continue a paused run from the step after its last completed one."""
         await self._transition(run_id, RunStatus.RUNNING, (RunStatus.PAUSED,))
         self._stop_requested.pop(run_id, None)
+        if self.dispatcher is not None:
+            st = await self._load(run_id, QUEUE_OWNER)
+            if st is not None and st.next_step < len(st.defn.steps):
+                await self.dispatcher.dispatch([self._item(st)])
+            return
         if run_id not in self._active:
             if run_id not in self._waiters or self._waiters[run_id].done():
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
@@ -489,7 +625,7 @@ class Engine:
     async def _worker(self) -> None:
         while True:
             item = await self._queue.get()
-            if item is None:
+            if item is None or self._closing:
                 return
             run_id = item if isinstance(item, str) else item.run_id
             if run_id in self._active:
@@ -498,85 +634,120 @@ class Engine:
             try:
                 state = item if isinstance(item, _RunState) else await self._load(run_id)
                 result = await self._execute(state) if state is not None else None
-            except Exception as e:  # the store failed: the run stays as last committed
+            except LeaseLost as e:  # another process holds the run now: it is theirs
+                log.info(
+                    "run taken over by another process",
+                    extra={"run_id": run_id, "holder": e.holder},
+                )
+                self._settle(run_id, None)
+            except StoreError as e:  # the store is unreachable: the run stays as committed
+                log.error("run stopped by a store error", extra={"run_id": run_id, "error": str(e)})
+                self._fail_waiter(run_id, e)
+            except Exception as e:  # a bug: the run fails with the reason, it does not loop
                 log.exception("run stopped by an error", extra={"run_id": run_id})
+                await self._fail_run(run_id, f"internal error: {type(e).__name__}: {e}")
                 self._fail_waiter(run_id, e)
             else:
-                if result is not None:
-                    self._settle(run_id, result)
+                self._settle(run_id, result)
             finally:
                 self._active.discard(run_id)
 
-    def _settle(self, run_id: str, result: RunResult) -> None:
+    async def _fail_run(self, run_id: str, reason: str) -> None:
+        now = iso(self.clock.now())
+        ev = EventRecord(
+            f"{run_id}/failed/{now}", "run.failed", now, run_id, None, None, {"error": reason}
+        )
+        try:
+            await self.store.transition(
+                Transition(run_id, RunStatus.FAILED, UNFINISHED, now, error=reason, events=(ev,))
+            )
+            await self.store.release_leases(self.owner, [run_id])
+        except MaestroError as e:
+            log.error("could not mark the run failed", extra={"run_id": run_id, "error": str(e)})
+            return
+        await self._publish([ev])
+
+    def _settle(self, run_id: str, result: RunResult | None) -> None:
+        """Wake whoever waits here; :meth:`wait` reads the result from the store."""
         fut = self._waiters.pop(run_id, None)
         if fut is not None and not fut.done():
-            fut.set_result(result)
-            self._finished[run_id] = result
-            while len(self._finished) > self.keep_results:
-                self._finished.popitem(last=False)
+            fut.set_result(result or RunResult(run_id, RunStatus.RUNNING))
 
     def _fail_waiter(self, run_id: str, exc: BaseException) -> None:
         fut = self._waiters.pop(run_id, None)
         if fut is not None and not fut.done():
             fut.set_exception(exc)
 
-    async def _load(self, run_id: str) -> _RunState | None:
-        """Rebuild a run's state from its committed steps."""
-        rec = await self.store.get_run(run_id)
-        if rec.status not in (*UNFINISHED, RunStatus.RUNNING):
-            self._settle(run_id, RunResult(run_id, rec.status, error=rec.error))
+    async def _load(self, run_id: str, owner: str | None = None) -> _RunState | None:
+        """Take the run's lease and rebuild its state from its committed steps. None when
+        another live process holds it, or it is no longer unfinished."""
+        if owner == QUEUE_OWNER:  # hand it to the work queue: any worker may take it
+            until, holder = self.ownership.handoff_until(), QUEUE_OWNER
+        else:
+            until, holder = self.ownership.until(), self.owner
+        got = await self.store.acquire_run(run_id, holder, until, self.ownership.now())
+        if got is None:
             return None
+        rec, paused = got
         defn = await self._definition(rec.workflow, rec.workflow_version)
-        state = _RunState(
-            run_id, defn, rec.input, next_step=rec.next_step, operator_id=rec.operator_id
+        state = rebuild_state(
+            rec,
+            defn,
+            await self.store.step_records(run_id),
+            await self.store.accepted_attempts(run_id),
         )
-        records: list[StepRecord] = await self.store.step_records(run_id)
-        accepted = await self.store.accepted_attempts(run_id)
-        last_at_next: StepRecord | None = None
-        for r in records:
-            state.attempts.append(
-                StepSummary(
-                    r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
-                )
-            )
-            passed = r.decision == GateDecision.PASS.value or (r.step_index, r.attempt) in accepted
-            if passed and r.output is not None:
-                state.outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
-            if r.step_index == rec.next_step:
-                last_at_next = r
-                if r.agent_id and r.decision != GateDecision.PASS.value:
-                    state.exclude.add(r.agent_id)
-        if last_at_next is not None:
-            state.attempt = last_at_next.attempt + 1
-            state.feedback = feedback_for(
-                last_at_next.attempt,
-                last_at_next.quality,
-                last_at_next.risk,
-                tuple(last_at_next.verdict.get("reasons", ())),
-            )
+        state.lease = Lease(holder, rec.epoch, until)
+        if paused and owner != QUEUE_OWNER:
+            await self._pause_for_workflow(state)
+            return None
         return state
 
-    async def _execute(self, st: _RunState) -> RunResult:
+    async def _execute(self, st: _RunState) -> RunResult | None:
         with self.run_scope(st.run_id, st.defn.name):  # e.g. the run's trace span
             return await self._execute_steps(st)
 
-    async def _execute_steps(self, st: _RunState) -> RunResult:
+    async def _execute_steps(self, st: _RunState) -> RunResult | None:
         steps = st.defn.steps
+        if st.next_step >= len(steps):  # its last step was accepted by people
+            await self._complete(st)
+            return None
         while st.next_step < len(steps):
+            if self._closing:  # stop at this boundary; the lease is released at close
+                return None
             stop = self._stop_requested.pop(st.run_id, None)
             if stop is not None:
-                return self._result(st, stop)
-            if st.defn.name in self._paused_workflows:
-                return await self._pause_for_workflow(st)
-            status, stopped, error = await self._attempt_once(st)
+                await self.store.release_leases(self.owner, [st.run_id])
+                return None
+            status, stopped = await self._attempt_once(st)
             if stopped is not None:
                 self._stop_requested.pop(st.run_id, None)
-                return self._result(st, stopped)
+                return None
             if status is not RunStatus.RUNNING:
-                return self._result(st, status, error)
-        return self._result(st, RunStatus.COMPLETED)
+                return None
+        return None
 
-    async def _pause_for_workflow(self, st: _RunState) -> RunResult:
+    async def _complete(self, st: _RunState) -> None:
+        """A run whose every step is done (the last one accepted by people) completes."""
+        now = iso(self.clock.now())
+        ev = EventRecord(
+            f"{st.run_id}/completed",
+            "run.completed",
+            now,
+            st.run_id,
+            st.defn.name,
+            None,
+            {"workflow_version": st.defn.version, "steps": len(st.defn.steps)},
+        )
+        with contextlib.suppress(InvalidTransition):
+            await self.store.transition(
+                Transition(st.run_id, RunStatus.COMPLETED, UNFINISHED, now, events=(ev,))
+            )
+            await self._publish([ev])
+            for listener in self.on_run_stopped:
+                listener(st.defn.name, RunStatus.COMPLETED.value)
+        await self.store.release_leases(self.owner, [st.run_id])
+
+    async def _pause_for_workflow(self, st: _RunState) -> None:
         now = iso(self.clock.now())
         ev = EventRecord(
             f"{st.run_id}.{st.next_step}.{st.attempt}.workflow-paused",
@@ -599,20 +770,16 @@ class Engine:
                 )
             )
         except InvalidTransition:
-            rec = await self.store.get_run(st.run_id)
-            return self._result(st, rec.status, rec.error)
+            return
+        finally:
+            if st.lease is not None:
+                await self.store.release_leases(st.lease.owner, [st.run_id])
         await self._publish([ev])
-        return self._result(st, RunStatus.PAUSED, _WORKFLOW_PAUSED)
 
-    async def _attempt_once(self, st: _RunState) -> tuple[RunStatus, RunStatus | None, str | None]:
-        """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.
-
-        Returns the run's new status, the status someone else stopped it with (if so), and the
-        error when it failed.
-        """
+    def _step_input(self, st: _RunState) -> StepInput:
         defn = st.defn
         step = defn.steps[st.next_step]
-        inp = StepInput(
+        return StepInput(
             run_id=st.run_id,
             workflow=defn,
             step=step,
@@ -624,7 +791,18 @@ class Engine:
             exclude_agents=frozenset(st.exclude),
             operator_id=st.operator_id,
         )
-        out = await self.bridge.execute_step(inp)
+
+    async def _attempt_once(
+        self, st: _RunState, *, hand_to_queue: bool = False
+    ) -> tuple[RunStatus, RunStatus | None]:
+        """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.
+
+        Returns the run's new status and the status someone else stopped it with (if so).
+        Raises :class:`LeaseLost` (nothing stored) when another process took the run over.
+        """
+        defn = st.defn
+        step = defn.steps[st.next_step]
+        out = await self.bridge.execute_step(self._step_input(st))
         decision = out.decision
         status, next_step, error = self._advance(st, out)
         if out.requests and status is not RunStatus.FAILED:
@@ -632,6 +810,17 @@ class Engine:
         events = out.events
         if status is not RunStatus.RUNNING:
             events = (*events, self._run_event(st, status, out))
+        intents = out.intents
+        if intents and self.governance is not None:
+            intents = self.governance.claimed_with_step(intents)
+        lease = st.lease
+        hand_to = None
+        if lease is not None:
+            hand_to = (
+                Lease(QUEUE_OWNER, lease.epoch, self.ownership.handoff_until())
+                if hand_to_queue
+                else Lease(lease.owner, lease.epoch, self.ownership.until())
+            )
         stopped = await self.store.commit_step(
             StepCommit(
                 step=self._record(out, decision),
@@ -642,12 +831,16 @@ class Engine:
                 events=events,
                 updated_at=out.finished_at,
                 requests=out.requests,
-                intents=out.intents,
+                intents=intents,
+                lease=lease,
+                hand_to=hand_to,
+                workflow=defn.name,
             )
         )
+        st.lease = hand_to
         await self._publish(events)
-        if out.intents and self.governance is not None:
-            await self.governance.run_claimed(out.intents)
+        if intents and self.governance is not None:
+            await self.governance.run_claimed(intents)
         if status is not RunStatus.RUNNING:
             for listener in self.on_run_stopped:
                 listener(defn.name, status.value)
@@ -667,22 +860,40 @@ class Engine:
             st.feedback = out.feedback()
             if out.agent_id is not None:
                 st.exclude.add(out.agent_id)
-        return status, stopped, error
+        return status, stopped
 
     async def execute_item(self, run_id: str, step_index: int, attempt: int) -> WorkItem | None:
         """Distributed mode: run one step attempt of a run (as handed out by a work queue).
 
-        Idempotent: if the attempt is already committed (a redelivery), nothing runs again.
-        Returns the run's next work item (to hand out), or None when the run stopped.
+        Idempotent: if the attempt is already committed (a redelivery), or another worker holds
+        the run, nothing runs again. Returns the run's next work item (to hand out), or None
+        when the run stopped (or is not this worker's to continue).
         """
-        st = await self._load(run_id)
-        if st is None or st.next_step >= len(st.defn.steps):
+        if run_id in self._active:  # a duplicate of an item this process is running
             return None
-        if (st.next_step, st.attempt) == (step_index, attempt):
-            status, stopped, _ = await self._attempt_once(st)
-            if stopped is not None or status is not RunStatus.RUNNING:
+        self._active.add(run_id)
+        try:
+            st = await self._load(run_id)
+            if st is None:
                 return None
-        return self._item(st)
+            if st.next_step >= len(st.defn.steps):
+                await self._complete(st)
+                return None
+            if (st.next_step, st.attempt) == (step_index, attempt):
+                try:
+                    status, stopped = await self._attempt_once(st, hand_to_queue=True)
+                except LeaseLost:
+                    return None
+                if stopped is not None or status is not RunStatus.RUNNING:
+                    return None
+            else:  # an old item: the run is past it; hand the current one back to the queue
+                assert st.lease is not None
+                await self.store.acquire_run(
+                    run_id, QUEUE_OWNER, self.ownership.handoff_until(), self.ownership.now()
+                )
+            return self._item(st)
+        finally:
+            self._active.discard(run_id)
 
     def _item(self, st: _RunState) -> WorkItem:
         step = st.defn.steps[st.next_step]
@@ -740,11 +951,7 @@ class Engine:
             eval_latency_ms=out.eval_ms,
         )
 
-    @staticmethod
-    def _result(st: _RunState, status: RunStatus, error: str | None = None) -> RunResult:
-        return RunResult(st.run_id, status, tuple(st.attempts), dict(st.outputs), error)
-
     async def drain(self) -> None:
-        """Wait for every queued and running run to stop."""
+        """Wait for every queued and running run here to stop."""
         while self._waiters:
             await asyncio.gather(*list(self._waiters.values()), return_exceptions=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
+from maestro_helix.core.lease import Ownership
 from maestro_helix.core.scores import GateDecision, RiskScore
 from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
 from maestro_helix.governance.audit import AuditDraft
@@ -32,7 +33,7 @@ from maestro_helix.governance.policy import (
     requirement_for_action,
 )
 from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord, Store
-from maestro_helix.store.gil_sql import DecisionInput, DecisionOutcome
+from maestro_helix.store.gil_sql import Claim, DecisionInput, DecisionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +216,16 @@ class Governance:
         policy: GovernancePolicy | None = None,
         action_types: Sequence[ActionSpec] = (),
         clock: Clock | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self.store = store
         self.policy = policy or GovernancePolicy()
         self.action_types = {a.name: a for a in action_types}
         self.clock = clock or SystemClock()
+        self.ownership = ownership or Ownership()
         self.policy_version = self.policy.version
-        self._recovered = False
+        self.on_refused: list[Callable[[ActionIntent], object]] = []
+        """Called for each action the pre-handler checks refused (metrics)."""
         self.publish: Callable[[Sequence[EventRecord]], Awaitable[None]] = _no_publish
         """Where GIL's own events (actions run, runs moved by decisions) go once stored; the
         assembly points it at the engine's publisher."""
@@ -260,21 +264,45 @@ class Governance:
         await self.publish(events)
         return requests
 
+    def claim(self) -> Claim:
+        """A claim by this process, valid for one lease length (renewed while it works)."""
+        o = self.ownership
+        now = o.now()
+        return Claim(o.owner, now + o.ttl_s, now, iso(self.clock.now()))
+
+    def claimed_with_step(self, intents: Sequence[ActionIntent]) -> tuple[ActionIntent, ...]:
+        """Intents cleared with their step, stored already claimed by this process."""
+        c = self.claim()
+        return tuple(
+            replace(i, status="started", attempts=1, owner=c.owner, claim_until=c.until)
+            for i in intents
+        )
+
     async def execute(
         self, *, run_id: str | None = None, keys: Sequence[str] | None = None
     ) -> list[ActionResult]:
-        """Run cleared actions exactly once each. The first call in a process also takes back
-        the actions a dead process left half-done (same idempotency key)."""
-        recover = not self._recovered
-        self._recovered = True
-        intents = await self.store.claim_intents(
-            run_id=run_id, keys=keys, ts=iso(self.clock.now()), recover=recover
+        """Run cleared actions that nobody is running: pending ones, and those whose claimer
+        died mid-call (its claim expired; the same idempotency key is used again)."""
+        claimed, refused = await self.store.claim_intents(
+            run_id=run_id, keys=keys, claim=self.claim()
         )
-        return [await self._run(intent) for intent in intents]
+        for intent in refused:
+            log.warning(
+                "action refused before its handler ran",
+                extra={"key": intent.idempotency_key, "reason": intent.error},
+            )
+            for listener in self.on_refused:
+                listener(intent)
+        return [await self._run(intent) for intent in claimed]
 
     async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
-        """Run intents this process stored as *started* (cleared with their step)."""
+        """Run intents this process stored as claimed (cleared with their step)."""
         return [await self._run(intent) for intent in intents]
+
+    async def retry(self, key: str, *, by: str) -> list[ActionResult]:
+        """Run a failed action again, with the same idempotency key (audited)."""
+        await self.store.retry_intent(key, iso(self.clock.now()), by)
+        return await self.execute(keys=[key])
 
     async def _run(self, intent: ActionIntent) -> ActionResult:
         spec = self.action_types.get(intent.action_type)
@@ -291,7 +319,7 @@ class Governance:
                 error = f"{type(e).__name__}: {e}"
         ts = iso(self.clock.now())
         audit = AuditDraft(
-            entry_id=f"{intent.idempotency_key}/executed/{intent.attempts}",
+            entry_id=f"{intent.idempotency_key}/executed/{intent.attempts}/{intent.owner}",
             ts=ts,
             kind="action.executed",
             run_id=intent.run_id,
@@ -302,11 +330,13 @@ class Governance:
                 "action_type": intent.action_type,
                 "payload_hash": intent.payload_hash,
                 "error": error,
+                "attempt": intent.attempts,
+                "owner": intent.owner,
             },
         )
         outcome = "succeeded" if ok else "failed"
         event = EventRecord(
-            f"{intent.idempotency_key}/action.{outcome}",
+            f"{intent.idempotency_key}/{intent.attempts}/action.{outcome}",
             f"action.{outcome}",
             ts,
             intent.run_id,
@@ -318,8 +348,8 @@ class Governance:
                 "error": error,
             },
         )
-        await self.store.finish_intent(
-            intent.idempotency_key,
+        mine = await self.store.finish_intent(
+            intent,
             ok=ok,
             result=_jsonable(result),
             error=error,
@@ -328,6 +358,11 @@ class Governance:
             event=event,
         )
         await self.publish([event])
+        if not mine:
+            log.warning(
+                "action call finished after its claim passed to another process",
+                extra={"key": intent.idempotency_key, "attempt": intent.attempts},
+            )
         if not ok:
             log.error("action failed", extra={"key": intent.idempotency_key, "error": error})
         return ActionResult(intent.idempotency_key, intent.action_type, ok, result, error)

@@ -48,6 +48,8 @@ class GateConfig(BaseModel):
         )
     )
     workflows: dict[str, _WorkflowGates] = Field(default_factory=dict)
+    step_timeout_s: float = Field(default=300.0, gt=0)
+    """How long an agent may take on one step unless the step sets ``timeout_s``."""
 
 
 def parse_gate_config(data: Any, source: str) -> GateConfig:

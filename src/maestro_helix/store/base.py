@@ -30,6 +30,25 @@ UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
 """Statuses a restarted engine picks up again by itself."""
 
 
+QUEUE_OWNER = ":queue"
+"""The lease holder of a run whose next step waits on a work queue (any worker may take it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A process's hold on a run: only the holder of the current ``epoch`` may commit its steps.
+
+    Attributes:
+        owner: the holding process (``host:pid:nonce``).
+        epoch: the fencing token, raised by every acquisition.
+        until: wall-clock expiry (Unix seconds); a live holder renews it.
+    """
+
+    owner: str
+    epoch: int
+    until: float
+
+
 @dataclass(frozen=True, slots=True)
 class NewRun:
     run_id: str
@@ -38,6 +57,10 @@ class NewRun:
     input: Mapping[str, Any]
     created_at: str
     operator_id: str | None = None
+    owner: str | None = None
+    lease_until: float | None = None
+    status: RunStatus = RunStatus.PENDING
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +75,9 @@ class RunRecord:
     operator_id: str | None
     created_at: str
     updated_at: str
+    owner: str | None = None
+    lease_until: float | None = None
+    epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +171,27 @@ class ActionIntent:
     action_type: str
     payload: Mapping[str, Any]
     payload_hash: str
-    status: str = "pending"  # pending | started | succeeded | failed
+    status: str = "pending"  # pending | started | succeeded | failed | refused
     attempts: int = 0
     result: Any = None
     error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    owner: str | None = None
+    claim_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionAttempt:
+    """One call of an action's handler, recorded before it starts and after it ends."""
+
+    idempotency_key: str
+    attempt: int
+    owner: str
+    started_at: str
+    finished_at: str | None = None
+    outcome: str | None = None  # succeeded | failed | refused; None: never heard back
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +205,11 @@ class StepCommit:
         run_error: set when the run fails.
         audit: entries to append to the chain.
         events: reflexive events to store (and publish once stored).
+        lease: the writer's lease; a commit whose lease is not the run's current one writes
+            nothing and fails with :class:`~maestro_helix.core.errors.LeaseLost`.
+        hand_to: the lease after this commit while the run goes on: the writer's own (renewed)
+            lease, or the work queue's (``QUEUE_OWNER``); released when the run stops.
+        workflow: the run's workflow (a paused workflow pauses the run at this boundary).
     """
 
     step: StepRecord
@@ -175,6 +221,9 @@ class StepCommit:
     updated_at: str = ""
     requests: Sequence[ApprovalRequest] = ()
     intents: Sequence[ActionIntent] = ()
+    lease: Lease | None = None
+    hand_to: Lease | None = None
+    workflow: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +313,25 @@ class Store(ABC):
         """Move a run to another status, atomically checked against ``t.allowed``."""
 
     @abstractmethod
+    async def acquire_run(
+        self, run_id: str, owner: str, until: float, now: float
+    ) -> tuple[RunRecord, bool] | None:
+        """Take the run's lease if nobody live holds it (raises its epoch); returns the run and
+        whether its workflow is paused, or None when another process holds it."""
+
+    @abstractmethod
+    async def renew_leases(self, owner: str, until: float) -> int:
+        """Extend every run lease and action claim of ``owner`` to ``until``."""
+
+    @abstractmethod
+    async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
+        """Give up ``owner``'s run leases (all of them, or those of ``run_ids``)."""
+
+    @abstractmethod
+    async def runs_to_resume(self, owner: str, now: float) -> list[str]:
+        """Unfinished runs that no live process holds."""
+
+    @abstractmethod
     async def get_run(self, run_id: str) -> RunRecord: ...
 
     @abstractmethod
@@ -332,18 +400,14 @@ class Store(ABC):
 
     @abstractmethod
     async def claim_intents(
-        self,
-        *,
-        run_id: str | None = None,
-        keys: Sequence[str] | None = None,
-        ts: str,
-        recover: bool = False,
-    ) -> list[ActionIntent]: ...
+        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, claim: Any
+    ) -> tuple[list[ActionIntent], list[ActionIntent]]:
+        """Claim cleared actions (``gil_sql.Claim``): returns (claimed, refused)."""
 
     @abstractmethod
     async def finish_intent(
         self,
-        key: str,
+        intent: ActionIntent,
         *,
         ok: bool,
         result: Any,
@@ -351,7 +415,19 @@ class Store(ABC):
         ts: str,
         audit: AuditDraft,
         event: EventRecord,
-    ) -> None: ...
+    ) -> bool:
+        """Record a handler call's end; False if the claim had passed to another process."""
+
+    @abstractmethod
+    async def action_attempts(self, key: str) -> list[ActionAttempt]: ...
+
+    @abstractmethod
+    async def retry_intent(self, key: str, ts: str, by: str) -> ActionIntent: ...
+
+    @abstractmethod
+    async def list_intents(
+        self, *, status: str | None = None, limit: int = 100
+    ) -> list[ActionIntent]: ...
 
     @abstractmethod
     async def intents_of(self, run_id: str) -> list[ActionIntent]: ...

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.errors import MaestroError
@@ -28,6 +28,7 @@ from maestro_helix.governance.policy import (
 )
 from maestro_helix.store import schema as t
 from maestro_helix.store.base import (
+    ActionAttempt,
     ActionIntent,
     ApprovalRecord,
     ApprovalRequest,
@@ -37,6 +38,7 @@ from maestro_helix.store.base import (
 from maestro_helix.store.sql import append_audit, event_row, intent_row, lock_chain
 
 __all__ = [
+    "Claim",
     "DecisionInput",
     "DecisionOutcome",
     "RequestNotFound",
@@ -434,33 +436,119 @@ def expire_due(
     return done, events
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who claims cleared actions, and until when (Unix seconds; a live claimer renews it)."""
+
+    owner: str
+    until: float
+    now: float
+    ts: str
+
+
+_CLAIMABLE_RUN = ("pending", "running", "escalated", "paused", "completed")
+
+
+def _refusal(conn: Connection, row: Any) -> str | None:
+    """Checked immediately before a handler may run, in the claiming transaction: the payload
+    is still the one approved, the run still wants it, and its request is still approved."""
+    if payload_hash(row.action_type, row.payload or {}) != row.payload_hash:
+        return "the stored payload no longer matches the payload that was cleared"
+    if row.request_id is not None:
+        req = conn.execute(
+            select(t.approval_requests).where(t.approval_requests.c.request_id == row.request_id)
+        ).first()
+        if req is None:
+            return f"its approval request {row.request_id} is missing"
+        if req.status not in ("approved", "overridden"):
+            return f"its approval request is {req.status}"
+        if payload_hash(req.action_type or "escalation", req.payload or {}) != req.payload_hash:
+            return "the stored payload no longer matches the payload the approvers saw"
+    status = conn.execute(select(t.runs.c.status).where(t.runs.c.run_id == row.run_id)).scalar()
+    if status not in _CLAIMABLE_RUN:
+        return f"its run is {status}"
+    return None
+
+
+def _refuse(conn: Connection, row: Any, why: str, c: Claim) -> ActionIntent:
+    conn.execute(
+        update(t.action_executions)
+        .where(t.action_executions.c.idempotency_key == row.idempotency_key)
+        .values(status="refused", error=why, updated_at=c.ts, owner=None, claim_until=None)
+    )
+    append_audit(
+        conn,
+        [
+            AuditDraft(
+                entry_id=f"{row.idempotency_key}/refused/{c.ts}",
+                ts=c.ts,
+                kind="action.refused",
+                run_id=row.run_id,
+                gil_decision="refused",
+                human_operator_id="",
+                details={
+                    "idempotency_key": row.idempotency_key,
+                    "action_type": row.action_type,
+                    "payload_hash": row.payload_hash,
+                    "reason": why,
+                },
+            )
+        ],
+    )
+    return replace(_intent(row), status="refused", error=why)
+
+
 def claim_intents(
-    conn: Connection, run_id: str | None, keys: Sequence[str] | None, ts: str, recover: bool
-) -> list[ActionIntent]:
-    """Mark pending intents as started and return them to execute. With ``recover``, also
-    those left *started* by a process that died mid-execution (call it once, at start-up)."""
-    statuses = ["pending", "started"] if recover else ["pending"]
-    q = select(t.action_executions).where(t.action_executions.c.status.in_(statuses))
+    conn: Connection, run_id: str | None, keys: Sequence[str] | None, c: Claim
+) -> tuple[list[ActionIntent], list[ActionIntent]]:
+    """Claim cleared actions for ``c.owner``: pending ones, and those whose claimer's claim
+    expired (it died mid-call: the same idempotency key is used again). Each claim records the
+    handler call about to be made. Returns (claimed, refused by the pre-handler checks)."""
+    ae = t.action_executions.c
+    q = select(t.action_executions).where(
+        or_(ae.status == "pending", and_(ae.status == "started", ae.claim_until < c.now))
+    )
     if run_id is not None:
-        q = q.where(t.action_executions.c.run_id == run_id)
+        q = q.where(ae.run_id == run_id)
     if keys is not None:
-        q = q.where(t.action_executions.c.idempotency_key.in_(list(keys)))
+        q = q.where(ae.idempotency_key.in_(list(keys)))
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
-    claimed = []
-    for row in conn.execute(q.order_by(t.action_executions.c.created_at)).all():
+    claimed, refused = [], []
+    for row in conn.execute(q.order_by(ae.created_at, ae.idempotency_key)).all():
+        why = _refusal(conn, row)
+        if why is not None:
+            refused.append(_refuse(conn, row, why, c))
+            continue
+        n = row.attempts + 1
         conn.execute(
             update(t.action_executions)
-            .where(t.action_executions.c.idempotency_key == row.idempotency_key)
-            .values(status="started", attempts=row.attempts + 1, updated_at=ts)
+            .where(ae.idempotency_key == row.idempotency_key, ae.attempts == row.attempts)
+            .values(
+                status="started", attempts=n, updated_at=c.ts, owner=c.owner, claim_until=c.until
+            )
         )
-        claimed.append(replace(_intent(row), status="started", attempts=row.attempts + 1))
-    return claimed
+        conn.execute(
+            t.action_attempts.insert(),
+            {
+                "idempotency_key": row.idempotency_key,
+                "attempt": n,
+                "owner": c.owner,
+                "started_at": c.ts,
+                "finished_at": None,
+                "outcome": None,
+                "error": None,
+            },
+        )
+        claimed.append(
+            replace(_intent(row), status="started", attempts=n, owner=c.owner, claim_until=c.until)
+        )
+    return claimed, refused
 
 
 def finish_intent(
     conn: Connection,
-    key: str,
+    intent: ActionIntent,
     *,
     ok: bool,
     result: Any,
@@ -468,19 +556,86 @@ def finish_intent(
     ts: str,
     audit: AuditDraft,
     event: EventRecord,
-) -> None:
+) -> bool:
+    """Record the end of one handler call. Returns False when the claim was no longer ours
+    (it expired and another process took the action over): the call is recorded, the action's
+    status is left to its current claimer."""
+    outcome = "succeeded" if ok else "failed"
     conn.execute(
-        update(t.action_executions)
-        .where(t.action_executions.c.idempotency_key == key)
-        .values(
-            status="succeeded" if ok else "failed",
-            result=result,
-            error=error,
-            updated_at=ts,
+        update(t.action_attempts)
+        .where(
+            t.action_attempts.c.idempotency_key == intent.idempotency_key,
+            t.action_attempts.c.attempt == intent.attempts,
         )
+        .values(finished_at=ts, outcome=outcome, error=error)
     )
+    ae = t.action_executions.c
+    mine = conn.execute(
+        update(t.action_executions)
+        .where(
+            ae.idempotency_key == intent.idempotency_key,
+            ae.owner == intent.owner,
+            ae.attempts == intent.attempts,
+            ae.status == "started",
+        )
+        .values(
+            status=outcome, result=result, error=error, updated_at=ts, owner=None, claim_until=None
+        )
+    ).rowcount
     append_audit(conn, [audit])
     conn.execute(t.reflexive_events.insert(), event_row(event))
+    return bool(mine)
+
+
+def action_attempts(conn: Connection, key: str) -> list[ActionAttempt]:
+    rows = conn.execute(
+        select(t.action_attempts)
+        .where(t.action_attempts.c.idempotency_key == key)
+        .order_by(t.action_attempts.c.attempt)
+    )
+    return [ActionAttempt(**dict(r._mapping)) for r in rows]
+
+
+def retry_intent(conn: Connection, key: str, ts: str, by: str) -> ActionIntent:
+    """Put a failed action back to pending (same idempotency key); audited."""
+    ae = t.action_executions.c
+    row = conn.execute(select(t.action_executions).where(ae.idempotency_key == key)).first()
+    if row is None:
+        raise MaestroError(f"no action with key {key!r}")
+    if row.status != "failed":
+        raise MaestroError(f"action {key} is {row.status}; only a failed action can be retried")
+    conn.execute(
+        update(t.action_executions)
+        .where(ae.idempotency_key == key, ae.status == "failed")
+        .values(status="pending", updated_at=ts)
+    )
+    append_audit(
+        conn,
+        [
+            AuditDraft(
+                entry_id=f"{key}/retry/{ts}",
+                ts=ts,
+                kind="action.retry",
+                run_id=row.run_id,
+                gil_decision="retry",
+                human_operator_id=by,
+                details={
+                    "idempotency_key": key,
+                    "action_type": row.action_type,
+                    "previous_error": row.error,
+                },
+            )
+        ],
+    )
+    return replace(_intent(row), status="pending")
+
+
+def list_intents(conn: Connection, status: str | None, limit: int) -> list[ActionIntent]:
+    q = select(t.action_executions)
+    if status is not None:
+        q = q.where(t.action_executions.c.status == status)
+    q = q.order_by(t.action_executions.c.created_at.desc()).limit(limit)
+    return [_intent(r) for r in conn.execute(q)]
 
 
 def intents_of(conn: Connection, run_id: str) -> list[ActionIntent]:

@@ -44,6 +44,10 @@ runs = Table(
     Column("trace_id", String(32), nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    # the lease: which process executes the run, until when, and the fencing token (epoch)
+    Column("owner", String(96), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("epoch", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_workflow_created", "workflow", "created_at"),
 )
@@ -187,7 +191,22 @@ action_executions = Table(
     Column("error", Text, nullable=True),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    # the claim: which process may call the handler, until when
+    Column("owner", String(96), nullable=True),
+    Column("claim_until", Float, nullable=True),
     Index("ix_actions_status", "status"),
+)
+
+action_attempts = Table(
+    "action_attempts",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("owner", String(96), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32), nullable=True),
+    Column("outcome", String(16), nullable=True),  # succeeded | failed | refused; NULL: unknown
+    Column("error", Text, nullable=True),
 )
 
 policy_versions = Table(

@@ -8,19 +8,20 @@ step commits become one multi-row statement per table in one transaction (group 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, bindparam, case, func, select, text, update
+from sqlalchemy import JSON, Float, String, bindparam, case, cast, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.errors import InvalidTransition, RunNotFound, WorkflowNotFound
+from maestro_helix.core.errors import InvalidTransition, LeaseLost, RunNotFound, WorkflowNotFound
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
 from maestro_helix.store import schema as t
 from maestro_helix.store.base import (
+    QUEUE_OWNER,
     UNFINISHED,
     ActionIntent,
     AgentStat,
@@ -111,6 +112,8 @@ def intent_row(i: ActionIntent) -> dict[str, Any]:
         "error": i.error,
         "created_at": i.created_at,
         "updated_at": i.updated_at,
+        "owner": i.owner,
+        "claim_until": i.claim_until,
     }
 
 
@@ -137,8 +140,13 @@ _RUN_STEP_UPDATE = (
         updated_at=bindparam("b_updated_at"),
         error=case((_IS_ACTIVE, bindparam("b_error")), else_=t.runs.c.error),
         status=case((_IS_ACTIVE, bindparam("b_status")), else_=t.runs.c.status),
+        # SET reads the row as it was: a run someone else stopped is released too
+        owner=case((_IS_ACTIVE, cast(bindparam("b_owner"), String)), else_=None),
+        lease_until=case((_IS_ACTIVE, cast(bindparam("b_lease_until"), Float)), else_=None),
     )
 )
+
+WORKFLOW_PAUSED = "workflow paused"
 
 
 _JSON_COLUMNS: dict[str, frozenset[str]] = {
@@ -173,29 +181,80 @@ def bulk(conn: Connection, key: str, stmt: Any, rows: list[dict[str, Any]], tabl
     conn.exec_driver_sql(sql_text, params)
 
 
+def _in_chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i : i + size])
+
+
+def check_leases(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, LeaseLost]:
+    """The commits whose lease is not their run's current one (another process took it over).
+
+    Runs inside the writing transaction: SQLite's is exclusive; PostgreSQL locks the rows."""
+    leased = {c.step.run_id: c.lease for c in commits if c.lease is not None}
+    if not leased:
+        return {}
+    held: dict[str, tuple[str | None, int]] = {}
+    for part in _in_chunks(list(leased)):
+        q = select(t.runs.c.run_id, t.runs.c.owner, t.runs.c.epoch).where(t.runs.c.run_id.in_(part))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        held.update({r.run_id: (r.owner, int(r.epoch)) for r in conn.execute(q)})
+    refused = {}
+    for run_id, lease in leased.items():
+        assert lease is not None
+        owner, epoch = held.get(run_id, (None, -1))
+        if owner != lease.owner or epoch != lease.epoch:
+            refused[run_id] = LeaseLost(run_id, lease.owner, lease.epoch, owner)
+    return refused
+
+
+def paused_workflow_names(conn: Connection) -> set[str]:
+    rows = conn.execute(select(t.workflow_state.c.name).where(t.workflow_state.c.paused == 1))
+    return {r.name for r in rows}
+
+
+def _pause_for_workflow(c: StepCommit) -> StepCommit:
+    """The run reaches a step boundary while its workflow is paused: it stops here."""
+    ev = EventRecord(
+        f"{c.step.run_id}/{c.step.step_index}/{c.step.attempt}/workflow-paused",
+        "run.paused",
+        c.updated_at or c.step.finished_at,
+        c.step.run_id,
+        c.workflow,
+        None,
+        {"reason": WORKFLOW_PAUSED},
+    )
+    return replace(
+        c,
+        run_status=RunStatus.PAUSED,
+        run_error=WORKFLOW_PAUSED,
+        hand_to=None,
+        events=(*c.events, ev),
+    )
+
+
+def _attempt_row(i: ActionIntent, ts: str) -> dict[str, Any]:
+    return {
+        "idempotency_key": i.idempotency_key,
+        "attempt": i.attempts,
+        "owner": i.owner,
+        "started_at": ts,
+        "finished_at": None,
+        "outcome": None,
+        "error": None,
+    }
+
+
 @dataclass
 class WriteBatch:
     """Rows collected from many operations, written with one statement per table."""
 
     runs: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    run_updates: list[dict[str, Any]] = field(default_factory=list)
-    audit: list[AuditDraft] = field(default_factory=list)
+    commits: list[StepCommit] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    intents: list[dict[str, Any]] = field(default_factory=list)
-    touched_runs: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(
-            self.runs
-            or self.steps
-            or self.run_updates
-            or self.audit
-            or self.events
-            or self.requests
-            or self.intents
-        )
+        return bool(self.runs or self.commits or self.events)
 
     def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
         for r in runs:
@@ -204,76 +263,168 @@ class WriteBatch:
                     "run_id": r.run_id,
                     "workflow": r.workflow,
                     "workflow_version": r.workflow_version,
-                    "status": RunStatus.PENDING.value,
+                    "status": r.status.value,
                     "input": dict(r.input),
                     "next_step": 0,
-                    "error": None,
+                    "error": r.error,
                     "operator_id": r.operator_id,
                     "trace_id": None,
                     "created_at": r.created_at,
                     "updated_at": r.created_at,
+                    "owner": r.owner,
+                    "lease_until": r.lease_until,
+                    "epoch": 1 if r.owner is not None else 0,
                 }
             )
         self.events.extend(event_row(e) for e in events)
 
     def add_step(self, c: StepCommit) -> None:
-        self.steps.append(_step_row(c.step))
-        self.run_updates.append(
-            {
-                "b_run_id": c.step.run_id,
-                "b_next_step": c.next_step,
-                "b_updated_at": c.updated_at or c.step.finished_at,
-                "b_status": c.run_status.value,
-                "b_error": c.run_error,
-            }
-        )
-        self.audit.extend(c.audit)
-        self.events.extend(event_row(e) for e in c.events)
-        self.requests.extend(request_row(r) for r in c.requests)
-        self.intents.extend(intent_row(i) for i in c.intents)
-        self.touched_runs.append(c.step.run_id)
+        self.commits.append(c)
 
-    def flush(self, conn: Connection) -> dict[str, str]:
-        """Write everything collected; return the status of touched runs now inactive."""
+    def flush(self, conn: Connection) -> dict[str, str | LeaseLost]:
+        """Write everything collected. Returns, per touched run, the status of runs that are
+        now inactive, or the :class:`LeaseLost` refusing its commit (that commit wrote nothing)."""
         if self.runs:
             bulk(conn, "runs.insert", t.runs.insert(), self.runs, "runs")
-        if self.steps:
-            bulk(conn, "steps.insert", t.steps.insert(), self.steps, "steps")
-        if self.run_updates:
-            bulk(conn, "runs.step_update", _RUN_STEP_UPDATE, self.run_updates, "")
-        if self.audit:
-            append_audit(conn, self.audit)
+        refused = check_leases(conn, self.commits)
+        commits = [c for c in self.commits if c.step.run_id not in refused]
+        if any(c.run_status is RunStatus.RUNNING and c.workflow for c in commits):
+            paused = paused_workflow_names(conn)
+            if paused:
+                commits = [
+                    _pause_for_workflow(c)
+                    if c.run_status is RunStatus.RUNNING and c.workflow in paused
+                    else c
+                    for c in commits
+                ]
+        self._write_commits(conn, commits)
         if self.events:
             bulk(conn, "events.insert", _EVENTS_INSERT, self.events, "reflexive_events")
-        if self.requests:
-            bulk(
-                conn,
-                "requests.insert",
-                t.approval_requests.insert(),
-                self.requests,
-                "approval_requests",
-            )
-        if self.intents:
-            bulk(
-                conn,
-                "intents.insert",
-                t.action_executions.insert(),
-                self.intents,
-                "action_executions",
-            )
-        stopped: dict[str, str] = {}
-        if self.touched_runs:
-            ids = list(set(self.touched_runs))
-            for i in range(0, len(ids), 500):
-                rows = conn.execute(
-                    select(t.runs.c.run_id, t.runs.c.status).where(
-                        t.runs.c.run_id.in_(ids[i : i + 500]), t.runs.c.status.not_in(_ACTIVE)
-                    )
+        results: dict[str, str | LeaseLost] = dict(refused)
+        ids = list({c.step.run_id for c in commits})
+        for part in _in_chunks(ids):
+            rows = conn.execute(
+                select(t.runs.c.run_id, t.runs.c.status).where(
+                    t.runs.c.run_id.in_(part), t.runs.c.status.not_in(_ACTIVE)
                 )
-                stopped.update({r.run_id: r.status for r in rows})
-        self.runs, self.steps, self.run_updates, self.audit, self.events = [], [], [], [], []
-        self.requests, self.intents, self.touched_runs = [], [], []
-        return stopped
+            )
+            results.update({r.run_id: r.status for r in rows})
+        self.runs, self.commits, self.events = [], [], []
+        return results
+
+    def _write_commits(self, conn: Connection, commits: Sequence[StepCommit]) -> None:
+        if not commits:
+            return
+        steps: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        audit: list[AuditDraft] = []
+        requests: list[dict[str, Any]] = []
+        intents: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        for c in commits:
+            steps.append(_step_row(c.step))
+            hand = c.hand_to if c.run_status is RunStatus.RUNNING else None
+            updates.append(
+                {
+                    "b_run_id": c.step.run_id,
+                    "b_next_step": c.next_step,
+                    "b_updated_at": c.updated_at or c.step.finished_at,
+                    "b_status": c.run_status.value,
+                    "b_error": c.run_error,
+                    "b_owner": hand.owner if hand is not None else None,
+                    "b_lease_until": hand.until if hand is not None else None,
+                }
+            )
+            audit.extend(c.audit)
+            self.events.extend(event_row(e) for e in c.events)
+            requests.extend(request_row(r) for r in c.requests)
+            for i in c.intents:
+                intents.append(intent_row(i))
+                if i.status == "started":  # claimed with its step: its first call is recorded
+                    attempts.append(_attempt_row(i, c.updated_at or c.step.finished_at))
+        bulk(conn, "steps.insert", t.steps.insert(), steps, "steps")
+        bulk(conn, "runs.step_update", _RUN_STEP_UPDATE, updates, "")
+        if audit:
+            append_audit(conn, audit)
+        if requests:
+            bulk(
+                conn, "requests.insert", t.approval_requests.insert(), requests, "approval_requests"
+            )
+        if intents:
+            bulk(conn, "intents.insert", t.action_executions.insert(), intents, "action_executions")
+        if attempts:
+            bulk(conn, "attempts.insert", t.action_attempts.insert(), attempts, "action_attempts")
+
+
+# -- leases -----------------------------------------------------------------------------------
+
+
+def acquire_run(
+    conn: Connection, run_id: str, owner: str, until: float, now: float
+) -> tuple[RunRecord, bool] | None:
+    """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
+    that waits on the work queue). Raises the fencing token. Returns the run and whether its
+    workflow is paused, or None when another live process holds it (or it is not unfinished)."""
+    r = t.runs.c
+    moved = conn.execute(
+        update(t.runs)
+        .where(
+            r.run_id == run_id,
+            r.status.in_(_ACTIVE),
+            or_(
+                r.owner.is_(None),
+                r.owner == QUEUE_OWNER,
+                r.owner == owner,
+                r.lease_until < now,
+            ),
+        )
+        .values(owner=owner, lease_until=until, epoch=r.epoch + 1)
+    ).rowcount
+    if moved != 1:
+        return None
+    rec = get_run(conn, run_id)
+    paused = conn.execute(
+        select(t.workflow_state.c.paused).where(t.workflow_state.c.name == rec.workflow)
+    ).scalar()
+    return rec, bool(paused)
+
+
+def renew_leases(conn: Connection, owner: str, until: float) -> int:
+    """Extend every lease and action claim ``owner`` holds; returns the runs renewed."""
+    n = conn.execute(
+        update(t.runs)
+        .where(t.runs.c.owner == owner, t.runs.c.status.in_(_ACTIVE))
+        .values(lease_until=until)
+    ).rowcount
+    conn.execute(
+        update(t.action_executions)
+        .where(t.action_executions.c.owner == owner, t.action_executions.c.status == "started")
+        .values(claim_until=until)
+    )
+    return int(n)
+
+
+def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None = None) -> int:
+    """Give up the leases ``owner`` holds (all, or those of ``run_ids``): another process may
+    continue those runs at once."""
+    q = update(t.runs).where(t.runs.c.owner == owner)
+    if run_ids is not None:
+        q = q.where(t.runs.c.run_id.in_(list(run_ids)))
+    return int(conn.execute(q.values(owner=None, lease_until=None)).rowcount)
+
+
+def runs_to_resume(conn: Connection, owner: str, now: float) -> list[str]:
+    """Unfinished runs no live process holds (free, ours, or with an expired lease)."""
+    r = t.runs.c
+    rows = conn.execute(
+        select(r.run_id)
+        .where(
+            r.status.in_(_ACTIVE),
+            or_(r.owner.is_(None), r.owner == owner, r.lease_until < now),
+        )
+        .order_by(r.created_at, r.run_id)
+    )
+    return [row.run_id for row in rows]
 
 
 def read_head(conn: Connection) -> tuple[int, str]:
@@ -399,6 +550,9 @@ def _run(row: Any) -> RunRecord:
         operator_id=row.operator_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        epoch=int(row.epoch or 0),
     )
 
 

@@ -25,12 +25,13 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
+from maestro_helix.core.errors import LeaseLost, MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.governance.policy import GovernancePolicy, Role
 from maestro_helix.store import gil_sql, ops_sql, sql
 from maestro_helix.store.base import (
+    ActionAttempt,
     ActionIntent,
     AgentStat,
     ApprovalRecord,
@@ -217,7 +218,12 @@ class ThreadedStore(Store):
             for op in ops:
                 self._run_batch(conn, [op], raise_lost=raise_lost)
             return
-        _deliver([(op, res, None) for op, res in zip(ops, results, strict=True)])
+        _deliver(
+            [
+                (op, None, res) if isinstance(res, LeaseLost) else (op, res, None)
+                for op, res in zip(ops, results, strict=True)
+            ]
+        )
 
     def _apply(self, conn: Connection, ops: list[_Op]) -> list[Any]:
         batch = sql.WriteBatch()
@@ -297,6 +303,20 @@ class ThreadedStore(Store):
     async def transition(self, tr: Transition) -> RunRecord:
         return await self._call(lambda c: sql.transition(c, tr))
 
+    async def acquire_run(
+        self, run_id: str, owner: str, until: float, now: float
+    ) -> tuple[RunRecord, bool] | None:
+        return await self._call(lambda c: sql.acquire_run(c, run_id, owner, until, now))
+
+    async def renew_leases(self, owner: str, until: float) -> int:
+        return await self._call(lambda c: sql.renew_leases(c, owner, until))
+
+    async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
+        return await self._call(lambda c: sql.release_leases(c, owner, run_ids))
+
+    async def runs_to_resume(self, owner: str, now: float) -> list[str]:
+        return await self._call(lambda c: sql.runs_to_resume(c, owner, now))
+
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._call(lambda c: sql.get_run(c, run_id))
 
@@ -372,14 +392,13 @@ class ThreadedStore(Store):
         *,
         run_id: str | None = None,
         keys: Sequence[str] | None = None,
-        ts: str,
-        recover: bool = False,
-    ) -> list[ActionIntent]:
-        return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, ts, recover))
+        claim: gil_sql.Claim,
+    ) -> tuple[list[ActionIntent], list[ActionIntent]]:
+        return await self._call(lambda c: gil_sql.claim_intents(c, run_id, keys, claim))
 
     async def finish_intent(
         self,
-        key: str,
+        intent: ActionIntent,
         *,
         ok: bool,
         result: Any,
@@ -387,12 +406,23 @@ class ThreadedStore(Store):
         ts: str,
         audit: AuditDraft,
         event: EventRecord,
-    ) -> None:
-        await self._call(
+    ) -> bool:
+        return await self._call(
             lambda c: gil_sql.finish_intent(
-                c, key, ok=ok, result=result, error=error, ts=ts, audit=audit, event=event
+                c, intent, ok=ok, result=result, error=error, ts=ts, audit=audit, event=event
             )
         )
+
+    async def action_attempts(self, key: str) -> list[ActionAttempt]:
+        return await self._call(lambda c: gil_sql.action_attempts(c, key))
+
+    async def retry_intent(self, key: str, ts: str, by: str) -> ActionIntent:
+        return await self._call(lambda c: gil_sql.retry_intent(c, key, ts, by))
+
+    async def list_intents(
+        self, *, status: str | None = None, limit: int = 100
+    ) -> list[ActionIntent]:
+        return await self._call(lambda c: gil_sql.list_intents(c, status, limit))
 
     async def intents_of(self, run_id: str) -> list[ActionIntent]:
         return await self._call(lambda c: gil_sql.intents_of(c, run_id))
