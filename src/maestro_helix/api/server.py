@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -74,6 +77,32 @@ def _bind(
         raise MaestroError(f"cannot listen on {addr[0]} port {addr[1]}: {e.strerror}") from None
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, minus its habit of re-raising SIGINT/SIGTERM once it has stopped: that would
+    kill the process before the system closes (leases released, spans and metrics flushed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self._stop_on_signal)
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    def _stop_on_signal(self) -> None:
+        log.info("stopping on signal: finishing requests, then closing")
+        if self.should_exit:  # a second signal: do not wait for open connections
+            self.force_exit = True
+        self.should_exit = True
+
+
 async def serve(
     system: Maestro,
     host: str,
@@ -116,7 +145,7 @@ async def serve(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         ssl_context_factory=tls.ssl_context_factory if tls is not None else None,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     ticker = asyncio.create_task(
         housekeeping(system.engine, system.governance, interval_s), name="maestro-housekeeping"
     )

@@ -32,6 +32,7 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S
 from maestro_helix.governance.identity import Operator, add_operator, authenticate
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
@@ -321,7 +322,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with open_system(db, spec, gates, policy, bus=bus, dispatch=False, resume=False) as m:
+        # the worker's housekeeping hands runs nobody holds back to the queue (dispatch)
+        async with open_system(
+            db, spec, gates, policy, bus=bus, resume=False, housekeeping_s=HOUSEKEEPING_INTERVAL_S
+        ) as m:
             out.print(
                 f"worker on {m.store.describe()} · {bus} · capabilities: "
                 f"{', '.join(sorted(caps or spec.agents.capabilities()))}"

@@ -317,7 +317,7 @@ class Engine:
         while True:
             await asyncio.sleep(period)
             try:
-                await self.store.renew_leases(self.owner, self.ownership.until())
+                await self.store.renew_leases(self.owner, self.ownership.ttl_s)
             except MaestroError as e:
                 log.warning("lease renewal failed; will retry", extra={"error": str(e)})
 
@@ -404,7 +404,7 @@ class Engine:
             for r in runs:
                 self._waiters[r.run_id] = loop.create_future()
                 st = _RunState(r.run_id, defn, r.input, operator_id=operator_id)
-                st.lease = Lease(self.owner, 1, r.lease_until or 0.0)
+                st.lease = Lease(self.owner, 1)
                 self._queue.put_nowait(st)
         return ids
 
@@ -417,11 +417,11 @@ class Engine:
     ) -> list[NewRun]:
         now = iso(self.clock.now())
         if paused:
-            owner, until = None, None
+            owner, lease_s = None, 0.0
         elif self.dispatcher is not None:
-            owner, until = QUEUE_OWNER, self.ownership.handoff_until()
+            owner, lease_s = QUEUE_OWNER, self.ownership.handoff_s
         else:
-            owner, until = self.owner, self.ownership.until()
+            owner, lease_s = self.owner, self.ownership.ttl_s
         runs = [
             NewRun(
                 str(uuid.uuid4()),
@@ -431,7 +431,7 @@ class Engine:
                 now,
                 operator_id,
                 owner=owner,
-                lease_until=until,
+                lease_s=lease_s,
                 status=RunStatus.PAUSED if paused else RunStatus.PENDING,
                 error=_WORKFLOW_PAUSED if paused else None,
             )
@@ -495,7 +495,7 @@ class Engine:
         that nobody is running (or whose claimer died) are executed first."""
         if self.governance is not None:
             await self.governance.execute()
-        ids = await self.store.runs_to_resume(self.owner, self.ownership.now())
+        ids = await self.store.runs_to_resume(self.owner)
         if self.dispatcher is not None:
             items = []
             for run_id in ids:
@@ -682,10 +682,10 @@ class Engine:
         """Take the run's lease and rebuild its state from its committed steps. None when
         another live process holds it, or it is no longer unfinished."""
         if owner == QUEUE_OWNER:  # hand it to the work queue: any worker may take it
-            until, holder = self.ownership.handoff_until(), QUEUE_OWNER
+            ttl, holder = self.ownership.handoff_s, QUEUE_OWNER
         else:
-            until, holder = self.ownership.until(), self.owner
-        got = await self.store.acquire_run(run_id, holder, until, self.ownership.now())
+            ttl, holder = self.ownership.ttl_s, self.owner
+        got = await self.store.acquire_run(run_id, holder, ttl)
         if got is None:
             return None
         rec, paused = got
@@ -696,7 +696,7 @@ class Engine:
             await self.store.step_records(run_id),
             await self.store.accepted_attempts(run_id),
         )
-        state.lease = Lease(holder, rec.epoch, until)
+        state.lease = Lease(holder, rec.epoch)
         if paused and owner != QUEUE_OWNER:
             await self._pause_for_workflow(state)
             return None
@@ -816,11 +816,7 @@ class Engine:
         lease = st.lease
         hand_to = None
         if lease is not None:
-            hand_to = (
-                Lease(QUEUE_OWNER, lease.epoch, self.ownership.handoff_until())
-                if hand_to_queue
-                else Lease(lease.owner, lease.epoch, self.ownership.until())
-            )
+            hand_to = Lease(QUEUE_OWNER, lease.epoch) if hand_to_queue else lease
         stopped = await self.store.commit_step(
             StepCommit(
                 step=self._record(out, decision),
@@ -835,6 +831,8 @@ class Engine:
                 lease=lease,
                 hand_to=hand_to,
                 workflow=defn.name,
+                lease_s=self.ownership.handoff_s if hand_to_queue else self.ownership.ttl_s,
+                claim_s=self.ownership.ttl_s,
             )
         )
         st.lease = hand_to
@@ -888,9 +886,7 @@ class Engine:
                     return None
             else:  # an old item: the run is past it; hand the current one back to the queue
                 assert st.lease is not None
-                await self.store.acquire_run(
-                    run_id, QUEUE_OWNER, self.ownership.handoff_until(), self.ownership.now()
-                )
+                await self.store.acquire_run(run_id, QUEUE_OWNER, self.ownership.handoff_s)
             return self._item(st)
         finally:
             self._active.discard(run_id)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.lease import Ownership
@@ -267,16 +268,12 @@ class Governance:
     def claim(self) -> Claim:
         """A claim by this process, valid for one lease length (renewed while it works)."""
         o = self.ownership
-        now = o.now()
-        return Claim(o.owner, now + o.ttl_s, now, iso(self.clock.now()))
+        return Claim(o.owner, o.ttl_s, iso(self.clock.now()))
 
     def claimed_with_step(self, intents: Sequence[ActionIntent]) -> tuple[ActionIntent, ...]:
         """Intents cleared with their step, stored already claimed by this process."""
-        c = self.claim()
-        return tuple(
-            replace(i, status="started", attempts=1, owner=c.owner, claim_until=c.until)
-            for i in intents
-        )
+        owner = self.ownership.owner
+        return tuple(replace(i, status="started", attempts=1, owner=owner) for i in intents)
 
     async def execute(
         self, *, run_id: str | None = None, keys: Sequence[str] | None = None
@@ -311,9 +308,13 @@ class Governance:
             error = f"no handler registered for action type {intent.action_type!r}"
         else:
             try:
-                value = spec.handler(intent.payload, intent.idempotency_key)
-                if inspect.isawaitable(value):
-                    value = await value
+                handler = spec.handler
+                if inspect.iscoroutinefunction(handler):
+                    value = await handler(intent.payload, intent.idempotency_key)
+                else:  # off the event loop: a slow handler must not stall lease renewals
+                    value = await run_in_thread(handler, intent.payload, intent.idempotency_key)
+                    if inspect.isawaitable(value):
+                        value = await value
                 ok, result = True, value
             except Exception as e:
                 error = f"{type(e).__name__}: {e}"

@@ -41,12 +41,10 @@ class Lease:
     Attributes:
         owner: the holding process (``host:pid:nonce``).
         epoch: the fencing token, raised by every acquisition.
-        until: wall-clock expiry (Unix seconds); a live holder renews it.
     """
 
     owner: str
     epoch: int
-    until: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +56,7 @@ class NewRun:
     created_at: str
     operator_id: str | None = None
     owner: str | None = None
-    lease_until: float | None = None
+    lease_s: float = 0.0  # the owner's lease, counted from the write
     status: RunStatus = RunStatus.PENDING
     error: str | None = None
 
@@ -210,6 +208,9 @@ class StepCommit:
         hand_to: the lease after this commit while the run goes on: the writer's own (renewed)
             lease, or the work queue's (``QUEUE_OWNER``); released when the run stops.
         workflow: the run's workflow (a paused workflow pauses the run at this boundary).
+        lease_s: how long ``hand_to`` lasts, counted from the moment the commit is written
+            (the writer's clock, under its lock).
+        claim_s: the same for the action intents claimed with the step.
     """
 
     step: StepRecord
@@ -224,6 +225,8 @@ class StepCommit:
     lease: Lease | None = None
     hand_to: Lease | None = None
     workflow: str | None = None
+    lease_s: float = 10.0
+    claim_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,21 +317,21 @@ class Store(ABC):
 
     @abstractmethod
     async def acquire_run(
-        self, run_id: str, owner: str, until: float, now: float
+        self, run_id: str, owner: str, ttl_s: float
     ) -> tuple[RunRecord, bool] | None:
         """Take the run's lease if nobody live holds it (raises its epoch); returns the run and
         whether its workflow is paused, or None when another process holds it."""
 
     @abstractmethod
-    async def renew_leases(self, owner: str, until: float) -> int:
-        """Extend every run lease and action claim of ``owner`` to ``until``."""
+    async def renew_leases(self, owner: str, ttl_s: float) -> int:
+        """Extend every run lease and action claim of ``owner`` by ``ttl_s`` from now."""
 
     @abstractmethod
     async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
         """Give up ``owner``'s run leases (all of them, or those of ``run_ids``)."""
 
     @abstractmethod
-    async def runs_to_resume(self, owner: str, now: float) -> list[str]:
+    async def runs_to_resume(self, owner: str) -> list[str]:
         """Unfinished runs that no live process holds."""
 
     @abstractmethod

@@ -7,6 +7,7 @@ deciding at once are serialised and the quorum is counted exactly once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -438,11 +439,11 @@ def expire_due(
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Who claims cleared actions, and until when (Unix seconds; a live claimer renews it)."""
+    """Who claims cleared actions, and for how long from the claiming write (a live claimer
+    renews it)."""
 
     owner: str
-    until: float
-    now: float
+    ttl_s: float
     ts: str
 
 
@@ -505,8 +506,10 @@ def claim_intents(
     expired (it died mid-call: the same idempotency key is used again). Each claim records the
     handler call about to be made. Returns (claimed, refused by the pre-handler checks)."""
     ae = t.action_executions.c
+    now = time.time()
+    until = now + c.ttl_s
     q = select(t.action_executions).where(
-        or_(ae.status == "pending", and_(ae.status == "started", ae.claim_until < c.now))
+        or_(ae.status == "pending", and_(ae.status == "started", ae.claim_until < now))
     )
     if run_id is not None:
         q = q.where(ae.run_id == run_id)
@@ -524,9 +527,7 @@ def claim_intents(
         conn.execute(
             update(t.action_executions)
             .where(ae.idempotency_key == row.idempotency_key, ae.attempts == row.attempts)
-            .values(
-                status="started", attempts=n, updated_at=c.ts, owner=c.owner, claim_until=c.until
-            )
+            .values(status="started", attempts=n, updated_at=c.ts, owner=c.owner, claim_until=until)
         )
         conn.execute(
             t.action_attempts.insert(),
@@ -541,7 +542,7 @@ def claim_intents(
             },
         )
         claimed.append(
-            replace(_intent(row), status="started", attempts=n, owner=c.owner, claim_until=c.until)
+            replace(_intent(row), status="started", attempts=n, owner=c.owner, claim_until=until)
         )
     return claimed, refused
 

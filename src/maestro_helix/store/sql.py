@@ -8,6 +8,7 @@ step commits become one multi-row statement per table in one transaction (group 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -257,6 +258,7 @@ class WriteBatch:
         return bool(self.runs or self.commits or self.events)
 
     def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
+        now = time.time()
         for r in runs:
             self.runs.append(
                 {
@@ -272,7 +274,7 @@ class WriteBatch:
                     "created_at": r.created_at,
                     "updated_at": r.created_at,
                     "owner": r.owner,
-                    "lease_until": r.lease_until,
+                    "lease_until": now + r.lease_s if r.owner is not None else None,
                     "epoch": 1 if r.owner is not None else 0,
                 }
             )
@@ -315,6 +317,7 @@ class WriteBatch:
     def _write_commits(self, conn: Connection, commits: Sequence[StepCommit]) -> None:
         if not commits:
             return
+        now = time.time()  # leases count from the write, taken under the writer's lock
         steps: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         audit: list[AuditDraft] = []
@@ -332,14 +335,17 @@ class WriteBatch:
                     "b_status": c.run_status.value,
                     "b_error": c.run_error,
                     "b_owner": hand.owner if hand is not None else None,
-                    "b_lease_until": hand.until if hand is not None else None,
+                    "b_lease_until": now + c.lease_s if hand is not None else None,
                 }
             )
             audit.extend(c.audit)
             self.events.extend(event_row(e) for e in c.events)
             requests.extend(request_row(r) for r in c.requests)
             for i in c.intents:
-                intents.append(intent_row(i))
+                row = intent_row(i)
+                if i.status == "started":
+                    row["claim_until"] = now + c.claim_s
+                intents.append(row)
                 if i.status == "started":  # claimed with its step: its first call is recorded
                     attempts.append(_attempt_row(i, c.updated_at or c.step.finished_at))
         bulk(conn, "steps.insert", t.steps.insert(), steps, "steps")
@@ -360,12 +366,14 @@ class WriteBatch:
 
 
 def acquire_run(
-    conn: Connection, run_id: str, owner: str, until: float, now: float
+    conn: Connection, run_id: str, owner: str, ttl_s: float
 ) -> tuple[RunRecord, bool] | None:
     """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
     that waits on the work queue). Raises the fencing token. Returns the run and whether its
     workflow is paused, or None when another live process holds it (or it is not unfinished)."""
     r = t.runs.c
+    now = time.time()
+    until = now + ttl_s
     moved = conn.execute(
         update(t.runs)
         .where(
@@ -389,8 +397,9 @@ def acquire_run(
     return rec, bool(paused)
 
 
-def renew_leases(conn: Connection, owner: str, until: float) -> int:
+def renew_leases(conn: Connection, owner: str, ttl_s: float) -> int:
     """Extend every lease and action claim ``owner`` holds; returns the runs renewed."""
+    until = time.time() + ttl_s
     n = conn.execute(
         update(t.runs)
         .where(t.runs.c.owner == owner, t.runs.c.status.in_(_ACTIVE))
@@ -413,9 +422,10 @@ def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None =
     return int(conn.execute(q.values(owner=None, lease_until=None)).rowcount)
 
 
-def runs_to_resume(conn: Connection, owner: str, now: float) -> list[str]:
+def runs_to_resume(conn: Connection, owner: str) -> list[str]:
     """Unfinished runs no live process holds (free, ours, or with an expired lease)."""
     r = t.runs.c
+    now = time.time()
     rows = conn.execute(
         select(r.run_id)
         .where(

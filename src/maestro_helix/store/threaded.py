@@ -304,18 +304,18 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.transition(c, tr))
 
     async def acquire_run(
-        self, run_id: str, owner: str, until: float, now: float
+        self, run_id: str, owner: str, ttl_s: float
     ) -> tuple[RunRecord, bool] | None:
-        return await self._call(lambda c: sql.acquire_run(c, run_id, owner, until, now))
+        return await self._call(lambda c: sql.acquire_run(c, run_id, owner, ttl_s))
 
-    async def renew_leases(self, owner: str, until: float) -> int:
-        return await self._call(lambda c: sql.renew_leases(c, owner, until))
+    async def renew_leases(self, owner: str, ttl_s: float) -> int:
+        return await self._call(lambda c: sql.renew_leases(c, owner, ttl_s))
 
     async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
         return await self._call(lambda c: sql.release_leases(c, owner, run_ids))
 
-    async def runs_to_resume(self, owner: str, now: float) -> list[str]:
-        return await self._call(lambda c: sql.runs_to_resume(c, owner, now))
+    async def runs_to_resume(self, owner: str) -> list[str]:
+        return await self._call(lambda c: sql.runs_to_resume(c, owner))
 
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._call(lambda c: sql.get_run(c, run_id))
