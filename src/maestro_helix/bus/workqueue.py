@@ -26,6 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
 from maestro_helix.bus.nats import BusError
+from maestro_helix.core.errors import RunHeld
 from maestro_helix.engine.engine import WorkItem
 
 __all__ = ["JetStreamWorkQueue", "WorkHandler", "routes_for"]
@@ -147,6 +148,7 @@ class JetStreamWorkQueue:
                     "attempt": item.attempt,
                     "capability": item.capability,
                     "agent": item.agent,
+                    "epoch": item.epoch,
                 }
             )
             async with sem:
@@ -227,6 +229,7 @@ class JetStreamWorkQueue:
                 int(d["attempt"]),
                 d.get("capability"),
                 d.get("agent"),
+                int(d.get("epoch", 0)),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.error("dropping a malformed work item", extra={"subject": msg.subject})
@@ -234,6 +237,10 @@ class JetStreamWorkQueue:
             return
         try:
             await handler(item)
+        except RunHeld as e:  # a live worker has the run: look again once its lease may end
+            with contextlib.suppress(nats.errors.Error):
+                await msg.nak(delay=e.retry_after_s)
+            return
         except Exception:
             log.exception("work item failed; it will be delivered again", extra={"key": item.key})
             with contextlib.suppress(nats.errors.Error):

@@ -109,6 +109,18 @@ class LeaseLost(MaestroError):
         )
 
 
+class RunHeld(MaestroError):
+    """Another live process holds the run (its lease has not expired): try again later."""
+
+    def __init__(self, run_id: str, holder: str | None, retry_after_s: float) -> None:
+        self.run_id = run_id
+        self.holder = holder
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"run {run_id} is held by {holder or 'another process'}; retry in {retry_after_s:.1f} s"
+        )
+
+
 class StoreError(MaestroError):
     """The store could not complete an operation; nothing of it was written."""
 

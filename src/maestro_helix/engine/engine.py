@@ -24,6 +24,7 @@ from maestro_helix.core.errors import (
     InvalidTransition,
     LeaseLost,
     MaestroError,
+    RunHeld,
     StoreError,
 )
 from maestro_helix.core.lease import Ownership
@@ -103,11 +104,13 @@ class WorkItem:
     attempt: int
     capability: str | None
     agent: str | None = None
+    epoch: int = 0
 
     @property
     def key(self) -> str:
-        """Unique per attempt: the work queue de-duplicates re-sent items by it."""
-        return f"{self.run_id}.{self.step_index}.{self.attempt}"
+        """Unique per attempt and hand-out: the work queue de-duplicates re-sent items by it;
+        an item handed out again after its run was taken back (a new epoch) is a new one."""
+        return f"{self.run_id}.{self.step_index}.{self.attempt}.{self.epoch}"
 
     @property
     def route(self) -> str:
@@ -397,7 +400,7 @@ class Engine:
             if self.dispatcher is not None:  # workers elsewhere run the steps
                 step0 = defn.steps[0]
                 await self.dispatcher.dispatch(
-                    [WorkItem(r.run_id, 0, 1, step0.capability, step0.agent) for r in runs]
+                    [WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1) for r in runs]
                 )
                 continue
             loop = asyncio.get_running_loop()
@@ -869,11 +872,18 @@ class Engine:
         """
         if run_id in self._active:  # a duplicate of an item this process is running
             return None
+        rec = await self.store.get_run(run_id)
+        if rec.status not in UNFINISHED or rec.next_step != step_index:
+            return None  # stopped, or past this step: an old item
         self._active.add(run_id)
         try:
             st = await self._load(run_id)
-            if st is None:
-                return None
+            if st is None:  # another live worker holds it: ask the queue to try again later
+                held = await self.store.get_run(run_id)
+                if held.status not in UNFINISHED:
+                    return None
+                left = (held.lease_until or 0.0) - self.ownership.now()
+                raise RunHeld(run_id, held.owner, min(max(left, 0.5), self.ownership.ttl_s))
             if st.next_step >= len(st.defn.steps):
                 await self._complete(st)
                 return None
@@ -884,16 +894,19 @@ class Engine:
                     return None
                 if stopped is not None or status is not RunStatus.RUNNING:
                     return None
-            else:  # an old item: the run is past it; hand the current one back to the queue
-                assert st.lease is not None
-                await self.store.acquire_run(run_id, QUEUE_OWNER, self.ownership.handoff_s)
+            else:  # an old attempt's item: hand the run back to the queue with its current one
+                got = await self.store.acquire_run(run_id, QUEUE_OWNER, self.ownership.handoff_s)
+                if got is None:
+                    return None
+                st.lease = Lease(QUEUE_OWNER, got[0].epoch)
             return self._item(st)
         finally:
             self._active.discard(run_id)
 
     def _item(self, st: _RunState) -> WorkItem:
         step = st.defn.steps[st.next_step]
-        return WorkItem(st.run_id, st.next_step, st.attempt, step.capability, step.agent)
+        epoch = st.lease.epoch if st.lease is not None else 0
+        return WorkItem(st.run_id, st.next_step, st.attempt, step.capability, step.agent, epoch)
 
     @staticmethod
     def _advance(st: _RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:
