@@ -60,6 +60,21 @@ def open_store(db: str | Path) -> Store:
     return SQLiteStore(text)
 
 
+def _amount_limits(
+    policy: GovernancePolicy, action_types: Sequence[ActionSpec]
+) -> dict[str, float]:
+    """Each action type's magnitude limit for MRI: the policy's rule, else the type's own,
+    else the policy's ``amount_limit``."""
+    out: dict[str, float] = {}
+    for a in action_types:
+        rule = policy.actions.get(a.name)
+        limit = (rule.amount_limit if rule is not None else None) or a.amount_limit
+        limit = limit or policy.amount_limit
+        if limit:
+            out[a.name] = limit
+    return out
+
+
 @dataclass
 class Maestro:
     """A running system: store, bus, Helix evaluators, gate, router, bridge and engine.
@@ -138,9 +153,15 @@ class Maestro:
                 for s in await store.agent_stats()
             )
             qsr = QSREvaluator(custom=evaluators or {})
-            risk = RiskAssessor({a.name: a for a in action_types})
             governance = Governance(store, gil_policy, action_types, clock)
-            await governance.start()
+            await governance.start(
+                gil_policy if policy is not None else None,
+                str(policy) if isinstance(policy, str | Path) else "policy",
+            )
+            risk = RiskAssessor(
+                {a.name: a for a in action_types},
+                amount_limits=_amount_limits(governance.policy, action_types),
+            )
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             lag = getattr(the_bus, "lag_ms", None)
             if callable(lag):
@@ -178,6 +199,7 @@ class Maestro:
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = engine.publish
+            governance.resume = engine.resume_unfinished
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.load_paused_workflows()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,11 +10,14 @@ from typing import Any
 
 from maestro_helix.core.errors import RunNotFound
 from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.policy import (
-    Decision,
+from maestro_helix.governance.policy import Decision
+from maestro_helix.governance.rules import (
+    Ballot,
+    Proposal,
     Refusal,
-    RequestView,
-    check_decision,
+    facts_of,
+    intents_for,
+    refusal_for,
 )
 from maestro_helix.store.base import (
     ApprovalRecord,
@@ -67,7 +71,8 @@ def seconds_left(req: ApprovalRequest, now: datetime) -> int | None:
 
 
 def approvers(records: Sequence[ApprovalRecord]) -> list[str]:
-    return [a.operator_id for a in records if a.decision == Decision.APPROVE.value]
+    """Who accepted (approved, or as admins overrode): they count towards the quorum."""
+    return [a.operator_id for a in records if a.decision != Decision.REJECT.value]
 
 
 def approvals_json(req: ApprovalRequest, records: Sequence[ApprovalRecord]) -> dict[str, Any]:
@@ -147,33 +152,70 @@ async def load_request(store: Store, request_id: str) -> RequestPage:
     return RequestPage(req, tuple(records), run)
 
 
-def why_not(page: RequestPage, operator: Operator, now: datetime) -> Refusal | None:
+def why_not(
+    page: RequestPage, operator: Operator, now: datetime, runnable: frozenset[str] | None
+) -> Refusal | None:
     """Why ``operator`` could not approve this request now (the UI disables its buttons).
 
-    The same policy function the store applies; the server still checks every decision.
+    The same rule the store applies (:func:`rules.refusal_for`); the server still checks
+    every decision.
     """
     req = page.request
-    view = RequestView(
-        request_id=req.request_id,
-        status=req.status,
-        requester_id=req.requester_id,
+    facts = facts_of(
+        req,
+        tuple(Ballot(a.operator_id, Decision(a.decision), a.reason) for a in page.records),
         run_operator_id=page.run.operator_id if page.run else None,
-        payload_hash=req.payload_hash,
-        expires_at=datetime.fromisoformat(req.expires_at),
-        approvals_so_far=tuple(approvers(page.records)),
-        rejected_by=tuple(
-            a.operator_id for a in page.records if a.decision != Decision.APPROVE.value
+        run_status=page.run.status if page.run else None,
+        specs={},
+    )
+    return refusal_for(
+        facts,
+        Proposal(
+            operator.operator_id,
+            operator.role,
+            Decision.APPROVE,
+            None,
+            req.payload_hash,
+            now,
+            runnable,
         ),
     )
-    return check_decision(
-        view,
-        operator_id=operator.operator_id,
-        role=operator.role,
-        decision=Decision.APPROVE,
-        payload_hash_seen=None,
-        reason=None,
-        now=now,
-    )
+
+
+def own_payloads(req: ApprovalRequest) -> list[dict[str, Any]]:
+    """The actions' own payloads (what the handlers receive), each with its hash."""
+    if req.kind == "action":
+        items = [(req.action_type or "", dict(req.payload), req.payload_hash)]
+    else:
+        items = [(i.action_type, dict(i.payload), i.payload_hash) for i in intents_for(req, "")]
+    return [
+        {
+            "type": t,
+            "hash": h,
+            "json": json.dumps(p, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        }
+        for t, p, h in items
+    ]
+
+
+async def action_results(store: Store, req: ApprovalRequest) -> list[dict[str, Any]]:
+    """After quorum: whether each cleared action ran, and what it returned (or its error)."""
+    out = []
+    for i in await store.intents_of(req.run_id):
+        if i.request_id != req.request_id:
+            continue
+        out.append(
+            {
+                "key": i.idempotency_key,
+                "type": i.action_type,
+                "status": i.status,
+                "ran": i.status == "succeeded",
+                "result": json.dumps(i.result, ensure_ascii=False, default=str),
+                "error": i.error,
+                "attempts": i.attempts,
+            }
+        )
+    return out
 
 
 def time_left_text(seconds: int | None) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +38,23 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 1 << 20  # run inputs and decisions are small; anything bigger is refused (413)
 
-RequestStatus = Literal["pending", "approved", "rejected", "overridden", "expired", "all"]
+RequestStatus = Literal[
+    "pending", "approved", "rejected", "overridden", "expired", "withdrawn", "all"
+]
+
+
+def _storable(value: Any, where: str = "") -> None:
+    """Refuse text no store can hold (a NUL character: PostgreSQL text cannot contain it)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'text'} contains a NUL character, which cannot be stored")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable(k, where)
+            _storable(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _storable(v, f"{where}[{i}]")
 
 
 class StartRun(BaseModel):
@@ -49,14 +65,31 @@ class StartRun(BaseModel):
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     input: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> StartRun:
+        _storable(self.workflow, "workflow")
+        _storable(self.input, "input")
+        return self
+
 
 class DecisionBody(BaseModel):
-    """Body of ``POST /approvals/{request_id}/decision``."""
+    """Body of ``POST /approvals/{request_id}/decision``: an approval or an override carries
+    the SHA-256 of the payload the operator reviewed (``payload_hash``)."""
 
     model_config = ConfigDict(extra="forbid")
     decision: Decision
     reason: str | None = Field(default=None, max_length=4000)
-    payload_hash: str | None = Field(default=None, max_length=128)
+    payload_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _bound(self) -> DecisionBody:
+        _storable(self.reason, "reason")
+        if self.decision is not Decision.REJECT and self.payload_hash is None:
+            raise ValueError(
+                "payload_hash is required to approve or override: send the SHA-256 of the "
+                "payload you reviewed (GET /approvals/{id} shows it)"
+            )
+        return self
 
 
 def refusal_error(outcome: DecisionOutcome) -> ApiError:

@@ -33,7 +33,9 @@ from maestro_helix.cli.common import (
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.identity import Operator, add_operator, authenticate
+from maestro_helix.governance.planning import approval_summary
 from maestro_helix.governance.policy import Decision, Role
+from maestro_helix.governance.rules import Verdict
 from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
 
 approvals_app = typer.Typer(help="Decide what GIL is waiting for.", no_args_is_help=True)
@@ -49,7 +51,7 @@ def _left(req: ApprovalRequest) -> str:
 
 
 def _count(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> str:
-    n = sum(1 for a in approvals if a.decision == "approve")
+    n = sum(1 for a in approvals if a.decision != Decision.REJECT.value)
     return f"{n} of {req.required_approvals}"
 
 
@@ -98,13 +100,17 @@ def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
             req, approvals = await store.get_request(request_id)
         out.print(f"[bold]{req.request_id}[/bold] — {req.kind} — {req.status}")
         out.print(f"run {req.run_id}, step {req.scores.get('step_id')} #{req.attempt}")
+        if req.scores.get("rule"):
+            out.print(f"rule: {req.scores['rule']}", highlight=False)
+        for line in approval_summary(req):
+            out.print(f"approve runs {line['line']}", highlight=False)
         out.print("why: " + "; ".join(req.reasons), highlight=False)
         out.print(f"QSR {fmt(req.scores.get('qsr'))} · MRI {fmt(req.scores.get('mri'))}")
         for f in req.scores.get("factors") or []:
             out.print(
                 f"  risk factor {f['name']} {f['score']:.2f} — {f['detail']}", highlight=False
             )
-        out.print(f"approvals: {_count(req, approvals)} (two-person rule when 2)")
+        out.print(f"approvals: {_count(req, approvals)} (distinct people)")
         for a in approvals:
             out.print(f"  {a.operator_id}: {a.decision} at {a.ts[:19]} {a.reason or ''}")
         if req.status == "pending":
@@ -132,6 +138,14 @@ def _decide(
     app_spec: str | None,
     payload_hash: str | None,
 ) -> None:
+    if decision is not Decision.REJECT and not payload_hash:
+        err.print(
+            f"[red]error:[/red] --payload-hash is required to {decision.value}: review the "
+            f"payload with `maestro approvals show {request_id}` and pass the hash it prints",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
     async def main() -> None:
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, resume=False) as m:  # type: ignore[arg-type]
@@ -144,7 +158,7 @@ def _decide(
                 reason=reason,
                 payload_hash_seen=payload_hash,
             )
-            if outcome.result == "refused":
+            if outcome.result is Verdict.REFUSED:
                 assert outcome.refusal is not None
                 err.print(
                     f"[red]refused[/red] ({outcome.refusal.code}): {outcome.refusal.message}",
@@ -152,16 +166,22 @@ def _decide(
                 )
                 raise ExitCode(3)
             req = outcome.request
-            n = sum(1 for a in outcome.approvals if a.decision == "approve")
-            verb = "already recorded" if outcome.result == "replayed" else "recorded"
+            n = sum(1 for a in outcome.approvals if a.decision != Decision.REJECT.value)
+            verb = "already recorded" if outcome.result is Verdict.REPLAYED else "recorded"
             out.print(
                 f"{decision.value} by {who.operator_id} {verb}: request {req.status} "
                 f"({n} of {req.required_approvals} approvals)"
             )
             if outcome.run_status is RunStatus.RUNNING:
-                await m.engine.resume_unfinished()
                 result = await m.engine.wait(req.run_id)
                 out.print(f"run {req.run_id}: {status_text(result.status)}")
+            for intent in await m.store.intents_of(req.run_id):
+                if intent.request_id == req.request_id:
+                    out.print(
+                        f"action {intent.action_type}: {intent.status}"
+                        + (f" — {intent.error}" if intent.error else ""),
+                        highlight=False,
+                    )
 
     run_async(main())
 
@@ -169,7 +189,10 @@ def _decide(
 ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why (required to reject).")]
 HashOpt = Annotated[
     str | None,
-    typer.Option("--payload-hash", help="The payload hash you reviewed (refused if it changed)."),
+    typer.Option(
+        "--payload-hash",
+        help="The payload hash you reviewed (required to approve; refused if it changed).",
+    ),
 ]
 
 
@@ -207,13 +230,15 @@ def approvals_override(
     request_id: str,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required).")],
     token: TokenOpt = None,
+    payload_hash: HashOpt = None,
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
 ) -> None:
-    """Accept despite the gate (admins only), with a written reason."""
-    _decide(Decision.OVERRIDE, request_id, reason, token, db, gates, policy, app_spec, None)
+    """Accept despite the gate (admins only), with a written reason. Never lowers the quorum:
+    a request that needs two people needs two admins (or approvers)."""
+    _decide(Decision.OVERRIDE, request_id, reason, token, db, gates, policy, app_spec, payload_hash)
 
 
 @operators_app.command("add")

@@ -462,7 +462,15 @@ def transition(conn: Connection, tr: Transition) -> RunRecord:
         append_audit(conn, tr.audit)
     if tr.events:
         conn.execute(t.reflexive_events.insert(), [event_row(e) for e in tr.events])
+    if tr.to in (RunStatus.CANCELLED, RunStatus.FAILED):  # decisions follow the run (GIL)
+        _gil().withdraw_requests(conn, tr.run_id, tr.error or f"run {tr.to.value}", tr.updated_at)
     return get_run(conn, tr.run_id)
+
+
+def _gil() -> Any:
+    from maestro_helix.store import gil_sql  # gil_sql builds on this module
+
+    return gil_sql
 
 
 def events(conn: Connection, run_id: str | None, after_seq: int, limit: int) -> list[EventRecord]:
