@@ -62,6 +62,11 @@ class Api:
         return run_id, req
 
     async def decide(self, who: str, request_id: str, **body: Any) -> httpx.Response:
+        """Decide as ``who``, binding to the payload shown (unless a hash is given)."""
+        if body.get("decision") != "reject" and "payload_hash" not in body:
+            shown = await self.client.get(f"/approvals/{request_id}", headers=self.auth(who))
+            if shown.status_code == 200:
+                body["payload_hash"] = shown.json()["payload_hash"]
         return await self.client.post(
             f"/approvals/{request_id}/decision", json=body, headers=self.auth(who)
         )
@@ -277,7 +282,7 @@ async def test_oversized_body_is_413_json(api: Api) -> None:
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_unknown_request_id_is_404(api: Api, method: str) -> None:
     url = "/approvals/no-such-request" + ("/decision" if method == "POST" else "")
-    body = {"decision": "approve"} if method == "POST" else None
+    body = {"decision": "approve", "payload_hash": "0" * 64} if method == "POST" else None
     r = await api.client.request(method, url, json=body, headers=api.auth("ann"))
     assert r.status_code == 404
     assert error_of(r)["code"] == "request_not_found"
@@ -429,9 +434,14 @@ async def test_served_app_resumes_runs_decided_elsewhere(api: Api, ledger: Ledge
         port = s.getsockname()[1]
     serving = asyncio.create_task(serve(api.m, "127.0.0.1", port, interval_s=0.05))
     try:
+        stored, _ = await api.m.store.get_request(req["request_id"])
         for who in ("ann", "bob"):  # straight to governance, as ``maestro approvals approve`` does
             await api.m.governance.decide(
-                req["request_id"], operator_id=who, role=Role.APPROVER, decision=Decision.APPROVE
+                req["request_id"],
+                operator_id=who,
+                role=Role.APPROVER,
+                decision=Decision.APPROVE,
+                payload_hash_seen=stored.payload_hash,
             )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
             status = None

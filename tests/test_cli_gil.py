@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from maestro_helix.cli.main import app
 
@@ -19,6 +19,20 @@ def _token(db: str, name: str, role: str) -> str:
     token = r.output.strip().splitlines()[-1]
     assert token.startswith("mh_")
     return token
+
+
+def _hash(db: str, request_id: str) -> str:
+    shown = runner.invoke(app, ["approvals", "show", request_id, "--db", db])
+    found = re.search(r"payload hash: ([0-9a-f]{64})", shown.output)
+    assert found, shown.output
+    return found.group(1)
+
+
+def _approve(db: str, request_id: str, token: str) -> Result:
+    h = _hash(db, request_id)
+    return runner.invoke(
+        app, ["approvals", "approve", request_id, "--token", token, "--payload-hash", h, "--db", db]
+    )
 
 
 @pytest.fixture
@@ -47,12 +61,14 @@ def test_two_approvers_on_the_command_line_run_the_payment_once(
 ) -> None:
     db, request_id = db_with_payment
     ann, bob = _token(db, "ann", "approver"), _token(db, "bob", "approver")
-    first = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    unbound = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    assert unbound.exit_code == 2 and "--payload-hash is required" in unbound.output
+    first = _approve(db, request_id, ann)
     assert first.exit_code == 0, first.output
     assert "1 of 2" in first.output and "pending" in first.output
-    again = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    again = _approve(db, request_id, ann)
     assert again.exit_code == 0 and "already recorded" in again.output
-    second = runner.invoke(app, ["approvals", "approve", request_id, "--token", bob, "--db", db])
+    second = _approve(db, request_id, bob)
     assert second.exit_code == 0, second.output
     assert "approved (2 of 2" in second.output
     assert "completed" in second.output
@@ -63,14 +79,14 @@ def test_two_approvers_on_the_command_line_run_the_payment_once(
 def test_viewer_cannot_approve_and_gets_a_clear_refusal(db_with_payment: tuple[str, str]) -> None:
     db, request_id = db_with_payment
     viewer = _token(db, "vic", "viewer")
-    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", viewer, "--db", db])
+    r = _approve(db, request_id, viewer)
     assert r.exit_code == 3
     assert "refused (forbidden)" in r.output
 
 
 def test_forged_token_is_refused(db_with_payment: tuple[str, str]) -> None:
     db, request_id = db_with_payment
-    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", "mh_forged", "--db", db])
+    r = _approve(db, request_id, "mh_forged")
     assert r.exit_code == 2 and "unknown or disabled API token" in r.output
 
 

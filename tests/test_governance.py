@@ -14,9 +14,8 @@ from gil_app import FLOW, Ledger, actions, agents
 from maestro_helix import ActionSpec, AgentRegistry, Maestro, RiskClass, parse_definition
 from maestro_helix.core.actions import ActionSpec as _Spec
 from maestro_helix.core.errors import ConfigError, MaestroError
-from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.policy_admin import apply_policy, decide_policy_change
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import (
     Decision,
     GovernancePolicy,
@@ -25,6 +24,7 @@ from maestro_helix.governance.policy import (
     payload_hash,
     requirement_for_action,
 )
+from maestro_helix.governance.policy_admin import apply_policy, decide_policy_change
 from maestro_helix.store.base import RunStatus, Store
 from maestro_helix.testing import FakeClock
 

@@ -32,10 +32,16 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.governance.identity import Operator, add_operator, authenticate
+from maestro_helix.governance.identity import (
+    Operator,
+    add_operator,
+    authenticate,
+    change_operator,
+)
 from maestro_helix.governance.planning import approval_summary
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.governance.rules import Verdict
+from maestro_helix.store.admin_sql import OperatorChange
 from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
 
 approvals_app = typer.Typer(help="Decide what GIL is waiting for.", no_args_is_help=True)
@@ -273,6 +279,54 @@ def operators_list(db: DbOpt = "maestro.db") -> None:
         out.print(table)
 
     run_async(main())
+
+
+def _change_operator(name: str, change: OperatorChange, token: str | None, db: str) -> None:
+    async def main() -> None:
+        async with open_store(db) as store:
+            by = await authenticate(store, token) if token is not None else None
+            new = await change_operator(store, name, change, by=by)
+        who = by.operator_id if by is not None else "database access"
+        out.print(f"operator {name}: {change.value} done (by {who}; audited)")
+        if new is not None:
+            out.print("new API token, shown once (the old one no longer works):")
+            print(new)
+
+    run_async(main())
+
+
+AdminTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="MAESTRO_TOKEN",
+        help="An admin's token, recorded as who did it (without: recorded as database access).",
+    ),
+]
+
+
+@operators_app.command("disable")
+def operators_disable(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Disable an operator: their token stops working at once, in every process."""
+    _change_operator(name, OperatorChange.DISABLE, token, db)
+
+
+@operators_app.command("enable")
+def operators_enable(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Enable a disabled operator again (same token)."""
+    _change_operator(name, OperatorChange.ENABLE, token, db)
+
+
+@operators_app.command("rotate-token")
+def operators_rotate(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Give an operator a new token (printed once); the old one stops working at once."""
+    _change_operator(name, OperatorChange.ROTATE, token, db)
+
+
+@operators_app.command("remove")
+def operators_remove(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Remove an operator (their past decisions stay in the audit log)."""
+    _change_operator(name, OperatorChange.REMOVE, token, db)
 
 
 def serve(

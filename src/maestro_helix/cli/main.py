@@ -37,6 +37,7 @@ from maestro_helix.cli.common import (
     status_text,
 )
 from maestro_helix.cli.ops import workflows_app
+from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
 from maestro_helix.cli.summary import BatchSummary
 from maestro_helix.core.errors import ConfigError
@@ -63,6 +64,7 @@ app.command("worker")(gil.worker)
 app.add_typer(certs_app, name="certs")
 app.command("report")(report)
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(policy_app, name="policy")
 
 
 @app.command()
