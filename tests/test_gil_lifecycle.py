@@ -75,6 +75,7 @@ async def test_refund_tiers_automatic_one_person_two_people(
         assert view["display"] == {"amount": 300.0, "currency": "USD", "customer": "C-11"}
 
         run_id, (big, (two,)) = await _refund(m, 899)
+        assert big.status is RunStatus.ESCALATED
         assert two.required_approvals == 2
         assert two.scores["rule"] == "refunds above 500 USD need two people"
         first = await _approve(m, two, "ann")
@@ -121,7 +122,7 @@ async def test_a_payload_edited_in_the_database_is_never_approved(
         body = json.loads(json.dumps(req.payload))
         body["output"]["actions"][0]["payload"]["amount"] = 9_999_999
         body["output"]["actions"][0]["payload"]["customer"] = "MALLORY"
-        engine = m.store._engine  # type: ignore[attr-defined]
+        engine = m.store._engine
         with engine.begin() as c:  # an attacker with write access to the database
             c.execute(
                 update(t.approval_requests)
