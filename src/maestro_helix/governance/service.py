@@ -92,8 +92,11 @@ class Governance:
         active = await self.store.install_policy(requested or self.policy, iso(self.clock.now()))
         if requested is not None and active.digest != requested.digest():
             log.warning(
-                "policy file differs from the active policy; not applied "
-                "(use `maestro policy diff/apply`)",
+                "policy %s differs from the active policy (version %d): not applied; "
+                "`maestro policy diff %s` shows how, `maestro policy apply` changes it",
+                source,
+                active.version,
+                source,
                 extra={"file": source, "active_version": active.version},
             )
         self._adopt(active.policy, active.version)
