@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,7 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
-from maestro_helix.store.base import Store
+from maestro_helix.store.base import EventRecord, Store
 from maestro_helix.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,18 @@ def open_store(db: str | Path) -> Store:
             "sqlite:///PATH or postgresql://...)",
         )
     return SQLiteStore(text)
+
+
+def _counted(
+    publish: Callable[[Sequence[EventRecord]], Awaitable[None]], metrics: HelixMetrics
+) -> Callable[[Sequence[EventRecord]], Awaitable[None]]:
+    """GIL's publisher, counting the actions it ran (``gil_actions_total``) on the way."""
+
+    async def counted(events: Sequence[EventRecord]) -> None:
+        metrics.gil_events(events)
+        await publish(events)
+
+    return counted
 
 
 def _amount_limits(
@@ -198,7 +210,8 @@ class Maestro:
                 dispatcher=dispatcher,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
-            governance.publish = engine.publish
+            governance.publish = _counted(engine.publish, the_metrics)
+            governance.on_refusal.append(the_metrics.decision_refused)
             governance.resume = engine.resume_unfinished
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)

@@ -73,6 +73,8 @@ class Governance:
         self.publish: Callable[[Sequence[EventRecord]], Awaitable[None]] = _no_publish
         """Where GIL's own events (actions run, runs moved by decisions) go once stored; the
         assembly points it at the engine's publisher."""
+        self.on_refusal: list[Callable[[str], None]] = []
+        """Called with the code of every refused decision (metrics)."""
         self.resume: Callable[[], Awaitable[Any]] = _no_resume
         """How a run moved on by a decision continues (the assembly points it at
         ``Engine.resume_unfinished``)."""
@@ -150,6 +152,9 @@ class Governance:
                 self.runnable(),
             )
         )
+        if outcome.refusal is not None:
+            for observe in self.on_refusal:
+                observe(outcome.refusal.code)
         await self.publish(outcome.events)
         if execute and outcome.intents:
             await self.execute(keys=[i.idempotency_key for i in outcome.intents])
