@@ -186,6 +186,33 @@ async def test_reject_without_a_reason_is_422(api: Api) -> None:
     assert error_of(r)["code"] == "reason_required"
 
 
+async def test_approve_without_the_payload_hash_is_422(api: Api) -> None:
+    _, req = await api.escalated()
+    r = await api.client.post(
+        f"/approvals/{req['request_id']}/decision",
+        json={"decision": "approve"},
+        headers=api.auth("ann"),
+    )
+    assert r.status_code == 422
+    assert "payload_hash is required" in error_of(r)["message"]
+
+
+async def test_text_the_store_cannot_hold_is_422_never_a_retryable_503(api: Api) -> None:
+    _, req = await api.escalated()
+    r = await api.decide("ann", req["request_id"], decision="reject", reason="no\x00way")
+    assert r.status_code == 422, r.text
+    assert "NUL character" in error_of(r)["message"]
+    r = await api.client.post(
+        "/runs",
+        json={"workflow": "payout", "input": {"supplier": "ac\x00me", "amount": 1}},
+        headers=api.auth("requester"),
+    )
+    assert r.status_code == 422, r.text
+    assert "input.supplier" in error_of(r)["message"]
+    (still,) = [q for q in await api.m.store.list_requests() if q.request_id == req["request_id"]]
+    assert still.status == "pending", "nothing was recorded"
+
+
 async def test_two_distinct_approvers_run_the_transfer_once_and_the_run_completes(
     api: Api, ledger: Ledger
 ) -> None:

@@ -82,6 +82,7 @@ async def _housekeeping(system: Maestro, interval_s: float) -> None:
             if expired:
                 log.info("approval requests expired", extra={"count": len(expired)})
             await system.engine.resume_unfinished()
+            await system.governance.refresh_policy()  # a policy applied by `maestro policy`
         except MaestroError as e:
             log.warning("housekeeping failed; will retry", extra={"error": str(e)})
         except Exception:

@@ -249,6 +249,7 @@ def runs_show(
         async with open_store(db) as store:
             rec = await store.get_run(run_id)
             steps = await store.step_records(run_id)
+            actions = await store.intents_of(run_id)
         if as_json:
             body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
             out.print_json(json.dumps(body, default=str))
@@ -275,6 +276,14 @@ def runs_show(
                 why[:90],
             )
         out.print(table)
+        for a in actions:  # GIL's actions: ran, failed (with why), or waiting
+            colour = {"succeeded": "green", "failed": "red"}.get(a.status, "yellow")
+            tail = f" — {a.error}" if a.error else ""
+            out.print(
+                f"action {a.action_type} [{colour}]{a.status}[/{colour}] "
+                f"(key {a.idempotency_key}, attempts {a.attempts}){tail}",
+                highlight=False,
+            )
         for s in steps:
             if s.quality and s.quality.get("suggestions") and s.decision != "pass":
                 out.print(

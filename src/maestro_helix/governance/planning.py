@@ -75,6 +75,7 @@ def _request(
     payload: Mapping[str, Any],
     actions: list[dict[str, Any]],
     expires_iso: str,
+    policy_required: bool = False,
 ) -> ApprovalRequest:
     factors = (
         [{"name": f.name, "score": f.score, "detail": f.detail} for f in out.risk.factors]
@@ -101,6 +102,7 @@ def _request(
             "factors": factors,
             "rule": req.rule,
             "actions": actions,
+            "policy_required": policy_required,
         },
         required_approvals=req.approvals,
         requester_id=inp.operator_id,
@@ -151,6 +153,8 @@ def _escalation(plan: _Plan, inp: StepInput, out: StepOutcome, clock: Clock) -> 
         "output": out.output.to_dict() if out.output is not None else None,
         "agent_error": out.agent_error,
     }
+    # escalated only because the policy asks people for these actions (not the agent's fault)
+    policy_required = tiered and (base_mri or 0.0) <= plan.policy.risk_threshold
     return _request(
         plan,
         inp,
@@ -162,6 +166,7 @@ def _escalation(plan: _Plan, inp: StepInput, out: StepOutcome, clock: Clock) -> 
         payload=body,
         actions=views,
         expires_iso=iso(clock.now() + timedelta(seconds=req.expiry_s)),
+        policy_required=policy_required,
     )
 
 
