@@ -225,3 +225,26 @@ def test_gate_files_are_parsed_strictly(tmp_path: Path) -> None:
     p.write_text(json.dumps({"default": {"max_attempts": True}}))
     with pytest.raises(ConfigError, match=r"gates.json: default.max_attempts: .*valid integer"):
         load_gate_config(p)
+
+
+async def test_text_the_store_cannot_hold_is_an_input_error_never_retryable(
+    stores: StoreFactory, refunds: refund_app.Refunds, backend: str
+) -> None:
+    from maestro_helix.core.errors import InputError
+
+    async with _open(stores, refunds) as m:
+        _, (_, (req,)) = await _refund(m, 300)
+        reject = m.governance.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.REJECT,
+            reason="no\x00way",
+        )
+        if backend == "postgresql":
+            with pytest.raises(InputError, match="cannot hold"):
+                await reject
+            (after, _) = await m.store.get_request(req.request_id)
+            assert after.status == "pending", "nothing was written"
+        else:  # SQLite keeps NUL characters
+            assert (await reject).request.status == "rejected"

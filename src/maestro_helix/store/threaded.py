@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
+from maestro_helix.core.errors import InputError, MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.governance.policy import GovernancePolicy, Role
@@ -256,6 +256,8 @@ class ThreadedStore(Store):
     def _translate(exc: Exception) -> BaseException:
         if isinstance(exc, MaestroError):
             return exc
+        if isinstance(exc, DataError):  # e.g. a NUL in text on PostgreSQL: never retryable
+            return InputError("", f"the store cannot hold this value: {_reason(exc)}")
         if isinstance(exc, SQLAlchemyError):
             return StoreError(f"store write failed: {_reason(exc)}")
         return exc
