@@ -17,6 +17,7 @@ from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.outputs import ProposedAction
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import (
+    ActionRule,
     Decision,
     GovernancePolicy,
     Role,
@@ -395,6 +396,20 @@ async def test_policy_apply_tightens_at_once_and_a_loosening_needs_a_second_admi
             ("policy.refused", "ann"),
             ("policy.changed", "bob"),
         ]
+        # refused outright, and audited: a viewer, and a rule loosening an invariant
+        transfer = _Spec("payments.transfer", reversible=False, risk_class=RiskClass.HIGH)
+        waive = GovernancePolicy(actions={"payments.transfer": ActionRule(require_approval=False)})
+        with pytest.raises(MaestroError, match="needs an admin"):
+            await apply_policy(
+                m.store, waive, Operator("vic", Role.VIEWER), source="w.json", action_types={}
+            )
+        with pytest.raises(ConfigError, match="require_approval: cannot be false"):
+            await apply_policy(
+                m.store, waive, bob, source="w.json", action_types={transfer.name: transfer}
+            )
+        refused = [e for e in await m.store.audit_entries() if e["kind"] == "policy.refused"]
+        assert [e["human_operator_id"] for e in refused] == ["ann", "vic", "bob"]
+        assert (await m.store.active_policy()).version == 3
 
 
 def test_irreversible_action_needs_one_approval_high_risk_two() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from maestro_helix.core.errors import RunNotFound
 from maestro_helix.governance.identity import Operator
+from maestro_helix.governance.planning import approval_summary
 from maestro_helix.governance.policy import Decision
 from maestro_helix.governance.rules import (
     Ballot,
@@ -107,6 +108,11 @@ def request_json(
         "expires_at": req.expires_at,
         "seconds_left": seconds_left(req, now),
         "scores": {k: req.scores.get(k) for k in _SCORE_KEYS},
+        "rule": req.scores.get("rule"),
+        "actions": [
+            {k: a[k] for k in ("type", "amount", "currency", "display", "rule", "line")}
+            for a in approval_summary(req)
+        ],
     }
 
 
@@ -122,6 +128,10 @@ def request_detail_json(
         "factors": factors(req),
         "payload": dict(req.payload),
         "payload_hash": req.payload_hash,
+        "action_payloads": [
+            {"type": p["type"], "payload_hash": p["hash"], "payload": json.loads(p["json"])}
+            for p in own_payloads(req)
+        ],
         "requester_id": req.requester_id,
         "run_operator_id": run_operator_id,
         "on_expiry": req.on_expiry,

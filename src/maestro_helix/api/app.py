@@ -22,6 +22,7 @@ from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
 from maestro_helix.api._ops import ops_router
 from maestro_helix.api._views import (
+    action_results,
     approvals_json,
     attempt_json,
     load_request,
@@ -162,9 +163,11 @@ def _api_router() -> APIRouter:
     async def get_approval(request_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         page = await load_request(system.store, request_id)
         run_operator = page.run.operator_id if page.run else None
-        return request_detail_json(
+        body = request_detail_json(
             page.request, page.records, run_operator, system.governance.clock.now()
         )
+        body["action_results"] = await action_results(system.store, page.request)
+        return body
 
     @r.post("/approvals/{request_id}/decision")
     async def post_decision(

@@ -64,9 +64,9 @@ def _count(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> str:
 @approvals_app.command("list")
 def approvals_list(
     db: DbOpt = "maestro.db",
-    status: Annotated[str, typer.Option(help="pending, approved, rejected, expired, all")] = (
-        "pending"
-    ),
+    status: Annotated[
+        str, typer.Option(help="pending, approved, rejected, overridden, expired, withdrawn, all")
+    ] = ("pending"),
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """Approval requests, oldest first, with why each is there."""
@@ -86,7 +86,7 @@ def approvals_list(
             table.add_row(
                 r.request_id,
                 what,
-                "; ".join(r.reasons)[:80],
+                (r.scores.get("rule") or "; ".join(r.reasons))[:80],
                 fmt(r.scores.get("qsr")),
                 fmt(r.scores.get("mri")),
                 _count(r, approvals),

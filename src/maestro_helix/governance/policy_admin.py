@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import GovernancePolicy, Role, check_invariants
 from maestro_helix.governance.policy_change import loosenings
@@ -48,9 +49,23 @@ async def apply_policy(
         PolicyForbidden: ``who`` is not an admin.
         ConfigErrors: the policy loosens an invariant.
     """
-    _admin(who)
-    check_invariants(policy, action_types, source)
     ts = iso((clock or SystemClock()).now())
+    try:
+        _admin(who)
+        check_invariants(policy, action_types, source)
+    except MaestroError as e:  # every refusal is audited, naming who tried
+        await store.append_audit(
+            [
+                AuditDraft(
+                    entry_id=f"policy.refused/{who.operator_id}/{ts}",
+                    ts=ts,
+                    kind="policy.refused",
+                    human_operator_id=who.operator_id,
+                    details={"source": source, "reason": str(e), "digest": policy.digest()},
+                )
+            ]
+        )
+        raise
     current = await store.install_policy(GovernancePolicy(), ts)
     change: PolicyChange = await store.apply_policy(
         policy, loosenings(current.policy, policy), ts=ts, by=who.operator_id
