@@ -50,6 +50,9 @@ def action_view(
         "amount": action_amount(action, spec),
         "currency": currency or (rule.currency if rule is not None else None),
         "display": {k: action.payload.get(k) for k in shown if k in action.payload},
+        "money_fields": [f for f in (spec.amount_field, spec.currency_field) if f]
+        if spec is not None
+        else [],
         "rule": need.rule,
         "approvals": need.approvals,
     }
@@ -291,7 +294,12 @@ def approval_summary(req: ApprovalRequest) -> list[dict[str, Any]]:
         if not isinstance(a, dict):
             continue
         money = _money(a.get("amount"), a.get("currency"))
-        shown = {k: v for k, v in (a.get("display") or {}).items() if v is not None}
+        money_fields = set(a.get("money_fields") or ()) if money else set()
+        shown = {
+            k: v
+            for k, v in (a.get("display") or {}).items()
+            if v is not None and k not in money_fields
+        }
         target = ", ".join(f"{k} {v}" for k, v in shown.items() if k not in ("amount", "currency"))
         line = str(a.get("type"))
         if money:
