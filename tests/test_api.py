@@ -485,3 +485,21 @@ async def test_served_app_resumes_runs_decided_elsewhere(api: Api, ledger: Ledge
         with contextlib.suppress(asyncio.CancelledError):
             await serving
     assert len([e for e in ledger.entries() if " transfer " in e]) == 1
+
+
+async def test_operator_lifecycle_endpoints_are_for_admins(api: Api) -> None:
+    r = await api.client.post("/operators/bob/disable", headers=api.auth("ann"))
+    assert r.status_code == 403
+    admin = api.auth("root")
+    assert (await api.client.post("/operators/nobody/disable", headers=admin)).status_code == 404
+    rotated = await api.client.post("/operators/bob/rotate-token", headers=admin)
+    assert rotated.status_code == 200 and rotated.json()["token"].startswith("mh_")
+    assert (await api.client.get("/runs", headers=api.auth("bob"))).status_code == 401
+    new = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert (await api.client.get("/runs", headers=new)).status_code == 200
+    listed = (await api.client.get("/operators", headers=admin)).json()["operators"]
+    assert {o["operator_id"] for o in listed} >= {"root", "bob", "ann"}
+    assert (await api.client.delete("/operators/bob", headers=admin)).status_code == 200
+    assert (await api.client.get("/runs", headers=new)).status_code == 401
+    policy = (await api.client.get("/policy", headers=api.auth("ann"))).json()
+    assert policy["version"] == 1 and policy["policy"]["high_risk_approvals"] == 2

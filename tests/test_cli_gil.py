@@ -102,3 +102,32 @@ def test_reject_needs_a_reason_and_stops_the_run(db_with_payment: tuple[str, str
     run_id = request_id.split(".")[0]
     shown = runner.invoke(app, ["runs", "show", run_id, "--db", db])
     assert "failed" in shown.output
+
+
+def test_policy_apply_needs_an_admin_and_a_loosening_a_second_one(tmp_path: Path) -> None:
+    import json
+
+    db = str(tmp_path / "pol.db")
+    root, root2 = _token(db, "root", "admin"), _token(db, "root2", "admin")
+    ann = _token(db, "ann", "approver")
+    tight, loose = tmp_path / "tight.json", tmp_path / "loose.json"
+    tight.write_text(json.dumps({"approvals": 2}))
+    loose.write_text(json.dumps({"approvals": 1, "expiry_s": 600}))
+    no = runner.invoke(app, ["policy", "apply", str(tight), "--token", ann, "--db", db])
+    assert no.exit_code == 2 and "needs an admin" in no.output
+    ok = runner.invoke(app, ["policy", "apply", str(tight), "--token", root, "--db", db])
+    assert ok.exit_code == 0 and "active policy is now version 2 (by root)" in ok.output
+    pending = runner.invoke(app, ["policy", "apply", str(loose), "--token", root, "--db", db])
+    assert pending.exit_code == 0 and "a second admin must run" in pending.output
+    change_id = re.findall(r"pc_[0-9a-f]{16}", pending.output)[0]
+    self_ok = runner.invoke(app, ["policy", "approve", change_id, "--token", root, "--db", db])
+    assert self_ok.exit_code == 2 and "a second admin must approve it" in self_ok.output
+    done = runner.invoke(app, ["policy", "approve", change_id, "--token", root2, "--db", db])
+    assert done.exit_code == 0 and "version 3 (by root2)" in done.output
+    shown = runner.invoke(app, ["policy", "show", "--db", db])
+    assert "active policy version 3" in shown.output and "root2" in shown.output
+    waive = tmp_path / "waive.json"
+    waive.write_text(json.dumps({"actions": {"payments.transfer": {"require_approval": False}}}))
+    refused = runner.invoke(app, ["policy", "apply", str(waive), "--token", root, "--db", db])
+    assert refused.exit_code == 2
+    assert "actions.payments.transfer.require_approval: cannot be false" in refused.output

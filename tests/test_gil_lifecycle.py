@@ -248,3 +248,24 @@ async def test_text_the_store_cannot_hold_is_an_input_error_never_retryable(
             assert after.status == "pending", "nothing was written"
         else:  # SQLite keeps NUL characters
             assert (await reject).request.status == "rejected"
+
+
+async def test_processes_starting_together_install_the_policy_once(stores: StoreFactory) -> None:
+    import asyncio
+
+    from maestro_helix.governance.policy import GovernancePolicy
+
+    a, b = stores(), stores()
+    await a.open()
+    await b.open()
+    try:
+        got = await asyncio.gather(
+            a.install_policy(GovernancePolicy(approvals=2), "2026-12-01T10:00:00+00:00"),
+            b.install_policy(GovernancePolicy(expiry_s=600), "2026-12-01T10:00:00+00:00"),
+        )
+        assert got[0].version == got[1].version == 1
+        assert got[0].digest == got[1].digest
+        assert [v.version for v in await a.policy_versions()] == [1]
+    finally:
+        await a.aclose()
+        await b.aclose()

@@ -106,7 +106,8 @@ def _report(change: PolicyChange) -> None:
         out.print(
             f"policy change {change.change_id} proposed by {change.proposed_by}: it loosens "
             f"{len(change.loosens)} rule(s), so a second admin must run "
-            f"`maestro policy approve {change.change_id}`"
+            f"`maestro policy approve {change.change_id}`",
+            soft_wrap=True,
         )
         for x in change.loosens:
             out.print(f"  {x}", highlight=False)
