@@ -216,3 +216,49 @@ def test_the_invariant_floor_holds_whatever_the_stored_quorum() -> None:
     facts = replace(facts, ballots=(Ballot("a", Decision.APPROVE),))
     r2 = rule(facts, replace(p, operator_id="b"))
     assert r2.status is RequestStatus.APPROVED and r2.accepted_by == ("a", "b")
+
+
+def _accepted_action(body: dict[str, Any]) -> tuple[ApprovalRequest, Any]:
+    from maestro_helix.governance.rules import intents_for
+
+    req = ApprovalRequest(
+        "r1", "run", 0, 1, "action", "crm.refund", body, payload_hash("crm.refund", body), (),
+        {}, 1, "requester", "approved", NOW.isoformat(), NOW.isoformat(), "deny", 1,
+    )  # fmt: skip
+    (intent,) = intents_for(req, NOW.isoformat())
+    return req, intent
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payload=st.dictionaries(st.text(min_size=1, max_size=6), json_values, min_size=1, max_size=4),
+    key=st.text(min_size=1, max_size=6),
+    value=json_values,
+    where=st.sampled_from(["intent", "request"]),
+)
+def test_a_payload_changed_after_approval_never_runs(
+    payload: dict[str, Any], key: str, value: Any, where: str
+) -> None:
+    from maestro_helix.governance.rules import pre_run_refusal
+
+    req, intent = _accepted_action(payload)
+    assert pre_run_refusal(intent, req, RunStatus.RUNNING) is None
+    changed = {**payload, key: value}
+    if changed == payload:
+        return
+    if where == "intent":
+        intent = replace(intent, payload=changed)
+    else:
+        req = replace(req, payload=changed)
+    refusal = pre_run_refusal(intent, req, RunStatus.RUNNING)
+    assert refusal is not None and refusal.code == "payload_mismatch"
+
+
+def test_a_stopped_run_or_a_withdrawn_request_never_runs() -> None:
+    from maestro_helix.governance.rules import pre_run_refusal
+
+    req, intent = _accepted_action({"amount": 5})
+    cancelled = pre_run_refusal(intent, req, RunStatus.CANCELLED)
+    assert cancelled is not None and cancelled.code == "run_stopped"
+    withdrawn = pre_run_refusal(intent, replace(req, status="withdrawn"), RunStatus.RUNNING)
+    assert withdrawn is not None and withdrawn.code == "not_accepted"

@@ -40,6 +40,7 @@ __all__ = [
     "expire",
     "facts_of",
     "intents_for",
+    "pre_run_refusal",
     "refusal_for",
     "rule",
     "settle",
@@ -415,3 +416,32 @@ def expire(req: ApprovalRequest, now: datetime) -> Expiry | None:
 
 
 _MIN_TTL = timedelta(seconds=60)
+
+
+def pre_run_refusal(
+    intent: ActionIntent, req: ApprovalRequest | None, run_status: RunStatus | None
+) -> Refusal | None:
+    """Immediately before a handler runs (in the transaction that claims the intent): None if
+    the action may still run; else why not (``payload_mismatch`` is counted and alerted on).
+
+    The intent's payload must still hash to the hash it was cleared with, and, when a request
+    cleared it, that request must still be accepted, with its stored payload intact (for an
+    action request, the very hash that was approved); the run must not have stopped.
+    """
+    if run_status is not None and run_status in (RunStatus.CANCELLED, RunStatus.FAILED):
+        return Refusal("run_stopped", f"the run is {run_status.value}: the action does not run")
+    if payload_hash(intent.action_type, intent.payload) != intent.payload_hash:
+        return Refusal("payload_mismatch", "the stored action payload changed after it was cleared")
+    if req is None:
+        return None
+    if not RequestStatus(req.status).accepted:
+        return Refusal("not_accepted", f"request {req.request_id} is {req.status}")
+    if not stored_payload_intact(req):
+        return Refusal("payload_mismatch", "the approved payload changed after the approval")
+    if req.kind == RequestKind.ACTION.value and intent.payload_hash != req.payload_hash:
+        return Refusal("payload_mismatch", "the action's payload is not the one approved")
+    if req.kind == RequestKind.ESCALATION.value and intent.payload_hash not in {
+        i.payload_hash for i in intents_for(req, "")
+    }:
+        return Refusal("payload_mismatch", "the action is not one the accepted step proposed")
+    return None

@@ -66,9 +66,6 @@ class Governance:
         self.action_types = {a.name: a for a in action_types}
         self.clock = clock or SystemClock()
         self.policy_version = self.policy.version
-        self.knows_app = True
-        """False when this process was started without the app's action types (``--app``):
-        it then refuses approvals that would run actions, instead of failing them later."""
         self._recovered = False
         self.publish: Callable[[Sequence[EventRecord]], Awaitable[None]] = _no_publish
         """Where GIL's own events (actions run, runs moved by decisions) go once stored; the
@@ -116,10 +113,9 @@ class Governance:
         log.info("active policy changed", extra={"version": active.version})
         return True
 
-    def runnable(self) -> frozenset[str] | None:
-        """The action types this process can run (None: it does not know the app's)."""
-        if not self.knows_app:
-            return None
+    def runnable(self) -> frozenset[str]:
+        """The action types this process can run (registered with a handler): an approval
+        that would clear any other is refused before it is recorded."""
         return frozenset(n for n, s in self.action_types.items() if s.handler is not None)
 
     async def decide(
