@@ -269,3 +269,44 @@ async def test_processes_starting_together_install_the_policy_once(stores: Store
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_a_loosened_policy_stored_by_an_older_version_is_refused_and_can_be_replaced(
+    stores: StoreFactory, refunds: refund_app.Refunds
+) -> None:
+    from maestro_helix.governance.identity import Operator
+    from maestro_helix.governance.policy import GovernancePolicy
+    from maestro_helix.governance.policy_admin import apply_policy
+
+    async with _open(stores, refunds) as m:
+        engine = m.store._engine
+        body = {**GovernancePolicy().canonical(), "approve_irreversible": False}
+        with engine.begin() as c:  # what `record_policy` of an older version let through
+            c.execute(
+                t.policy_versions.insert(),
+                {
+                    "version": 2,
+                    "digest": "x" * 64,
+                    "body": body,
+                    "created_at": "2026-11-30T00:00:00+00:00",
+                    "created_by": None,
+                },
+            )
+    with pytest.raises(ConfigError, match=r"stored policy version 2 .*approve_irreversible"):
+        async with _open(stores, refunds):
+            pass
+    store = stores()
+    await store.open()
+    try:
+        change = await apply_policy(
+            store,
+            GovernancePolicy(),
+            Operator("root", Role.ADMIN),
+            source="fixed.json",
+            action_types={},
+        )
+        assert (change.status, change.version) == ("applied", 3)
+    finally:
+        await store.aclose()
+    async with _open(stores, refunds) as m:
+        assert m.governance.policy_version == 3

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
-from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.errors import ConfigErrors, MaestroError
 from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import GovernancePolicy, Role, check_invariants
@@ -66,10 +66,13 @@ async def apply_policy(
             ]
         )
         raise
-    current = await store.install_policy(GovernancePolicy(), ts)
-    change: PolicyChange = await store.apply_policy(
-        policy, loosenings(current.policy, policy), ts=ts, by=who.operator_id
-    )
+    try:
+        current = await store.install_policy(GovernancePolicy(), ts)
+        loose = loosenings(current.policy, policy)
+    except ConfigErrors:
+        loose = []  # the stored policy breaks an invariant (an older version wrote it): any
+        # valid policy is stricter, so one admin may replace it
+    change: PolicyChange = await store.apply_policy(policy, loose, ts=ts, by=who.operator_id)
     return change
 
 

@@ -150,6 +150,14 @@ class ActivePolicy:
     created_by: str | None
 
 
+def _latest(conn: Connection) -> Any:
+    return conn.execute(
+        select(t.policy_versions.c.version, t.policy_versions.c.digest)
+        .order_by(t.policy_versions.c.version.desc())
+        .limit(1)
+    ).first()
+
+
 def active_policy(conn: Connection) -> ActivePolicy | None:
     """The newest stored policy version (None on a fresh database)."""
     row = conn.execute(
@@ -157,7 +165,8 @@ def active_policy(conn: Connection) -> ActivePolicy | None:
     ).first()
     if row is None:
         return None
-    policy = parse_policy(row.body, f"stored policy version {row.version}")
+    where = f"stored policy version {row.version} (replace it: maestro policy apply FILE)"
+    policy = parse_policy(row.body, where)
     return ActivePolicy(int(row.version), policy, row.digest, row.created_at, row.created_by)
 
 
@@ -263,7 +272,7 @@ def apply_policy(
     """An operator's policy change: applied at once when it only tightens; a loosening one
     waits for a second admin (``status == pending``). Unchanged: applied, no new version."""
     lock_chain(conn)
-    current = active_policy(conn)
+    current = _latest(conn)  # not parsed: an invalid stored policy can still be replaced
     base = current.version if current is not None else 0
     digest = policy.digest()
     change_id = "pc_" + secrets.token_hex(8)
@@ -326,7 +335,7 @@ def approve_policy_change(
         append_audit(conn, [_audit("policy.refused", ts, by, details, change_id)])
         why = f"{by} proposed policy change {change_id}: a second admin must approve it"
         return replace(change, refused=why)
-    current = active_policy(conn)
+    current = _latest(conn)
     if approve and (current.version if current else 0) != change.base_version:
         raise MaestroError(
             f"the active policy changed since {change_id} was proposed (it was based on "
