@@ -35,7 +35,6 @@ from maestro_helix.api._views import (
     approvers,
     factors,
     load_request,
-    own_payloads,
     score_text,
     seconds_left,
     time_left_text,
@@ -43,7 +42,7 @@ from maestro_helix.api._views import (
 )
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.identity import AuthError, Operator, authenticate, hash_token
-from maestro_helix.governance.planning import approval_summary
+from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.store.gil_sql import DecisionOutcome, RequestNotFound
 

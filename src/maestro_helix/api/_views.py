@@ -10,14 +10,13 @@ from typing import Any
 
 from maestro_helix.core.errors import RunNotFound
 from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.planning import approval_summary
+from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision
 from maestro_helix.governance.rules import (
     Ballot,
     Proposal,
     Refusal,
     facts_of,
-    intents_for,
     refusal_for,
 )
 from maestro_helix.store.base import (
@@ -190,22 +189,6 @@ def why_not(
             runnable,
         ),
     )
-
-
-def own_payloads(req: ApprovalRequest) -> list[dict[str, Any]]:
-    """The actions' own payloads (what the handlers receive), each with its hash."""
-    if req.kind == "action":
-        items = [(req.action_type or "", dict(req.payload), req.payload_hash)]
-    else:
-        items = [(i.action_type, dict(i.payload), i.payload_hash) for i in intents_for(req, "")]
-    return [
-        {
-            "type": t,
-            "hash": h,
-            "json": json.dumps(p, indent=2, sort_keys=True, ensure_ascii=False, default=str),
-        }
-        for t, p, h in items
-    ]
 
 
 async def action_results(store: Store, req: ApprovalRequest) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from maestro_helix.governance.identity import (
     authenticate,
     change_operator,
 )
-from maestro_helix.governance.planning import approval_summary
+from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.governance.rules import Verdict
 from maestro_helix.store.admin_sql import OperatorChange
@@ -121,7 +121,10 @@ def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
             out.print(f"  {a.operator_id}: {a.decision} at {a.ts[:19]} {a.reason or ''}")
         if req.status == "pending":
             out.print(f"time left: {_left(req)}")
-        out.print(f"payload hash: {req.payload_hash}")
+        for own in own_payloads(req):  # what each handler receives, first
+            out.print(f"{own['type']} payload (hash {own['hash']}):", highlight=False)
+            out.print_json(own["json"])
+        out.print(f"payload hash: {req.payload_hash}  (pass it as --payload-hash)")
         out.print_json(json.dumps(req.payload, default=str))
 
     run_async(main())

@@ -5,6 +5,7 @@ step's transaction."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -25,13 +26,19 @@ from maestro_helix.governance.policy import (
     payload_hash,
     requirement_for_action,
 )
-from maestro_helix.governance.rules import RequestKind, RequestStatus
+from maestro_helix.governance.rules import RequestKind, RequestStatus, intents_for
 from maestro_helix.store.base import ActionIntent, ApprovalRequest
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
 
-__all__ = ["GovernanceLink", "action_view", "approval_summary", "plan_step"]
+__all__ = [
+    "GovernanceLink",
+    "action_view",
+    "approval_summary",
+    "own_payloads",
+    "plan_step",
+]
 
 
 def action_view(
@@ -308,3 +315,19 @@ def approval_summary(req: ApprovalRequest) -> list[dict[str, Any]]:
             line += f" to {target}"
         out.append({**a, "line": line, "money": money, "shown": shown})
     return out
+
+
+def own_payloads(req: ApprovalRequest) -> list[dict[str, Any]]:
+    """The actions' own payloads (what the handlers receive), each with its hash."""
+    if req.kind == "action":
+        items = [(req.action_type or "", dict(req.payload), req.payload_hash)]
+    else:
+        items = [(i.action_type, dict(i.payload), i.payload_hash) for i in intents_for(req, "")]
+    return [
+        {
+            "type": t,
+            "hash": h,
+            "json": json.dumps(p, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        }
+        for t, p, h in items
+    ]
