@@ -490,6 +490,15 @@ async def test_served_app_resumes_runs_decided_elsewhere(api: Api, ledger: Ledge
 async def test_operator_lifecycle_endpoints_are_for_admins(api: Api) -> None:
     r = await api.client.post("/operators/bob/disable", headers=api.auth("ann"))
     assert r.status_code == 403
+    from maestro_helix.governance.identity import Operator, change_operator
+    from maestro_helix.store.admin_sql import OperatorChange
+
+    with pytest.raises(MaestroError, match="not an admin"):
+        await change_operator(
+            api.m.store, "bob", OperatorChange.DISABLE, by=Operator("ann", Role.APPROVER)
+        )
+    refused = [e for e in await api.m.store.audit_entries() if e["kind"] == "operator.refused"]
+    assert [e["human_operator_id"] for e in refused] == ["ann"]
     admin = api.auth("root")
     assert (await api.client.post("/operators/nobody/disable", headers=admin)).status_code == 404
     rotated = await api.client.post("/operators/bob/rotate-token", headers=admin)

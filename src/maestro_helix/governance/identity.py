@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.governance.policy import Role
 from maestro_helix.store.admin_sql import OperatorChange
 from maestro_helix.store.base import Store
@@ -88,13 +89,26 @@ async def change_operator(
         AuthError: ``by`` is not an admin.
         OperatorNotFound: no such operator.
     """
+    ts = iso((clock or SystemClock()).now())
     if by is not None and not by.role.at_least(Role.ADMIN):
-        raise AuthError(f"operator {by.operator_id} is not an admin: only admins manage operators")
+        why = f"operator {by.operator_id} is not an admin: only admins manage operators"
+        await store.append_audit(
+            [
+                AuditDraft(
+                    entry_id=f"operator.refused/{name}/{ts}",
+                    ts=ts,
+                    kind="operator.refused",
+                    human_operator_id=by.operator_id,
+                    details={"operator_id": name, "change": change.value, "reason": why},
+                )
+            ]
+        )
+        raise AuthError(why)
     token = new_token() if change is OperatorChange.ROTATE else None
     await store.change_operator(
         name,
         change,
-        ts=iso((clock or SystemClock()).now()),
+        ts=ts,
         by=by.operator_id if by is not None else None,
         token_hash=hash_token(token) if token is not None else None,
     )
