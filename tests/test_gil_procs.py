@@ -136,25 +136,43 @@ def _operator_kinds(db: str) -> list[tuple[str, str]]:
 
 
 def _policy_versions(db: str) -> list[tuple[int, str]]:
-    import sqlite3
+    import asyncio
 
-    with sqlite3.connect(db) as c:
-        rows = c.execute("SELECT version, digest FROM policy_versions ORDER BY version").fetchall()
-    return [(int(v), str(d)) for v, d in rows]
+    from maestro_helix.app import open_store
+
+    async def read() -> list[tuple[int, str]]:
+        async with open_store(db) as store:
+            return [(v.version, v.digest) for v in await store.policy_versions()]
+
+    return asyncio.run(read())
 
 
-@pytest.mark.parametrize("n", [2])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for processes to share: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "p.db")
+    from conftest import PG_URL
+
+    schema = request.getfixturevalue("pg_schema")
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
 def test_processes_with_different_policies_leave_the_active_policy_unchanged(
-    tmp_path: Path, n: int
+    tmp_path: Path, db_url: str
 ) -> None:
-    db = str(tmp_path / "p.db")
+    db, n = db_url, 2
     files = []
     for i, body in enumerate([{"approvals": 2}, {"expiry_s": 7200}, {"risk_threshold": 0.2}]):
         p = tmp_path / f"policy{i}.json"
         p.write_text(json.dumps(body))
         files.append(p)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # two processes at once on a fresh database: exactly one installs its policy
+    # the schema first (processes racing to create it are issue 8's start-up race), no policy yet
+    added = _cli("operators", "add", "root", "--role", "admin", "--db", db, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert _policy_versions(db) == []
+    # two processes at once on a database without a policy: exactly one installs its own
     procs = [
         subprocess.Popen(
             [*MAESTRO, "demo", "--tasks", "5", "--db", db, "--policy", str(f)],
