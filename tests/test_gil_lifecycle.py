@@ -310,3 +310,47 @@ async def test_a_loosened_policy_stored_by_an_older_version_is_refused_and_can_b
         await store.aclose()
     async with _open(stores, refunds) as m:
         assert m.governance.policy_version == 3
+
+
+def test_approvers_by_risk_class_and_by_mri_only_raise_the_number() -> None:
+    from maestro_helix.core.actions import ActionSpec, RiskClass
+    from maestro_helix.core.outputs import ProposedAction
+    from maestro_helix.governance.policy import requirement_for_action
+
+    p = parse_policy(
+        {
+            "risk_classes": {"medium": 2},
+            "actions": {
+                "crm.refund": {
+                    "label": "refunds",
+                    "currency": "EUR",
+                    "tiers": [{"up_to": 100, "approvals": 0}, {"approvals": 1}],
+                    "mri": [{"above": 0.5, "approvals": 3}],
+                }
+            },
+        },
+        "p.json",
+    )
+    low = ActionSpec("crm.refund", reversible=True, risk_class=RiskClass.LOW)
+    medium = ActionSpec("crm.refund", reversible=True, risk_class=RiskClass.MEDIUM)
+    small = ProposedAction("crm.refund", {}, amount=50)
+    auto = requirement_for_action(p, small, low, 0.1)
+    assert (auto.needed, auto.rule) == (False, "refunds up to 100 EUR run automatically")
+    by_class = requirement_for_action(p, small, medium, 0.1)
+    assert (by_class.approvals, by_class.rule) == (2, "medium-risk actions need two people")
+    by_mri = requirement_for_action(p, ProposedAction("crm.refund", {}, amount=500), low, 0.7)
+    assert (by_mri.approvals, by_mri.rule) == (3, "refunds with MRI above 0.5 need three people")
+
+
+def test_tiers_that_would_run_an_irreversible_action_without_a_person_are_refused() -> None:
+    from maestro_helix.core.actions import ActionSpec, RiskClass
+    from maestro_helix.governance.policy import check_invariants
+
+    p = parse_policy(
+        {"actions": {"crm.refund": {"tiers": [{"up_to": 100, "approvals": 0}, {"approvals": 1}]}}},
+        "t.json",
+    )
+    spec = ActionSpec("crm.refund", reversible=False, risk_class=RiskClass.MEDIUM)
+    with pytest.raises(ConfigError) as e:
+        check_invariants(p, {spec.name: spec}, "t.json")
+    assert "t.json: actions.crm.refund.tiers[0].approvals: must be at least 1" in str(e.value)
