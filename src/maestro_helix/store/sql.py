@@ -463,14 +463,10 @@ def transition(conn: Connection, tr: Transition) -> RunRecord:
     if tr.events:
         conn.execute(t.reflexive_events.insert(), [event_row(e) for e in tr.events])
     if tr.to in (RunStatus.CANCELLED, RunStatus.FAILED):  # decisions follow the run (GIL)
-        _gil().withdraw_requests(conn, tr.run_id, tr.error or f"run {tr.to.value}", tr.updated_at)
+        from maestro_helix.store.gil_sql import withdraw_requests  # (gil_sql imports this module)
+
+        withdraw_requests(conn, tr.run_id, tr.error or f"run {tr.to.value}", tr.updated_at)
     return get_run(conn, tr.run_id)
-
-
-def _gil() -> Any:
-    from maestro_helix.store import gil_sql  # gil_sql builds on this module
-
-    return gil_sql
 
 
 def events(conn: Connection, run_id: str | None, after_seq: int, limit: int) -> list[EventRecord]:
