@@ -19,11 +19,19 @@ async def approve(db: str, ledger: str) -> None:
         await m.engine.wait(run_id)
         (req,) = await m.store.list_requests(run_id=run_id)
         await m.governance.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         print(run_id, flush=True)
         await m.governance.decide(
-            req.request_id, operator_id="bob", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="bob",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         print("executed", flush=True)
 

@@ -62,6 +62,11 @@ class Api:
         return run_id, req
 
     async def decide(self, who: str, request_id: str, **body: Any) -> httpx.Response:
+        """Decide as ``who``, binding to the payload shown (unless a hash is given)."""
+        if body.get("decision") != "reject" and "payload_hash" not in body:
+            shown = await self.client.get(f"/approvals/{request_id}", headers=self.auth(who))
+            if shown.status_code == 200:
+                body["payload_hash"] = shown.json()["payload_hash"]
         return await self.client.post(
             f"/approvals/{request_id}/decision", json=body, headers=self.auth(who)
         )
@@ -181,6 +186,33 @@ async def test_reject_without_a_reason_is_422(api: Api) -> None:
     assert error_of(r)["code"] == "reason_required"
 
 
+async def test_approve_without_the_payload_hash_is_422(api: Api) -> None:
+    _, req = await api.escalated()
+    r = await api.client.post(
+        f"/approvals/{req['request_id']}/decision",
+        json={"decision": "approve"},
+        headers=api.auth("ann"),
+    )
+    assert r.status_code == 422
+    assert "payload_hash is required" in error_of(r)["message"]
+
+
+async def test_text_the_store_cannot_hold_is_422_never_a_retryable_503(api: Api) -> None:
+    _, req = await api.escalated()
+    r = await api.decide("ann", req["request_id"], decision="reject", reason="no\x00way")
+    assert r.status_code == 422, r.text
+    assert "NUL character" in error_of(r)["message"]
+    r = await api.client.post(
+        "/runs",
+        json={"workflow": "payout", "input": {"supplier": "ac\x00me", "amount": 1}},
+        headers=api.auth("requester"),
+    )
+    assert r.status_code == 422, r.text
+    assert "input.supplier" in error_of(r)["message"]
+    (still,) = [q for q in await api.m.store.list_requests() if q.request_id == req["request_id"]]
+    assert still.status == "pending", "nothing was recorded"
+
+
 async def test_two_distinct_approvers_run_the_transfer_once_and_the_run_completes(
     api: Api, ledger: Ledger
 ) -> None:
@@ -277,7 +309,7 @@ async def test_oversized_body_is_413_json(api: Api) -> None:
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_unknown_request_id_is_404(api: Api, method: str) -> None:
     url = "/approvals/no-such-request" + ("/decision" if method == "POST" else "")
-    body = {"decision": "approve"} if method == "POST" else None
+    body = {"decision": "approve", "payload_hash": "0" * 64} if method == "POST" else None
     r = await api.client.request(method, url, json=body, headers=api.auth("ann"))
     assert r.status_code == 404
     assert error_of(r)["code"] == "request_not_found"
@@ -429,9 +461,14 @@ async def test_served_app_resumes_runs_decided_elsewhere(api: Api, ledger: Ledge
         port = s.getsockname()[1]
     serving = asyncio.create_task(serve(api.m, "127.0.0.1", port, interval_s=0.05))
     try:
+        stored, _ = await api.m.store.get_request(req["request_id"])
         for who in ("ann", "bob"):  # straight to governance, as ``maestro approvals approve`` does
             await api.m.governance.decide(
-                req["request_id"], operator_id=who, role=Role.APPROVER, decision=Decision.APPROVE
+                req["request_id"],
+                operator_id=who,
+                role=Role.APPROVER,
+                decision=Decision.APPROVE,
+                payload_hash_seen=stored.payload_hash,
             )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
             status = None
@@ -448,3 +485,30 @@ async def test_served_app_resumes_runs_decided_elsewhere(api: Api, ledger: Ledge
         with contextlib.suppress(asyncio.CancelledError):
             await serving
     assert len([e for e in ledger.entries() if " transfer " in e]) == 1
+
+
+async def test_operator_lifecycle_endpoints_are_for_admins(api: Api) -> None:
+    r = await api.client.post("/operators/bob/disable", headers=api.auth("ann"))
+    assert r.status_code == 403
+    from maestro_helix.governance.identity import Operator, change_operator
+    from maestro_helix.store.admin_sql import OperatorChange
+
+    with pytest.raises(MaestroError, match="not an admin"):
+        await change_operator(
+            api.m.store, "bob", OperatorChange.DISABLE, by=Operator("ann", Role.APPROVER)
+        )
+    refused = [e for e in await api.m.store.audit_entries() if e["kind"] == "operator.refused"]
+    assert [e["human_operator_id"] for e in refused] == ["ann"]
+    admin = api.auth("root")
+    assert (await api.client.post("/operators/nobody/disable", headers=admin)).status_code == 404
+    rotated = await api.client.post("/operators/bob/rotate-token", headers=admin)
+    assert rotated.status_code == 200 and rotated.json()["token"].startswith("mh_")
+    assert (await api.client.get("/runs", headers=api.auth("bob"))).status_code == 401
+    new = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert (await api.client.get("/runs", headers=new)).status_code == 200
+    listed = (await api.client.get("/operators", headers=admin)).json()["operators"]
+    assert {o["operator_id"] for o in listed} >= {"root", "bob", "ann"}
+    assert (await api.client.delete("/operators/bob", headers=admin)).status_code == 200
+    assert (await api.client.get("/runs", headers=new)).status_code == 401
+    policy = (await api.client.get("/policy", headers=api.auth("ann"))).json()
+    assert policy["version"] == 1 and policy["policy"]["high_risk_approvals"] == 2

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from maestro_helix.cli.main import app
 
@@ -19,6 +19,20 @@ def _token(db: str, name: str, role: str) -> str:
     token = r.output.strip().splitlines()[-1]
     assert token.startswith("mh_")
     return token
+
+
+def _hash(db: str, request_id: str) -> str:
+    shown = runner.invoke(app, ["approvals", "show", request_id, "--db", db])
+    found = re.search(r"payload hash: ([0-9a-f]{64})", shown.output)
+    assert found, shown.output
+    return found.group(1)
+
+
+def _approve(db: str, request_id: str, token: str) -> Result:
+    h = _hash(db, request_id)
+    return runner.invoke(
+        app, ["approvals", "approve", request_id, "--token", token, "--payload-hash", h, "--db", db]
+    )
 
 
 @pytest.fixture
@@ -47,12 +61,14 @@ def test_two_approvers_on_the_command_line_run_the_payment_once(
 ) -> None:
     db, request_id = db_with_payment
     ann, bob = _token(db, "ann", "approver"), _token(db, "bob", "approver")
-    first = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    unbound = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    assert unbound.exit_code == 2 and "--payload-hash is required" in unbound.output
+    first = _approve(db, request_id, ann)
     assert first.exit_code == 0, first.output
     assert "1 of 2" in first.output and "pending" in first.output
-    again = runner.invoke(app, ["approvals", "approve", request_id, "--token", ann, "--db", db])
+    again = _approve(db, request_id, ann)
     assert again.exit_code == 0 and "already recorded" in again.output
-    second = runner.invoke(app, ["approvals", "approve", request_id, "--token", bob, "--db", db])
+    second = _approve(db, request_id, bob)
     assert second.exit_code == 0, second.output
     assert "approved (2 of 2" in second.output
     assert "completed" in second.output
@@ -63,14 +79,14 @@ def test_two_approvers_on_the_command_line_run_the_payment_once(
 def test_viewer_cannot_approve_and_gets_a_clear_refusal(db_with_payment: tuple[str, str]) -> None:
     db, request_id = db_with_payment
     viewer = _token(db, "vic", "viewer")
-    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", viewer, "--db", db])
+    r = _approve(db, request_id, viewer)
     assert r.exit_code == 3
     assert "refused (forbidden)" in r.output
 
 
 def test_forged_token_is_refused(db_with_payment: tuple[str, str]) -> None:
     db, request_id = db_with_payment
-    r = runner.invoke(app, ["approvals", "approve", request_id, "--token", "mh_forged", "--db", db])
+    r = _approve(db, request_id, "mh_forged")
     assert r.exit_code == 2 and "unknown or disabled API token" in r.output
 
 
@@ -86,3 +102,32 @@ def test_reject_needs_a_reason_and_stops_the_run(db_with_payment: tuple[str, str
     run_id = request_id.split(".")[0]
     shown = runner.invoke(app, ["runs", "show", run_id, "--db", db])
     assert "failed" in shown.output
+
+
+def test_policy_apply_needs_an_admin_and_a_loosening_a_second_one(tmp_path: Path) -> None:
+    import json
+
+    db = str(tmp_path / "pol.db")
+    root, root2 = _token(db, "root", "admin"), _token(db, "root2", "admin")
+    ann = _token(db, "ann", "approver")
+    tight, loose = tmp_path / "tight.json", tmp_path / "loose.json"
+    tight.write_text(json.dumps({"approvals": 2}))
+    loose.write_text(json.dumps({"approvals": 1, "expiry_s": 600}))
+    no = runner.invoke(app, ["policy", "apply", str(tight), "--token", ann, "--db", db])
+    assert no.exit_code == 2 and "needs an admin" in no.output
+    ok = runner.invoke(app, ["policy", "apply", str(tight), "--token", root, "--db", db])
+    assert ok.exit_code == 0 and "active policy is now version 2 (by root)" in ok.output
+    pending = runner.invoke(app, ["policy", "apply", str(loose), "--token", root, "--db", db])
+    assert pending.exit_code == 0 and "a second admin must run" in pending.output
+    change_id = re.findall(r"pc_[0-9a-f]{16}", pending.output)[0]
+    self_ok = runner.invoke(app, ["policy", "approve", change_id, "--token", root, "--db", db])
+    assert self_ok.exit_code == 2 and "a second admin must approve it" in self_ok.output
+    done = runner.invoke(app, ["policy", "approve", change_id, "--token", root2, "--db", db])
+    assert done.exit_code == 0 and "version 3 (by root2)" in done.output
+    shown = runner.invoke(app, ["policy", "show", "--db", db])
+    assert "active policy version 3" in shown.output and "root2" in shown.output
+    waive = tmp_path / "waive.json"
+    waive.write_text(json.dumps({"actions": {"payments.transfer": {"require_approval": False}}}))
+    refused = runner.invoke(app, ["policy", "apply", str(waive), "--token", root, "--db", db])
+    assert refused.exit_code == 2
+    assert "actions.payments.transfer.require_approval: cannot be false" in refused.output

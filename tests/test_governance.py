@@ -13,9 +13,11 @@ import pytest
 from gil_app import FLOW, Ledger, actions, agents
 from maestro_helix import ActionSpec, AgentRegistry, Maestro, RiskClass, parse_definition
 from maestro_helix.core.actions import ActionSpec as _Spec
-from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import (
+    ActionRule,
     Decision,
     GovernancePolicy,
     Role,
@@ -23,6 +25,7 @@ from maestro_helix.governance.policy import (
     payload_hash,
     requirement_for_action,
 )
+from maestro_helix.governance.policy_admin import apply_policy, decide_policy_change
 from maestro_helix.store.base import RunStatus, Store
 from maestro_helix.testing import FakeClock
 
@@ -52,16 +55,28 @@ async def test_high_risk_payout_needs_two_distinct_approvers_then_runs_once(
         assert any("two-person" in r for r in req.reasons)
         g = m.governance
         first = await g.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         assert first.result == "recorded" and first.request.status == "pending"
         assert ledger.entries() == [], "nothing runs on one approval"
         again = await g.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         assert again.result == "replayed" and again.request.status == "pending"
         second = await g.decide(
-            req.request_id, operator_id="bob", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="bob",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         assert second.request.status == "approved"
         assert second.run_status is RunStatus.RUNNING
@@ -88,7 +103,11 @@ async def test_operator_who_started_the_run_cannot_approve(
     async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
         _, req = await _payout(m, operator="carol")
         out = await m.governance.decide(
-            req.request_id, operator_id="carol", role=Role.ADMIN, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="carol",
+            role=Role.ADMIN,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         assert out.result == "refused" and out.refusal is not None
         assert out.refusal.code in ("requester", "run_operator")
@@ -127,7 +146,11 @@ async def test_approver_cannot_change_their_decision(stores: StoreFactory, ledge
         _, req = await _payout(m)
         g = m.governance
         await g.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         out = await g.decide(
             req.request_id,
@@ -171,7 +194,11 @@ async def test_expired_request_cannot_be_approved_and_the_run_fails(
         run_id, req = await _payout(m)
         clock.advance(4 * 3600 + 1)
         out = await m.governance.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         assert out.refusal is not None and "expired" in out.refusal.message
         assert (await m.store.get_run(run_id)).status is RunStatus.FAILED
@@ -211,24 +238,39 @@ async def test_rejection_stops_the_run_and_nothing_runs(
         assert ledger.entries() == []
 
 
-async def test_admin_override_with_reason_settles_at_once(
+async def test_an_override_never_lowers_the_quorum_two_admins_settle_it(
     stores: StoreFactory, ledger: Ledger
 ) -> None:
     async with Maestro.open(stores(), agents=agents(), action_types=actions(ledger)) as m:
         run_id, req = await _payout(m)
-        out = await m.governance.decide(
+        assert req.required_approvals == 2
+        one = await m.governance.decide(
             req.request_id,
             operator_id="root",
             role=Role.ADMIN,
             decision=Decision.OVERRIDE,
             reason="CFO signed offline",
+            payload_hash_seen=req.payload_hash,
         )
-        assert out.request.status == "overridden"
-        await m.engine.resume_unfinished()
+        assert one.result == "recorded" and one.request.status == "pending"
+        assert ledger.entries() == [], "one admin alone cannot clear a two-person request"
+        two = await m.governance.decide(
+            req.request_id,
+            operator_id="root2",
+            role=Role.ADMIN,
+            decision=Decision.OVERRIDE,
+            reason="confirmed with the CFO by phone",
+            payload_hash_seen=req.payload_hash,
+        )
+        assert two.request.status == "overridden"
         assert (await m.engine.wait(run_id)).status is RunStatus.COMPLETED
-        (entry,) = [e for e in await m.store.audit_entries() if e["kind"] == "approval.decision"]
-        assert entry["gil_decision"] == "overridden"
-        assert entry["details"]["reason"] == "CFO signed offline"
+        entries = [e for e in await m.store.audit_entries() if e["kind"] == "approval.decision"]
+        assert [e["gil_decision"] for e in entries] == ["approved 1 of 2", "overridden"]
+        assert [e["details"]["reason"] for e in entries] == [
+            "CFO signed offline",
+            "confirmed with the CFO by phone",
+        ]
+        assert len([e for e in ledger.entries() if " transfer " in e]) == 1
 
 
 async def test_policy_can_require_approval_for_a_reversible_action(
@@ -267,7 +309,11 @@ async def test_policy_can_require_approval_for_a_reversible_action(
         assert req.kind == "action" and req.action_type == "email.send"
         assert req.required_approvals == 1
         await m.governance.decide(
-            req.request_id, operator_id="ann", role=Role.APPROVER, decision=Decision.APPROVE
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
         )
         await m.engine.resume_unfinished()
         assert (await m.engine.wait(run_id)).status is RunStatus.COMPLETED
@@ -307,14 +353,63 @@ async def test_reversible_low_risk_action_runs_without_approval(
     assert len(ledger.entries()) == 1
 
 
-async def test_policy_changes_are_versioned_and_audited(stores: StoreFactory) -> None:
+async def test_a_process_never_overwrites_the_active_policy(stores: StoreFactory) -> None:
     async with Maestro.open(stores(), agents=agents()) as m:
-        pass
+        assert m.governance.policy_version == 1
     async with Maestro.open(stores(), agents=agents(), policy=GovernancePolicy(approvals=2)) as m2:
-        assert m2.governance.policy_version == 2
+        assert m2.governance.policy_version == 1
+        assert m2.governance.policy.approvals == 1, "the active policy stays in force"
         changes = [e for e in await m2.store.audit_entries() if e["kind"] == "policy.changed"]
-        assert [c["details"]["version"] for c in changes] == [1, 2]
-    assert m.governance.policy_version == 1
+        assert [c["details"]["version"] for c in changes] == [1]
+
+
+async def test_policy_apply_tightens_at_once_and_a_loosening_needs_a_second_admin(
+    stores: StoreFactory,
+) -> None:
+    ann, bob = Operator("ann", Role.ADMIN), Operator("bob", Role.ADMIN)
+    async with Maestro.open(stores(), agents=agents()) as m:
+        tight = await apply_policy(
+            m.store, GovernancePolicy(approvals=2), ann, source="t.json", action_types={}
+        )
+        assert (tight.status, tight.version) == ("applied", 2)
+        loose = await apply_policy(
+            m.store, GovernancePolicy(approvals=1), ann, source="l.json", action_types={}
+        )
+        assert loose.status == "pending" and loose.version is None
+        assert any("approvals: lowered from 2 to 1" in x for x in loose.loosens)
+        assert (await m.store.active_policy()).version == 2
+        with pytest.raises(MaestroError, match="second admin"):
+            await decide_policy_change(m.store, loose.change_id, ann, approve=True)
+        done = await decide_policy_change(m.store, loose.change_id, bob, approve=True)
+        assert (done.status, done.version) == ("applied", 3)
+        assert await m.governance.refresh_policy()
+        assert m.governance.policy_version == 3
+        kinds = [
+            (e["kind"], e["human_operator_id"])
+            for e in await m.store.audit_entries()
+            if e["kind"].startswith("policy.")
+        ]
+        assert kinds == [
+            ("policy.changed", ""),
+            ("policy.changed", "ann"),
+            ("policy.proposed", "ann"),
+            ("policy.refused", "ann"),
+            ("policy.changed", "bob"),
+        ]
+        # refused outright, and audited: a viewer, and a rule loosening an invariant
+        transfer = _Spec("payments.transfer", reversible=False, risk_class=RiskClass.HIGH)
+        waive = GovernancePolicy(actions={"payments.transfer": ActionRule(require_approval=False)})
+        with pytest.raises(MaestroError, match="needs an admin"):
+            await apply_policy(
+                m.store, waive, Operator("vic", Role.VIEWER), source="w.json", action_types={}
+            )
+        with pytest.raises(ConfigError, match="require_approval: cannot be false"):
+            await apply_policy(
+                m.store, waive, bob, source="w.json", action_types={transfer.name: transfer}
+            )
+        refused = [e for e in await m.store.audit_entries() if e["kind"] == "policy.refused"]
+        assert [e["human_operator_id"] for e in refused] == ["ann", "vic", "bob"]
+        assert (await m.store.active_policy()).version == 3
 
 
 def test_irreversible_action_needs_one_approval_high_risk_two() -> None:

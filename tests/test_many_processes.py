@@ -72,7 +72,8 @@ def _env(effects: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     env["MP_EFFECTS"] = str(effects)
-    env["MAESTRO_LEASE_S"] = "3"
+    # longer than any write waits for the lock here, so a live holder always renews in time
+    env["MAESTRO_LEASE_S"] = "6"
     env["MAESTRO_LOG_LEVEL"] = "INFO"
     return env
 
@@ -240,7 +241,16 @@ def _check_outcome(q: Query, effects: Path, killed_pid: int) -> None:
     assert succeeded, "no action ran: the test proves nothing"
     assert effect_keys == succeeded, "every succeeded action has exactly one effect, no other"
     twice = {k: n for k, n in live_calls.items() if n > 1}
-    assert not twice, f"live processes called these handlers more than once: {twice}"
+    if twice:
+        keys = ", ".join(f"'{k}'" for k in twice)
+        detail = q(f"SELECT * FROM action_attempts WHERE idempotency_key IN ({keys})")
+        con = sqlite3.connect(effects)
+        pids = list(con.execute(f"SELECT key, pid FROM action_calls WHERE key IN ({keys})"))
+        con.close()
+        raise AssertionError(
+            f"live processes called these handlers more than once: {twice}; attempts: "
+            f"{detail}; calls: {pids}; killed: {killed_pid}"
+        )
     unrecorded = {k: (n, attempts[k]) for k, n in calls.items() if n > attempts[k]}
     assert not unrecorded, f"handler calls without a recorded attempt: {unrecorded}"
     repeated = {k: n for k, n in agent_calls.items() if n > 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
-from maestro_helix.store.base import Store
+from maestro_helix.store.base import EventRecord, Store
 from maestro_helix.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,33 @@ def open_store(db: str | Path) -> Store:
             "sqlite:///PATH or postgresql://...)",
         )
     return SQLiteStore(text)
+
+
+def _counted(
+    publish: Callable[[Sequence[EventRecord]], Awaitable[None]], metrics: HelixMetrics
+) -> Callable[[Sequence[EventRecord]], Awaitable[None]]:
+    """GIL's publisher, counting the actions it ran (``gil_actions_total``) on the way."""
+
+    async def counted(events: Sequence[EventRecord]) -> None:
+        metrics.gil_events(events)
+        await publish(events)
+
+    return counted
+
+
+def _amount_limits(
+    policy: GovernancePolicy, action_types: Sequence[ActionSpec]
+) -> dict[str, float]:
+    """Each action type's magnitude limit for MRI: the policy's rule, else the type's own,
+    else the policy's ``amount_limit``."""
+    out: dict[str, float] = {}
+    for a in action_types:
+        rule = policy.actions.get(a.name)
+        limit = (rule.amount_limit if rule is not None else None) or a.amount_limit
+        limit = limit or policy.amount_limit
+        if limit:
+            out[a.name] = limit
+    return out
 
 
 @dataclass
@@ -148,10 +175,16 @@ class Maestro:
                 for s in await store.agent_stats()
             )
             qsr = QSREvaluator(custom=evaluators or {})
-            risk = RiskAssessor({a.name: a for a in action_types})
             owner = ownership or Ownership.from_env()
             governance = Governance(store, gil_policy, action_types, clock, owner)
-            await governance.start()
+            await governance.start(
+                gil_policy if policy is not None else None,
+                str(policy) if isinstance(policy, str | Path) else "policy",
+            )
+            risk = RiskAssessor(
+                {a.name: a for a in action_types},
+                amount_limits=_amount_limits(governance.policy, action_types),
+            )
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             lag = getattr(the_bus, "lag_ms", None)
             if callable(lag):
@@ -195,7 +228,9 @@ class Maestro:
                 ownership=owner,
             )
             engine.on_run_stopped.append(the_metrics.run_finished)
-            governance.publish = engine.publish
+            governance.publish = _counted(engine.publish, the_metrics)
+            governance.on_refusal.append(the_metrics.decision_refused)
+            governance.resume = engine.resume_unfinished
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.start()

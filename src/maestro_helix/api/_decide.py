@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from maestro_helix.app import Maestro
 from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.policy import Decision, Refusal
+from maestro_helix.governance.policy import Decision
+from maestro_helix.governance.rules import Refusal
 from maestro_helix.store.gil_sql import DecisionOutcome
 
 
@@ -17,12 +18,13 @@ async def decide(
     reason: str | None,
     payload_hash_seen: str | None,
 ) -> DecisionOutcome:
-    """Record a decision through governance; once the request is settled its run goes on.
+    """The one decide use case (:meth:`Governance.decide`) for the operator of this request:
+    recorded, ruled, actions run at quorum, the run resumed.
 
     Raises:
         RequestNotFound: no request has this id.
     """
-    outcome = await system.governance.decide(
+    return await system.governance.decide(
         request_id,
         operator_id=operator.operator_id,
         role=operator.role,
@@ -30,9 +32,6 @@ async def decide(
         reason=reason,
         payload_hash_seen=payload_hash_seen,
     )
-    if outcome.result == "recorded" and outcome.request.status != "pending":
-        await system.engine.resume_unfinished()
-    return outcome
 
 
 def refusal_of(outcome: DecisionOutcome) -> Refusal:

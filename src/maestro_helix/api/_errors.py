@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
-# the status of each of ``check_decision``'s refusal codes; every other code is a conflict (409)
-REFUSAL_STATUS = {"forbidden": 403, "reason_required": 422}
+# the status of each of the governance rules' refusal codes; every other code is a conflict (409)
+REFUSAL_STATUS = {"forbidden": 403, "reason_required": 422, "payload_hash_required": 422}
 
 _STATUS_CODES = {
     400: "bad_request",

@@ -31,6 +31,7 @@ from maestro_helix.api._auth import (
 )
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._views import (
+    action_results,
     approvers,
     factors,
     load_request,
@@ -41,6 +42,7 @@ from maestro_helix.api._views import (
 )
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.identity import AuthError, Operator, authenticate, hash_token
+from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.store.gil_sql import DecisionOutcome, RequestNotFound
 
@@ -128,6 +130,10 @@ def _detail_url(request_id: str) -> str:
     return f"/ui/approvals/{quote(request_id, safe='')}"
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def _kind_label(kind: str, action_type: str | None) -> str:
     if kind == "action" and action_type:
         return f"Action: {action_type}"
@@ -143,8 +149,10 @@ def _outcome_flash(decision: Decision, outcome: DecisionOutcome) -> tuple[str, s
         return "ok", f"Your {decision.value} was already recorded; nothing changed ({n} of {need})"
     if decision is Decision.REJECT:
         return "ok", "Rejected — the run stops here"
+    if decision is Decision.OVERRIDE and req.status == "overridden":
+        return "ok", f"Overridden — {n} of {need}: the request is accepted and the run continues"
     if decision is Decision.OVERRIDE:
-        return "ok", "Overridden — the request is accepted and the run continues"
+        return "ok", f"Override recorded — {n} of {need}: another person must still accept"
     if req.status == "approved":
         return "ok", f"Approved — {n} of {need}: the request is approved and the run continues"
     return "ok", f"Approved — {n} of {need}"
@@ -256,6 +264,8 @@ def _router() -> APIRouter:
                     "approvals": len(approvers(records)),
                     "required": q.required_approvals,
                     "time_left": time_left_text(seconds_left(q, now)),
+                    "what": approval_summary(q),
+                    "rule": q.scores.get("rule") or "",
                 }
             )
         return _page(request, caller, "queue.html", rows=rows)
@@ -270,7 +280,7 @@ def _router() -> APIRouter:
             return _error_page(request, caller, 404, "Not found", str(e))
         req = page.request
         now = system.governance.clock.now()
-        refusal = why_not(page, caller.operator, now)
+        refusal = why_not(page, caller.operator, now, system.governance.runnable())
         blocked = None
         if refusal is not None:
             blocked = refusal.message
@@ -290,7 +300,11 @@ def _router() -> APIRouter:
             qsr=score_text(req.scores.get("qsr")),
             mri=score_text(req.scores.get("mri")),
             factors=[{**f, "score_text": score_text(f["score"])} for f in factors(req)],
-            payload_json=json.dumps(req.payload, indent=2, sort_keys=True, ensure_ascii=False),
+            payload_json=_json(req.payload),
+            what=approval_summary(req),
+            rule=req.scores.get("rule") or "; ".join(req.reasons[:1]),
+            own_payloads=own_payloads(req),
+            results=await action_results(system.store, req),
             quorum_text=_quorum_text(len(approvers(page.records)), req.required_approvals),
             decisions=page.records,
             time_left=time_left_text(seconds_left(req, now)),

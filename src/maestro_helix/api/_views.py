@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,11 +10,14 @@ from typing import Any
 
 from maestro_helix.core.errors import RunNotFound
 from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.policy import (
-    Decision,
+from maestro_helix.governance.planning import approval_summary, own_payloads
+from maestro_helix.governance.policy import Decision
+from maestro_helix.governance.rules import (
+    Ballot,
+    Proposal,
     Refusal,
-    RequestView,
-    check_decision,
+    facts_of,
+    refusal_for,
 )
 from maestro_helix.store.base import (
     ApprovalRecord,
@@ -67,7 +71,8 @@ def seconds_left(req: ApprovalRequest, now: datetime) -> int | None:
 
 
 def approvers(records: Sequence[ApprovalRecord]) -> list[str]:
-    return [a.operator_id for a in records if a.decision == Decision.APPROVE.value]
+    """Who accepted (approved, or as admins overrode): they count towards the quorum."""
+    return [a.operator_id for a in records if a.decision != Decision.REJECT.value]
 
 
 def approvals_json(req: ApprovalRequest, records: Sequence[ApprovalRecord]) -> dict[str, Any]:
@@ -102,6 +107,11 @@ def request_json(
         "expires_at": req.expires_at,
         "seconds_left": seconds_left(req, now),
         "scores": {k: req.scores.get(k) for k in _SCORE_KEYS},
+        "rule": req.scores.get("rule"),
+        "actions": [
+            {k: a[k] for k in ("type", "amount", "currency", "display", "rule", "line")}
+            for a in approval_summary(req)
+        ],
     }
 
 
@@ -117,6 +127,10 @@ def request_detail_json(
         "factors": factors(req),
         "payload": dict(req.payload),
         "payload_hash": req.payload_hash,
+        "action_payloads": [
+            {"type": p["type"], "payload_hash": p["hash"], "payload": json.loads(p["json"])}
+            for p in own_payloads(req)
+        ],
         "requester_id": req.requester_id,
         "run_operator_id": run_operator_id,
         "on_expiry": req.on_expiry,
@@ -147,33 +161,54 @@ async def load_request(store: Store, request_id: str) -> RequestPage:
     return RequestPage(req, tuple(records), run)
 
 
-def why_not(page: RequestPage, operator: Operator, now: datetime) -> Refusal | None:
+def why_not(
+    page: RequestPage, operator: Operator, now: datetime, runnable: frozenset[str] | None
+) -> Refusal | None:
     """Why ``operator`` could not approve this request now (the UI disables its buttons).
 
-    The same policy function the store applies; the server still checks every decision.
+    The same rule the store applies (:func:`rules.refusal_for`); the server still checks
+    every decision.
     """
     req = page.request
-    view = RequestView(
-        request_id=req.request_id,
-        status=req.status,
-        requester_id=req.requester_id,
+    facts = facts_of(
+        req,
+        tuple(Ballot(a.operator_id, Decision(a.decision), a.reason) for a in page.records),
         run_operator_id=page.run.operator_id if page.run else None,
-        payload_hash=req.payload_hash,
-        expires_at=datetime.fromisoformat(req.expires_at),
-        approvals_so_far=tuple(approvers(page.records)),
-        rejected_by=tuple(
-            a.operator_id for a in page.records if a.decision != Decision.APPROVE.value
+        run_status=page.run.status if page.run else None,
+        specs={},
+    )
+    return refusal_for(
+        facts,
+        Proposal(
+            operator.operator_id,
+            operator.role,
+            Decision.APPROVE,
+            None,
+            req.payload_hash,
+            now,
+            runnable,
         ),
     )
-    return check_decision(
-        view,
-        operator_id=operator.operator_id,
-        role=operator.role,
-        decision=Decision.APPROVE,
-        payload_hash_seen=None,
-        reason=None,
-        now=now,
-    )
+
+
+async def action_results(store: Store, req: ApprovalRequest) -> list[dict[str, Any]]:
+    """After quorum: whether each cleared action ran, and what it returned (or its error)."""
+    out = []
+    for i in await store.intents_of(req.run_id):
+        if i.request_id != req.request_id:
+            continue
+        out.append(
+            {
+                "key": i.idempotency_key,
+                "type": i.action_type,
+                "status": i.status,
+                "ran": i.status == "succeeded",
+                "result": json.dumps(i.result, ensure_ascii=False, default=str),
+                "error": i.error,
+                "attempts": i.attempts,
+            }
+        )
+    return out
 
 
 def time_left_text(seconds: int | None) -> str:

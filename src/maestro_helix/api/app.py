@@ -11,16 +11,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro_helix.api import _ui
+from maestro_helix.api._admin import admin_router
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
 from maestro_helix.api._ops import ops_router
 from maestro_helix.api._views import (
+    action_results,
     approvals_json,
     attempt_json,
     load_request,
@@ -38,7 +40,23 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 
 MAX_BODY_BYTES = 1 << 20  # run inputs and decisions are small; anything bigger is refused (413)
 
-RequestStatus = Literal["pending", "approved", "rejected", "overridden", "expired", "all"]
+RequestStatus = Literal[
+    "pending", "approved", "rejected", "overridden", "expired", "withdrawn", "all"
+]
+
+
+def _storable(value: Any, where: str = "") -> None:
+    """Refuse text no store can hold (a NUL character: PostgreSQL text cannot contain it)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'text'} contains a NUL character, which cannot be stored")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable(k, where)
+            _storable(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _storable(v, f"{where}[{i}]")
 
 
 class StartRun(BaseModel):
@@ -49,14 +67,31 @@ class StartRun(BaseModel):
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     input: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> StartRun:
+        _storable(self.workflow, "workflow")
+        _storable(self.input, "input")
+        return self
+
 
 class DecisionBody(BaseModel):
-    """Body of ``POST /approvals/{request_id}/decision``."""
+    """Body of ``POST /approvals/{request_id}/decision``: an approval or an override carries
+    the SHA-256 of the payload the operator reviewed (``payload_hash``)."""
 
     model_config = ConfigDict(extra="forbid")
     decision: Decision
     reason: str | None = Field(default=None, max_length=4000)
-    payload_hash: str | None = Field(default=None, max_length=128)
+    payload_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _bound(self) -> DecisionBody:
+        _storable(self.reason, "reason")
+        if self.decision is not Decision.REJECT and self.payload_hash is None:
+            raise ValueError(
+                "payload_hash is required to approve or override: send the SHA-256 of the "
+                "payload you reviewed (GET /approvals/{id} shows it)"
+            )
+        return self
 
 
 def refusal_error(outcome: DecisionOutcome) -> ApiError:
@@ -128,9 +163,11 @@ def _api_router() -> APIRouter:
     async def get_approval(request_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         page = await load_request(system.store, request_id)
         run_operator = page.run.operator_id if page.run else None
-        return request_detail_json(
+        body = request_detail_json(
             page.request, page.records, run_operator, system.governance.clock.now()
         )
+        body["action_results"] = await action_results(system.store, page.request)
+        return body
 
     @r.post("/approvals/{request_id}/decision")
     async def post_decision(
@@ -210,6 +247,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(_api_router())
     app.include_router(ops_router())
+    app.include_router(admin_router())
     _ui.install(app)
     # Prometheus scrapes without a token: bind the server to an internal address (see README)
     app.mount("/metrics", metrics_app(system.metrics))

@@ -33,8 +33,16 @@ from maestro_helix.cli.common import (
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S
-from maestro_helix.governance.identity import Operator, add_operator, authenticate
+from maestro_helix.governance.identity import (
+    Operator,
+    add_operator,
+    authenticate,
+    change_operator,
+)
+from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
+from maestro_helix.governance.rules import Verdict
+from maestro_helix.store.admin_sql import OperatorChange
 from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
 
 approvals_app = typer.Typer(help="Decide what GIL is waiting for.", no_args_is_help=True)
@@ -50,16 +58,16 @@ def _left(req: ApprovalRequest) -> str:
 
 
 def _count(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> str:
-    n = sum(1 for a in approvals if a.decision == "approve")
+    n = sum(1 for a in approvals if a.decision != Decision.REJECT.value)
     return f"{n} of {req.required_approvals}"
 
 
 @approvals_app.command("list")
 def approvals_list(
     db: DbOpt = "maestro.db",
-    status: Annotated[str, typer.Option(help="pending, approved, rejected, expired, all")] = (
-        "pending"
-    ),
+    status: Annotated[
+        str, typer.Option(help="pending, approved, rejected, overridden, expired, withdrawn, all")
+    ] = ("pending"),
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """Approval requests, oldest first, with why each is there."""
@@ -79,7 +87,7 @@ def approvals_list(
             table.add_row(
                 r.request_id,
                 what,
-                "; ".join(r.reasons)[:80],
+                (r.scores.get("rule") or "; ".join(r.reasons))[:80],
                 fmt(r.scores.get("qsr")),
                 fmt(r.scores.get("mri")),
                 _count(r, approvals),
@@ -99,18 +107,25 @@ def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
             req, approvals = await store.get_request(request_id)
         out.print(f"[bold]{req.request_id}[/bold] — {req.kind} — {req.status}")
         out.print(f"run {req.run_id}, step {req.scores.get('step_id')} #{req.attempt}")
+        if req.scores.get("rule"):
+            out.print(f"rule: {req.scores['rule']}", highlight=False)
+        for line in approval_summary(req):
+            out.print(f"approve runs {line['line']}", highlight=False)
         out.print("why: " + "; ".join(req.reasons), highlight=False)
         out.print(f"QSR {fmt(req.scores.get('qsr'))} · MRI {fmt(req.scores.get('mri'))}")
         for f in req.scores.get("factors") or []:
             out.print(
                 f"  risk factor {f['name']} {f['score']:.2f} — {f['detail']}", highlight=False
             )
-        out.print(f"approvals: {_count(req, approvals)} (two-person rule when 2)")
+        out.print(f"approvals: {_count(req, approvals)} (distinct people)")
         for a in approvals:
             out.print(f"  {a.operator_id}: {a.decision} at {a.ts[:19]} {a.reason or ''}")
         if req.status == "pending":
             out.print(f"time left: {_left(req)}")
-        out.print(f"payload hash: {req.payload_hash}")
+        for own in own_payloads(req):  # what each handler receives, first
+            out.print(f"{own['type']} payload (hash {own['hash']}):", highlight=False)
+            out.print_json(own["json"])
+        out.print(f"payload hash: {req.payload_hash}  (pass it as --payload-hash)")
         out.print_json(json.dumps(req.payload, default=str))
 
     run_async(main())
@@ -133,6 +148,14 @@ def _decide(
     app_spec: str | None,
     payload_hash: str | None,
 ) -> None:
+    if decision is not Decision.REJECT and not payload_hash:
+        err.print(
+            f"[red]error:[/red] --payload-hash is required to {decision.value}: review the "
+            f"payload with `maestro approvals show {request_id}` and pass the hash it prints",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
     async def main() -> None:
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, resume=False) as m:  # type: ignore[arg-type]
@@ -145,7 +168,7 @@ def _decide(
                 reason=reason,
                 payload_hash_seen=payload_hash,
             )
-            if outcome.result == "refused":
+            if outcome.result is Verdict.REFUSED:
                 assert outcome.refusal is not None
                 err.print(
                     f"[red]refused[/red] ({outcome.refusal.code}): {outcome.refusal.message}",
@@ -153,16 +176,22 @@ def _decide(
                 )
                 raise ExitCode(3)
             req = outcome.request
-            n = sum(1 for a in outcome.approvals if a.decision == "approve")
-            verb = "already recorded" if outcome.result == "replayed" else "recorded"
+            n = sum(1 for a in outcome.approvals if a.decision != Decision.REJECT.value)
+            verb = "already recorded" if outcome.result is Verdict.REPLAYED else "recorded"
             out.print(
                 f"{decision.value} by {who.operator_id} {verb}: request {req.status} "
                 f"({n} of {req.required_approvals} approvals)"
             )
             if outcome.run_status is RunStatus.RUNNING:
-                await m.engine.resume_unfinished()
                 result = await m.engine.wait(req.run_id)
                 out.print(f"run {req.run_id}: {status_text(result.status)}")
+            for intent in await m.store.intents_of(req.run_id):
+                if intent.request_id == req.request_id:
+                    out.print(
+                        f"action {intent.action_type}: {intent.status}"
+                        + (f" — {intent.error}" if intent.error else ""),
+                        highlight=False,
+                    )
 
     run_async(main())
 
@@ -170,7 +199,10 @@ def _decide(
 ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why (required to reject).")]
 HashOpt = Annotated[
     str | None,
-    typer.Option("--payload-hash", help="The payload hash you reviewed (refused if it changed)."),
+    typer.Option(
+        "--payload-hash",
+        help="The payload hash you reviewed (required to approve; refused if it changed).",
+    ),
 ]
 
 
@@ -208,13 +240,15 @@ def approvals_override(
     request_id: str,
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (required).")],
     token: TokenOpt = None,
+    payload_hash: HashOpt = None,
     db: DbOpt = "maestro.db",
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
 ) -> None:
-    """Accept despite the gate (admins only), with a written reason."""
-    _decide(Decision.OVERRIDE, request_id, reason, token, db, gates, policy, app_spec, None)
+    """Accept despite the gate (admins only), with a written reason. Never lowers the quorum:
+    a request that needs two people needs two admins (or approvers)."""
+    _decide(Decision.OVERRIDE, request_id, reason, token, db, gates, policy, app_spec, payload_hash)
 
 
 @operators_app.command("add")
@@ -249,6 +283,54 @@ def operators_list(db: DbOpt = "maestro.db") -> None:
         out.print(table)
 
     run_async(main())
+
+
+def _change_operator(name: str, change: OperatorChange, token: str | None, db: str) -> None:
+    async def main() -> None:
+        async with open_store(db) as store:
+            by = await authenticate(store, token) if token is not None else None
+            new = await change_operator(store, name, change, by=by)
+        who = by.operator_id if by is not None else "database access"
+        out.print(f"operator {name}: {change.value} done (by {who}; audited)")
+        if new is not None:
+            out.print("new API token, shown once (the old one no longer works):")
+            print(new)
+
+    run_async(main())
+
+
+AdminTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="MAESTRO_TOKEN",
+        help="An admin's token, recorded as who did it (without: recorded as database access).",
+    ),
+]
+
+
+@operators_app.command("disable")
+def operators_disable(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Disable an operator: their token stops working at once, in every process."""
+    _change_operator(name, OperatorChange.DISABLE, token, db)
+
+
+@operators_app.command("enable")
+def operators_enable(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Enable a disabled operator again (same token)."""
+    _change_operator(name, OperatorChange.ENABLE, token, db)
+
+
+@operators_app.command("rotate-token")
+def operators_rotate(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Give an operator a new token (printed once); the old one stops working at once."""
+    _change_operator(name, OperatorChange.ROTATE, token, db)
+
+
+@operators_app.command("remove")
+def operators_remove(name: str, token: AdminTokenOpt = None, db: DbOpt = "maestro.db") -> None:
+    """Remove an operator (their past decisions stay in the audit log)."""
+    _change_operator(name, OperatorChange.REMOVE, token, db)
 
 
 def serve(

@@ -38,6 +38,7 @@ from maestro_helix.cli.common import (
     status_text,
 )
 from maestro_helix.cli.ops import workflows_app
+from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
 from maestro_helix.cli.summary import BatchSummary
 from maestro_helix.core.errors import ConfigError
@@ -64,6 +65,7 @@ app.command("worker")(gil.worker)
 app.add_typer(certs_app, name="certs")
 app.command("report")(report)
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(policy_app, name="policy")
 
 
 @app.command()
@@ -272,6 +274,7 @@ def runs_show(
         async with open_store(db) as store:
             rec = await store.get_run(run_id)
             steps = await store.step_records(run_id)
+            actions = await store.intents_of(run_id)
         if as_json:
             body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
             out.print_json(json.dumps(body, default=str))
@@ -298,6 +301,14 @@ def runs_show(
                 why[:90],
             )
         out.print(table)
+        for a in actions:  # GIL's actions: ran, failed (with why), or waiting
+            colour = {"succeeded": "green", "failed": "red"}.get(a.status, "yellow")
+            tail = f" — {a.error}" if a.error else ""
+            out.print(
+                f"action {a.action_type} [{colour}]{a.status}[/{colour}] "
+                f"(key {a.idempotency_key}, attempts {a.attempts}){tail}",
+                highlight=False,
+            )
         for s in steps:
             if s.quality and s.quality.get("suggestions") and s.decision != "pass":
                 out.print(

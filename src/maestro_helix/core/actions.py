@@ -29,6 +29,9 @@ class ActionSpec:
         risk_class: how much harm a wrong call can do; feeds MRI and the approval policy.
         handler: what performs the action (called only by the governance layer).
         amount_field: payload key holding the monetary magnitude, if any.
+        currency_field: payload key holding the amount's currency, if any.
+        display: payload keys an approver sees first (e.g. amount, currency, customer).
+        amount_limit: the magnitude limit of this type for MRI (default: the assessor's).
     """
 
     name: str
@@ -36,3 +39,6 @@ class ActionSpec:
     risk_class: RiskClass = RiskClass.MEDIUM
     handler: ActionHandler | None = None
     amount_field: str | None = None
+    currency_field: str | None = None
+    display: tuple[str, ...] = ()
+    amount_limit: float | None = None

@@ -32,7 +32,10 @@ class _Frozen(BaseModel):
 
 
 class GateOverride(_Frozen):
-    """Per-workflow or per-step gate settings; unset fields inherit."""
+    """Per-workflow or per-step gate settings; unset fields inherit. Strict: a boolean is
+    not a number, a string is not a boolean."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     min_qsr: float | None = Field(default=None, ge=0.0, le=1.0)
     max_mri: float | None = Field(default=None, ge=0.0, le=1.0)

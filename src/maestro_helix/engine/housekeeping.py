@@ -23,6 +23,7 @@ HOUSEKEEPING_INTERVAL_S = 5.0
 
 async def housekeep_once(engine: Engine, governance: Governance | None) -> None:
     if governance is not None:
+        await governance.refresh_policy()  # a policy applied by `maestro policy apply`
         expired = await governance.expire()
         if expired:
             log.info("approval requests expired", extra={"count": len(expired)})

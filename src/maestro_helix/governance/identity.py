@@ -9,10 +9,20 @@ from dataclasses import dataclass
 
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.governance.policy import Role
+from maestro_helix.store.admin_sql import OperatorChange
 from maestro_helix.store.base import Store
 
-__all__ = ["AuthError", "Operator", "add_operator", "authenticate", "hash_token", "new_token"]
+__all__ = [
+    "AuthError",
+    "Operator",
+    "add_operator",
+    "authenticate",
+    "change_operator",
+    "hash_token",
+    "new_token",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,63}$")
 TOKEN_PREFIX = "mh_"
@@ -59,3 +69,47 @@ async def authenticate(store: Store, token: str | None) -> Operator:
     if rec is None:
         raise AuthError("unknown or disabled API token")
     return Operator(rec.operator_id, rec.role)
+
+
+async def change_operator(
+    store: Store,
+    name: str,
+    change: OperatorChange,
+    *,
+    by: Operator | None,
+    clock: Clock | None = None,
+) -> str | None:
+    """Disable, enable, rotate the token of, or remove an operator; audited with who did it.
+
+    ``by`` is the admin doing it (None: someone with direct database access, recorded so).
+    A disabled or removed operator's token stops working at once in every process: every
+    request looks the token up in the store. Returns the new token of a rotation (shown once).
+
+    Raises:
+        AuthError: ``by`` is not an admin.
+        OperatorNotFound: no such operator.
+    """
+    ts = iso((clock or SystemClock()).now())
+    if by is not None and not by.role.at_least(Role.ADMIN):
+        why = f"operator {by.operator_id} is not an admin: only admins manage operators"
+        await store.append_audit(
+            [
+                AuditDraft(
+                    entry_id=f"operator.refused/{name}/{ts}",
+                    ts=ts,
+                    kind="operator.refused",
+                    human_operator_id=by.operator_id,
+                    details={"operator_id": name, "change": change.value, "reason": why},
+                )
+            ]
+        )
+        raise AuthError(why)
+    token = new_token() if change is OperatorChange.ROTATE else None
+    await store.change_operator(
+        name,
+        change,
+        ts=ts,
+        by=by.operator_id if by is not None else None,
+        token_hash=hash_token(token) if token is not None else None,
+    )
+    return token

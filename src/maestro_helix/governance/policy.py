@@ -1,8 +1,11 @@
 """GIL policy: when a human must approve, how many distinct people, and for how long.
 
-The policy is a validated config file (``config/governance.json``). It is pure data plus pure
-functions: what a proposed action or an escalated step requires, and whether one operator's
-decision on one request is allowed. Storage and execution live elsewhere.
+The policy is a strictly validated config file (``config/governance.json``; no string or boolean
+is coerced to another type). It is pure data plus pure functions: what a proposed action or an
+escalated step requires, in numbers and in words. Some rules are invariants no policy can switch
+off (:func:`invariant_floor`): an irreversible action always needs one human approval, a high-risk
+one two distinct people. A policy that would loosen them is refused when it is loaded
+(:func:`check_invariants`). Storage, decisions and execution live elsewhere.
 """
 
 from __future__ import annotations
@@ -11,28 +14,31 @@ import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.configfile import parse_model, read_json
 from maestro_helix.core.errors import ConfigError, ConfigErrors
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.wording import amount_text, people, tier_words
 
 __all__ = [
     "ActionRule",
     "Decision",
     "GovernancePolicy",
-    "Refusal",
+    "MriTier",
     "Requirement",
     "Role",
-    "check_decision",
+    "Tier",
+    "check_invariants",
     "escalation_requirement",
+    "invariant_floor",
     "load_policy",
+    "parse_policy",
     "payload_hash",
     "requirement_for_action",
 ]
@@ -52,41 +58,94 @@ class Role(enum.StrEnum):
 
 
 class Decision(enum.StrEnum):
+    """What one operator says about one request (``DecisionKind``)."""
+
     APPROVE = "approve"
     REJECT = "reject"
-    OVERRIDE = "override"  # accept despite the gate, with a written reason
+    OVERRIDE = "override"  # accept despite the gate, with a written reason (admins)
+
+
+_STRICT = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Tier(BaseModel):
+    """Approvers needed for amounts up to ``up_to`` (the last tier has none: every larger
+    amount). ``approvals: 0`` means the action runs without a human."""
+
+    model_config = _STRICT
+    up_to: float | None = Field(default=None, ge=0.0)
+    approvals: int = Field(ge=0, le=5)
+
+
+class MriTier(BaseModel):
+    """At least ``approvals`` people when the step's MRI is above ``above``."""
+
+    model_config = _STRICT
+    above: float = Field(ge=0.0, le=1.0)
+    approvals: int = Field(ge=1, le=5)
 
 
 class ActionRule(BaseModel):
-    """Per-action-type settings; unset fields use the policy's defaults."""
+    """Per-action-type settings; unset fields use the policy's defaults.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Attributes:
+        require_approval: force (true) or waive (false; refused for an irreversible type).
+        approvals: approvers needed whenever approval is needed.
+        tiers: approvers by amount, ascending ``up_to``; the last tier has no ``up_to``.
+        mri: at least this many people above these MRI values.
+        amount_limit: the magnitude limit of this type (``action.magnitude`` in MRI).
+        label: what people call these actions, for the rule in words ("refunds").
+        currency: the currency of the amounts, for the rule in words ("USD").
+    """
+
+    model_config = _STRICT
     require_approval: bool | None = None
     approvals: int | None = Field(default=None, ge=1, le=5)
+    tiers: list[Tier] = Field(default_factory=list)
+    mri: list[MriTier] = Field(default_factory=list)
+    amount_limit: float | None = Field(default=None, gt=0.0)
+    label: str | None = Field(default=None, min_length=1, max_length=60)
+    currency: str | None = Field(default=None, min_length=1, max_length=12)
     expiry_s: int | None = Field(default=None, ge=60, le=30 * 24 * 3600)
     on_expiry: Literal["deny", "escalate"] | None = None
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> ActionRule:
+        bounds = [t.up_to for t in self.tiers]
+        if bounds and bounds[-1] is not None:
+            raise ValueError("tiers: the last tier must have no up_to (it covers larger amounts)")
+        inner = [b for b in bounds[:-1]]
+        if any(b is None for b in inner):
+            raise ValueError("tiers: only the last tier may omit up_to")
+        nums = [float(b) for b in inner if b is not None]
+        if nums != sorted(set(nums)):
+            raise ValueError("tiers: up_to must be strictly ascending")
+        return self
 
 
 class GovernancePolicy(BaseModel):
     """The content of ``governance.json``.
 
     Attributes:
-        version: bumped by every change; every change is audited.
-        approve_irreversible: every irreversible action needs approval.
-        approve_escalations: gate escalations need a human decision (always true in practice).
+        version: the file's own version number (the store numbers active versions itself).
+        approve_irreversible: every irreversible action needs approval (always true: an
+            invariant, kept for readability).
+        approve_escalations: gate escalations need a human decision (always true).
         risk_threshold: an action in a step with MRI above this needs approval.
         high_risk_threshold: MRI above this, or a high risk class, needs ``high_risk_approvals``.
-        amount_limit: an action moving more than this needs approval.
+        amount_limit: an action moving more than this needs approval; also the default
+            magnitude limit of MRI.
         high_amount: an action moving more than this needs ``high_risk_approvals``.
         approvals: approvers needed by default (1).
-        high_risk_approvals: approvers needed for high risk (2: the two-person rule).
+        high_risk_approvals: approvers needed for high risk (>= 2: the two-person rule).
+        risk_classes: approvers needed by the action type's risk class (only tightens).
         expiry_s: how long a request stays open (default 4 h).
         on_expiry: ``deny`` (the request is rejected) or ``escalate`` (it is re-opened with
             one more approver required and a fresh expiry, once).
         actions: per-action-type rules.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _STRICT
     version: int = Field(default=1, ge=1)
     approve_irreversible: bool = True
     approve_escalations: bool = True
@@ -96,12 +155,13 @@ class GovernancePolicy(BaseModel):
     high_amount: float | None = Field(default=100_000.0, ge=0.0)
     approvals: int = Field(default=1, ge=1, le=5)
     high_risk_approvals: int = Field(default=2, ge=1, le=5)
+    risk_classes: dict[Literal["low", "medium", "high"], int] = Field(default_factory=dict)
     expiry_s: int = Field(default=4 * 3600, ge=60, le=30 * 24 * 3600)
     on_expiry: Literal["deny", "escalate"] = "deny"
     actions: dict[str, ActionRule] = Field(default_factory=dict)
 
     def canonical(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude_defaults=False)
 
     def digest(self) -> str:
         return hashlib.sha256(
@@ -109,12 +169,48 @@ class GovernancePolicy(BaseModel):
         ).hexdigest()
 
 
-def parse_policy(data: Any, source: str) -> GovernancePolicy:
-    policy = parse_model(GovernancePolicy, data, source)
-    if policy.high_risk_threshold < policy.risk_threshold:
-        raise ConfigErrors(
-            [ConfigError(source, "high_risk_threshold", "must not be below risk_threshold")]
+def _global_invariants(p: GovernancePolicy, source: str) -> list[ConfigError]:
+    errors = []
+    if not p.approve_irreversible:
+        errors.append(
+            ConfigError(
+                source,
+                "approve_irreversible",
+                "cannot be false: an irreversible action always needs a human approval",
+            )
         )
+    if not p.approve_escalations:
+        errors.append(
+            ConfigError(
+                source, "approve_escalations", "cannot be false: a person decides escalations"
+            )
+        )
+    if p.high_risk_approvals < 2:
+        errors.append(
+            ConfigError(
+                source,
+                "high_risk_approvals",
+                "must be at least 2: high risk always needs two distinct people",
+            )
+        )
+    high = p.risk_classes.get("high")
+    if high is not None and high < 2:
+        errors.append(
+            ConfigError(source, "risk_classes.high", "must be at least 2 (the two-person rule)")
+        )
+    if p.high_risk_threshold < p.risk_threshold:
+        errors.append(
+            ConfigError(source, "high_risk_threshold", "must not be below risk_threshold")
+        )
+    return errors
+
+
+def parse_policy(data: Any, source: str) -> GovernancePolicy:
+    """Validate ``data`` strictly; a loosened invariant is an error naming the field."""
+    policy = parse_model(GovernancePolicy, data, source)
+    errors = _global_invariants(policy, source)
+    if errors:
+        raise ConfigErrors(errors)
     return policy
 
 
@@ -123,6 +219,67 @@ def load_policy(path: str | Path | None) -> GovernancePolicy:
     if path is None:
         return GovernancePolicy()
     return parse_policy(read_json(path), str(path))
+
+
+def check_invariants(
+    policy: GovernancePolicy, action_types: Mapping[str, ActionSpec], source: str
+) -> None:
+    """Refuse a policy whose rules for the registered action types loosen an invariant.
+
+    Raises:
+        ConfigErrors: one error per loosened rule (file, field, reason).
+    """
+    errors = _global_invariants(policy, source)
+    for name, rule in policy.actions.items():
+        spec = action_types.get(name)
+        if spec is None:
+            continue
+        floor = invariant_floor(spec)[0]
+        where = f"actions.{name}"
+        if floor >= 1 and rule.require_approval is False:
+            errors.append(
+                ConfigError(
+                    source,
+                    f"{where}.require_approval",
+                    f"cannot be false: {name} is irreversible and always needs a human approval",
+                )
+            )
+        if rule.approvals is not None and rule.approvals < floor:
+            errors.append(
+                ConfigError(
+                    source,
+                    f"{where}.approvals",
+                    f"must be at least {floor} for {name} ({_why(spec)})",
+                )
+            )
+        for i, tier in enumerate(rule.tiers):
+            if tier.approvals < floor:
+                errors.append(
+                    ConfigError(
+                        source,
+                        f"{where}.tiers[{i}].approvals",
+                        f"must be at least {floor} for {name} ({_why(spec)})",
+                    )
+                )
+    if errors:
+        raise ConfigErrors(errors)
+
+
+def _why(spec: ActionSpec) -> str:
+    if spec.risk_class is RiskClass.HIGH:
+        return "it is high risk: two distinct people"
+    return "it is irreversible: one human approval"
+
+
+def invariant_floor(spec: ActionSpec | None) -> tuple[int, str]:
+    """The approvals no policy can go below for an action type, and the rule in words."""
+    if spec is None:
+        return 2, "an unregistered action type needs two people"
+    if spec.risk_class is RiskClass.HIGH:
+        return 2, f"{spec.name} is high risk: two people must approve"
+    if not spec.reversible:
+        return 1, f"{spec.name} is irreversible: a person must approve"
+    return 0, ""
 
 
 def payload_hash(action_type: str, payload: Mapping[str, Any]) -> str:
@@ -137,16 +294,24 @@ def payload_hash(action_type: str, payload: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """What GIL requires before something may happen."""
+    """What GIL requires before something may happen.
+
+    Attributes:
+        needed: a human must decide.
+        approvals: how many distinct people.
+        reasons: every reason, the rule first.
+        rule: the rule that sets the number, in words people say.
+    """
 
     needed: bool
     approvals: int = 0
     reasons: tuple[str, ...] = ()
     expiry_s: int = 0
     on_expiry: str = "deny"
+    rule: str = ""
 
 
-def _amount(action: ProposedAction, spec: ActionSpec | None) -> float | None:
+def action_amount(action: ProposedAction, spec: ActionSpec | None) -> float | None:
     if action.amount is not None:
         return action.amount
     if spec is not None and spec.amount_field is not None:
@@ -156,18 +321,21 @@ def _amount(action: ProposedAction, spec: ActionSpec | None) -> float | None:
     return None
 
 
-def requirement_for_action(
-    policy: GovernancePolicy, action: ProposedAction, spec: ActionSpec | None, mri: float
-) -> Requirement:
-    """Does this proposed action need approval, and from how many people?"""
-    rule = policy.actions.get(action.type, ActionRule())
+def _legacy(
+    policy: GovernancePolicy,
+    rule: ActionRule,
+    action: ProposedAction,
+    spec: ActionSpec | None,
+    mri: float,
+) -> tuple[int, list[str], str]:
+    """Approvers from the policy's thresholds (no tiers): (count, reasons, rule in words)."""
     reasons: list[str] = []
     high: list[str] = []
     reversible = spec.reversible if spec is not None else bool(action.reversible)
     if spec is None:
         reasons.append(f"action type {action.type!r} is not registered")
         high.append("unregistered action")
-    if not reversible and policy.approve_irreversible:
+    if not reversible:
         reasons.append(f"{action.type} is irreversible")
     if spec is not None and spec.risk_class is RiskClass.HIGH:
         reasons.append(f"{action.type} is high risk")
@@ -176,7 +344,7 @@ def requirement_for_action(
         reasons.append(f"MRI {mri:.3f} > {policy.risk_threshold}")
     if mri > policy.high_risk_threshold:
         high.append(f"MRI {mri:.3f} > {policy.high_risk_threshold}")
-    amount = _amount(action, spec)
+    amount = action_amount(action, spec)
     if amount is not None and policy.amount_limit is not None and amount > policy.amount_limit:
         reasons.append(f"amount {amount:,.2f} > limit {policy.amount_limit:,.2f}")
     if amount is not None and policy.high_amount is not None and amount > policy.high_amount:
@@ -185,20 +353,91 @@ def requirement_for_action(
         reasons.append(f"policy requires approval for {action.type}")
     needed = bool(reasons) if rule.require_approval is None else rule.require_approval
     if not needed:
-        return Requirement(False)
+        return 0, [], ""
     if rule.approvals is not None:
-        approvals = rule.approvals
+        n = rule.approvals
+        words = f"the policy requires {people(n)} for {rule.label or action.type}"
     else:
-        approvals = policy.high_risk_approvals if high else policy.approvals
+        n = policy.high_risk_approvals if high else policy.approvals
+        words = (
+            f"{rule.label or action.type}: {people(n)} ({', '.join(high)})"
+            if high
+            else f"{rule.label or action.type}: {people(n)} ({reasons[0]})"
+        )
     if high:
-        reasons.append("two-person rule: " + ", ".join(high) if approvals >= 2 else high[0])
+        reasons.append("two-person rule: " + ", ".join(high) if n >= 2 else high[0])
+    return n, reasons, words
+
+
+def _tiered(
+    rule: ActionRule, action: ProposedAction, amount: float, currency: str | None
+) -> tuple[int, str]:
+    lo: float | None = None
+    for tier in rule.tiers:
+        if tier.up_to is None or amount <= tier.up_to:
+            noun = rule.label or f"{action.type} actions"
+            return tier.approvals, tier_words(noun, lo, tier.up_to, currency, tier.approvals)
+        lo = tier.up_to
+    raise AssertionError("the last tier has no bound")  # checked when the policy is loaded
+
+
+def _currency(rule: ActionRule, action: ProposedAction, spec: ActionSpec | None) -> str | None:
+    if rule.currency:
+        return rule.currency
+    if spec is not None and spec.currency_field is not None:
+        v = action.payload.get(spec.currency_field)
+        return str(v) if isinstance(v, str) else None
+    return None
+
+
+def requirement_for_action(
+    policy: GovernancePolicy, action: ProposedAction, spec: ActionSpec | None, mri: float
+) -> Requirement:
+    """Does this proposed action need approval, from how many people, and by which rule?
+
+    Amount tiers (when the action type has them and the action an amount) set the number;
+    otherwise the policy's thresholds do. MRI tiers and risk classes can only raise it, and
+    the invariants (:func:`invariant_floor`) are never undercut.
+    """
+    rule = policy.actions.get(action.type, ActionRule())
+    amount = action_amount(action, spec)
+    reasons: list[str] = []
+    if rule.tiers and amount is not None:
+        n, words = _tiered(rule, action, amount, _currency(rule, action, spec))
+        reasons.append(words)
+    else:
+        n, reasons, words = _legacy(policy, rule, action, spec, mri)
+    for t in rule.mri:
+        if mri > t.above and t.approvals > n:
+            n = t.approvals
+            words = f"{rule.label or action.type} with MRI above {t.above} need {people(n)}"
+            reasons.append(words)
+    klass = policy.risk_classes.get(spec.risk_class.value) if spec is not None else None
+    if klass is not None and klass > n:
+        n, words = klass, f"{spec.risk_class.value}-risk actions need {people(klass)}"  # type: ignore[union-attr]
+        reasons.append(words)
+    floor, floor_words = invariant_floor(spec)
+    if floor > n:
+        n, words = floor, floor_words
+        reasons.append(words)
+    if n == 0:
+        return Requirement(False, 0, tuple(reasons), rule=words)
+    if amount is not None and not any(amount_text(amount) in r for r in reasons):
+        reasons.append(f"amount {amount_text(amount)}")
     return Requirement(
         True,
-        approvals,
-        tuple(reasons),
+        n,
+        tuple(dict.fromkeys([words, *reasons])),
         rule.expiry_s or policy.expiry_s,
         rule.on_expiry or policy.on_expiry,
+        words,
     )
+
+
+def governed_by_tiers(policy: GovernancePolicy, action: ProposedAction) -> bool:
+    """The action type's approvers are set by amount tiers in the policy."""
+    rule = policy.actions.get(action.type)
+    return rule is not None and bool(rule.tiers)
 
 
 def escalation_requirement(
@@ -207,70 +446,14 @@ def escalation_requirement(
     """A step the gate escalated: a human decides (two people above the high-risk bar)."""
     high = mri is not None and mri > policy.high_risk_threshold
     approvals = policy.high_risk_approvals if high else policy.approvals
+    rule = (
+        f"risk above {policy.high_risk_threshold} needs {people(approvals)}"
+        if high
+        else f"a step the quality gate escalated needs {people(approvals)}"
+    )
     why = (
         (*reasons, f"two-person rule: MRI {mri:.3f} > {policy.high_risk_threshold}")
         if (high and mri is not None)
         else reasons
     )
-    return Requirement(True, approvals, tuple(why), policy.expiry_s, policy.on_expiry)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestView:
-    """The facts about one approval request that decide whether a decision is allowed."""
-
-    request_id: str
-    status: str
-    requester_id: str | None
-    run_operator_id: str | None
-    payload_hash: str
-    expires_at: datetime
-    approvals_so_far: tuple[str, ...]
-    rejected_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a decision was refused, for the 4xx body, the CLI and the audit log."""
-
-    code: str
-    message: str
-
-
-def check_decision(
-    req: RequestView,
-    *,
-    operator_id: str,
-    role: Role,
-    decision: Decision,
-    payload_hash_seen: str | None,
-    reason: str | None,
-    now: datetime,
-) -> Refusal | None:
-    """None if ``operator_id`` may record ``decision`` on ``req`` now; else why not."""
-    if not role.at_least(Role.APPROVER):
-        return Refusal("forbidden", f"role {role.value!r} cannot decide approval requests")
-    if decision is Decision.OVERRIDE and not role.at_least(Role.ADMIN):
-        return Refusal("forbidden", "only an admin can override")
-    if req.status != "pending":
-        return Refusal("not_pending", f"request {req.request_id} is {req.status}, not pending")
-    if now >= req.expires_at:
-        return Refusal(
-            "expired", f"request {req.request_id} expired at {req.expires_at.isoformat()}"
-        )
-    if operator_id == req.requester_id:
-        return Refusal("requester", "the requester of an action cannot decide on it")
-    if operator_id == req.run_operator_id:
-        return Refusal("run_operator", "the operator who started the run cannot decide on it")
-    if operator_id in req.approvals_so_far or operator_id in req.rejected_by:
-        return Refusal(
-            "already_decided", f"operator {operator_id} has already decided this request"
-        )
-    if payload_hash_seen is not None and payload_hash_seen != req.payload_hash:
-        return Refusal(
-            "payload_changed",
-            "the payload changed since it was shown: review the current payload and decide again",
-        )
-    if decision in (Decision.REJECT, Decision.OVERRIDE) and not (reason or "").strip():
-        return Refusal("reason_required", f"a written reason is required to {decision.value}")
-    return None
+    return Requirement(True, approvals, tuple(why), policy.expiry_s, policy.on_expiry, rule)

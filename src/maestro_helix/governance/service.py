@@ -12,184 +12,29 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
 from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.lease import Ownership
-from maestro_helix.core.scores import GateDecision, RiskScore
-from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
 from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.governance.planning import GovernanceLink, plan_step
 from maestro_helix.governance.policy import (
     Decision,
     GovernancePolicy,
-    Requirement,
     Role,
-    escalation_requirement,
-    payload_hash,
-    requirement_for_action,
+    check_invariants,
 )
-from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord, Store
+from maestro_helix.governance.rules import Verdict
+from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord, RunStatus, Store
 from maestro_helix.store.gil_sql import Claim, DecisionInput, DecisionOutcome
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ActionResult", "Governance", "GovernanceLink", "plan_step"]
-
-
-def _request(
-    inp: StepInput,
-    out: StepOutcome,
-    req: Requirement,
-    *,
-    suffix: str,
-    kind: str,
-    action_type: str | None,
-    payload: Mapping[str, Any],
-    policy_version: int,
-    now_iso: str,
-    expires_iso: str,
-) -> ApprovalRequest:
-    factors = (
-        [{"name": f.name, "score": f.score, "detail": f.detail} for f in out.risk.factors]
-        if isinstance(out.risk, RiskScore)
-        else []
-    )
-    return ApprovalRequest(
-        request_id=f"{inp.run_id}.{inp.index}.{inp.attempt}.{suffix}",
-        run_id=inp.run_id,
-        step_index=inp.index,
-        attempt=inp.attempt,
-        kind=kind,
-        action_type=action_type,
-        payload=dict(payload),
-        payload_hash=payload_hash(action_type or "escalation", payload),
-        reasons=req.reasons,
-        scores={
-            "qsr": out.qsr,
-            "mri": out.mri,
-            "decision": out.verdict.decision.value if out.verdict else None,
-            "agent_id": out.agent_id,
-            "step_id": inp.step.id,
-            "workflow": inp.workflow.name,
-            "factors": factors,
-        },
-        required_approvals=req.approvals,
-        requester_id=inp.operator_id,
-        status="pending",
-        created_at=now_iso,
-        expires_at=expires_iso,
-        on_expiry=req.on_expiry,
-        policy_version=policy_version,
-    )
-
-
-def plan_step(
-    inp: StepInput,
-    out: StepOutcome,
-    *,
-    policy: GovernancePolicy,
-    policy_version: int,
-    action_types: Mapping[str, ActionSpec],
-    clock: Clock,
-) -> tuple[tuple[ApprovalRequest, ...], tuple[ActionIntent, ...]]:
-    """What GIL requires of one gated attempt: approval requests and cleared action intents."""
-    if out.verdict is None:
-        return (), ()
-    now = clock.now()
-    now_iso = iso(now)
-    decision = out.verdict.decision
-    mri = out.mri if out.mri is not None else 1.0
-    if decision is GateDecision.ESCALATE:
-        req = escalation_requirement(policy, out.verdict.reasons, out.mri)
-        # the step's proposed actions run only if the step is accepted: ask for their quorum too
-        for action in out.output.actions if out.output is not None else ():
-            need = requirement_for_action(policy, action, action_types.get(action.type), mri)
-            if need.needed and need.approvals > req.approvals:
-                req = Requirement(
-                    True, need.approvals, (*req.reasons, *need.reasons), req.expiry_s, req.on_expiry
-                )
-        body = {
-            "step": inp.step.id,
-            "output": out.output.to_dict() if out.output is not None else None,
-            "agent_error": out.agent_error,
-        }
-        r = _request(
-            inp,
-            out,
-            req,
-            suffix="escalation",
-            kind="escalation",
-            action_type=None,
-            payload=body,
-            policy_version=policy_version,
-            now_iso=now_iso,
-            expires_iso=iso(now + timedelta(seconds=req.expiry_s)),
-        )
-        return (r,), ()
-    if decision is not GateDecision.PASS or out.output is None or not out.output.actions:
-        return (), ()
-    requests: list[ApprovalRequest] = []
-    intents: list[ActionIntent] = []
-    for i, action in enumerate(out.output.actions):
-        spec = action_types.get(action.type)
-        req = requirement_for_action(policy, action, spec, mri)
-        if req.needed:
-            requests.append(
-                _request(
-                    inp,
-                    out,
-                    req,
-                    suffix=f"action{i}",
-                    kind="action",
-                    action_type=action.type,
-                    payload=action.payload,
-                    policy_version=policy_version,
-                    now_iso=now_iso,
-                    expires_iso=iso(now + timedelta(seconds=req.expiry_s)),
-                )
-            )
-        else:
-            key = f"{inp.run_id}.{inp.index}.{inp.attempt}.action{i}"
-            intents.append(
-                ActionIntent(
-                    key,
-                    None,
-                    inp.run_id,
-                    action.type,
-                    dict(action.payload),
-                    payload_hash(action.type, action.payload),
-                    created_at=now_iso,
-                    updated_at=now_iso,
-                )
-            )
-    return tuple(requests), tuple(intents)
-
-
-class GovernanceLink:
-    """Attach GIL's requirements to the outcome (pure: the engine stores them with the step)."""
-
-    def __init__(self, governance: Governance) -> None:
-        self.governance = governance
-
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        g = self.governance
-        requests, intents = plan_step(
-            inp,
-            out,
-            policy=g.policy,
-            policy_version=g.policy_version,
-            action_types=g.action_types,
-            clock=g.clock,
-        )
-        if not requests and not intents:
-            return out
-        return replace(out, requests=requests, intents=intents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +75,53 @@ class Governance:
         self.publish: Callable[[Sequence[EventRecord]], Awaitable[None]] = _no_publish
         """Where GIL's own events (actions run, runs moved by decisions) go once stored; the
         assembly points it at the engine's publisher."""
+        self.on_refusal: list[Callable[[str], None]] = []
+        """Called with the code of every refused decision (metrics)."""
+        self.resume: Callable[[], Awaitable[Any]] = _no_resume
+        """How a run moved on by a decision continues (the assembly points it at
+        ``Engine.resume_unfinished``)."""
 
-    async def start(self, by: str | None = None) -> None:
-        """Record the policy (a new audited version if it changed since last time)."""
-        self.policy_version = await self.store.record_policy(self.policy, iso(self.clock.now()), by)
+    async def start(self, requested: GovernancePolicy | None = None, source: str = "") -> None:
+        """Read the active policy from the store; never write it, except on a fresh database
+        where the first process installs ``requested`` (or the defaults) once.
+
+        A ``requested`` policy that differs from the active one is reported and not applied
+        (``maestro policy apply`` changes the active policy).
+
+        Raises:
+            ConfigErrors: a policy that loosens an invariant for this app's action types.
+        """
+        if requested is not None:
+            check_invariants(requested, self.action_types, source or "--policy")
+        active = await self.store.install_policy(requested or self.policy, iso(self.clock.now()))
+        if requested is not None and active.digest != requested.digest():
+            log.warning(
+                "policy %s differs from the active policy (version %d): not applied; "
+                "`maestro policy diff %s` shows how, `maestro policy apply` changes it",
+                source,
+                active.version,
+                source,
+                extra={"file": source, "active_version": active.version},
+            )
+        self._adopt(active.policy, active.version)
+
+    def _adopt(self, policy: GovernancePolicy, version: int) -> None:
+        check_invariants(policy, self.action_types, f"active policy version {version}")
+        self.policy, self.policy_version = policy, version
+
+    async def refresh_policy(self) -> bool:
+        """Take up a policy applied since (by another process); True if it changed."""
+        active = await self.store.active_policy()
+        if active is None or active.version == self.policy_version:
+            return False
+        self._adopt(active.policy, active.version)
+        log.info("active policy changed", extra={"version": active.version})
+        return True
+
+    def runnable(self) -> frozenset[str]:
+        """The action types this process can run (registered with a handler): an approval
+        that would clear any other is refused before it is recorded."""
+        return frozenset(n for n, s in self.action_types.items() if s.handler is not None)
 
     async def decide(
         self,
@@ -246,17 +134,33 @@ class Governance:
         payload_hash_seen: str | None = None,
         execute: bool = True,
     ) -> DecisionOutcome:
-        """Record one operator's decision; run the action once the quorum is reached."""
+        """The one ``decide`` use case of the API, the UI and the CLI: record one operator's
+        decision (ruled by :mod:`~maestro_helix.governance.rules`), run the cleared actions
+        once the quorum is reached, and let a run that can go on continue."""
         now = self.clock.now()
         await self.expire()
         outcome: DecisionOutcome = await self.store.decide(
             DecisionInput(
-                request_id, operator_id, role, decision, reason, payload_hash_seen, now, iso(now)
+                request_id,
+                operator_id,
+                role,
+                decision,
+                reason,
+                payload_hash_seen,
+                now,
+                iso(now),
+                self.action_types,
+                self.runnable(),
             )
         )
+        if outcome.refusal is not None:
+            for observe in self.on_refusal:
+                observe(outcome.refusal.code)
         await self.publish(outcome.events)
         if execute and outcome.intents:
             await self.execute(keys=[i.idempotency_key for i in outcome.intents])
+        if outcome.result is Verdict.RECORDED and outcome.run_status is RunStatus.RUNNING:
+            await self.resume()
         return outcome
 
     async def expire(self) -> list[ApprovalRequest]:
@@ -290,6 +194,8 @@ class Governance:
             )
             for listener in self.on_refused:
                 listener(intent)
+            for observe in self.on_refusal:
+                observe((intent.error or "refused").split(":", 1)[0])
         return [await self._run(intent) for intent in claimed]
 
     async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
@@ -370,6 +276,10 @@ class Governance:
 
 
 async def _no_publish(events: Sequence[EventRecord]) -> None:
+    return None
+
+
+async def _no_resume() -> None:
     return None
 
 

@@ -32,15 +32,16 @@ __all__ = ["GateConfig", "HelixQualityGate", "load_gate_config"]
 
 
 class _WorkflowGates(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     default: GateOverride = Field(default_factory=GateOverride)
     steps: dict[str, GateOverride] = Field(default_factory=dict)
 
 
 class GateConfig(BaseModel):
-    """The content of ``helix_quality_gates.json``."""
+    """The content of ``helix_quality_gates.json`` (strict: no value is coerced to another
+    type, so ``"max_attempts": true`` or ``"min_qsr": "0.7"`` is refused with its field)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     version: int = 1
     default: GateOverride = Field(
         default_factory=lambda: GateOverride(

@@ -431,6 +431,7 @@ class RiskAssessor:
             missing scores ``action.unknown``.
         amount_limit: the monetary amount at which ``action.magnitude`` reaches
             :data:`MAGNITUDE_AT_LIMIT`; must be positive.
+        amount_limits: the same limit per action type (from the policy), where it differs.
         version: reported as ``RiskScore.assessor_version``.
 
     Raises:
@@ -442,12 +443,14 @@ class RiskAssessor:
         action_types: Mapping[str, ActionSpec] | None = None,
         *,
         amount_limit: float = 10_000.0,
+        amount_limits: Mapping[str, float] | None = None,
         version: str = "mri-1",
     ) -> None:
         if not (amount_limit > 0.0 and math.isfinite(amount_limit)):
             raise ValueError(f"amount_limit must be a positive finite number, got {amount_limit!r}")
         self.action_types: Mapping[str, ActionSpec] = MappingProxyType(dict(action_types or {}))
         self.amount_limit = float(amount_limit)
+        self.amount_limits = MappingProxyType(dict(amount_limits or {}))  # per action type
         self.version = version
 
     def assess(self, req: RiskRequest) -> RiskScore:
@@ -550,7 +553,7 @@ class RiskAssessor:
         not_allowed: list[str] = []
         irreversible: list[str] = []
         high: list[str] = []
-        magnitudes: list[tuple[float, float, str]] = []  # (score, amount, type)
+        magnitudes: list[tuple[float, float, str, float]] = []  # (score, amount, type, limit)
         for action in actions:
             spec = self.action_types.get(action.type)
             if spec is None:
@@ -566,9 +569,10 @@ class RiskAssessor:
             if amount is None and spec is not None and spec.amount_field:
                 amount = _as_amount(action.payload.get(spec.amount_field))
             if amount is not None:
-                s = magnitude_score(amount, self.amount_limit)
+                limit = self.amount_limits.get(action.type, self.amount_limit)
+                s = magnitude_score(amount, limit)
                 if s > 0.0:
-                    magnitudes.append((s, amount, action.type))
+                    magnitudes.append((s, amount, action.type, limit))
 
         out: list[RiskFactor] = []
 
@@ -597,15 +601,15 @@ class RiskAssessor:
         add("action.irreversible", ACTION_IRREVERSIBLE_SCORE, irreversible, "that cannot be undone")
         add("action.high_risk", ACTION_HIGH_RISK_SCORE, high, "of high risk class")
         if magnitudes:
-            score, amount, atype = max(magnitudes)
-            ratio = abs(amount) / self.amount_limit if math.isfinite(amount) else math.inf
+            score, amount, atype, limit = max(magnitudes)
+            ratio = abs(amount) / limit if math.isfinite(amount) else math.inf
             out.append(
                 RiskFactor(
                     name="action.magnitude",
                     score=score,
                     detail=(
                         f"largest amount {abs(amount):,.2f} is {ratio:.2f}x the limit "
-                        f"{self.amount_limit:,.2f} ({atype}); {len(magnitudes)} action(s) with "
+                        f"{limit:,.2f} ({atype}); {len(magnitudes)} action(s) with "
                         "an amount"
                     ),
                     where="action",

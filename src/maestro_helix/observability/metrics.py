@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +175,8 @@ class HelixMetrics:
     - ``helix_retries_total`` (counter, step labels): RETRY decisions.
     - ``maestro_tasks_total`` (counter, ``workflow``, ``status``): finished runs, from
       :meth:`run_finished`.
+    - ``gil_decisions_refused_total`` (counter, ``code``): refused human decisions.
+    - ``gil_actions_total`` (counter, ``action_type``, ``outcome``): cleared actions run.
 
     The averages are exponentially weighted in *time* (not in samples): each score weighs
     ``0.5 ** (age / average_halflife_s)``, so with the default 60 s the gauge follows the last
@@ -278,6 +280,18 @@ class HelixMetrics:
             ("workflow", "status"),
             registry=r,
         )
+        self.gil_refusals = Counter(
+            "gil_decisions_refused_total",
+            "Human decisions GIL refused, by reason code (payload_tampered, no_handler, ...).",
+            ("code",),
+            registry=r,
+        )
+        self.gil_actions = Counter(
+            "gil_actions_total",
+            "Cleared actions run by GIL, by action type and outcome (succeeded|failed).",
+            ("action_type", "outcome"),
+            registry=r,
+        )
         self._series: dict[tuple[str, str, str], _StepSeries] = {}
         self._averages: dict[str, tuple[_DecayingAverage, _DecayingAverage]] = {}
         self._lock = threading.Lock()
@@ -368,6 +382,18 @@ class HelixMetrics:
         """Count one finished run (call once per run, with its final status, e.g.
         ``RunStatus.COMPLETED``). The escalation-rate alert divides by this counter."""
         self.tasks.labels(workflow, str(status)).inc()
+
+    def decision_refused(self, code: str) -> None:
+        """Count one refused human decision (``code`` from the governance rules)."""
+        self.gil_refusals.labels(code).inc()
+
+    def gil_events(self, events: Sequence[Any]) -> None:
+        """Count the ``action.succeeded`` / ``action.failed`` events GIL publishes."""
+        for e in events:
+            kind = getattr(e, "type", "")
+            if kind in ("action.succeeded", "action.failed"):
+                atype = str(e.payload.get("action_type", "unknown"))
+                self.gil_actions.labels(atype, kind.split(".", 1)[1]).inc()
 
     def tls_handshake_failed(self, component: str) -> None:
         """Count one failed TLS handshake on ``component`` (a fixed name: ``api``, ``bus``...)."""

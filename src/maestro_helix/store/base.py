@@ -439,6 +439,10 @@ class Store(ABC):
     async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
 
     @abstractmethod
+    async def withdraw_requests(self, run_id: str, reason: str, ts: str) -> list[str]:
+        """Withdraw a stopped run's open requests (audited); returns their ids."""
+
+    @abstractmethod
     async def add_operator(self, operator_id: str, role: Any, token_hash: str, ts: str) -> None: ...
 
     @abstractmethod
@@ -448,7 +452,39 @@ class Store(ABC):
     async def list_operators(self) -> list[Any]: ...
 
     @abstractmethod
-    async def record_policy(self, policy: Any, ts: str, by: str | None) -> int: ...
+    async def change_operator(
+        self,
+        operator_id: str,
+        change: Any,
+        *,
+        ts: str,
+        by: str | None,
+        token_hash: str | None = None,
+    ) -> None:
+        """Disable, enable, rotate the token of or remove an operator (``admin_sql``)."""
+
+    @abstractmethod
+    async def active_policy(self) -> Any:
+        """The active policy version (``admin_sql.ActivePolicy``), None on a fresh database."""
+
+    @abstractmethod
+    async def install_policy(self, policy: Any, ts: str) -> Any:
+        """The active policy, installing ``policy`` as version 1 on a fresh database."""
+
+    @abstractmethod
+    async def apply_policy(self, policy: Any, loosens: Sequence[str], *, ts: str, by: str) -> Any:
+        """An operator's policy change (pending a second admin when it loosens a rule)."""
+
+    @abstractmethod
+    async def approve_policy_change(
+        self, change_id: str, *, ts: str, by: str, approve: bool
+    ) -> Any: ...
+
+    @abstractmethod
+    async def policy_changes(self, status: Any = None) -> list[Any]: ...
+
+    @abstractmethod
+    async def policy_versions(self) -> list[Any]: ...
 
     # -- operations (versioned workflows, pause, score logs) -----------------------------------
 

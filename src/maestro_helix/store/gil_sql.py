@@ -8,7 +8,7 @@ deciding at once are serialised and the quorum is counted exactly once.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -16,16 +16,22 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.audit import AuditDraft
-from maestro_helix.governance.policy import (
-    Decision,
-    GovernancePolicy,
+from maestro_helix.governance.policy import Decision, Role
+from maestro_helix.governance.rules import (
+    Ballot,
+    Proposal,
     Refusal,
-    RequestView,
-    Role,
-    check_decision,
-    payload_hash,
+    RequestFacts,
+    RequestStatus,
+    Verdict,
+    expire,
+    facts_of,
+    pre_run_refusal,
+    rule,
+    settle,
 )
 from maestro_helix.store import schema as t
 from maestro_helix.store.base import (
@@ -36,13 +42,14 @@ from maestro_helix.store.base import (
     EventRecord,
     RunStatus,
 )
-from maestro_helix.store.sql import append_audit, event_row, intent_row, lock_chain
+from maestro_helix.store.sql import append_audit, event_row, intent_row
 
 __all__ = [
     "Claim",
     "DecisionInput",
     "DecisionOutcome",
     "RequestNotFound",
+    "withdraw_requests",
 ]
 
 
@@ -54,6 +61,13 @@ class RequestNotFound(MaestroError):
 
 @dataclass(frozen=True, slots=True)
 class DecisionInput:
+    """One decision to record.
+
+    Attributes:
+        specs: the action types the deciding process knows (for the invariant floor).
+        runnable: those with a handler; ``None`` when the process does not know the app.
+    """
+
     request_id: str
     operator_id: str
     role: Role
@@ -62,6 +76,8 @@ class DecisionInput:
     payload_hash_seen: str | None
     now: datetime
     ts: str
+    specs: Mapping[str, ActionSpec] = field(default_factory=dict)
+    runnable: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +93,7 @@ class DecisionOutcome:
         run_status: the run's status after the decision.
     """
 
-    result: str
+    result: Verdict
     request: ApprovalRequest
     approvals: tuple[ApprovalRecord, ...] = ()
     refusal: Refusal | None = None
@@ -150,10 +166,6 @@ def list_requests(
     return [_request(r) for r in conn.execute(q.limit(limit).offset(offset))]
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts)
-
-
 def _audit(
     req: ApprovalRequest,
     d: DecisionInput,
@@ -194,53 +206,53 @@ def _run_row(conn: Connection, run_id: str) -> Any:
     ).first()
 
 
+def _facts(conn: Connection, req: ApprovalRequest, d: DecisionInput, run: Any) -> RequestFacts:
+    ballots = tuple(
+        Ballot(a.operator_id, Decision(a.decision), a.reason)
+        for a in approvals_of(conn, req.request_id)
+    )
+    return facts_of(
+        req,
+        ballots,
+        run_operator_id=run.operator_id if run else None,
+        run_status=RunStatus(run.status) if run else None,
+        specs=d.specs,
+    )
+
+
+def _refused(
+    conn: Connection, req: ApprovalRequest, d: DecisionInput, refusal: Refusal, wf: Any
+) -> None:
+    details = {"decision": d.decision.value, "code": refusal.code, "message": refusal.message}
+    append_audit(conn, [_audit(req, d, "approval.refused", "refused", details, wf)])
+    if refusal.code == "run_finished":  # a request left open by an older version: close it
+        withdraw_requests(conn, req.run_id, refusal.message, d.ts)
+
+
 def decide(conn: Connection, d: DecisionInput) -> DecisionOutcome:
-    """Record one operator's decision; apply its effects when the request is settled."""
+    """Record one operator's decision (ruled by :func:`rules.rule`); apply its effects when
+    the request is settled."""
     req = get_request(conn, d.request_id, lock=True)
-    approvals = approvals_of(conn, req.request_id)
     run = _run_row(conn, req.run_id)
     wf = (run.workflow, run.workflow_version) if run else None
-    mine = next((a for a in approvals if a.operator_id == d.operator_id), None)
-    if mine is not None and mine.decision == d.decision.value:
-        return DecisionOutcome("replayed", req, approvals, None, RunStatus(run.status))
-    view = RequestView(
-        request_id=req.request_id,
-        status=req.status,
-        requester_id=req.requester_id,
-        run_operator_id=run.operator_id if run else None,
-        payload_hash=req.payload_hash,
-        expires_at=_parse(req.expires_at),
-        approvals_so_far=tuple(a.operator_id for a in approvals if a.decision == "approve"),
-        rejected_by=tuple(a.operator_id for a in approvals if a.decision != "approve"),
+    run_status = RunStatus(run.status) if run else None
+    ruling = rule(
+        _facts(conn, req, d, run),
+        Proposal(
+            d.operator_id, d.role, d.decision, d.reason, d.payload_hash_seen, d.now, d.runnable
+        ),
     )
-    refusal = check_decision(
-        view,
-        operator_id=d.operator_id,
-        role=d.role,
-        decision=d.decision,
-        payload_hash_seen=d.payload_hash_seen,
-        reason=d.reason,
-        now=d.now,
-    )
-    if refusal is not None:
-        append_audit(
-            conn,
-            [
-                _audit(
-                    req,
-                    d,
-                    "approval.refused",
-                    "refused",
-                    {
-                        "decision": d.decision.value,
-                        "code": refusal.code,
-                        "message": refusal.message,
-                    },
-                    wf,
-                )
-            ],
+    if ruling.verdict is Verdict.REPLAYED:
+        return DecisionOutcome(
+            Verdict.REPLAYED, req, approvals_of(conn, req.request_id), None, run_status
         )
-        return DecisionOutcome("refused", req, approvals, refusal, RunStatus(run.status))
+    if ruling.verdict is Verdict.REFUSED:
+        assert ruling.refusal is not None
+        _refused(conn, req, d, ruling.refusal, wf)
+        req = get_request(conn, req.request_id)
+        return DecisionOutcome(
+            Verdict.REFUSED, req, approvals_of(conn, req.request_id), ruling.refusal, run_status
+        )
     conn.execute(
         t.approvals.insert(),
         {
@@ -252,104 +264,80 @@ def decide(conn: Connection, d: DecisionInput) -> DecisionOutcome:
             "ts": d.ts,
         },
     )
-    approvals = approvals_of(conn, req.request_id)
-    n_approve = sum(1 for a in approvals if a.decision == "approve")
-    new_status = req.status
-    if d.decision is Decision.REJECT:
-        new_status = "rejected"
-    elif d.decision is Decision.OVERRIDE:
-        new_status = "overridden"
-    elif n_approve >= req.required_approvals:
-        new_status = "approved"
-    gil = {
-        "rejected": "rejected",
-        "overridden": "overridden",
-        "approved": "approved",
-    }.get(new_status, f"approved {n_approve} of {req.required_approvals}")
     details: dict[str, Any] = {
         "decision": d.decision.value,
-        "approvals": n_approve,
-        "required": req.required_approvals,
+        "approvals": len(ruling.accepted_by),
+        "required": ruling.quorum,
+        "payload_hash": req.payload_hash,
     }
     if d.reason:
         details["reason"] = d.reason
-    append_audit(conn, [_audit(req, d, "approval.decision", gil, details, wf)])
-    intents: list[ActionIntent] = []
+    append_audit(conn, [_audit(req, d, "approval.decision", ruling.gil, details, wf)])
+    intents: tuple[ActionIntent, ...] = ()
     events: list[EventRecord] = []
-    if new_status != req.status:
-        conn.execute(
-            update(t.approval_requests)
-            .where(t.approval_requests.c.request_id == req.request_id)
-            .values(status=new_status, decided_at=d.ts)
-        )
-        intents = _settle(conn, req, new_status, d.ts, events)
+    if ruling.settled:
+        _set_status(conn, req.request_id, ruling.status, d.ts)
+        intents = _settle(conn, req, ruling.status, d.ts, events)
     req = get_request(conn, req.request_id)
     after = _run_row(conn, req.run_id)
     return DecisionOutcome(
-        "recorded", req, approvals, None, RunStatus(after.status), tuple(intents), tuple(events)
+        Verdict.RECORDED,
+        req,
+        approvals_of(conn, req.request_id),
+        None,
+        RunStatus(after.status),
+        intents,
+        tuple(events),
+    )
+
+
+def _set_status(conn: Connection, request_id: str, status: RequestStatus, ts: str) -> None:
+    conn.execute(
+        update(t.approval_requests)
+        .where(t.approval_requests.c.request_id == request_id)
+        .values(status=status.value, decided_at=ts)
+    )
+
+
+def _open_count(conn: Connection, run_id: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t.approval_requests)
+            .where(
+                t.approval_requests.c.run_id == run_id,
+                t.approval_requests.c.status == RequestStatus.PENDING.value,
+            )
+        ).scalar_one()
     )
 
 
 def _settle(
-    conn: Connection, req: ApprovalRequest, status: str, ts: str, events: list[EventRecord]
-) -> list[ActionIntent]:
-    """A request was decided: queue its action, move the run on or stop it (the run's event
-    is stored and appended to ``events`` for the caller to publish)."""
-    intents: list[ActionIntent] = []
+    conn: Connection,
+    req: ApprovalRequest,
+    status: RequestStatus,
+    ts: str,
+    events: list[EventRecord],
+) -> tuple[ActionIntent, ...]:
+    """Write what :func:`rules.settle` decides for a settled request (the run's event is
+    stored and appended to ``events`` for the caller to publish)."""
+    s = settle(req, status, _open_count(conn, req.run_id), ts)
+    if s.intents:
+        conn.execute(t.action_executions.insert(), [intent_row(i) for i in s.intents])
     runs = t.runs
-    if status in ("approved", "overridden"):
-        if req.kind == "action" and req.action_type is not None:
-            intent = ActionIntent(
-                idempotency_key=req.request_id,
-                request_id=req.request_id,
-                run_id=req.run_id,
-                action_type=req.action_type,
-                payload=req.payload,
-                payload_hash=req.payload_hash,
-                created_at=ts,
-                updated_at=ts,
-            )
-            conn.execute(t.action_executions.insert(), intent_row(intent))
-            intents.append(intent)
-        if req.kind == "escalation":
-            # accepting an escalated step clears the actions it proposed (they were shown)
-            output = req.payload.get("output") or {}
-            for i, action in enumerate(output.get("actions") or ()):
-                intent = ActionIntent(
-                    idempotency_key=f"{req.request_id}.action{i}",
-                    request_id=req.request_id,
-                    run_id=req.run_id,
-                    action_type=str(action["type"]),
-                    payload=dict(action.get("payload") or {}),
-                    payload_hash=payload_hash(str(action["type"]), action.get("payload") or {}),
-                    created_at=ts,
-                    updated_at=ts,
-                )
-                conn.execute(t.action_executions.insert(), intent_row(intent))
-                intents.append(intent)
-            conn.execute(
-                update(runs)
-                .where(runs.c.run_id == req.run_id, runs.c.next_step == req.step_index)
-                .values(next_step=req.step_index + 1, updated_at=ts)
-            )
-        open_left = conn.execute(
-            select(func.count())
-            .select_from(t.approval_requests)
-            .where(
-                t.approval_requests.c.run_id == req.run_id,
-                t.approval_requests.c.status == "pending",
-            )
-        ).scalar_one()
-        if open_left == 0:
-            ev = _move_run(conn, req, RunStatus.RUNNING, None, ts)
-            if ev is not None:
-                events.append(ev)
-    else:  # rejected or expired: the run stops here
-        why = f"{req.kind} request {req.request_id} {status}"
-        ev = _move_run(conn, req, RunStatus.FAILED, why, ts)
+    if s.advance_step:
+        conn.execute(
+            update(runs)
+            .where(runs.c.run_id == req.run_id, runs.c.next_step == req.step_index)
+            .values(next_step=req.step_index + 1, updated_at=ts)
+        )
+    if s.withdraw_others:
+        withdraw_requests(conn, req.run_id, s.error or "", ts)
+    if s.run_to is not None:
+        ev = _move_run(conn, req, s.run_to, s.error, ts)
         if ev is not None:
             events.append(ev)
-    return intents
+    return s.intents
 
 
 def _move_run(
@@ -379,60 +367,72 @@ def _move_run(
     return ev
 
 
+def withdraw_requests(conn: Connection, run_id: str, reason: str, ts: str) -> list[str]:
+    """Withdraw every open request of a run that stopped (cancelled, failed): each audited.
+
+    Returns the ids withdrawn."""
+    rows = conn.execute(
+        select(t.approval_requests).where(
+            t.approval_requests.c.run_id == run_id,
+            t.approval_requests.c.status == RequestStatus.PENDING.value,
+        )
+    ).all()
+    run = _run_row(conn, run_id)
+    wf = (run.workflow, run.workflow_version) if run else None
+    for row in rows:
+        req = _request(row)
+        _set_status(conn, req.request_id, RequestStatus.WITHDRAWN, ts)
+        d = _system_input(req, ts)
+        append_audit(
+            conn, [_audit(req, d, "approval.withdrawn", "withdrawn", {"reason": reason}, wf)]
+        )
+    return [r.request_id for r in rows]
+
+
+def _system_input(req: ApprovalRequest, ts: str) -> DecisionInput:
+    now = datetime.fromisoformat(ts)
+    return DecisionInput(req.request_id, "system", Role.ADMIN, Decision.REJECT, None, None, now, ts)
+
+
 def expire_due(
     conn: Connection, now: datetime, ts: str
 ) -> tuple[list[ApprovalRequest], list[EventRecord]]:
-    """Close (or re-open once, one approver more) every pending request past its expiry.
+    """Close (or re-open once, one approver more) every pending request past its expiry
+    (:func:`rules.expire` says which).
 
     Returns the requests and the run events it stored (for the caller to publish)."""
     events: list[EventRecord] = []
     rows = conn.execute(
         select(t.approval_requests).where(
-            t.approval_requests.c.status == "pending", t.approval_requests.c.expires_at <= ts
+            t.approval_requests.c.status == RequestStatus.PENDING.value,
+            t.approval_requests.c.expires_at <= ts,
         )
     )
     done = []
     for row in rows.all():
         req = _request(row)
-        if _parse(req.expires_at) > now:
+        e = expire(req, now)
+        if e is None:
             continue
-        d = DecisionInput(
-            req.request_id, "system", Role.ADMIN, Decision.REJECT, None, None, now, ts
-        )
+        d = _system_input(req, ts)
         run = _run_row(conn, req.run_id)
         wf = (run.workflow, run.workflow_version) if run else None
-        if req.on_expiry == "escalate":
-            ttl = _parse(req.expires_at) - _parse(req.created_at)
+        if e.status is RequestStatus.PENDING:
             conn.execute(
                 update(t.approval_requests)
                 .where(t.approval_requests.c.request_id == req.request_id)
                 .values(
-                    required_approvals=req.required_approvals + 1,
-                    expires_at=(now + ttl).isoformat(timespec="microseconds"),
+                    required_approvals=e.required,
+                    expires_at=e.expires_at.isoformat(timespec="microseconds"),
                     on_expiry="deny",
                 )
             )
-            append_audit(
-                conn,
-                [
-                    _audit(
-                        req,
-                        d,
-                        "approval.expired",
-                        "escalated",
-                        {"required": req.required_approvals + 1},
-                        wf,
-                    )
-                ],
-            )
+            details = {"required": e.required}
+            append_audit(conn, [_audit(req, d, "approval.expired", "escalated", details, wf)])
         else:
-            conn.execute(
-                update(t.approval_requests)
-                .where(t.approval_requests.c.request_id == req.request_id)
-                .values(status="expired", decided_at=ts)
-            )
+            _set_status(conn, req.request_id, RequestStatus.EXPIRED, ts)
             append_audit(conn, [_audit(req, d, "approval.expired", "expired", {}, wf)])
-            _settle(conn, req, "expired", ts, events)
+            _settle(conn, req, RequestStatus.EXPIRED, ts, events)
         done.append(get_request(conn, req.request_id))
     return done, events
 
@@ -447,28 +447,20 @@ class Claim:
     ts: str
 
 
-_CLAIMABLE_RUN = ("pending", "running", "escalated", "paused", "completed")
-
-
 def _refusal(conn: Connection, row: Any) -> str | None:
-    """Checked immediately before a handler may run, in the claiming transaction: the payload
-    is still the one approved, the run still wants it, and its request is still approved."""
-    if payload_hash(row.action_type, row.payload or {}) != row.payload_hash:
-        return "the stored payload no longer matches the payload that was cleared"
+    """Checked immediately before a handler may run, in the claiming transaction
+    (:func:`~maestro_helix.governance.rules.pre_run_refusal`): ``code: message`` or None."""
+    req = None
     if row.request_id is not None:
-        req = conn.execute(
+        req_row = conn.execute(
             select(t.approval_requests).where(t.approval_requests.c.request_id == row.request_id)
         ).first()
-        if req is None:
-            return f"its approval request {row.request_id} is missing"
-        if req.status not in ("approved", "overridden"):
-            return f"its approval request is {req.status}"
-        if payload_hash(req.action_type or "escalation", req.payload or {}) != req.payload_hash:
-            return "the stored payload no longer matches the payload the approvers saw"
+        if req_row is None:
+            return f"not_accepted: its approval request {row.request_id} is missing"
+        req = _request(req_row)
     status = conn.execute(select(t.runs.c.status).where(t.runs.c.run_id == row.run_id)).scalar()
-    if status not in _CLAIMABLE_RUN:
-        return f"its run is {status}"
-    return None
+    refusal = pre_run_refusal(_intent(row), req, RunStatus(status) if status else None)
+    return None if refusal is None else f"{refusal.code}: {refusal.message}"
 
 
 def _refuse(conn: Connection, row: Any, why: str, c: Claim) -> ActionIntent:
@@ -658,102 +650,3 @@ def accepted_attempts(conn: Connection, run_id: str) -> set[tuple[int, int]]:
         )
     )
     return {(r.step_index, r.attempt) for r in rows}
-
-
-# -- operators ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorRecord:
-    operator_id: str
-    role: Role
-    created_at: str
-    disabled: bool
-
-
-def add_operator(conn: Connection, operator_id: str, role: Role, token_hash: str, ts: str) -> None:
-    exists = conn.execute(
-        select(t.operators.c.operator_id).where(t.operators.c.operator_id == operator_id)
-    ).first()
-    if exists is not None:
-        raise MaestroError(f"operator {operator_id!r} already exists")
-    conn.execute(
-        t.operators.insert(),
-        {
-            "operator_id": operator_id,
-            "role": role.value,
-            "token_hash": token_hash,
-            "created_at": ts,
-            "disabled": 0,
-        },
-    )
-    append_audit(
-        conn,
-        [
-            AuditDraft(
-                entry_id=f"operator/{operator_id}/{ts}",
-                ts=ts,
-                kind="operator.added",
-                human_operator_id="",
-                details={"operator_id": operator_id, "role": role.value},
-            )
-        ],
-    )
-
-
-def operator_by_token(conn: Connection, token_hash: str) -> OperatorRecord | None:
-    row = conn.execute(select(t.operators).where(t.operators.c.token_hash == token_hash)).first()
-    if row is None or row.disabled:
-        return None
-    return OperatorRecord(row.operator_id, Role(row.role), row.created_at, bool(row.disabled))
-
-
-def list_operators(conn: Connection) -> list[OperatorRecord]:
-    rows = conn.execute(select(t.operators).order_by(t.operators.c.operator_id))
-    return [
-        OperatorRecord(r.operator_id, Role(r.role), r.created_at, bool(r.disabled)) for r in rows
-    ]
-
-
-# -- policy versions ------------------------------------------------------------------------------
-
-
-def record_policy(conn: Connection, policy: GovernancePolicy, ts: str, by: str | None) -> int:
-    """Store the policy if it changed; every change is a new version and an audit entry."""
-    lock_chain(conn)  # processes starting together must not both create version N
-    digest = policy.digest()
-    latest = conn.execute(
-        select(t.policy_versions.c.version, t.policy_versions.c.digest)
-        .order_by(t.policy_versions.c.version.desc())
-        .limit(1)
-    ).first()
-    if latest is not None and latest.digest == digest:
-        return int(latest.version)
-    version = 1 if latest is None else int(latest.version) + 1
-    conn.execute(
-        t.policy_versions.insert(),
-        {
-            "version": version,
-            "digest": digest,
-            "body": policy.canonical(),
-            "created_at": ts,
-            "created_by": by,
-        },
-    )
-    append_audit(
-        conn,
-        [
-            AuditDraft(
-                entry_id=f"policy/{version}",
-                ts=ts,
-                kind="policy.changed",
-                human_operator_id=by or "",
-                details={
-                    "version": version,
-                    "digest": digest,
-                    "previous": None if latest is None else int(latest.version),
-                },
-            )
-        ],
-    )
-    return version

@@ -228,3 +228,19 @@ workflow_state = Table(
     Column("updated_at", String(32), nullable=True),
     Column("updated_by", String(64), nullable=True),
 )
+
+
+policy_changes = Table(
+    "policy_changes",
+    metadata,
+    Column("change_id", String(64), primary_key=True),
+    Column("base_version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("loosens", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", String(32), nullable=False),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", String(32), nullable=True),
+)

@@ -626,6 +626,10 @@ def transition(conn: Connection, tr: Transition) -> RunRecord:
         append_audit(conn, tr.audit)
     if tr.events:
         conn.execute(t.reflexive_events.insert(), [event_row(e) for e in tr.events])
+    if tr.to in (RunStatus.CANCELLED, RunStatus.FAILED):  # decisions follow the run (GIL)
+        from maestro_helix.store.gil_sql import withdraw_requests  # (gil_sql imports this module)
+
+        withdraw_requests(conn, tr.run_id, tr.error or f"run {tr.to.value}", tr.updated_at)
     return get_run(conn, tr.run_id)
 
 

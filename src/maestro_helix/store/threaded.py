@@ -23,13 +23,19 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from maestro_helix.core.errors import LeaseLost, MaestroError, StoreClosed, StoreError
+from maestro_helix.core.errors import (
+    InputError,
+    LeaseLost,
+    MaestroError,
+    StoreClosed,
+    StoreError,
+)
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import gil_sql, ops_sql, sql
+from maestro_helix.store import admin_sql, gil_sql, ops_sql, sql
 from maestro_helix.store.base import (
     ActionAttempt,
     ActionIntent,
@@ -262,6 +268,8 @@ class ThreadedStore(Store):
     def _translate(exc: Exception) -> BaseException:
         if isinstance(exc, MaestroError):
             return exc
+        if isinstance(exc, DataError):  # e.g. a NUL in text on PostgreSQL: never retryable
+            return InputError("", f"the store cannot hold this value: {_reason(exc)}")
         if isinstance(exc, SQLAlchemyError):
             return StoreError(f"store write failed: {_reason(exc)}")
         return exc
@@ -430,17 +438,60 @@ class ThreadedStore(Store):
     async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]:
         return await self._call(lambda c: gil_sql.accepted_attempts(c, run_id))
 
+    async def withdraw_requests(self, run_id: str, reason: str, ts: str) -> list[str]:
+        return await self._call(lambda c: gil_sql.withdraw_requests(c, run_id, reason, ts))
+
     async def add_operator(self, operator_id: str, role: Role, token_hash: str, ts: str) -> None:
-        await self._call(lambda c: gil_sql.add_operator(c, operator_id, role, token_hash, ts))
+        await self._call(lambda c: admin_sql.add_operator(c, operator_id, role, token_hash, ts))
 
-    async def operator_by_token(self, token_hash: str) -> gil_sql.OperatorRecord | None:
-        return await self._call(lambda c: gil_sql.operator_by_token(c, token_hash))
+    async def operator_by_token(self, token_hash: str) -> admin_sql.OperatorRecord | None:
+        return await self._call(lambda c: admin_sql.operator_by_token(c, token_hash))
 
-    async def list_operators(self) -> list[gil_sql.OperatorRecord]:
-        return await self._call(gil_sql.list_operators)
+    async def list_operators(self) -> list[admin_sql.OperatorRecord]:
+        return await self._call(admin_sql.list_operators)
 
-    async def record_policy(self, policy: GovernancePolicy, ts: str, by: str | None) -> int:
-        return await self._call(lambda c: gil_sql.record_policy(c, policy, ts, by))
+    async def change_operator(
+        self,
+        operator_id: str,
+        change: admin_sql.OperatorChange,
+        *,
+        ts: str,
+        by: str | None,
+        token_hash: str | None = None,
+    ) -> None:
+        await self._call(
+            lambda c: admin_sql.change_operator(
+                c, operator_id, change, ts=ts, by=by, token_hash=token_hash
+            )
+        )
+
+    async def active_policy(self) -> admin_sql.ActivePolicy | None:
+        return await self._call(admin_sql.active_policy)
+
+    async def install_policy(self, policy: GovernancePolicy, ts: str) -> admin_sql.ActivePolicy:
+        return await self._call(lambda c: admin_sql.install_policy(c, policy, ts))
+
+    async def apply_policy(
+        self, policy: GovernancePolicy, loosens: Sequence[str], *, ts: str, by: str
+    ) -> admin_sql.PolicyChange:
+        return await self._call(
+            lambda c: admin_sql.apply_policy(c, policy, tuple(loosens), ts=ts, by=by)
+        )
+
+    async def approve_policy_change(
+        self, change_id: str, *, ts: str, by: str, approve: bool
+    ) -> admin_sql.PolicyChange:
+        return await self._call(
+            lambda c: admin_sql.approve_policy_change(c, change_id, ts=ts, by=by, approve=approve)
+        )
+
+    async def policy_changes(
+        self, status: admin_sql.PolicyChangeStatus | None = None
+    ) -> list[admin_sql.PolicyChange]:
+        return await self._call(lambda c: admin_sql.policy_changes(c, status))
+
+    async def policy_versions(self) -> list[admin_sql.ActivePolicy]:
+        return await self._call(admin_sql.policy_versions)
 
     # -- operations ----------------------------------------------------------------------------
 

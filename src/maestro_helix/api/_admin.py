@@ -1,0 +1,84 @@
+"""Admin endpoints: operators' lifecycle (``/operators``) and the active policy (``/policy``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from maestro_helix.api._auth import AnyRole, System, require
+from maestro_helix.api._errors import ApiError
+from maestro_helix.governance.identity import Operator, change_operator
+from maestro_helix.governance.policy import Role
+from maestro_helix.store.admin_sql import OperatorChange, OperatorNotFound
+
+__all__ = ["admin_router"]
+
+AdminRole = Annotated[Operator, Depends(require(Role.ADMIN))]
+
+
+def admin_router() -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/operators")
+    async def list_operators(system: System, _: AdminRole) -> dict[str, Any]:
+        ops = await system.store.list_operators()
+        return {
+            "operators": [
+                {
+                    "operator_id": o.operator_id,
+                    "role": o.role.value,
+                    "created_at": o.created_at,
+                    "disabled": o.disabled,
+                }
+                for o in ops
+            ]
+        }
+
+    async def _change(
+        system: System, name: str, change: OperatorChange, by: Operator
+    ) -> dict[str, Any]:
+        try:
+            token = await change_operator(
+                system.store, name, change, by=by, clock=system.governance.clock
+            )
+        except OperatorNotFound as e:
+            raise ApiError(404, "operator_not_found", str(e)) from None
+        body: dict[str, Any] = {"operator_id": name, "done": change.value}
+        if token is not None:
+            body["token"] = token  # shown once
+        return body
+
+    @r.post("/operators/{name}/disable")
+    async def disable(name: str, system: System, op: AdminRole) -> dict[str, Any]:
+        """The operator's token stops working at once, in every process."""
+        return await _change(system, name, OperatorChange.DISABLE, op)
+
+    @r.post("/operators/{name}/enable")
+    async def enable(name: str, system: System, op: AdminRole) -> dict[str, Any]:
+        return await _change(system, name, OperatorChange.ENABLE, op)
+
+    @r.post("/operators/{name}/rotate-token")
+    async def rotate(name: str, system: System, op: AdminRole) -> dict[str, Any]:
+        """A new token (in the answer, once); the old one stops working at once."""
+        return await _change(system, name, OperatorChange.ROTATE, op)
+
+    @r.delete("/operators/{name}")
+    async def remove(name: str, system: System, op: AdminRole) -> dict[str, Any]:
+        return await _change(system, name, OperatorChange.REMOVE, op)
+
+    @r.get("/policy")
+    async def active_policy(system: System, _: AnyRole) -> dict[str, Any]:
+        """The active governance policy, its version and who set it."""
+        active = await system.store.active_policy()
+        if active is None:
+            raise ApiError(404, "no_policy", "no policy installed yet")
+        return {
+            "version": active.version,
+            "digest": active.digest,
+            "created_at": active.created_at,
+            "created_by": active.created_by,
+            "policy": active.policy.canonical(),
+        }
+
+    return r
