@@ -17,8 +17,17 @@ def alembic_config() -> Config:
     return cfg
 
 
+_MIGRATION_LOCK = 0x6D6967726174  # "migrat": serialises schema upgrades across processes
+
+
 def upgrade(connection: Connection, revision: str = "head") -> None:
-    """Bring the schema on ``connection`` up to ``revision`` (idempotent)."""
+    """Bring the schema on ``connection`` up to ``revision`` (idempotent).
+
+    Any number of processes may start together on a fresh database: PostgreSQL upgrades under
+    a transaction-scoped advisory lock (the others wait, then find the schema current); SQLite's
+    upgrade runs inside the store's ``BEGIN IMMEDIATE`` transaction, which is exclusive."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
