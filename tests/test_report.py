@@ -18,8 +18,9 @@ import typer
 from typer.testing import CliRunner
 
 from maestro_helix import Maestro
-from maestro_helix.agents.demo import demo_app, demo_tasks
+from maestro_helix.agents.demo import demo_tasks
 from maestro_helix.app import open_store
+from maestro_helix.appspec import demo_app
 from maestro_helix.cli.report import parse_when, report
 from maestro_helix.engine.engine import RunResult
 from maestro_helix.ops import Verdict, build_report, render_html, verdict_for

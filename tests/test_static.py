@@ -25,3 +25,16 @@ def test_code_gate(args: list[str]) -> None:
         [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_import_contracts_hold() -> None:
+    """The rooms import downward only (pyproject's [tool.importlinter], docs/architecture.md)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout

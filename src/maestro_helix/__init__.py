@@ -14,6 +14,7 @@ from maestro_helix.core.errors import (
     WorkflowDefinitionError,
 )
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
+from maestro_helix.core.records import RunStatus
 from maestro_helix.core.scores import (
     CriterionScore,
     EvaluationFailure,
@@ -30,7 +31,6 @@ from maestro_helix.core.workflow import (
     parse_definition,
 )
 from maestro_helix.engine.engine import Engine, RunResult
-from maestro_helix.store.base import RunStatus
 
 __all__ = [
     "ActionSpec",

@@ -18,14 +18,17 @@ from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.bus.base import EventBus
 from maestro_helix.bus.memory import InProcessBus
 from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.audit import ChainReport
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.lease import Ownership
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import EventRecord
+from maestro_helix.core.work import Dispatcher
 from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
-from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
+from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
-from maestro_helix.governance.audit import ChainReport
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
 from maestro_helix.helix.base import CustomCriterion
@@ -35,7 +38,6 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
-from maestro_helix.store.base import EventRecord, Store
 from maestro_helix.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)

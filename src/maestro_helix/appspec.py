@@ -19,7 +19,7 @@ from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.helix.base import CustomCriterion
 
-__all__ = ["AppSpec", "load_app"]
+__all__ = ["AppSpec", "demo_app", "load_app"]
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,16 @@ class AppSpec:
     workflows: tuple[WorkflowDef, ...] = ()
 
 
+def demo_app() -> AppSpec:
+    """Everything the demo needs: its agents, action types and workflow."""
+    from maestro_helix.agents.demo import demo_actions, demo_agents, demo_workflow
+
+    return AppSpec(demo_agents(), tuple(demo_actions()), workflows=(demo_workflow(),))
+
+
 def load_app(spec: str | None) -> AppSpec:
     """Import ``MODULE:ATTR`` (see the module docstring); errors name the option and the cause."""
     if spec is None:
-        from maestro_helix.agents.demo import demo_app
-
         return demo_app()
     mod_name, _, attr = spec.partition(":")
     if not mod_name or not attr:

@@ -8,7 +8,7 @@ from typing import Any
 from maestro_helix.agents.base import AgentRegistry, FunctionAgent
 from maestro_helix.bus.memory import InProcessBus
 from maestro_helix.core.clock import FakeClock
-from maestro_helix.store.base import EventRecord
+from maestro_helix.core.records import EventRecord
 
 __all__ = ["FakeClock", "RecordingBus", "agents_from"]
 

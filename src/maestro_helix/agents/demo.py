@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
-from maestro_helix.appspec import AppSpec
 from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
 from maestro_helix.core.workflow import WorkflowDef, parse_definition
 
-__all__ = ["demo_actions", "demo_agents", "demo_app", "demo_tasks", "demo_workflow"]
+__all__ = ["demo_actions", "demo_agents", "demo_tasks", "demo_workflow"]
 
 _TOPICS = [
     ("solar panel leasing", "finance"),
@@ -298,8 +297,3 @@ def demo_actions() -> list[ActionSpec]:
             amount_field="amount",
         ),
     ]
-
-
-def demo_app() -> AppSpec:
-    """Everything the demo needs: its agents, action types and workflow."""
-    return AppSpec(demo_agents(), tuple(demo_actions()), workflows=(demo_workflow(),))

@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.api._auth import AnyRole, OperatorRole, System, require
 from maestro_helix.api._errors import ApiError
+from maestro_helix.core.audit import ChainReport
 from maestro_helix.core.clock import iso
 from maestro_helix.core.errors import InputError
+from maestro_helix.core.records import RunRecord
 from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import ChainReport
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import Role
-from maestro_helix.store.base import RunRecord
 from maestro_helix.store.ops_sql import (
     MAX_LOG_LIMIT,
     ScorePage,

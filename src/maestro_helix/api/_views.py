@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from maestro_helix.core.errors import RunNotFound
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import ApprovalRecord, ApprovalRequest, RunRecord, StepRecord
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision
@@ -18,13 +20,6 @@ from maestro_helix.governance.rules import (
     Refusal,
     facts_of,
     refusal_for,
-)
-from maestro_helix.store.base import (
-    ApprovalRecord,
-    ApprovalRequest,
-    RunRecord,
-    StepRecord,
-    Store,
 )
 
 # the scores an approval request carries, besides its risk factors

@@ -31,9 +31,9 @@ from maestro_helix.api._views import (
     run_json,
 )
 from maestro_helix.app import Maestro
+from maestro_helix.core.records import RunStatus
 from maestro_helix.governance.policy import Decision
 from maestro_helix.observability.metrics import metrics_app
-from maestro_helix.store.base import RunStatus
 from maestro_helix.store.gil_sql import DecisionOutcome
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]

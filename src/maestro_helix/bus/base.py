@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 
-from maestro_helix.store.base import EventRecord
+from maestro_helix.core.records import EventRecord
 
 REFLEXIVE_SUBJECT = "reflexive.events"
 

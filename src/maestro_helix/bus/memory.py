@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from maestro_helix.bus.base import EventBus, EventHandler, Subscription
-from maestro_helix.store.base import EventRecord
+from maestro_helix.core.records import EventRecord
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from nats.js.api import (
 from maestro_helix.bus.base import REFLEXIVE_SUBJECT, EventBus, EventHandler, Subscription
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.store.base import EventRecord
+from maestro_helix.core.records import EventRecord
 
 __all__ = ["BusClosed", "BusError", "JetStreamBus"]
 

@@ -27,7 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 
 from maestro_helix.bus.nats import BusError
 from maestro_helix.core.errors import RunHeld
-from maestro_helix.engine.engine import WorkItem
+from maestro_helix.core.work import WorkItem
 
 __all__ = ["JetStreamWorkQueue", "WorkHandler", "routes_for"]
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from maestro_helix.app import Maestro
 from maestro_helix.appspec import AppSpec
 from maestro_helix.core.errors import ConfigError, MaestroError
-from maestro_helix.store.base import RunStatus
+from maestro_helix.core.records import RunStatus
 
 T = TypeVar("T")
 

@@ -32,6 +32,7 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.records import ApprovalRecord, ApprovalRequest, RunStatus
 from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S
 from maestro_helix.governance.identity import (
     Operator,
@@ -43,7 +44,6 @@ from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.governance.rules import Verdict
 from maestro_helix.store.admin_sql import OperatorChange
-from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
 
 approvals_app = typer.Typer(help="Decide what GIL is waiting for.", no_args_is_help=True)
 operators_app = typer.Typer(help="People who may look, run and decide.", no_args_is_help=True)
@@ -434,7 +434,12 @@ def worker(
                 exporting = asyncio.create_task(exporter.serve())
             try:
                 await run_worker(
-                    m, m.work_queue, concurrency=concurrency, capabilities=caps, stop=stop
+                    m.engine,
+                    m.agents,
+                    m.work_queue,
+                    concurrency=concurrency,
+                    capabilities=caps,
+                    stop=stop,
                 )
             finally:
                 if exporter is not None:

@@ -16,9 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.demo import demo_app, demo_tasks
+from maestro_helix.agents.demo import demo_tasks
 from maestro_helix.app import Maestro, open_store
-from maestro_helix.appspec import load_app
+from maestro_helix.appspec import demo_app, load_app
 from maestro_helix.cli import gil
 from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
@@ -42,11 +42,11 @@ from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
 from maestro_helix.cli.summary import BatchSummary
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.records import UNFINISHED, RunStatus
 from maestro_helix.core.workflow import load_definition_file
 from maestro_helix.governance.policy import load_policy
 from maestro_helix.helix.gate import load_gate_config
 from maestro_helix.observability.tracing import configure_logging
-from maestro_helix.store.base import UNFINISHED, RunStatus
 
 app = typer.Typer(
     help="Maestro + Helix: gated, audited, durable AI agent workflows.",

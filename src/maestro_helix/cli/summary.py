@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import RunStatus
 from maestro_helix.engine.engine import RunResult
-from maestro_helix.store.base import RunStatus, Store
 
 
 def percentile(values: list[float], p: float) -> float:

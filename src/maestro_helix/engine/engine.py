@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from maestro_helix.bus.base import EventBus
 from maestro_helix.core.clock import Clock, SystemClock, iso
@@ -30,18 +30,15 @@ from maestro_helix.core.errors import (
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.outputs import AgentOutput, storable
 from maestro_helix.core.scores import Feedback, GateDecision
+from maestro_helix.core.steps import StepInput, StepOutcome, feedback_for
+from maestro_helix.core.work import Dispatcher, WorkItem
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
-from maestro_helix.engine.bridge import (
-    MaestroHelixBridge,
-    StepInput,
-    StepOutcome,
-    feedback_for,
-)
+from maestro_helix.engine.bridge import MaestroHelixBridge
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
-from maestro_helix.helix.gate import HelixQualityGate
-from maestro_helix.store.base import (
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import (
     QUEUE_OWNER,
     UNFINISHED,
     EventRecord,
@@ -51,9 +48,9 @@ from maestro_helix.store.base import (
     RunStatus,
     StepCommit,
     StepRecord,
-    Store,
     Transition,
 )
+from maestro_helix.helix.gate import HelixQualityGate
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +59,7 @@ _CLOSED = (
     "this process stopped before the run finished; another process (or a restart) continues it"
 )
 
-__all__ = ["Engine", "RunResult", "StepSummary", "WorkItem"]
+__all__ = ["Dispatcher", "Engine", "RunResult", "StepSummary", "WorkItem", "rebuild_state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,34 +90,6 @@ class RunResult:
     @property
     def escalated(self) -> bool:
         return any(a.decision == GateDecision.ESCALATE.value for a in self.attempts)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """One step attempt of one run, handed to a worker that has the capability (or agent)."""
-
-    run_id: str
-    step_index: int
-    attempt: int
-    capability: str | None
-    agent: str | None = None
-    epoch: int = 0
-
-    @property
-    def key(self) -> str:
-        """Unique per attempt and hand-out: the work queue de-duplicates re-sent items by it;
-        an item handed out again after its run was taken back (a new epoch) is a new one."""
-        return f"{self.run_id}.{self.step_index}.{self.attempt}.{self.epoch}"
-
-    @property
-    def route(self) -> str:
-        return f"capability.{self.capability}" if self.capability else f"agent.{self.agent}"
-
-
-class Dispatcher(Protocol):
-    """Hands step attempts to workers (see ``bus.workqueue.JetStreamWorkQueue``)."""
-
-    async def dispatch(self, items: Sequence[WorkItem]) -> None: ...
 
 
 @dataclass(slots=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from maestro_helix.app import Maestro
+from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.bus.workqueue import JetStreamWorkQueue, routes_for
-from maestro_helix.engine.engine import WorkItem
+from maestro_helix.core.work import WorkItem
+from maestro_helix.engine.engine import Engine
 
 __all__ = ["run_worker"]
 
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(
-    system: Maestro,
+    engine: Engine,
+    agents: AgentRegistry,
     queue: JetStreamWorkQueue,
     *,
     concurrency: int = 32,
@@ -27,13 +29,13 @@ async def run_worker(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve the routes of this worker's agents until ``stop`` is set (or forever)."""
-    caps = system.agents.capabilities()
+    caps = agents.capabilities()
     if capabilities is not None:
         caps = caps & capabilities
-    routes = routes_for(caps, system.agents.ids())
+    routes = routes_for(caps, agents.ids())
 
     async def handle(item: WorkItem) -> None:
-        nxt = await system.engine.execute_item(item.run_id, item.step_index, item.attempt)
+        nxt = await engine.execute_item(item.run_id, item.step_index, item.attempt)
         if nxt is not None:
             await queue.dispatch([nxt])
 

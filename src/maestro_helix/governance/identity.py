@@ -7,12 +7,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.core.ports import Store
 from maestro_helix.governance.policy import Role
-from maestro_helix.store.admin_sql import OperatorChange
-from maestro_helix.store.base import Store
+from maestro_helix.governance.records import OperatorChange
 
 __all__ = [
     "AuthError",

@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, iso
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.core.records import ActionIntent, ApprovalRequest
 from maestro_helix.core.scores import GateDecision, RiskScore
-from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
-from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.core.steps import Next, StepInput, StepOutcome
 from maestro_helix.governance.policy import (
     GovernancePolicy,
     Requirement,
@@ -27,7 +28,6 @@ from maestro_helix.governance.policy import (
     requirement_for_action,
 )
 from maestro_helix.governance.rules import RequestKind, RequestStatus, intents_for
-from maestro_helix.store.base import ActionIntent, ApprovalRequest
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance

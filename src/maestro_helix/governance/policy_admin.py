@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import ConfigErrors, MaestroError
-from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.core.ports import Store
 from maestro_helix.governance.identity import Operator
 from maestro_helix.governance.policy import GovernancePolicy, Role, check_invariants
 from maestro_helix.governance.policy_change import loosenings
-from maestro_helix.store.admin_sql import PolicyChange
-from maestro_helix.store.base import Store
+from maestro_helix.governance.records import PolicyChange
 
 __all__ = ["PolicyForbidden", "apply_policy", "decide_policy_change"]
 

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.records import ActionIntent, ApprovalRequest, RunStatus
 from maestro_helix.governance.policy import Decision, Role, invariant_floor, payload_hash
-from maestro_helix.store.base import ActionIntent, ApprovalRequest, RunStatus
 
 __all__ = [
     "Ballot",

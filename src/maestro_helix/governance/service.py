@@ -18,9 +18,11 @@ from typing import Any
 
 from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.lease import Ownership
-from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord, RunStatus
 from maestro_helix.governance.planning import GovernanceLink, plan_step
 from maestro_helix.governance.policy import (
     Decision,
@@ -28,9 +30,8 @@ from maestro_helix.governance.policy import (
     Role,
     check_invariants,
 )
+from maestro_helix.governance.records import Claim, DecisionInput, DecisionOutcome
 from maestro_helix.governance.rules import Verdict
-from maestro_helix.store.base import ActionIntent, ApprovalRequest, EventRecord, RunStatus, Store
-from maestro_helix.store.gil_sql import Claim, DecisionInput, DecisionOutcome
 
 log = logging.getLogger(__name__)
 

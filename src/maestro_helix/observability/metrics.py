@@ -37,7 +37,7 @@ from prometheus_client.exposition import choose_encoder
 
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.scores import GateDecision
-from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
+from maestro_helix.core.steps import Next, StepInput, StepOutcome
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.scores import EvaluationFailure
-from maestro_helix.engine.bridge import Next, StepInput, StepOutcome
+from maestro_helix.core.steps import Next, StepInput, StepOutcome
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

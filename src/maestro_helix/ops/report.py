@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Literal
 
-from maestro_helix.store.base import RunRecord, RunStatus, StepRecord, Store
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import RunRecord, RunStatus, StepRecord
 
 __all__ = [
     "GO_SHARE",

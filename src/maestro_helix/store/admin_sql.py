@@ -7,41 +7,35 @@ loosens a rule waits in ``policy_changes`` until a second admin approves it.
 
 from __future__ import annotations
 
-import enum
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.governance.policy import GovernancePolicy, Role, parse_policy
+from maestro_helix.governance.records import (
+    ActivePolicy,
+    OperatorChange,
+    OperatorNotFound,
+    OperatorRecord,
+    PolicyChange,
+    PolicyChangeStatus,
+)
 from maestro_helix.store import schema as t
 from maestro_helix.store.sql import append_audit, lock_chain
 
 __all__ = [
     "ActivePolicy",
+    "OperatorChange",
     "OperatorNotFound",
     "OperatorRecord",
     "PolicyChange",
     "PolicyChangeStatus",
 ]
-
-
-class OperatorNotFound(MaestroError):
-    def __init__(self, operator_id: str) -> None:
-        self.operator_id = operator_id
-        super().__init__(f"no operator {operator_id!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorRecord:
-    operator_id: str
-    role: Role
-    created_at: str
-    disabled: bool
 
 
 def _audit(kind: str, ts: str, by: str | None, details: dict[str, Any], key: str) -> AuditDraft:
@@ -98,13 +92,6 @@ def list_operators(conn: Connection) -> list[OperatorRecord]:
     ]
 
 
-class OperatorChange(enum.StrEnum):
-    DISABLE = "disable"
-    ENABLE = "enable"
-    ROTATE = "rotate-token"
-    REMOVE = "remove"
-
-
 def change_operator(
     conn: Connection,
     operator_id: str,
@@ -139,15 +126,6 @@ def change_operator(
 
 
 # -- policy versions ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ActivePolicy:
-    version: int
-    policy: GovernancePolicy
-    digest: str
-    created_at: str
-    created_by: str | None
 
 
 def _latest(conn: Connection) -> Any:
@@ -222,28 +200,6 @@ def install_policy(conn: Connection, policy: GovernancePolicy, ts: str) -> Activ
     found = active_policy(conn)
     assert found is not None
     return found
-
-
-class PolicyChangeStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyChange:
-    change_id: str
-    base_version: int
-    digest: str
-    policy: GovernancePolicy
-    loosens: tuple[str, ...]
-    status: PolicyChangeStatus
-    proposed_by: str
-    proposed_at: str
-    decided_by: str | None
-    decided_at: str | None
-    version: int | None = None  # the version it became, when applied
-    refused: str | None = None  # why a decision on it was refused (audited, nothing changed)
 
 
 def _change(row: Any) -> PolicyChange:

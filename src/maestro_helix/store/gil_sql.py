@@ -8,18 +8,31 @@ deciding at once are serialised and the quorum is counted exactly once.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.actions import ActionSpec
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.governance.audit import AuditDraft
+from maestro_helix.core.records import (
+    ActionAttempt,
+    ActionIntent,
+    ApprovalRecord,
+    ApprovalRequest,
+    EventRecord,
+    RunStatus,
+)
 from maestro_helix.governance.policy import Decision, Role
+from maestro_helix.governance.records import (
+    Claim,
+    DecisionInput,
+    DecisionOutcome,
+    RequestNotFound,
+)
 from maestro_helix.governance.rules import (
     Ballot,
     Proposal,
@@ -34,14 +47,6 @@ from maestro_helix.governance.rules import (
     settle,
 )
 from maestro_helix.store import schema as t
-from maestro_helix.store.base import (
-    ActionAttempt,
-    ActionIntent,
-    ApprovalRecord,
-    ApprovalRequest,
-    EventRecord,
-    RunStatus,
-)
 from maestro_helix.store.sql import append_audit, event_row, intent_row
 
 __all__ = [
@@ -51,55 +56,6 @@ __all__ = [
     "RequestNotFound",
     "withdraw_requests",
 ]
-
-
-class RequestNotFound(MaestroError):
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        super().__init__(f"no approval request with id {request_id!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionInput:
-    """One decision to record.
-
-    Attributes:
-        specs: the action types the deciding process knows (for the invariant floor).
-        runnable: those with a handler; ``None`` when the process does not know the app.
-    """
-
-    request_id: str
-    operator_id: str
-    role: Role
-    decision: Decision
-    reason: str | None
-    payload_hash_seen: str | None
-    now: datetime
-    ts: str
-    specs: Mapping[str, ActionSpec] = field(default_factory=dict)
-    runnable: frozenset[str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionOutcome:
-    """What a decision did.
-
-    Attributes:
-        result: ``recorded`` (a new decision), ``replayed`` (the same operator sent the same
-            decision again: nothing changed) or ``refused``.
-        refusal: why, when refused.
-        request: the request after the decision.
-        approvals: every decision on it so far.
-        run_status: the run's status after the decision.
-    """
-
-    result: Verdict
-    request: ApprovalRequest
-    approvals: tuple[ApprovalRecord, ...] = ()
-    refusal: Refusal | None = None
-    run_status: RunStatus | None = None
-    intents: tuple[ActionIntent, ...] = field(default_factory=tuple)
-    events: tuple[EventRecord, ...] = field(default_factory=tuple)
 
 
 def _request(row: Any) -> ApprovalRequest:
@@ -435,16 +391,6 @@ def expire_due(
             _settle(conn, req, RequestStatus.EXPIRED, ts, events)
         done.append(get_request(conn, req.request_id))
     return done, events
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """Who claims cleared actions, and for how long from the claiming write (a live claimer
-    renews it)."""
-
-    owner: str
-    ttl_s: float
-    ts: str
 
 
 def _refusal(conn: Connection, row: Any) -> str | None:

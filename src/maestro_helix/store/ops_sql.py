@@ -33,9 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import InputError, WorkflowNotFound
 from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.store import schema as t
 from maestro_helix.store.sql import append_audit, get_workflow, lock_chain
 

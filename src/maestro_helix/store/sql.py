@@ -17,11 +17,9 @@ import orjson
 from sqlalchemy import JSON, Float, String, bindparam, case, cast, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
 from maestro_helix.core.errors import InvalidTransition, LeaseLost, RunNotFound, WorkflowNotFound
-from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
-from maestro_helix.store import schema as t
-from maestro_helix.store.base import (
+from maestro_helix.core.records import (
     QUEUE_OWNER,
     UNFINISHED,
     ActionIntent,
@@ -36,6 +34,8 @@ from maestro_helix.store.base import (
     StepRecord,
     Transition,
 )
+from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.store import schema as t
 
 _ACTIVE = [s.value for s in UNFINISHED]
 _EVENTS_INSERT = t.reflexive_events.insert().values(

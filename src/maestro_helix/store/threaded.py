@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
+from maestro_helix.core.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.core.errors import (
     InputError,
     LeaseLost,
@@ -32,11 +33,8 @@ from maestro_helix.core.errors import (
     StoreClosed,
     StoreError,
 )
-from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
-from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import admin_sql, gil_sql, ops_sql, sql
-from maestro_helix.store.base import (
+from maestro_helix.core.ports import Store
+from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
     AgentStat,
@@ -49,9 +47,11 @@ from maestro_helix.store.base import (
     RunStatus,
     StepCommit,
     StepRecord,
-    Store,
     Transition,
 )
+from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.governance.policy import GovernancePolicy, Role
+from maestro_helix.store import admin_sql, gil_sql, ops_sql, sql
 from maestro_helix.store.migrate import upgrade
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,281 @@
+"""The store port: what the engine, GIL and the API need from durable state. Backends
+(:mod:`maestro_helix.store`): SQLite (embedded), PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from maestro_helix.core.audit import AuditDraft, ChainReport
+from maestro_helix.core.records import (
+    ActionAttempt,
+    ActionIntent,
+    AgentStat,
+    ApprovalRecord,
+    ApprovalRequest,
+    EventRecord,
+    NewRun,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    StepCommit,
+    StepRecord,
+    Transition,
+)
+from maestro_helix.core.workflow import WorkflowDef
+
+__all__ = ["Store"]
+
+
+class Store(ABC):
+    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
+
+    Every write method returns only once its data is durable (committed). Writes made
+    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
+    """
+
+    url: str
+
+    def describe(self) -> str:
+        """Where the data lives, fit to print (no password)."""
+        return self.url
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def save_workflow(self, defn: WorkflowDef, created_at: str) -> WorkflowDef:
+        """Store a definition; an unchanged one keeps its version, a changed one gets the next.
+
+        Returns the definition with its stored ``version``.
+        """
+
+    @abstractmethod
+    async def get_workflow(self, name: str, version: int | None = None) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def list_workflows(self) -> list[WorkflowDef]: ...
+
+    @abstractmethod
+    async def create_runs(
+        self, runs: Sequence[NewRun], events: Sequence[EventRecord] = ()
+    ) -> None: ...
+
+    @abstractmethod
+    async def commit_step(self, commit: StepCommit) -> RunStatus | None:
+        """Write one step attempt; return the run's status if it was stopped meanwhile.
+
+        A run that was paused, cancelled or escalated while its step was in flight keeps that
+        status (the step is still recorded and the run's position advanced); the engine reads
+        the returned status to stop at this step boundary.
+        """
+
+    @abstractmethod
+    async def transition(self, t: Transition) -> RunRecord:
+        """Move a run to another status, atomically checked against ``t.allowed``."""
+
+    @abstractmethod
+    async def acquire_run(
+        self, run_id: str, owner: str, ttl_s: float
+    ) -> tuple[RunRecord, bool] | None:
+        """Take the run's lease if nobody live holds it (raises its epoch); returns the run and
+        whether its workflow is paused, or None when another process holds it."""
+
+    @abstractmethod
+    async def renew_leases(self, owner: str, ttl_s: float) -> int:
+        """Extend every run lease and action claim of ``owner`` by ``ttl_s`` from now."""
+
+    @abstractmethod
+    async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
+        """Give up ``owner``'s run leases (all of them, or those of ``run_ids``)."""
+
+    @abstractmethod
+    async def runs_to_resume(self, owner: str) -> list[str]:
+        """Unfinished runs that no live process holds."""
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> RunPage: ...
+
+    @abstractmethod
+    async def run_ids(self, statuses: Sequence[RunStatus]) -> list[str]: ...
+
+    @abstractmethod
+    async def step_records(self, run_id: str) -> list[StepRecord]: ...
+
+    @abstractmethod
+    async def append_audit(self, entries: Sequence[AuditDraft]) -> None: ...
+
+    @abstractmethod
+    async def audit_entries(
+        self, after_seq: int = 0, limit: int = 10_000
+    ) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def verify_audit(self) -> ChainReport: ...
+
+    @abstractmethod
+    async def events(
+        self, *, run_id: str | None = None, after_seq: int = 0, limit: int = 1000
+    ) -> list[EventRecord]: ...
+
+    @abstractmethod
+    async def count(self, table: str) -> int: ...
+
+    @abstractmethod
+    async def agent_stats(self) -> list[AgentStat]: ...
+
+    # -- governance (GIL) ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def list_requests(
+        self,
+        *,
+        status: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ApprovalRequest]: ...
+
+    @abstractmethod
+    async def get_request(
+        self, request_id: str
+    ) -> tuple[ApprovalRequest, tuple[ApprovalRecord, ...]]: ...
+
+    @abstractmethod
+    async def decide(self, d: Any) -> Any:
+        """Record a decision (``gil_sql.DecisionInput``) → ``gil_sql.DecisionOutcome``."""
+
+    @abstractmethod
+    async def expire_due(
+        self, now: Any, ts: str
+    ) -> tuple[list[ApprovalRequest], list[EventRecord]]: ...
+
+    @abstractmethod
+    async def claim_intents(
+        self, *, run_id: str | None = None, keys: Sequence[str] | None = None, claim: Any
+    ) -> tuple[list[ActionIntent], list[ActionIntent]]:
+        """Claim cleared actions (``gil_sql.Claim``): returns (claimed, refused)."""
+
+    @abstractmethod
+    async def finish_intent(
+        self,
+        intent: ActionIntent,
+        *,
+        ok: bool,
+        result: Any,
+        error: str | None,
+        ts: str,
+        audit: AuditDraft,
+        event: EventRecord,
+    ) -> bool:
+        """Record a handler call's end; False if the claim had passed to another process."""
+
+    @abstractmethod
+    async def action_attempts(self, key: str) -> list[ActionAttempt]: ...
+
+    @abstractmethod
+    async def retry_intent(self, key: str, ts: str, by: str) -> ActionIntent: ...
+
+    @abstractmethod
+    async def list_intents(
+        self, *, status: str | None = None, limit: int = 100
+    ) -> list[ActionIntent]: ...
+
+    @abstractmethod
+    async def intents_of(self, run_id: str) -> list[ActionIntent]: ...
+
+    @abstractmethod
+    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
+
+    @abstractmethod
+    async def withdraw_requests(self, run_id: str, reason: str, ts: str) -> list[str]:
+        """Withdraw a stopped run's open requests (audited); returns their ids."""
+
+    @abstractmethod
+    async def add_operator(self, operator_id: str, role: Any, token_hash: str, ts: str) -> None: ...
+
+    @abstractmethod
+    async def operator_by_token(self, token_hash: str) -> Any: ...
+
+    @abstractmethod
+    async def list_operators(self) -> list[Any]: ...
+
+    @abstractmethod
+    async def change_operator(
+        self,
+        operator_id: str,
+        change: Any,
+        *,
+        ts: str,
+        by: str | None,
+        token_hash: str | None = None,
+    ) -> None:
+        """Disable, enable, rotate the token of or remove an operator (``admin_sql``)."""
+
+    @abstractmethod
+    async def active_policy(self) -> Any:
+        """The active policy version (``admin_sql.ActivePolicy``), None on a fresh database."""
+
+    @abstractmethod
+    async def install_policy(self, policy: Any, ts: str) -> Any:
+        """The active policy, installing ``policy`` as version 1 on a fresh database."""
+
+    @abstractmethod
+    async def apply_policy(self, policy: Any, loosens: Sequence[str], *, ts: str, by: str) -> Any:
+        """An operator's policy change (pending a second admin when it loosens a rule)."""
+
+    @abstractmethod
+    async def approve_policy_change(
+        self, change_id: str, *, ts: str, by: str, approve: bool
+    ) -> Any: ...
+
+    @abstractmethod
+    async def policy_changes(self, status: Any = None) -> list[Any]: ...
+
+    @abstractmethod
+    async def policy_versions(self) -> list[Any]: ...
+
+    # -- operations (versioned workflows, pause, score logs) -----------------------------------
+
+    @abstractmethod
+    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+
+    @abstractmethod
+    async def restore_workflow(
+        self, name: str, version: int, ts: str, by: str | None
+    ) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def set_workflow_paused(
+        self, name: str, paused: bool, ts: str, by: str | None
+    ) -> Any: ...
+
+    @abstractmethod
+    async def paused_workflows(self) -> set[str]: ...
+
+    @abstractmethod
+    async def qsr_log(self, **filters: Any) -> Any: ...
+
+    @abstractmethod
+    async def mri_log(self, **filters: Any) -> Any: ...
