@@ -5,6 +5,7 @@ another process stops this process's runs at the next step boundary."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,47 @@ async def test_a_workflow_paused_from_another_process_stops_runs_here_at_the_nex
         finished = [await m.engine.wait(i) for i in ids]
     assert {r.status for r in finished} <= {RunStatus.COMPLETED, RunStatus.ESCALATED}
     assert all(len(r.attempts) >= 3 for r in finished)
+
+
+async def test_an_attempt_whose_run_was_taken_over_is_neither_stored_nor_learned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fencing: another process took the run over (a new epoch) while this one's agent worked;
+    the late commit writes nothing, and the router learns nothing from it."""
+    import sqlite3
+
+    from maestro_helix import AgentRegistry
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(inp):  # type: ignore[no-untyped-def]
+        started.set()
+        await release.wait()
+        return "Summary: tea is a drink brewed from leaves; tea differs by oxidation."
+
+    agents = AgentRegistry()
+    agents.add("writer", slow, {"explain"})
+    flow = parse_definition(
+        {"name": "one", "steps": [{"id": "s", "capability": "explain", "task": "Explain tea"}]}
+    )
+    db = tmp_path / "f.db"
+    async with Maestro.open(db, agents=agents) as m:
+        run_id = await m.engine.submit(flow, {})
+        await started.wait()
+        con = sqlite3.connect(db, timeout=30)  # "another process" takes the run over
+        con.execute("UPDATE runs SET owner = 'other:1:x', epoch = epoch + 1 WHERE run_id = ?",
+                    (run_id,))  # fmt: skip
+        con.commit()
+        con.close()
+        with caplog.at_level(logging.INFO, logger="maestro_helix.engine.engine"):
+            release.set()
+            for _ in range(500):  # until the engine has tried to commit and been refused
+                if any("taken over" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the late commit was never refused")
+        assert await m.store.step_records(run_id) == []
+        assert m.router.tally("writer", "explain").total == 0
+        assert (await m.store.get_run(run_id)).owner == "other:1:x"

@@ -74,6 +74,9 @@ class StepOutcome:
     events: tuple[EventRecord, ...] = ()
     requests: tuple[ApprovalRequest, ...] = ()
     intents: tuple[ActionIntent, ...] = ()
+    observers: tuple[Callable[[], object], ...] = ()
+    """Run by the engine only after the attempt is committed (metrics, learning): nothing is
+    counted or learned for an attempt that was never stored."""
 
     @property
     def qsr(self) -> float | None:

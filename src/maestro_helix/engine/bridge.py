@@ -318,13 +318,13 @@ class LearnLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         if out.agent_id and inp.step.capability and out.verdict is not None:
-            self.router.observe(
-                out.agent_id,
-                inp.step.capability,
-                qsr=out.qsr,
-                mri=out.mri,
-                passed=out.verdict.decision is GateDecision.PASS,
-            )
+            agent_id, capability = out.agent_id, inp.step.capability
+            qsr, mri, passed = out.qsr, out.mri, out.verdict.decision is GateDecision.PASS
+
+            def learn() -> None:
+                self.router.observe(agent_id, capability, qsr=qsr, mri=mri, passed=passed)
+
+            return replace(out, observers=(*out.observers, learn))
         return out
 
 

@@ -808,6 +808,11 @@ class Engine:
             )
         )
         st.lease = hand_to
+        for observe in out.observers:  # only now: the attempt is stored
+            try:
+                observe()
+            except Exception:  # an observer's bug must not undo a committed step
+                log.exception("step observer failed", extra={"run_id": st.run_id})
         await self._publish(events)
         if intents and self.governance is not None:
             await self.governance.run_claimed(intents)
