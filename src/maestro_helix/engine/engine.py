@@ -212,7 +212,7 @@ class Engine:
         self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._renewer: asyncio.Task[None] | None = None
-        self._waiters: dict[str, asyncio.Future[RunResult]] = {}
+        self._waiters: dict[str, asyncio.Future[RunResult | None]] = {}
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
         self._unpublished: list[EventRecord] = []
@@ -427,15 +427,21 @@ class Engine:
 
     async def wait(self, run_id: str, *, poll_s: float = 0.05) -> RunResult:
         """Wait until the run stops (finished, paused, escalated or cancelled), wherever it is
-        executed; the result is read from the store, as :meth:`result_from_store` gives it."""
+        executed. A run this process stopped itself is answered from the state it committed
+        (the same values :func:`rebuild_state` gives); any other is read from the store, as
+        :meth:`result_from_store` gives it."""
         fut = self._waiters.get(run_id)
         if fut is not None:  # an error that stopped it here is raised
-            await asyncio.shield(fut)
+            done = await asyncio.shield(fut)
+            if done is not None:
+                return done
         delay = poll_s
         while (await self.store.get_run(run_id)).status in UNFINISHED:
             fut = self._waiters.get(run_id)
             if fut is not None:  # taken up here again meanwhile (e.g. resumed)
-                await asyncio.shield(fut)
+                done = await asyncio.shield(fut)
+                if done is not None:
+                    return done
                 continue
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 1.0)
@@ -640,10 +646,11 @@ class Engine:
         await self._publish([ev])
 
     def _settle(self, run_id: str, result: RunResult | None) -> None:
-        """Wake whoever waits here; :meth:`wait` reads the result from the store."""
+        """Wake whoever waits here, with the result when this process stopped the run itself
+        (None: :meth:`wait` reads the store)."""
         fut = self._waiters.pop(run_id, None)
         if fut is not None and not fut.done():
-            fut.set_result(result or RunResult(run_id, RunStatus.RUNNING))
+            fut.set_result(result)
 
     def _fail_waiter(self, run_id: str, exc: BaseException) -> None:
         fut = self._waiters.pop(run_id, None)
@@ -690,12 +697,12 @@ class Engine:
             if stop is not None:
                 await self.store.release_leases(self.owner, [st.run_id])
                 return None
-            status, stopped = await self._attempt_once(st)
+            status, stopped, error = await self._attempt_once(st)
             if stopped is not None:
                 self._stop_requested.pop(st.run_id, None)
                 return None
-            if status is not RunStatus.RUNNING:
-                return None
+            if status is not RunStatus.RUNNING:  # stopped here, as committed
+                return RunResult(st.run_id, status, tuple(st.attempts), dict(st.outputs), error)
         return None
 
     async def _complete(self, st: _RunState) -> None:
@@ -766,7 +773,7 @@ class Engine:
 
     async def _attempt_once(
         self, st: _RunState, *, hand_to_queue: bool = False
-    ) -> tuple[RunStatus, RunStatus | None]:
+    ) -> tuple[RunStatus, RunStatus | None, str | None]:
         """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.
 
         Returns the run's new status and the status someone else stopped it with (if so).
@@ -835,7 +842,7 @@ class Engine:
             st.feedback = out.feedback()
             if out.agent_id is not None:
                 st.exclude.add(out.agent_id)
-        return status, stopped
+        return status, stopped, error
 
     async def execute_item(self, run_id: str, step_index: int, attempt: int) -> WorkItem | None:
         """Distributed mode: run one step attempt of a run (as handed out by a work queue).
@@ -863,7 +870,7 @@ class Engine:
                 return None
             if (st.next_step, st.attempt) == (step_index, attempt):
                 try:
-                    status, stopped = await self._attempt_once(st, hand_to_queue=True)
+                    status, stopped, _ = await self._attempt_once(st, hand_to_queue=True)
                 except LeaseLost:
                     return None
                 if stopped is not None or status is not RunStatus.RUNNING:
