@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from maestro_helix.agents.base import AgentRegistry
@@ -18,6 +17,7 @@ from maestro_helix.bus.memory import InProcessBus
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.extras import require
 from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
@@ -34,6 +34,9 @@ from maestro_helix.observability.tracing import TracingLink, run_span, tracer_pr
 from maestro_helix.store.base import Store
 from maestro_helix.store.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Maestro", "open_store"]
@@ -44,6 +47,7 @@ def open_store(db: str | Path) -> Store:
     ``postgresql://user@host:port/db`` (production)."""
     text = str(db)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        require("psycopg", extra="postgres", feature="a PostgreSQL store (--db postgresql://)")
         from maestro_helix.store.postgres import PostgresStore
 
         return PostgresStore(text)

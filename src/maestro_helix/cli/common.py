@@ -7,15 +7,37 @@ import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from maestro_helix.app import Maestro
-from maestro_helix.appspec import AppSpec
 from maestro_helix.core.errors import ConfigError, MaestroError
-from maestro_helix.store.base import RunStatus
+from maestro_helix.core.extras import require
+from maestro_helix.store.base import RunStatus, Store
+
+if TYPE_CHECKING:
+    from maestro_helix.app import Maestro
+    from maestro_helix.appspec import AppSpec
+
+# The commands import the system's parts when they run, not when `maestro --help` builds the
+# command tree: SQLAlchemy, Alembic, the engine and the evaluators cost most of a second.
+
+
+def open_store(db: str) -> Store:
+    """The store behind ``--db`` (see :func:`maestro_helix.app.open_store`)."""
+    from maestro_helix.app import open_store as open_db
+
+    return open_db(db)
+
+
+def load_app(ref: str | None) -> AppSpec:
+    """The ``--app`` / ``MAESTRO_APP`` spec (see :func:`maestro_helix.appspec.load_app`)."""
+    from maestro_helix.appspec import load_app as load
+
+    return load(ref)
+
 
 T = TypeVar("T")
 
@@ -53,10 +75,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except MaestroError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except ExitCode as e:
         raise typer.Exit(e.code) from None
@@ -133,10 +155,13 @@ async def open_system(
     With ``bus`` (a NATS URL) events go to JetStream and, when ``dispatch``, steps are handed to
     workers through the work queue (``m.work_queue``) instead of running here.
     """
+    from maestro_helix.app import Maestro
+
     url = _check_bus(bus)
     queue = None
     event_bus = None
     if url is not None:
+        require("nats", extra="nats", feature="--bus nats://")
         from maestro_helix.bus.nats import JetStreamBus
         from maestro_helix.bus.workqueue import JetStreamWorkQueue
 

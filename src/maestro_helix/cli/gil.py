@@ -13,8 +13,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.appspec import load_app
 from maestro_helix.cli.common import (
     AppOpt,
     BusOpt,
@@ -25,6 +23,8 @@ from maestro_helix.cli.common import (
     TokenOpt,
     err,
     fmt,
+    load_app,
+    open_store,
     open_system,
     out,
     run_async,
@@ -32,6 +32,7 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.extras import require
 from maestro_helix.governance.identity import Operator, add_operator, authenticate
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.store.base import ApprovalRecord, ApprovalRequest, RunStatus
@@ -277,6 +278,8 @@ def serve(
     the steps to `maestro worker` processes)."""
 
     async def main() -> None:
+        for module in ("fastapi", "uvicorn", "jinja2", "multipart", "cryptography"):
+            require(module, extra="server", feature="maestro serve")
         from maestro_helix.api.server import serve as serve_http
 
         spec = load_app(app_spec)
@@ -313,6 +316,9 @@ def worker(
     async def main() -> None:
         import signal
 
+        require("nats", extra="nats", feature="maestro worker")
+        if metrics_port is not None:
+            require("uvicorn", extra="server", feature="maestro worker --metrics-port")
         from maestro_helix.engine.worker import run_worker
 
         spec = load_app(app_spec)

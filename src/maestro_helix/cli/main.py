@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.demo import demo_app, demo_tasks
-from maestro_helix.app import Maestro, open_store
-from maestro_helix.appspec import load_app
 from maestro_helix.cli import gil
 from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
@@ -30,6 +24,8 @@ from maestro_helix.cli.common import (
     err,
     fmt,
     gates_path,
+    load_app,
+    open_store,
     open_system,
     out,
     policy_path,
@@ -38,12 +34,8 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.report import report
-from maestro_helix.cli.summary import BatchSummary
-from maestro_helix.core.errors import ConfigError
-from maestro_helix.core.workflow import load_definition_file
+from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.governance.policy import load_policy
-from maestro_helix.helix.gate import load_gate_config
-from maestro_helix.observability.tracing import configure_logging
 from maestro_helix.store.base import RunStatus
 
 app = typer.Typer(
@@ -78,6 +70,18 @@ def demo(
     """Run the runbook's research → analysis → synthesis workflow over generated tasks."""
 
     async def main() -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from maestro_helix.agents.demo import demo_app, demo_tasks
+        from maestro_helix.cli.summary import BatchSummary
+        from maestro_helix.helix.gate import load_gate_config
+
         load_gate_config(gates_path(gates))  # refuse bad configs before touching anything
         load_policy(policy_path(policy))
         inputs = demo_tasks(tasks, seed=seed)
@@ -131,6 +135,9 @@ def run_cmd(
     """Run one workflow file on one input and print how every step was judged."""
 
     async def main() -> None:
+        from maestro_helix.core.workflow import load_definition_file
+        from maestro_helix.helix.gate import load_gate_config
+
         load_gate_config(gates_path(gates))
         load_policy(policy_path(policy))
         defn = load_definition_file(file)
@@ -186,6 +193,8 @@ def resume(
     """Resume every unfinished run (after a crash or restart) and wait for them."""
 
     async def main() -> None:
+        from maestro_helix.helix.gate import load_gate_config
+
         load_gate_config(gates_path(gates))
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, concurrency=concurrency, resume=False) as m:
@@ -285,6 +294,9 @@ def runs_show(
 
 def _control(action: str, run_id: str, db: str) -> None:
     async def main() -> None:
+        from maestro_helix.agents.base import AgentRegistry
+        from maestro_helix.app import Maestro
+
         async with Maestro.open(db, agents=AgentRegistry(), resume=False) as m:
             await getattr(m.engine, action)(run_id)
             rec = await m.store.get_run(run_id)
@@ -344,9 +356,34 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
     run_async(main())
 
 
+def _version(value: bool) -> None:
+    if value:
+        from maestro_helix import __version__
+
+        out.print(f"maestro-helix {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Maestro + Helix: gated, audited, durable AI agent workflows."""
+
+
 def main() -> None:
-    level = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING").upper()
-    configure_logging(getattr(logging, level, logging.WARNING))
+    from maestro_helix.observability.logs import configure_logging
+
+    try:
+        configure_logging()  # MAESTRO_LOG_LEVEL, MAESTRO_LOG_FORMAT
+    except MaestroError as e:
+        err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(2) from None
     app()
 
 

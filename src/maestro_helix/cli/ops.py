@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.appspec import load_app
 from maestro_helix.cli.common import (
     AppOpt,
     DbOpt,
     GatesOpt,
     PolicyOpt,
     TokenOpt,
+    load_app,
+    open_store,
     open_system,
     out,
     run_async,
