@@ -19,6 +19,7 @@ from maestro_helix.api import _ui
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
+from maestro_helix.api._health import health_router
 from maestro_helix.api._ops import ops_router
 from maestro_helix.api._views import (
     approvals_json,
@@ -30,7 +31,6 @@ from maestro_helix.api._views import (
 )
 from maestro_helix.app import Maestro
 from maestro_helix.governance.policy import Decision
-from maestro_helix.observability.metrics import metrics_app
 from maestro_helix.store.base import RunStatus
 from maestro_helix.store.gil_sql import DecisionOutcome
 
@@ -211,7 +211,8 @@ def create_app(system: Maestro) -> FastAPI:
     app.include_router(_api_router())
     app.include_router(ops_router())
     _ui.install(app)
-    # Prometheus scrapes without a token: bind the server to an internal address (see README)
-    app.mount("/metrics", metrics_app(system.metrics))
+    # /healthz, /readyz and /metrics answer without a token: bind the server to an internal
+    # address (see README)
+    app.include_router(health_router())
 
     return app

@@ -336,16 +336,20 @@ def worker(
             if metrics_port is not None:
                 import uvicorn
                 from starlette.applications import Starlette
-                from starlette.routing import Mount
-
-                from maestro_helix.observability.metrics import metrics_app
+                from starlette.requests import Request
+                from starlette.responses import Response
+                from starlette.routing import Route
 
                 class _Exporter(uvicorn.Server):
                     @contextlib.contextmanager
                     def capture_signals(self) -> Iterator[None]:
                         yield  # the worker's own SIGTERM handler stays in charge
 
-                web = Starlette(routes=[Mount("/metrics", app=metrics_app(m.metrics))])
+                async def scrape(request: Request) -> Response:
+                    body, content_type = m.metrics.render(request.headers.get("accept"))
+                    return Response(body, media_type=content_type)
+
+                web = Starlette(routes=[Route("/metrics", scrape)])  # at /metrics, no redirect
                 exporter = _Exporter(
                     uvicorn.Config(
                         web, host="127.0.0.1", port=metrics_port, log_config=None, lifespan="off"
