@@ -146,7 +146,8 @@ class Maestro:
             governance = Governance(store, gil_policy, action_types, clock)
             await governance.start()
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
-            lag = getattr(the_bus, "lag_ms", None)
+            # a JetStream bus knows how far behind every consumer of the stream is
+            lag = getattr(the_bus, "event_lag_ms", None) or getattr(the_bus, "lag_ms", None)
             if callable(lag):
                 the_metrics.watch_event_lag(lag)
             provider = tracer_provider or tracer_provider_from_env()
