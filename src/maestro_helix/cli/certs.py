@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from maestro_helix.cli.common import err, out
+from maestro_helix.cli.common import JsonOpt, err, out, print_json, records_json
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.extras import require
 
@@ -169,10 +169,13 @@ def certs_rotate(cert_dir: DirOpt = Path("certs")) -> None:
 
 
 @certs_app.command("list")
-def certs_list(cert_dir: DirOpt = Path("certs")) -> None:
+def certs_list(cert_dir: DirOpt = Path("certs"), as_json: JsonOpt = False) -> None:
     """Every certificate with its expiry (yellow: under two days left; exit code 1 when one
     has expired, for cron checks)."""
     certs: list[CertInfo] = _run(lambda: _certs().inspect(cert_dir))
-    _print(certs, f"{len(certs)} certificate(s) in {cert_dir}")
+    if as_json:
+        print_json({"certificates": records_json(certs)})
+    else:
+        _print(certs, f"{len(certs)} certificate(s) in {cert_dir}")
     if any(c.days_left < 0 for c in certs):
         raise typer.Exit(1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
+import json
 import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -194,6 +197,31 @@ async def open_system(
     finally:
         if queue is not None:
             await queue.aclose()
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")
+]
+
+
+def print_json(value: Any) -> None:
+    """``value`` as JSON on stdout, unstyled and unwrapped whatever the terminal width."""
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def records_json(items: Any) -> list[Any]:
+    """Dataclass records as JSON-ready dicts (enums as their values)."""
+    return [_plain(dataclasses.asdict(i)) for i in items]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def status_text(s: RunStatus) -> str:

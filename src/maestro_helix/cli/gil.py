@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,6 +19,7 @@ from maestro_helix.cli.common import (
     DbOpt,
     ExitCode,
     GatesOpt,
+    JsonOpt,
     PolicyOpt,
     TokenOpt,
     err,
@@ -27,9 +28,12 @@ from maestro_helix.cli.common import (
     open_store,
     open_system,
     out,
+    print_json,
+    records_json,
     run_async,
     status_text,
 )
+from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.extras import require
@@ -54,6 +58,19 @@ def _count(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> str:
     return f"{n} of {req.required_approvals}"
 
 
+_REQUEST_COLUMNS = (
+    Column("request id", keep=True),
+    Column("QSR", 5, justify="right"),
+    Column("MRI", 5, justify="right"),
+    Column("ok", 3),
+    Column("left", 8),
+)
+
+
+def _request_json(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> dict[str, Any]:
+    return {**records_json([req])[0], "approvals": records_json(approvals)}
+
+
 @approvals_app.command("list")
 def approvals_list(
     db: DbOpt = "maestro.db",
@@ -61,8 +78,10 @@ def approvals_list(
         "pending"
     ),
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Approval requests, oldest first, with why each is there."""
+    """Approval requests, oldest first: scores, approvals so far and time left, and under each
+    what it is and why it is there."""
 
     async def main() -> None:
         async with open_store(db) as store:
@@ -70,33 +89,39 @@ def approvals_list(
                 status=None if status == "all" else status, limit=limit
             )
             rows = [(r, (await store.get_request(r.request_id))[1]) for r in reqs]
-        table = Table(title=f"{len(rows)} {status} request(s)")
-        table.add_column("request id", no_wrap=True)
-        for col in ("what", "why", "QSR", "MRI", "approvals", "left"):
-            table.add_column(col)
+        if as_json:
+            print_json({"approvals": [_request_json(r, a) for r, a in rows]})
+            return
+        lines = []
         for r, approvals in rows:
             what = r.action_type or f"escalated step {r.scores.get('step_id')}"
-            table.add_row(
-                r.request_id,
-                what,
-                "; ".join(r.reasons)[:80],
-                fmt(r.scores.get("qsr")),
-                fmt(r.scores.get("mri")),
-                _count(r, approvals),
-                _left(r) if r.status == "pending" else r.status,
+            lines.append(
+                Row(
+                    [
+                        r.request_id,
+                        fmt(r.scores.get("qsr")),
+                        fmt(r.scores.get("mri")),
+                        _count(r, approvals).replace(" of ", "/"),
+                        _left(r) if r.status == "pending" else r.status,
+                    ],
+                    note=f"{what}: {'; '.join(r.reasons) or 'no reason given'}",
+                )
             )
-        out.print(table)
+        print_rows(out, f"{len(rows)} {status} request(s)", _REQUEST_COLUMNS, lines)
 
     run_async(main())
 
 
 @approvals_app.command("show")
-def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
+def approvals_show(request_id: str, db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """One request: reasons, scores, risk factors, the exact payload, approvals so far."""
 
     async def main() -> None:
         async with open_store(db) as store:
             req, approvals = await store.get_request(request_id)
+        if as_json:
+            print_json(_request_json(req, approvals))
+            return
         out.print(f"[bold]{req.request_id}[/bold] — {req.kind} — {req.status}")
         out.print(f"run {req.run_id}, step {req.scores.get('step_id')} #{req.attempt}")
         out.print("why: " + "; ".join(req.reasons), highlight=False)
@@ -235,12 +260,27 @@ def operators_add(
 
 
 @operators_app.command("list")
-def operators_list(db: DbOpt = "maestro.db") -> None:
+def operators_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Operators and their roles (never their tokens)."""
 
     async def main() -> None:
         async with open_store(db) as store:
             ops = await store.list_operators()
+        if as_json:
+            print_json(
+                {
+                    "operators": [
+                        {
+                            "operator_id": o.operator_id,
+                            "role": o.role.value,
+                            "created_at": o.created_at,
+                            "disabled": bool(o.disabled),
+                        }
+                        for o in ops
+                    ]
+                }
+            )
+            return
         table = Table("operator", "role", "created", "disabled")
         for o in ops:
             table.add_row(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -20,6 +19,7 @@ from maestro_helix.cli.common import (
     DbOpt,
     ExitCode,
     GatesOpt,
+    JsonOpt,
     PolicyOpt,
     err,
     fmt,
@@ -29,9 +29,12 @@ from maestro_helix.cli.common import (
     open_system,
     out,
     policy_path,
+    print_json,
+    records_json,
     run_async,
     status_text,
 )
+from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.report import report
 from maestro_helix.core.errors import ConfigError, MaestroError
@@ -148,7 +151,7 @@ def run_cmd(
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run one workflow file on one input and print how every step was judged."""
 
@@ -168,17 +171,14 @@ def run_cmd(
             stored = await m.engine.register(defn, source=file.name)
             result = await m.engine.run(stored, data)
         if as_json:
-            out.print_json(
-                json.dumps(
-                    {
-                        "run_id": result.run_id,
-                        "status": result.status.value,
-                        "error": result.error,
-                        "attempts": [dataclasses.asdict(a) for a in result.attempts],
-                        "outputs": result.outputs,
-                    },
-                    default=str,
-                )
+            print_json(
+                {
+                    "run_id": result.run_id,
+                    "status": result.status.value,
+                    "error": result.error,
+                    "attempts": records_json(result.attempts),
+                    "outputs": result.outputs,
+                }
             )
         else:
             out.print(f"run [bold]{result.run_id}[/bold] — {status_text(result.status)}")
@@ -229,6 +229,15 @@ def resume(
     run_async(main())
 
 
+_RUN_COLUMNS = (
+    Column("run id", keep=True),
+    Column("status", 9),
+    Column("step", 4, justify="right"),
+    Column("created", 11),
+    Column("workflow"),
+)
+
+
 @runs_app.command("list")
 def runs_list(
     db: DbOpt = "maestro.db",
@@ -236,28 +245,32 @@ def runs_list(
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (the error of a failed run under its row)."""
 
     async def main() -> None:
         async with open_store(db) as store:
             page = await store.list_runs(
                 status=status, workflow=workflow, limit=limit, offset=offset
             )
-        table = Table(title=f"{len(page.runs)} of {page.total} run(s)")
-        table.add_column("run id", no_wrap=True, min_width=36)
-        for name in ("workflow", "status", "next step", "created", "error"):
-            table.add_column(name)
-        for r in page.runs:
-            table.add_row(
-                r.run_id,
-                f"{r.workflow} v{r.workflow_version}",
-                status_text(r.status),
-                str(r.next_step),
-                r.created_at[:19],
-                (r.error or "")[:60],
+        if as_json:
+            print_json({"runs": records_json(page.runs), "total": page.total})
+            return
+        rows = [
+            Row(
+                [
+                    r.run_id,
+                    status_text(r.status),
+                    str(r.next_step),
+                    f"{r.created_at[5:10]} {r.created_at[11:16]}",
+                    f"{r.workflow} v{r.workflow_version}",
+                ],
+                note=r.error or "",
             )
-        out.print(table)
+            for r in page.runs
+        ]
+        print_rows(out, f"{len(page.runs)} of {page.total} run(s)", _RUN_COLUMNS, rows)
 
     run_async(main())
 
@@ -266,7 +279,7 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="The run id.")],
     db: DbOpt = "maestro.db",
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show one run: every attempt of every step with its scores, factors and decision."""
 
@@ -275,8 +288,7 @@ def runs_show(
             rec = await store.get_run(run_id)
             steps = await store.step_records(run_id)
         if as_json:
-            body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
-            out.print_json(json.dumps(body, default=str))
+            print_json({"run": records_json([rec])[0], "steps": records_json(steps)})
             return
         out.print(
             f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
