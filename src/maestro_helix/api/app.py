@@ -20,7 +20,7 @@ from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
 from maestro_helix.api._health import health_router
-from maestro_helix.api._ops import ops_router
+from maestro_helix.api._ops import error_responses, ops_router
 from maestro_helix.api._views import (
     approvals_json,
     attempt_json,
@@ -64,10 +64,23 @@ def refusal_error(outcome: DecisionOutcome) -> ApiError:
     return ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.code, refusal.message)
 
 
+_NO_REQUEST = {404: "no such approval request"}
+_DECISION_WORDS = {
+    **_NO_REQUEST,
+    403: "the policy does not let the caller decide this (role, requester, run operator)",
+    409: "already decided by the caller, the request is closed, or the payload changed",
+    422: "a bad body, or a reason is required",
+}
+
+
 def _api_router() -> APIRouter:
     r = APIRouter()
 
-    @r.post("/runs", status_code=202)
+    @r.post(
+        "/runs",
+        status_code=202,
+        responses=error_responses(400, 403, 404, 413, 422, words={404: "no such workflow"}),
+    )
     async def start_run(body: StartRun, system: System, op: OperatorRole) -> JSONResponse:
         """Start a run of a registered workflow as the caller."""
         defn = await system.store.get_workflow(body.workflow, body.version)
@@ -76,7 +89,7 @@ def _api_router() -> APIRouter:
             {"run_id": run_id}, status_code=202, headers={"Location": f"/runs/{run_id}"}
         )
 
-    @r.get("/runs")
+    @r.get("/runs", responses=error_responses(422))
     async def list_runs(
         system: System,
         _: AnyRole,
@@ -92,7 +105,7 @@ def _api_router() -> APIRouter:
             "offset": offset,
         }
 
-    @r.get("/runs/{run_id}")
+    @r.get("/runs/{run_id}", responses=error_responses(404, 422, words={404: "no such run"}))
     async def get_run(run_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         rec = await system.store.get_run(run_id)
         steps = await system.store.step_records(run_id)
@@ -105,7 +118,7 @@ def _api_router() -> APIRouter:
             ],
         }
 
-    @r.get("/approvals")
+    @r.get("/approvals", responses=error_responses(422))
     async def list_approvals(
         system: System,
         _: AnyRole,
@@ -124,7 +137,7 @@ def _api_router() -> APIRouter:
             out.append(request_json(q, records, now))
         return {"approvals": out, "limit": limit, "offset": offset}
 
-    @r.get("/approvals/{request_id}")
+    @r.get("/approvals/{request_id}", responses=error_responses(404, 422, words=_NO_REQUEST))
     async def get_approval(request_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         page = await load_request(system.store, request_id)
         run_operator = page.run.operator_id if page.run else None
@@ -132,7 +145,10 @@ def _api_router() -> APIRouter:
             page.request, page.records, run_operator, system.governance.clock.now()
         )
 
-    @r.post("/approvals/{request_id}/decision")
+    @r.post(
+        "/approvals/{request_id}/decision",
+        responses=error_responses(400, 403, 404, 409, 413, 422, words=_DECISION_WORDS),
+    )
     async def post_decision(
         request_id: str, body: DecisionBody, system: System, op: AnyRole
     ) -> dict[str, Any]:
