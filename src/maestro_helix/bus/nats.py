@@ -32,6 +32,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from maestro_helix.bus._pull import Puller
 from maestro_helix.bus.base import REFLEXIVE_SUBJECT, EventBus, EventHandler, Subscription
 from maestro_helix.bus.lag import DEFAULT_INTERVAL_S, ConsumerLag
 from maestro_helix.core.clock import Clock, SystemClock
@@ -76,7 +77,7 @@ class _JetStreamSubscription(Subscription):
     def __init__(
         self,
         bus: JetStreamBus,
-        psub: JetStreamContext.PullSubscription,
+        psub: Puller,
         handler: EventHandler,
         consumer: str,
         *,
@@ -97,9 +98,9 @@ class _JetStreamSubscription(Subscription):
         bus = self._bus
         while not self._closing:
             try:
-                msgs = await self._psub.fetch(bus._fetch_batch, timeout=bus._fetch_timeout_s)
+                msgs = await self._psub.fetch(bus._fetch_batch, bus._fetch_timeout_s)
             except nats.errors.TimeoutError:
-                continue  # nothing new within the fetch window
+                continue  # nothing new within the fetch window (a flush timed out)
             except nats.errors.ConnectionClosedError:
                 if not self._closing:
                     log.error("event bus connection closed; consumer stops", extra=self._fields())
@@ -470,11 +471,9 @@ class JetStreamBus(EventBus):
                     pass
             if not exists:
                 await js.add_consumer(self.stream, config=config)
-            psub = await js.pull_subscribe_bind(
-                consumer=name,
-                stream=self.stream,
-                pending_msgs_limit=max(4 * self._fetch_batch, 1024),
-            )
+            assert self._nc is not None
+            # replies through a callback: a fetch cannot lose one to its timeout (see _pull)
+            psub = await Puller(self._nc, js._prefix, self.stream, name).start()
         except nats.errors.Error as e:
             raise BusError(
                 self.url, f"cannot create consumer {name!r} on stream {self.stream!r}: {e}"
