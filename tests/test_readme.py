@@ -111,22 +111,20 @@ def test_the_policy_table_is_the_policy_model() -> None:
         assert json.loads(default.strip("`")) == getattr(defaults, name), name
 
 
-def run_shell_line(line: str, cwd: Path, env: dict[str, str]) -> str:
-    bin_dir = Path(sys.executable).parent
+def run_shell_line(line: str, env: dict[str, str]) -> str:
+    """One ``maestro ...`` line of a console block, through Typer's runner (in this process,
+    in the current folder), with the line's own ``VAR=value`` prefixes."""
+    from typer.testing import CliRunner
+
+    from maestro_helix.cli.main import app
+
     args = shlex.split(line.split("#", 1)[0])
     assigns = dict(a.split("=", 1) for a in args if re.fullmatch(r"[A-Z_]+=.*", a))
     argv = [a for a in args if a not in {f"{k}={v}" for k, v in assigns.items()}]
     assert argv[0] == "maestro", line
-    done = subprocess.run(
-        [str(bin_dir / "maestro"), *argv[1:]],
-        cwd=cwd,
-        env={**env, **assigns},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, (line, done.stdout, done.stderr)
-    return done.stdout
+    done = CliRunner().invoke(app, argv[1:], env={**env, **assigns})
+    assert done.exit_code == 0, (line, done.output)
+    return done.output
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +136,16 @@ def refund_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list
     (tmp_path / "refunds_app.py").write_text(block("python", first))
     (tmp_path / "refund.yaml").write_text(block("yaml", "# refund.yaml"))
     session = block("console", "$ export MAESTRO_APP=refunds_app:app").splitlines()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        for k in [k for k in os.environ if k.startswith("MAESTRO_")]:
+            mp.delenv(k)
+        outputs = _session(session)
+    return tmp_path, outputs
+
+
+def _session(session: list[str]) -> list[str]:
+    env: dict[str, str] = {}  # what the session exports (the runner sets it per command)
     tokens: dict[str, str] = {}
     request_id = ""
     outputs: list[str] = []
@@ -149,15 +156,15 @@ def refund_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list
             continue
         for who, token in tokens.items():
             line = line.replace(f"<{who}'s token>", token)
-        text = run_shell_line(line.replace("REQUEST_ID", request_id), tmp_path, env)
+        text = run_shell_line(line.replace("REQUEST_ID", request_id), env)
         outputs.append(text)
         if "operators add" in line:
             tokens[line.split()[3]] = text.strip().splitlines()[-1]
         if "approvals list" in line:
-            listed = run_shell_line("maestro approvals list --json", tmp_path, env)
+            listed = run_shell_line("maestro approvals list --json", env)
             request_id = json.loads(listed)["approvals"][0]["request_id"]
-    outputs.append(run_shell_line("maestro runs list --json", tmp_path, env))
-    return tmp_path, outputs
+    outputs.append(run_shell_line("maestro runs list --json", env))
+    return outputs
 
 
 @pytest.mark.slow
