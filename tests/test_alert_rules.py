@@ -63,9 +63,18 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def load_rules() -> list[dict[str, Any]]:
+def load_all_rules() -> list[dict[str, Any]]:
     doc = yaml.safe_load(ALERTS.read_text())
     return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+def load_rules() -> list[dict[str, Any]]:
+    """The alerting rules (not the recording rules)."""
+    return [rule for rule in load_all_rules() if "alert" in rule]
+
+
+def recorded() -> dict[str, str]:
+    return {rule["record"]: rule["expr"] for rule in load_all_rules() if "record" in rule}
 
 
 def load_dashboard() -> dict[str, Any]:
@@ -116,12 +125,48 @@ def test_each_runbook_row_has_its_alert(metric: str, alert: str) -> None:
     assert rule["annotations"]["summary"] and rule["annotations"]["runbook_action"]
 
 
-def test_alerts_only_use_metrics_helix_exports() -> None:
+def test_rules_only_use_metrics_helix_exports() -> None:
     exported = exported_metrics()
-    ours = re.compile(r"\b(?:helix|gil|maestro|reflexive|tls)_[a-z_]+\b")
-    for rule in load_rules():
+    known = set(exported) | {
+        f"{name}{suffix}"
+        for name, kind in exported.items()
+        if kind == "histogram"
+        for suffix in ("_bucket", "_sum", "_count")
+    }
+    ours = re.compile(r"(?<![\w:])(?:helix|gil|maestro|reflexive|tls)_[a-z_]+\b")
+    for rule in load_all_rules():
         for name in ours.findall(rule["expr"]):
-            assert name in exported, f"{rule['alert']} uses {name}, which nothing exports"
+            assert name in known, f"{rule.get('alert', rule.get('record'))} uses {name}"
+
+
+def test_every_recorded_series_an_alert_reads_is_recorded() -> None:
+    records = recorded()
+    for rule in load_rules():
+        for name in re.findall(r"\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b", rule["expr"]):
+            assert name in records, f"{rule['alert']} reads {name}, which no rule records"
+
+
+@pytest.mark.parametrize("score", ["qsr", "mri"])
+def test_average_alerts_use_a_window_of_the_histograms_not_the_gauge(score: str) -> None:
+    """The gauges keep their last value when traffic stops; a windowed mean has none then, so
+    the alert resolves when the workflow is paused."""
+    rules = {r["alert"]: r for r in load_rules()}
+    alert = rules["HelixQsrAverageLow" if score == "qsr" else "HelixMriAverageHigh"]
+    assert f"helix_{score}_average{{" not in alert["expr"].replace(" ", "")
+    assert re.search(rf"(?<!:)\bhelix_{score}_average\b(?!:)", alert["expr"]) is None
+    average = recorded()[f"workflow:helix_{score}_average:rate5m"]
+    assert f"rate(helix_{score}_sum[5m])" in average
+    assert f"rate(helix_{score}_count[5m])" in average
+    assert f"workflow:helix_{score}_average:rate5m" in alert["expr"]
+    assert f"workflow:helix_{score}_count:increase5m >= 20" in alert["expr"]  # minimum volume
+    assert alert["for"] == "5m"
+
+
+def test_escalation_rate_alerts_hold_and_need_volume() -> None:
+    rules = {r["alert"]: r for r in load_rules()}
+    for name in ("GilEscalationRateHigh", "GilEscalationsWithoutFinishedTasks"):
+        assert rules[name]["for"] == "5m"
+        assert "increase(gil_escalations_total[10m])) >= 5" in rules[name]["expr"]
 
 
 # -- dashboard ---------------------------------------------------------------------------------

@@ -678,13 +678,31 @@ BAD_PARAMS = [
     {"until": "2026-13-01T00:00:00Z"},
     {"until": "9999-12-31T23:59:59-05:00"},  # past year 9999 in UTC
     {"since": "0001-01-01T00:00:00+01:00"},  # before year 1 in UTC
-    {"cursor": "not a cursor"},
-    {"cursor": ops_sql.encode_cursor(("x", "y", 1, 2))[:-2]},
-    {"cursor": "WyJhIiwxLDIsM10"},  # valid base64 of ["a",1,2,3]: wrong types
+    {"until": "0.0"},  # a number is not an ISO-8601 time (pydantic would read epoch seconds)
+    {"since": "1700000000"},
     {"workflow": "bad name"},
     {"step": ""},
     {"agent": "a\x00b"},
 ]
+
+
+BAD_CURSORS = [
+    "not a cursor",
+    ops_sql.encode_cursor(("x", "y", 1, 2))[:-2],
+    "WyJhIiwxLDIsM10",  # valid base64 of ["a",1,2,3]: wrong types
+]
+
+
+@pytest.mark.parametrize("metric", ["qsr", "mri"])
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+async def test_a_cursor_the_api_never_returned_is_404(api: Api, metric: str, cursor: str) -> None:
+    """A cursor is a well-formed string that names a page; one that names none is not found
+    (as the OpenAPI document says), not a malformed request."""
+    r = await api.get(f"/logs/{metric}", cursor=cursor)
+    assert r.status_code == 404, r.text
+    err = error_of(r)
+    assert err["code"] == "cursor_not_found"
+    assert "query.cursor" in err["message"]
 
 
 @pytest.mark.parametrize("metric", ["qsr", "mri"])

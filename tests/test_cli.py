@@ -33,8 +33,12 @@ def test_demo_prints_the_summary_and_an_intact_chain(db: str) -> None:
     for label in (
         "tasks",
         "passed without escalation",
-        "QSR mean / p99",
+        "QSR mean / p1",
+        "QSR below the gate (0.7)",
         "MRI mean / p99",
+        "MRI above the gate (0.3)",
+        "wall time (runs)",
+        "wall time (whole process)",
         "retries",
         "escalated",
         "throughput",

@@ -183,7 +183,7 @@ def test_two_workers_share_a_batch_and_record_every_step_once(
         _assert_exactly_once(world, len(ids))
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics/", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             text = r.read().decode()
         assert "helix_qsr_count" in text and "maestro_tasks_total" in text
     finally:

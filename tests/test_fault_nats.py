@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from maestro_helix import Maestro
 from maestro_helix.agents.demo import demo_actions, demo_agents, demo_tasks, demo_workflow
 from maestro_helix.store.base import RunStatus
 
-NATS_BIN = shutil.which("nats-server") or "/usr/sbin/nats-server"
+NATS_BIN = "/usr/sbin/nats-server"
 
 
 def _free_port() -> int:
@@ -36,29 +35,26 @@ def _port_open(port: int) -> bool:
 
 
 class OwnNats:
-    """A nats-server of this test's own: its own port and data directory, stopped by its pid
-    (the machine's shared server is never touched)."""
+    """A nats-server of this test's own (own port, own JetStream folder), restarted by pid: the
+    shared server, and the other tests using it in parallel, are never touched."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, folder: Path) -> None:
         self.port = _free_port()
-        self.data = data
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.args = [NATS_BIN, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(folder)]
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [NATS_BIN, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.data)],
+            self.args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while not _port_open(self.port):
-            assert self.proc.poll() is None, "nats-server exited at start"
-            assert time.monotonic() < deadline, "nats-server did not come up"
+            assert self.proc.poll() is None, "nats-server exited at start-up"
+            assert time.monotonic() < deadline, "nats-server did not start listening"
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -68,8 +64,10 @@ class OwnNats:
         self.proc = None
 
     def restart(self, down_s: float = 0.5) -> None:
+        """Stop it, leave the bus down for a while (mid-run), start it again on the same port
+        and folder (the stream survives, as after a real restart)."""
         self.stop()
-        time.sleep(down_s)  # the bus is down for a while, mid-run
+        time.sleep(down_s)
         self.start()
 
 
@@ -77,9 +75,9 @@ class OwnNats:
 def own_nats(tmp_path: Path) -> Iterator[OwnNats]:
     if not Path(NATS_BIN).exists():
         if os.environ.get("CI"):
-            pytest.fail("nats-server is needed (Debian's nats-server package)")
-        pytest.skip("no nats-server binary")
-    server = OwnNats(tmp_path / "nats")
+            pytest.fail(f"{NATS_BIN} is needed (Debian: apt-get install nats-server)")
+        pytest.skip(f"no {NATS_BIN}")
+    server = OwnNats(tmp_path / "jetstream")
     server.start()
     try:
         yield server
@@ -100,29 +98,25 @@ async def test_nats_restart_mid_run_loses_no_event(own_nats: OwnNats, tmp_path: 
         publish_attempts=2,
         publish_timeout_s=1.0,
     )
-    try:
-        async with Maestro.open(
-            tmp_path / "f.db",
-            agents=demo_agents(),
-            action_types=demo_actions(),
-            bus=bus,
-            concurrency=16,
-        ) as m:
-            defn = await m.engine.register(demo_workflow())
-            ids = await m.engine.submit_many(defn, demo_tasks(400))
-            while await m.store.count("steps") < 200:
-                await asyncio.sleep(0.01)
-            await asyncio.to_thread(own_nats.restart)
-            results = [await m.engine.wait(i) for i in ids]
-            deadline = time.monotonic() + 90
-            while m.engine.unpublished and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-            assert m.engine.unpublished == 0, "the bus never took the waiting events back"
-            stored = await m.store.count("reflexive_events")
-            on_stream = await bus.stream_info()
-        assert {r.status for r in results} <= {RunStatus.COMPLETED, RunStatus.ESCALATED}
-        # reconcile: every stored event is on the stream, none twice
-        assert on_stream == stored, (on_stream, stored)
-    finally:
-        with contextlib.suppress(Exception):
-            await bus.aclose()
+    async with Maestro.open(
+        tmp_path / "f.db",
+        agents=demo_agents(),
+        action_types=demo_actions(),
+        bus=bus,
+        concurrency=16,
+    ) as m:
+        defn = await m.engine.register(demo_workflow())
+        ids = await m.engine.submit_many(defn, demo_tasks(400))
+        while await m.store.count("steps") < 200:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(own_nats.restart)
+        results = [await m.engine.wait(i) for i in ids]
+        deadline = time.monotonic() + 90
+        while m.engine.unpublished and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert m.engine.unpublished == 0, "the bus never took the waiting events back"
+        stored = await m.store.count("reflexive_events")
+        on_stream = await bus.stream_info()
+    assert {r.status for r in results} <= {RunStatus.COMPLETED, RunStatus.ESCALATED}
+    # reconcile: every stored event is on the stream, none twice
+    assert on_stream == stored, (on_stream, stored)

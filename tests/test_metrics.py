@@ -298,6 +298,16 @@ def test_labels_are_bounded_and_never_carry_run_ids(metrics: HelixMetrics) -> No
     assert series < 300  # 3 label sets x their buckets, not 200 runs
 
 
+def test_a_run_that_stops_escalated_then_completes_counts_once(metrics: HelixMetrics) -> None:
+    """The engine reports every stop; only the terminal one is a finished task."""
+    metrics.run_finished("brief", RunStatus.ESCALATED)
+    metrics.run_finished("brief", RunStatus.PAUSED)
+    metrics.run_finished("brief", RunStatus.COMPLETED)
+    assert value(metrics, "maestro_tasks_total", workflow="brief", status="completed") == 1
+    assert value(metrics, "maestro_tasks_total", workflow="brief", status="escalated") == 0
+    assert value(metrics, "maestro_tasks_total", workflow="brief", status="paused") == 0
+
+
 def test_run_finished_counts_tasks_by_status(metrics: HelixMetrics) -> None:
     metrics.run_finished("brief", RunStatus.COMPLETED)
     metrics.run_finished("brief", RunStatus.COMPLETED)

@@ -173,7 +173,7 @@ async def test_a_client_with_a_ca_signed_certificate_gets_200_from_the_real_app(
         serving(create_app(m), certs, m.metrics) as (port, _),
         httpx.AsyncClient(verify=client_ssl_context(certs)) as client,
     ):
-        r = await client.get(f"https://127.0.0.1:{port}/metrics/")
+        r = await client.get(f"https://127.0.0.1:{port}/metrics")
         assert r.status_code == 200
         assert "tls_handshake_failures_total" in r.text
         assert failures(m.metrics) == 0

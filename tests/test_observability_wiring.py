@@ -26,7 +26,7 @@ async def test_runs_feed_the_runbook_metrics_and_metrics_endpoint(
             await m.engine.wait(i)
         transport = httpx.ASGITransport(app=create_app(m))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            resp = await client.get("/metrics/")
+            resp = await client.get("/metrics")
     assert resp.status_code == 200
     text = resp.text
     for name in (

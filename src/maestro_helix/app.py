@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from maestro_helix.agents.base import AgentRegistry
@@ -21,6 +20,7 @@ from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.audit import ChainReport
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.extras import require
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import EventRecord
@@ -40,6 +40,9 @@ from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
 from maestro_helix.store.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Maestro", "open_store"]
@@ -50,6 +53,7 @@ def open_store(db: str | Path) -> Store:
     ``postgresql://user@host:port/db`` (production)."""
     text = str(db)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        require("psycopg", extra="postgres", feature="a PostgreSQL store (--db postgresql://)")
         from maestro_helix.store.postgres import PostgresStore
 
         return PostgresStore(text)
@@ -188,7 +192,8 @@ class Maestro:
                 amount_limits=_amount_limits(governance.policy, action_types),
             )
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
-            lag = getattr(the_bus, "lag_ms", None)
+            # a JetStream bus knows how far behind every consumer of the stream is
+            lag = getattr(the_bus, "event_lag_ms", None) or getattr(the_bus, "lag_ms", None)
             if callable(lag):
                 the_metrics.watch_event_lag(lag)
             provider = tracer_provider or tracer_provider_from_env()

@@ -9,12 +9,13 @@ operator; a restore changes what every new run executes, so it needs an admin.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine
+import re
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from maestro_helix.api._auth import AnyRole, OperatorRole, System, require
 from maestro_helix.api._errors import ApiError
@@ -66,19 +67,26 @@ class ErrorBody(_Out):
 
 
 _ERROR_WORDS = {
+    400: "the body is not JSON",
     401: "no API token, or an unknown or disabled one",
     403: "the caller's role is below the one this needs",
     404: "no such workflow, version or run",
     409: "the run cannot go to that status from the one it is in",
+    413: "the body is larger than the API accepts",
     422: "a bad path or query parameter",
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of a route, for the OpenAPI document (401 for every route)."""
-    return {
-        s: {"model": ErrorBody, "description": _ERROR_WORDS[s]} for s in sorted({401, *statuses})
-    }
+def _errors(
+    *statuses: int, words: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route, for the OpenAPI document (401 for every route);
+    ``words`` says what a status means on this route when it is not the usual."""
+    said = {**_ERROR_WORDS, **(words or {})}
+    return {s: {"model": ErrorBody, "description": said[s]} for s in sorted({401, *statuses})}
+
+
+error_responses = _errors  # for the routes of api/app.py
 
 
 class WorkflowSummary(_Out):
@@ -193,6 +201,20 @@ def _utc(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
+_LOG_WORDS = {404: "the cursor is not one this API returned (cursor_not_found)"}
+# a bare number is a valid datetime to pydantic (seconds since 1970); the API wants ISO-8601
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso(value: object) -> object:
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("expected an ISO-8601 date or time, not a number")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso)]
+
+
 def log_query(
     workflow: Annotated[str | None, Query(pattern=_NAME, description="workflow name")] = None,
     step: Annotated[str | None, Query(pattern=_NAME, description="step id")] = None,
@@ -200,9 +222,9 @@ def log_query(
         str | None, Query(max_length=128, pattern=_PRINTABLE, description="agent id")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="finished at or after (ISO-8601; no zone means UTC)")
+        IsoTime | None, Query(description="finished at or after (ISO-8601; no zone means UTC)")
     ] = None,
-    until: Annotated[datetime | None, Query(description="finished before (ISO-8601)")] = None,
+    until: Annotated[IsoTime | None, Query(description="finished before (ISO-8601)")] = None,
     below: Annotated[float | None, Query(ge=0, le=1, description="score strictly below")] = None,
     above: Annotated[float | None, Query(ge=0, le=1, description="score strictly above")] = None,
     cursor: Annotated[
@@ -214,7 +236,13 @@ def log_query(
         try:
             decode_cursor(cursor)
         except InputError as e:
-            raise _invalid("query.cursor", e.reason) from None
+            # well-formed as a string, but it points at no page: not found, like an unknown id
+            raise ApiError(
+                404,
+                "cursor_not_found",
+                f"query.cursor: {e.reason}",
+                fields=[{"field": "query.cursor", "message": e.reason}],
+            ) from None
     return LogQuery(
         workflow=workflow,
         step=step,
@@ -335,7 +363,7 @@ def ops_router() -> APIRouter:
         """Stop a run for good (pending, running, paused or escalated)."""
         return await control(system, run_id, system.engine.cancel)
 
-    @r.get("/logs/qsr", tags=["logs"], responses=_errors(422))
+    @r.get("/logs/qsr", tags=["logs"], responses=_errors(404, 422, words=_LOG_WORDS))
     async def qsr_log(q: Logs, system: System, _: AnyRole) -> QsrLog:
         """The QSR of every step attempt, oldest first, filtered; paged by ``next_cursor``."""
         page: ScorePage = await system.store.qsr_log(
@@ -354,7 +382,7 @@ def ops_router() -> APIRouter:
             next_cursor=page.next_cursor,
         )
 
-    @r.get("/logs/mri", tags=["logs"], responses=_errors(422))
+    @r.get("/logs/mri", tags=["logs"], responses=_errors(404, 422, words=_LOG_WORDS))
     async def mri_log(q: Logs, system: System, _: AnyRole) -> MriLog:
         """The MRI of every step attempt with its risk factors; filters as ``/logs/qsr``."""
         page: ScorePage = await system.store.mri_log(

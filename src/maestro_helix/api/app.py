@@ -20,7 +20,8 @@ from maestro_helix.api._admin import admin_router
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
-from maestro_helix.api._ops import ops_router
+from maestro_helix.api._health import health_router
+from maestro_helix.api._ops import error_responses, ops_router
 from maestro_helix.api._views import (
     action_results,
     approvals_json,
@@ -33,7 +34,6 @@ from maestro_helix.api._views import (
 from maestro_helix.app import Maestro
 from maestro_helix.core.records import RunStatus
 from maestro_helix.governance.policy import Decision
-from maestro_helix.observability.metrics import metrics_app
 from maestro_helix.store.gil_sql import DecisionOutcome
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -99,10 +99,23 @@ def refusal_error(outcome: DecisionOutcome) -> ApiError:
     return ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.code, refusal.message)
 
 
+_NO_REQUEST = {404: "no such approval request"}
+_DECISION_WORDS = {
+    **_NO_REQUEST,
+    403: "the policy does not let the caller decide this (role, requester, run operator)",
+    409: "already decided by the caller, the request is closed, or the payload changed",
+    422: "a bad body, or a reason is required",
+}
+
+
 def _api_router() -> APIRouter:
     r = APIRouter()
 
-    @r.post("/runs", status_code=202)
+    @r.post(
+        "/runs",
+        status_code=202,
+        responses=error_responses(400, 403, 404, 413, 422, words={404: "no such workflow"}),
+    )
     async def start_run(body: StartRun, system: System, op: OperatorRole) -> JSONResponse:
         """Start a run of a registered workflow as the caller."""
         defn = await system.store.get_workflow(body.workflow, body.version)
@@ -111,7 +124,7 @@ def _api_router() -> APIRouter:
             {"run_id": run_id}, status_code=202, headers={"Location": f"/runs/{run_id}"}
         )
 
-    @r.get("/runs")
+    @r.get("/runs", responses=error_responses(422))
     async def list_runs(
         system: System,
         _: AnyRole,
@@ -127,7 +140,7 @@ def _api_router() -> APIRouter:
             "offset": offset,
         }
 
-    @r.get("/runs/{run_id}")
+    @r.get("/runs/{run_id}", responses=error_responses(404, 422, words={404: "no such run"}))
     async def get_run(run_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         rec = await system.store.get_run(run_id)
         steps = await system.store.step_records(run_id)
@@ -140,7 +153,7 @@ def _api_router() -> APIRouter:
             ],
         }
 
-    @r.get("/approvals")
+    @r.get("/approvals", responses=error_responses(422))
     async def list_approvals(
         system: System,
         _: AnyRole,
@@ -159,7 +172,7 @@ def _api_router() -> APIRouter:
             out.append(request_json(q, records, now))
         return {"approvals": out, "limit": limit, "offset": offset}
 
-    @r.get("/approvals/{request_id}")
+    @r.get("/approvals/{request_id}", responses=error_responses(404, 422, words=_NO_REQUEST))
     async def get_approval(request_id: str, system: System, _: AnyRole) -> dict[str, Any]:
         page = await load_request(system.store, request_id)
         run_operator = page.run.operator_id if page.run else None
@@ -169,7 +182,10 @@ def _api_router() -> APIRouter:
         body["action_results"] = await action_results(system.store, page.request)
         return body
 
-    @r.post("/approvals/{request_id}/decision")
+    @r.post(
+        "/approvals/{request_id}/decision",
+        responses=error_responses(400, 403, 404, 409, 413, 422, words=_DECISION_WORDS),
+    )
     async def post_decision(
         request_id: str, body: DecisionBody, system: System, op: AnyRole
     ) -> dict[str, Any]:
@@ -249,7 +265,8 @@ def create_app(system: Maestro) -> FastAPI:
     app.include_router(ops_router())
     app.include_router(admin_router())
     _ui.install(app)
-    # Prometheus scrapes without a token: bind the server to an internal address (see README)
-    app.mount("/metrics", metrics_app(system.metrics))
+    # /healthz, /readyz and /metrics answer without a token: bind the server to an internal
+    # address (see README)
+    app.include_router(health_router())
 
     return app

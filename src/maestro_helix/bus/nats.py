@@ -32,7 +32,9 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from maestro_helix.bus._pull import Puller
 from maestro_helix.bus.base import REFLEXIVE_SUBJECT, EventBus, EventHandler, Subscription
+from maestro_helix.bus.lag import DEFAULT_INTERVAL_S, ConsumerLag
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.records import EventRecord
@@ -75,7 +77,7 @@ class _JetStreamSubscription(Subscription):
     def __init__(
         self,
         bus: JetStreamBus,
-        psub: JetStreamContext.PullSubscription,
+        psub: Puller,
         handler: EventHandler,
         consumer: str,
         *,
@@ -96,9 +98,9 @@ class _JetStreamSubscription(Subscription):
         bus = self._bus
         while not self._closing:
             try:
-                msgs = await self._psub.fetch(bus._fetch_batch, timeout=bus._fetch_timeout_s)
+                msgs = await self._psub.fetch(bus._fetch_batch, bus._fetch_timeout_s)
             except nats.errors.TimeoutError:
-                continue  # nothing new within the fetch window
+                continue  # nothing new within the fetch window (a flush timed out)
             except nats.errors.ConnectionClosedError:
                 if not self._closing:
                     log.error("event bus connection closed; consumer stops", extra=self._fields())
@@ -219,6 +221,8 @@ class JetStreamBus(EventBus):
         fetch_timeout_s: how long one pull waits for messages; also bounds ``Subscription.aclose``.
         nak_delay_s: delay before an event whose handler raised is redelivered.
         clock: wall clock for ``lag_ms``.
+        lag_interval_s: how often the stream's consumers are asked how far behind they are
+            (:meth:`event_lag_ms`); ``None`` turns that off.
     """
 
     def __init__(
@@ -239,6 +243,7 @@ class JetStreamBus(EventBus):
         fetch_timeout_s: float = 0.5,
         nak_delay_s: float = 1.0,
         clock: Clock | None = None,
+        lag_interval_s: float | None = DEFAULT_INTERVAL_S,
     ) -> None:
         if max_in_flight < 1 or publish_attempts < 1 or fetch_batch < 1:
             raise ValueError("max_in_flight, publish_attempts and fetch_batch must be >= 1")
@@ -258,6 +263,9 @@ class JetStreamBus(EventBus):
         self._fetch_timeout_s = fetch_timeout_s
         self._nak_delay_s = nak_delay_s
         self._clock: Clock = clock or SystemClock()
+        self._lag_interval_s = lag_interval_s
+        self.consumer_lag: ConsumerLag | None = None
+        """The server-side lag of the stream's consumers, while open (see :mod:`.lag`)."""
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._subs: set[_JetStreamSubscription] = set()
@@ -301,9 +309,17 @@ class JetStreamBus(EventBus):
                 raise self._open_error(e) from None
             raise
         self._nc, self._js = nc, js
+        if self._lag_interval_s:
+            self.consumer_lag = ConsumerLag(
+                js, self.stream, clock=self._clock, interval_s=self._lag_interval_s
+            )
+            self.consumer_lag.start()
 
     async def aclose(self) -> None:
         """Stop subscriptions (each finishes its current batch), then drain and close."""
+        lag, self.consumer_lag = self.consumer_lag, None
+        if lag is not None:
+            await lag.aclose()
         for sub in list(self._subs):
             try:
                 await sub.aclose()
@@ -455,11 +471,9 @@ class JetStreamBus(EventBus):
                     pass
             if not exists:
                 await js.add_consumer(self.stream, config=config)
-            psub = await js.pull_subscribe_bind(
-                consumer=name,
-                stream=self.stream,
-                pending_msgs_limit=max(4 * self._fetch_batch, 1024),
-            )
+            assert self._nc is not None
+            # replies through a callback: a fetch cannot lose one to its timeout (see _pull)
+            psub = await Puller(self._nc, js._prefix, self.stream, name).start()
         except nats.errors.Error as e:
             raise BusError(
                 self.url, f"cannot create consumer {name!r} on stream {self.stream!r}: {e}"
@@ -480,6 +494,13 @@ class JetStreamBus(EventBus):
         if oldest is None:
             return 0.0
         return max(0.0, (self._clock.now().timestamp() - oldest) * 1000.0)
+
+    def event_lag_ms(self) -> float:
+        """Age of the oldest reflexive event not yet processed, by any consumer of the stream
+        (measured on the server every ``lag_interval_s``) or by this bus's own handlers: what
+        ``reflexive_event_lag_ms`` reports."""
+        server = self.consumer_lag.value_ms if self.consumer_lag is not None else 0.0
+        return max(server, self.lag_ms())
 
     async def stream_info(self) -> int:
         """The number of messages on the stream (to reconcile with the store's event count)."""

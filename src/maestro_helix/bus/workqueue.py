@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 
+from maestro_helix.bus._pull import Puller
 from maestro_helix.bus.nats import BusError
 from maestro_helix.core.errors import RunHeld
 from maestro_helix.core.work import WorkItem
@@ -184,7 +185,9 @@ class JetStreamWorkQueue:
             )
             with contextlib.suppress(nats.js.errors.BadRequestError):
                 await js.add_consumer(self.stream, cfg)  # exists: another worker made it
-            sub = await js.pull_subscribe_bind(name, stream=self.stream)
+            assert self._nc is not None
+            # replies through a callback: a fetch cannot lose one to its timeout (see _pull)
+            sub = await Puller(self._nc, js._prefix, self.stream, name).start()
             self._tasks.append(
                 asyncio.create_task(self._pull(sub, handler, concurrency), name=f"work-{route}")
             )

@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from maestro_helix.cli.common import err, out
+from maestro_helix.cli.common import JsonOpt, err, out, print_json, records_json
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.security.certs import (
-    DEFAULT_CA_DAYS,
-    DEFAULT_LEAF_DAYS,
-    CertInfo,
-    CertKind,
-    init_ca,
-    inspect,
-    issue,
-    rotate,
-)
-from maestro_helix.security.tls import DEFAULT_CLIENT_NAME, DEFAULT_SERVER_NAME
+from maestro_helix.core.extras import require
+
+if TYPE_CHECKING:
+    from maestro_helix.security.certs import CertInfo
+
+# the defaults of maestro_helix.security.certs / .tls, restated so `maestro --help` does not
+# import cryptography (tests/test_mtls.py checks they agree)
+DEFAULT_CA_DAYS = 3650
+DEFAULT_LEAF_DAYS = 7
+DEFAULT_SERVER_NAME = "server"
+DEFAULT_CLIENT_NAME = "maestro-client"
+
+
+class LeafKind(enum.StrEnum):
+    """The certificates ``maestro certs issue`` makes (values of ``security.certs.CertKind``)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
+def _certs() -> ModuleType:
+    require("cryptography", extra="server", feature="maestro certs")
+    from maestro_helix.security import certs
+
+    return certs
+
 
 T = TypeVar("T")
 
@@ -46,7 +64,7 @@ def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except MaestroError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -96,12 +114,13 @@ def certs_init(
     """Create a CA, a server certificate and one client certificate (maestro-client)."""
 
     def main() -> list[CertInfo]:
+        c = _certs()
         host_list = _hosts(hosts)
-        ca = init_ca(cert_dir, days=ca_days)
-        server = issue(
-            cert_dir, DEFAULT_SERVER_NAME, kind=CertKind.SERVER, hosts=host_list, days=days
+        ca = c.init_ca(cert_dir, days=ca_days)
+        server = c.issue(
+            cert_dir, DEFAULT_SERVER_NAME, kind=c.CertKind.SERVER, hosts=host_list, days=days
         )
-        client = issue(cert_dir, DEFAULT_CLIENT_NAME, kind=CertKind.CLIENT, days=days)
+        client = c.issue(cert_dir, DEFAULT_CLIENT_NAME, kind=c.CertKind.CLIENT, days=days)
         return [ca, server, client]
 
     made = _run(main)
@@ -116,7 +135,7 @@ def certs_init(
 @certs_app.command("issue")
 def certs_issue(
     name: Annotated[str, typer.Argument(help="Certificate name (the client's identity).")],
-    kind: Annotated[CertKind, typer.Option(help="client or server.")] = CertKind.CLIENT,
+    kind: Annotated[LeafKind, typer.Option(help="client or server.")] = LeafKind.CLIENT,
     hosts: Annotated[
         str | None, typer.Option(help="Comma-separated DNS names and IPs (server only).")
     ] = None,
@@ -124,14 +143,22 @@ def certs_issue(
     days: DaysOpt = DEFAULT_LEAF_DAYS,
 ) -> None:
     """Issue (or re-issue, with a new key) one certificate signed by the CA."""
-    info = _run(lambda: issue(cert_dir, name, kind=kind, hosts=_hosts(hosts), days=days))
+
+    def main() -> CertInfo:
+        c = _certs()
+        info: CertInfo = c.issue(
+            cert_dir, name, kind=c.CertKind(kind.value), hosts=_hosts(hosts), days=days
+        )
+        return info
+
+    info = _run(main)
     _print([info], f"issued in {cert_dir}")
 
 
 @certs_app.command("rotate")
 def certs_rotate(cert_dir: DirOpt = Path("certs")) -> None:
     """Re-issue every certificate with a new key (the CA stays); servers reload by themselves."""
-    made = _run(lambda: rotate(cert_dir))
+    made: list[CertInfo] = _run(lambda: _certs().rotate(cert_dir))
     _print(made, f"rotated {len(made)} certificate(s) in {cert_dir}")
     out.print(
         "a running `maestro serve --tls` picks the new server certificate up within a minute; "
@@ -142,10 +169,13 @@ def certs_rotate(cert_dir: DirOpt = Path("certs")) -> None:
 
 
 @certs_app.command("list")
-def certs_list(cert_dir: DirOpt = Path("certs")) -> None:
+def certs_list(cert_dir: DirOpt = Path("certs"), as_json: JsonOpt = False) -> None:
     """Every certificate with its expiry (yellow: under two days left; exit code 1 when one
     has expired, for cron checks)."""
-    certs = _run(lambda: inspect(cert_dir))
-    _print(certs, f"{len(certs)} certificate(s) in {cert_dir}")
+    certs: list[CertInfo] = _run(lambda: _certs().inspect(cert_dir))
+    if as_json:
+        print_json({"certificates": records_json(certs)})
+    else:
+        _print(certs, f"{len(certs)} certificate(s) in {cert_dir}")
     if any(c.days_left < 0 for c in certs):
         raise typer.Exit(1)

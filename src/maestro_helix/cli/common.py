@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
+import json
 import os
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from maestro_helix.app import Maestro
-from maestro_helix.appspec import AppSpec
 from maestro_helix.core.errors import ConfigError, MaestroError
+from maestro_helix.core.extras import require
+from maestro_helix.core.ports import Store
 from maestro_helix.core.records import RunStatus
+
+if TYPE_CHECKING:
+    from maestro_helix.app import Maestro
+    from maestro_helix.appspec import AppSpec
+
+# The commands import the system's parts when they run, not when `maestro --help` builds the
+# command tree: SQLAlchemy, Alembic, the engine and the evaluators cost most of a second.
+
+
+def open_store(db: str) -> Store:
+    """The store behind ``--db`` (see :func:`maestro_helix.app.open_store`)."""
+    from maestro_helix.app import open_store as open_db
+
+    return open_db(db)
+
+
+def load_app(ref: str | None) -> AppSpec:
+    """The ``--app`` / ``MAESTRO_APP`` spec (see :func:`maestro_helix.appspec.load_app`)."""
+    from maestro_helix.appspec import load_app as load
+
+    return load(ref)
+
 
 T = TypeVar("T")
 
@@ -53,10 +79,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except ConfigError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except MaestroError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except ExitCode as e:
         raise typer.Exit(e.code) from None
@@ -133,10 +159,13 @@ async def open_system(
     With ``bus`` (a NATS URL) events go to JetStream and, when ``dispatch``, steps are handed to
     workers through the work queue (``m.work_queue``) instead of running here.
     """
+    from maestro_helix.app import Maestro
+
     url = _check_bus(bus)
     queue = None
     event_bus = None
     if url is not None:
+        require("nats", extra="nats", feature="--bus nats://")
         from maestro_helix.bus.nats import JetStreamBus
         from maestro_helix.bus.workqueue import JetStreamWorkQueue
 
@@ -169,6 +198,31 @@ async def open_system(
     finally:
         if queue is not None:
             await queue.aclose()
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")
+]
+
+
+def print_json(value: Any) -> None:
+    """``value`` as JSON on stdout, unstyled and unwrapped whatever the terminal width."""
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def records_json(items: Any) -> list[Any]:
+    """Dataclass records as JSON-ready dicts (enums as their values)."""
+    return [_plain(dataclasses.asdict(i)) for i in items]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def status_text(s: RunStatus) -> str:

@@ -8,30 +8,35 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.appspec import load_app
 from maestro_helix.cli.common import (
     AppOpt,
     BusOpt,
     DbOpt,
     ExitCode,
     GatesOpt,
+    JsonOpt,
     PolicyOpt,
     TokenOpt,
     err,
     fmt,
+    load_app,
+    open_store,
     open_system,
     out,
+    print_json,
+    records_json,
     run_async,
     status_text,
 )
+from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.core.clock import SystemClock
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.extras import require
 from maestro_helix.core.records import ApprovalRecord, ApprovalRequest, RunStatus
 from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S
 from maestro_helix.governance.identity import (
@@ -62,6 +67,19 @@ def _count(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> str:
     return f"{n} of {req.required_approvals}"
 
 
+_REQUEST_COLUMNS = (
+    Column("request id", keep=True),
+    Column("QSR", 5, justify="right"),
+    Column("MRI", 5, justify="right"),
+    Column("ok", 3),
+    Column("left", 8),
+)
+
+
+def _request_json(req: ApprovalRequest, approvals: tuple[ApprovalRecord, ...]) -> dict[str, Any]:
+    return {**records_json([req])[0], "approvals": records_json(approvals)}
+
+
 @approvals_app.command("list")
 def approvals_list(
     db: DbOpt = "maestro.db",
@@ -69,8 +87,10 @@ def approvals_list(
         str, typer.Option(help="pending, approved, rejected, overridden, expired, withdrawn, all")
     ] = ("pending"),
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Approval requests, oldest first, with why each is there."""
+    """Approval requests, oldest first: scores, approvals so far and time left, and under each
+    what it is and why it is there."""
 
     async def main() -> None:
         async with open_store(db) as store:
@@ -78,33 +98,40 @@ def approvals_list(
                 status=None if status == "all" else status, limit=limit
             )
             rows = [(r, (await store.get_request(r.request_id))[1]) for r in reqs]
-        table = Table(title=f"{len(rows)} {status} request(s)")
-        table.add_column("request id", no_wrap=True)
-        for col in ("what", "why", "QSR", "MRI", "approvals", "left"):
-            table.add_column(col)
+        if as_json:
+            print_json({"approvals": [_request_json(r, a) for r, a in rows]})
+            return
+        lines = []
         for r, approvals in rows:
             what = r.action_type or f"escalated step {r.scores.get('step_id')}"
-            table.add_row(
-                r.request_id,
-                what,
-                (r.scores.get("rule") or "; ".join(r.reasons))[:80],
-                fmt(r.scores.get("qsr")),
-                fmt(r.scores.get("mri")),
-                _count(r, approvals),
-                _left(r) if r.status == "pending" else r.status,
+            lines.append(
+                Row(
+                    [
+                        r.request_id,
+                        fmt(r.scores.get("qsr")),
+                        fmt(r.scores.get("mri")),
+                        _count(r, approvals).replace(" of ", "/"),
+                        _left(r) if r.status == "pending" else r.status,
+                    ],
+                    note=f"{what}: "
+                    f"{r.scores.get('rule') or '; '.join(r.reasons) or 'no reason given'}",
+                )
             )
-        out.print(table)
+        print_rows(out, f"{len(rows)} {status} request(s)", _REQUEST_COLUMNS, lines)
 
     run_async(main())
 
 
 @approvals_app.command("show")
-def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
+def approvals_show(request_id: str, db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """One request: reasons, scores, risk factors, the exact payload, approvals so far."""
 
     async def main() -> None:
         async with open_store(db) as store:
             req, approvals = await store.get_request(request_id)
+        if as_json:
+            print_json(_request_json(req, approvals))
+            return
         out.print(f"[bold]{req.request_id}[/bold] — {req.kind} — {req.status}")
         out.print(f"run {req.run_id}, step {req.scores.get('step_id')} #{req.attempt}")
         if req.scores.get("rule"):
@@ -269,12 +296,27 @@ def operators_add(
 
 
 @operators_app.command("list")
-def operators_list(db: DbOpt = "maestro.db") -> None:
+def operators_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Operators and their roles (never their tokens)."""
 
     async def main() -> None:
         async with open_store(db) as store:
             ops = await store.list_operators()
+        if as_json:
+            print_json(
+                {
+                    "operators": [
+                        {
+                            "operator_id": o.operator_id,
+                            "role": o.role.value,
+                            "created_at": o.created_at,
+                            "disabled": bool(o.disabled),
+                        }
+                        for o in ops
+                    ]
+                }
+            )
+            return
         table = Table("operator", "role", "created", "disabled")
         for o in ops:
             table.add_row(
@@ -360,6 +402,8 @@ def serve(
     the steps to `maestro worker` processes)."""
 
     async def main() -> None:
+        for module in ("fastapi", "uvicorn", "jinja2", "multipart", "cryptography"):
+            require(module, extra="server", feature="maestro serve")
         from maestro_helix.api.server import serve as serve_http
 
         spec = load_app(app_spec)
@@ -396,6 +440,9 @@ def worker(
     async def main() -> None:
         import signal
 
+        require("nats", extra="nats", feature="maestro worker")
+        if metrics_port is not None:
+            require("uvicorn", extra="server", feature="maestro worker --metrics-port")
         from maestro_helix.engine.worker import run_worker
 
         spec = load_app(app_spec)
@@ -416,16 +463,20 @@ def worker(
             if metrics_port is not None:
                 import uvicorn
                 from starlette.applications import Starlette
-                from starlette.routing import Mount
-
-                from maestro_helix.observability.metrics import metrics_app
+                from starlette.requests import Request
+                from starlette.responses import Response
+                from starlette.routing import Route
 
                 class _Exporter(uvicorn.Server):
                     @contextlib.contextmanager
                     def capture_signals(self) -> Iterator[None]:
                         yield  # the worker's own SIGTERM handler stays in charge
 
-                web = Starlette(routes=[Mount("/metrics", app=metrics_app(m.metrics))])
+                async def scrape(request: Request) -> Response:
+                    body, content_type = m.metrics.render(request.headers.get("accept"))
+                    return Response(body, media_type=content_type)
+
+                web = Starlette(routes=[Route("/metrics", scrape)])  # at /metrics, no redirect
                 exporter = _Exporter(
                     uvicorn.Config(
                         web, host="127.0.0.1", port=metrics_port, log_config=None, lifespan="off"

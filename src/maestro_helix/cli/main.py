@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.demo import demo_tasks
-from maestro_helix.app import Maestro, open_store
-from maestro_helix.appspec import demo_app, load_app
 from maestro_helix.cli import gil
 from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
@@ -27,26 +20,31 @@ from maestro_helix.cli.common import (
     DbOpt,
     ExitCode,
     GatesOpt,
+    JsonOpt,
     PolicyOpt,
     err,
     fmt,
     gates_path,
+    load_app,
+    open_store,
     open_system,
     out,
     policy_path,
+    print_json,
+    records_json,
     run_async,
     status_text,
 )
+from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
-from maestro_helix.cli.summary import BatchSummary
-from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
-from maestro_helix.core.workflow import load_definition_file
 from maestro_helix.governance.policy import load_policy
-from maestro_helix.helix.gate import load_gate_config
-from maestro_helix.observability.tracing import configure_logging
+
+if TYPE_CHECKING:
+    from maestro_helix.app import Maestro
 
 app = typer.Typer(
     help="Maestro + Helix: gated, audited, durable AI agent workflows.",
@@ -77,17 +75,42 @@ def demo(
     concurrency: Annotated[int, typer.Option(min=1, help="Runs executing at once.")] = 128,
     seed: Annotated[int, typer.Option(help="Seed for the generated tasks.")] = 7,
     bus: BusOpt = None,
+    verify_audit: Annotated[
+        bool,
+        typer.Option(
+            "--verify-audit",
+            help="Re-verify the whole audit chain afterwards (default: the entries of this run).",
+        ),
+    ] = False,
 ) -> None:
     """Run the runbook's research → analysis → synthesis workflow over generated tasks."""
 
     async def main() -> None:
-        load_gate_config(gates_path(gates))  # refuse bad configs before touching anything
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from maestro_helix.agents.demo import demo_tasks
+        from maestro_helix.appspec import demo_app
+        from maestro_helix.cli.summary import BatchSummary, Marks, process_elapsed_s, verify_since
+        from maestro_helix.helix.gate import load_gate_config
+
+        gate_config = load_gate_config(gates_path(gates))  # refuse bad configs before anything
         load_policy(policy_path(policy))
         inputs = demo_tasks(tasks, seed=seed)
         spec = demo_app()
         async with open_system(db, spec, gates, policy, bus=bus, concurrency=concurrency) as m:
             defn = await m.engine.register(spec.workflows[0])
-            summary = BatchSummary()
+            line = gate_config.default
+            summary = BatchSummary(
+                min_qsr=0.7 if line.min_qsr is None else line.min_qsr,
+                max_mri=0.3 if line.max_mri is None else line.max_mri,
+            )
+            marks = await Marks.take(m.store)
             progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -105,12 +128,18 @@ def demo(
                     summary.add(await m.engine.wait(run_id))
                     progress.advance(bar)
             summary.elapsed_s = time.perf_counter() - t0
-            report = await m.verify_audit()
-            await summary.add_governance(m.store, ids)
+            t1 = time.perf_counter()
+            report = await (
+                m.verify_audit() if verify_audit else verify_since(m.store, marks.audit)
+            )
+            summary.summary_s += time.perf_counter() - t1
+            await summary.add_governance(m.store, ids, marks)
+        summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
+        scope = "whole chain" if verify_audit else "entries of this run, linked to the chain"
         out.print(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
-            f" ({report.checked} entries) · database: {m.store.describe()}"
+            f" ({report.checked} {scope}) · database: {m.store.describe()}"
         )
         if summary.pending_requests:
             out.print(
@@ -129,11 +158,14 @@ def run_cmd(
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run one workflow file on one input and print how every step was judged."""
 
     async def main() -> None:
+        from maestro_helix.core.workflow import load_definition_file
+        from maestro_helix.helix.gate import load_gate_config
+
         load_gate_config(gates_path(gates))
         load_policy(policy_path(policy))
         defn = load_definition_file(file)
@@ -146,17 +178,14 @@ def run_cmd(
             stored = await m.engine.register(defn, source=file.name)
             result = await m.engine.run(stored, data)
         if as_json:
-            out.print_json(
-                json.dumps(
-                    {
-                        "run_id": result.run_id,
-                        "status": result.status.value,
-                        "error": result.error,
-                        "attempts": [dataclasses.asdict(a) for a in result.attempts],
-                        "outputs": result.outputs,
-                    },
-                    default=str,
-                )
+            print_json(
+                {
+                    "run_id": result.run_id,
+                    "status": result.status.value,
+                    "error": result.error,
+                    "attempts": records_json(result.attempts),
+                    "outputs": result.outputs,
+                }
             )
         else:
             out.print(f"run [bold]{result.run_id}[/bold] — {status_text(result.status)}")
@@ -213,6 +242,8 @@ def resume(
     wait for them."""
 
     async def main() -> None:
+        from maestro_helix.helix.gate import load_gate_config
+
         load_gate_config(gates_path(gates))
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, concurrency=concurrency, resume=False) as m:
@@ -229,6 +260,15 @@ def resume(
     run_async(main())
 
 
+_RUN_COLUMNS = (
+    Column("run id", keep=True),
+    Column("status", 9),
+    Column("step", 4, justify="right"),
+    Column("created", 11),
+    Column("workflow"),
+)
+
+
 @runs_app.command("list")
 def runs_list(
     db: DbOpt = "maestro.db",
@@ -236,28 +276,32 @@ def runs_list(
     workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (the error of a failed run under its row)."""
 
     async def main() -> None:
         async with open_store(db) as store:
             page = await store.list_runs(
                 status=status, workflow=workflow, limit=limit, offset=offset
             )
-        table = Table(title=f"{len(page.runs)} of {page.total} run(s)")
-        table.add_column("run id", no_wrap=True, min_width=36)
-        for name in ("workflow", "status", "next step", "created", "error"):
-            table.add_column(name)
-        for r in page.runs:
-            table.add_row(
-                r.run_id,
-                f"{r.workflow} v{r.workflow_version}",
-                status_text(r.status),
-                str(r.next_step),
-                r.created_at[:19],
-                (r.error or "")[:60],
+        if as_json:
+            print_json({"runs": records_json(page.runs), "total": page.total})
+            return
+        rows = [
+            Row(
+                [
+                    r.run_id,
+                    status_text(r.status),
+                    str(r.next_step),
+                    f"{r.created_at[5:10]} {r.created_at[11:16]}",
+                    f"{r.workflow} v{r.workflow_version}",
+                ],
+                note=r.error or "",
             )
-        out.print(table)
+            for r in page.runs
+        ]
+        print_rows(out, f"{len(page.runs)} of {page.total} run(s)", _RUN_COLUMNS, rows)
 
     run_async(main())
 
@@ -266,7 +310,7 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="The run id.")],
     db: DbOpt = "maestro.db",
-    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show one run: every attempt of every step with its scores, factors and decision."""
 
@@ -276,8 +320,7 @@ def runs_show(
             steps = await store.step_records(run_id)
             actions = await store.intents_of(run_id)
         if as_json:
-            body = {"run": dataclasses.asdict(rec), "steps": [dataclasses.asdict(s) for s in steps]}
-            out.print_json(json.dumps(body, default=str))
+            print_json({"run": records_json([rec])[0], "steps": records_json(steps)})
             return
         out.print(
             f"run [bold]{rec.run_id}[/bold] — {rec.workflow} v{rec.workflow_version} — "
@@ -321,6 +364,9 @@ def runs_show(
 
 def _control(action: str, run_id: str, db: str) -> None:
     async def main() -> None:
+        from maestro_helix.agents.base import AgentRegistry
+        from maestro_helix.app import Maestro
+
         async with Maestro.open(db, agents=AgentRegistry(), resume=False) as m:
             await getattr(m.engine, action)(run_id)
             rec = await m.store.get_run(run_id)
@@ -380,9 +426,34 @@ def audit_verify(db: DbOpt = "maestro.db") -> None:
     run_async(main())
 
 
+def _version(value: bool) -> None:
+    if value:
+        from maestro_helix import __version__
+
+        out.print(f"maestro-helix {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Maestro + Helix: gated, audited, durable AI agent workflows."""
+
+
 def main() -> None:
-    level = os.environ.get("MAESTRO_LOG_LEVEL", "WARNING").upper()
-    configure_logging(getattr(logging, level, logging.WARNING))
+    from maestro_helix.observability.logs import configure_logging
+
+    try:
+        configure_logging()  # MAESTRO_LOG_LEVEL, MAESTRO_LOG_FORMAT
+    except MaestroError as e:
+        err.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(2) from None
     app()
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.appspec import load_app
 from maestro_helix.cli.common import (
     AppOpt,
     DbOpt,
     GatesOpt,
+    JsonOpt,
     PolicyOpt,
     TokenOpt,
+    load_app,
+    open_store,
     open_system,
     out,
+    print_json,
+    records_json,
     run_async,
 )
 from maestro_helix.core.clock import SystemClock, iso
@@ -26,7 +29,7 @@ workflows_app = typer.Typer(help="Versioned workflow definitions.", no_args_is_h
 
 
 @workflows_app.command("list")
-def workflows_list(db: DbOpt = "maestro.db") -> None:
+def workflows_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Workflows, their head version, and whether they are paused."""
 
     async def main() -> None:
@@ -36,6 +39,22 @@ def workflows_list(db: DbOpt = "maestro.db") -> None:
         heads: dict[str, int] = {}
         for d in defs:
             heads[d.name] = max(heads.get(d.name, 0), d.version)
+        if as_json:
+            print_json(
+                {
+                    "workflows": [
+                        {
+                            "name": d.name,
+                            "head_version": d.version,
+                            "steps": len(d.steps),
+                            "paused": d.name in paused,
+                        }
+                        for d in defs
+                        if d.version == heads[d.name]
+                    ]
+                }
+            )
+            return
         table = Table("workflow", "head version", "steps", "paused")
         for d in defs:
             if d.version == heads[d.name]:
@@ -48,12 +67,15 @@ def workflows_list(db: DbOpt = "maestro.db") -> None:
 
 
 @workflows_app.command("versions")
-def workflows_versions(name: str, db: DbOpt = "maestro.db") -> None:
+def workflows_versions(name: str, db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Every stored version of a workflow, oldest first."""
 
     async def main() -> None:
         async with open_store(db) as store:
             versions = await store.list_workflow_versions(name)
+        if as_json:
+            print_json({"name": name, "versions": records_json(versions)})
+            return
         table = Table("version", "created", "digest", "head")
         for v in versions:
             table.add_row(

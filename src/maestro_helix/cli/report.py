@@ -9,11 +9,9 @@ from typing import Annotated
 
 import typer
 
-from maestro_helix.app import open_store
 from maestro_helix.cli import common
-from maestro_helix.cli.common import DbOpt, run_async
+from maestro_helix.cli.common import DbOpt, open_store, run_async
 from maestro_helix.core.errors import ConfigError
-from maestro_helix.ops.report import Verdict, build_report, render_html
 
 _AGE = re.compile(r"(\d+)\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -73,6 +71,8 @@ def report(
         if not _exists(db):
             raise ConfigError("--db", "", f"no database at {db}")
         async with open_store(db) as store:
+            from maestro_helix.ops.report import Verdict, build_report, render_html
+
             data = await build_report(store, since=start, until=end)
         out.write_text(render_html(data), encoding="utf-8")
         colour = "green" if data.verdict is Verdict.GO else "red"

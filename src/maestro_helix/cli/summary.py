@@ -1,15 +1,29 @@
-"""The summary table printed after a batch of runs."""
+"""The summary table printed after a batch of runs.
+
+It costs a few queries whatever the batch size: one for the batch's approval requests, and the
+reflexive events written since the batch started read in pages of 10,000 (the action outcomes
+are events). The audit chain is checked for the entries the batch wrote, linked to the entry
+before them; the whole chain only when asked (``maestro demo --verify-audit``,
+``maestro audit verify``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.table import Table
 
+from maestro_helix.core.audit import ChainReport, entry_hash
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import RunStatus
 from maestro_helix.engine.engine import RunResult
+
+EVENT_PAGE = 10_000
+_ACTION_EVENTS = {"action.succeeded": True, "action.failed": False}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -21,10 +35,60 @@ def percentile(values: list[float], p: float) -> float:
     return s[k]
 
 
+def process_elapsed_s() -> float | None:
+    """Wall time since this process started (Linux ``/proc``), or ``None`` where unknown."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """Where the store's append-only tables stood before a batch (``count`` is a lower bound
+    of the newest seq: reading after it never misses what the batch writes)."""
+
+    events: int
+    audit: int
+
+    @classmethod
+    async def take(cls, store: Store) -> Marks:
+        return cls(await store.count("reflexive_events"), await store.count("audit_log"))
+
+
+async def verify_since(store: Store, after_seq: int) -> ChainReport:
+    """Check the audit entries after ``after_seq``: each hash, and each link back to the entry
+    before it (the first one to entry ``after_seq``)."""
+    prev_rows = await store.audit_entries(after_seq=after_seq - 1, limit=1) if after_seq else []
+    prev = entry_hash(prev_rows[0]) if prev_rows else None
+    checked, seq = 0, after_seq
+    while True:
+        page = await store.audit_entries(after_seq=seq, limit=EVENT_PAGE)
+        for e in page:
+            checked += 1
+            seq = int(e["seq"])
+            if prev is not None and e["prev_hash"] != prev:
+                return ChainReport(False, checked, seq, f"entry {seq} does not link to {seq - 1}")
+            prev = entry_hash(e)
+            if prev != e["hash"]:
+                return ChainReport(False, checked, seq, f"entry {seq} was altered")
+        if len(page) < EVENT_PAGE:
+            return ChainReport(True, checked)
+
+
 @dataclass
 class BatchSummary:
-    """Figures over many runs: what ``maestro demo`` reports."""
+    """Figures over many runs: what ``maestro demo`` reports.
 
+    Args:
+        min_qsr: the gate's QSR line (scores below it are counted).
+        max_mri: the gate's MRI line (scores above it are counted).
+    """
+
+    min_qsr: float = 0.7
+    max_mri: float = 0.3
     runs: int = 0
     completed: int = 0
     passed_clean: int = 0
@@ -35,9 +99,11 @@ class BatchSummary:
     mri: list[float] = field(default_factory=list)
     eval_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
+    summary_s: float = 0.0
+    process_s: float | None = None
     pending_requests: int = 0
     two_person: int = 0
-    approvals: int = 0
+    decided_requests: int = 0
     actions_run: int = 0
     actions_failed: int = 0
 
@@ -56,8 +122,10 @@ class BatchSummary:
                 self.mri.append(a.mri)
             self.eval_ms.append(a.eval_ms)
 
-    async def add_governance(self, store: Store, run_ids: Sequence[str]) -> None:
-        """GIL's side of the batch: requests waiting for people, decisions, actions run."""
+    async def add_governance(self, store: Store, run_ids: Sequence[str], since: Marks) -> None:
+        """GIL's side of the batch, in a few queries: the requests of these runs (one query)
+        and the outcomes of their actions (the events written since ``since``)."""
+        t0 = time.perf_counter()
         mine = set(run_ids)
         for req in await store.list_requests(limit=1_000_000):
             if req.run_id not in mine:
@@ -65,42 +133,82 @@ class BatchSummary:
             if req.status == "pending":
                 self.pending_requests += 1
                 self.two_person += req.required_approvals >= 2
-            self.approvals += len((await store.get_request(req.request_id))[1])
-        for run_id in run_ids:
-            for intent in await store.intents_of(run_id):
-                self.actions_run += intent.status == "succeeded"
-                self.actions_failed += intent.status == "failed"
+            else:
+                self.decided_requests += 1
+        outcomes = await _action_outcomes(store, mine, since.events)
+        self.actions_run += sum(outcomes.values())
+        self.actions_failed += sum(1 for ok in outcomes.values() if not ok)
+        self.summary_s += time.perf_counter() - t0
 
     @property
     def throughput_per_min(self) -> float:
         return self.runs / self.elapsed_s * 60.0 if self.elapsed_s > 0 else 0.0
 
     def table(self, title: str = "summary") -> Table:
-        def mean(v: list[float]) -> float:
-            return sum(v) / len(v) if v else 0.0
-
         share = self.passed_clean / self.runs if self.runs else 0.0
         t = Table(title=title, show_header=True)
         t.add_column("metric")
         t.add_column("value", justify="right")
-        t.add_row("tasks", f"{self.runs}")
-        t.add_row("passed without escalation", f"{self.passed_clean} ({share:.1%})")
-        t.add_row("completed", f"{self.completed}")
-        t.add_row("escalated to humans", f"{self.escalated}")
-        t.add_row(
-            "approval requests waiting",
-            f"{self.pending_requests} ({self.two_person} need two people)",
-        )
-        t.add_row("human decisions recorded", f"{self.approvals}")
-        t.add_row("actions run through GIL", f"{self.actions_run} ({self.actions_failed} failed)")
-        t.add_row("failed", f"{self.failed}")
-        t.add_row("retries (with evaluator feedback)", f"{self.retries}")
-        t.add_row("QSR mean / p99", f"{mean(self.qsr):.3f} / {percentile(self.qsr, 99):.3f}")
-        t.add_row("MRI mean / p99", f"{mean(self.mri):.3f} / {percentile(self.mri, 99):.3f}")
-        t.add_row("throughput", f"{self.throughput_per_min:,.0f} tasks/min")
-        t.add_row(
-            "evaluation latency p50 / p99",
-            f"{percentile(self.eval_ms, 50):.2f} / {percentile(self.eval_ms, 99):.2f} ms",
-        )
-        t.add_row("wall time", f"{self.elapsed_s:.2f} s")
+        for label, value in self.rows(share):
+            t.add_row(label, value)
         return t
+
+    def rows(self, share: float) -> list[tuple[str, str]]:
+        rows = [
+            ("tasks", f"{self.runs}"),
+            ("passed without escalation", f"{self.passed_clean} ({share:.1%})"),
+            ("completed", f"{self.completed}"),
+            ("escalated to humans", f"{self.escalated}"),
+            (
+                "approval requests waiting",
+                f"{self.pending_requests} ({self.two_person} need two people)",
+            ),
+            ("approval requests decided", f"{self.decided_requests}"),
+            ("actions run through GIL", f"{self.actions_run} ({self.actions_failed} failed)"),
+            ("failed", f"{self.failed}"),
+            ("retries (with evaluator feedback)", f"{self.retries}"),
+            ("QSR mean / p1", f"{_mean(self.qsr):.3f} / {percentile(self.qsr, 1):.3f}"),
+            (
+                f"QSR below the gate ({self.min_qsr:g})",
+                _share(self.qsr, lambda x: x < self.min_qsr),
+            ),
+            ("MRI mean / p99", f"{_mean(self.mri):.3f} / {percentile(self.mri, 99):.3f}"),
+            (
+                f"MRI above the gate ({self.max_mri:g})",
+                _share(self.mri, lambda x: x > self.max_mri),
+            ),
+            ("throughput", f"{self.throughput_per_min:,.0f} tasks/min"),
+            (
+                "evaluation latency p50 / p99",
+                f"{percentile(self.eval_ms, 50):.2f} / {percentile(self.eval_ms, 99):.2f} ms",
+            ),
+            ("wall time (runs)", f"{self.elapsed_s:.2f} s"),
+            ("summary queries", f"{self.summary_s:.2f} s"),
+        ]
+        if self.process_s is not None:
+            rows.append(("wall time (whole process)", f"{self.process_s:.2f} s"))
+        return rows
+
+
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v) if v else 0.0
+
+
+def _share(values: list[float], pred: Callable[[float], bool]) -> str:
+    n = sum(1 for x in values if pred(x))
+    return f"{n / len(values):.1%} of attempts" if values else "—"
+
+
+async def _action_outcomes(store: Store, runs: set[str], after_seq: int) -> Mapping[str, bool]:
+    """Idempotency key → succeeded, for the actions of ``runs`` (the latest outcome counts)."""
+    outcomes: dict[str, bool] = {}
+    seq = after_seq
+    while True:
+        page = await store.events(after_seq=seq, limit=EVENT_PAGE)
+        for ev in page:
+            seq = ev.seq if ev.seq is not None else seq
+            ok = _ACTION_EVENTS.get(ev.type)
+            if ok is not None and ev.run_id in runs:
+                outcomes[str(ev.payload.get("idempotency_key", ev.event_id))] = ok
+        if len(page) < EVENT_PAGE:
+            return outcomes

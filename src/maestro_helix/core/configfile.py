@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from maestro_helix.core.errors import ConfigError, ConfigErrors
@@ -61,3 +62,93 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as e:
         where = f"line {e.lineno} column {e.colno}"
         raise ConfigErrors([ConfigError(str(p), where, f"invalid JSON: {e.msg}")]) from None
+
+
+# -- YAML with limits ---------------------------------------------------------------------------
+# A definition is a few kilobytes. These bounds stop a hostile or broken file (an alias bomb:
+# 562 bytes that expand to billions of nodes) in milliseconds instead of minutes and gigabytes.
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_ALIASES = 200
+MAX_NODES = 200_000  # after expanding aliases
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that counts nesting and aliases while it composes the document."""
+
+    def __init__(self, text: str, source: str) -> None:
+        super().__init__(text)
+        self.source = source
+        self.depth = 0
+        self.aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _limit(self, f"more than {MAX_ALIASES} aliases (*name)")
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _limit(self, f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _limit(loader: _LimitedLoader, reason: str) -> ConfigError:
+    mark = loader.get_mark()
+    return ConfigError(loader.source, f"line {mark.line + 1} column {mark.column + 1}", reason)
+
+
+def _expanded_size(node: yaml.Node, source: str) -> int:
+    """Nodes in the document once every alias is expanded (each shared node counted as often
+    as it is referenced), computed without expanding: sizes are memoised per node."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        known = sizes.get(id(n))
+        if known is not None:
+            return known
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(v) for v in n.value)
+        if total > MAX_NODES:
+            mark = n.start_mark
+            raise ConfigError(
+                source,
+                f"line {mark.line + 1} column {mark.column + 1}",
+                f"expands to more than {MAX_NODES:,} values through aliases (an alias bomb?)",
+            )
+        sizes[id(n)] = total
+        return total
+
+    return size(node)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML with limits on size, nesting, aliases and expanded size.
+
+    Raises:
+        ConfigError: a limit is passed (with the line and column where), or the text is not
+            YAML (``invalid YAML: ...``).
+    """
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise ConfigError(source, "", f"larger than {MAX_FILE_BYTES // 1024} KiB")
+    loader = _LimitedLoader(text, source)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, source)
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(source, where, f"invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()

@@ -138,3 +138,22 @@ class InputError(MaestroError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class MissingExtra(MaestroError):
+    """A feature needs an optional dependency that is not installed.
+
+    Attributes:
+        feature: what was asked for, e.g. ``"maestro serve"`` or ``"--bus nats://"``.
+        extra: the ``pip install 'maestro-helix[EXTRA]'`` that brings it.
+        module: the module that could not be imported.
+    """
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"{feature} needs the [{extra}] extra ({module} is not installed): "
+            f"pip install 'maestro-helix[{extra}]'"
+        )

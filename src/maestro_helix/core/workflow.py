@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from maestro_helix.core.configfile import validation_errors
+from maestro_helix.core.configfile import MAX_FILE_BYTES, load_yaml, validation_errors
 from maestro_helix.core.errors import ConfigError, WorkflowDefinitionError
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$"
@@ -188,6 +187,10 @@ def load_definition_file(path: str | Path) -> WorkflowDef:
     p = Path(path)
     source = p.name
     try:
+        if p.stat().st_size > MAX_FILE_BYTES:  # refuse before reading it all
+            raise WorkflowDefinitionError(
+                [ConfigError(str(p), "", f"larger than {MAX_FILE_BYTES // 1024} KiB")]
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise WorkflowDefinitionError([ConfigError(str(p), "", "file not found")]) from None
@@ -206,14 +209,9 @@ def load_text(text: str, source: str, suffix: str) -> Any:
                 [ConfigError(source, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}")]
             ) from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise WorkflowDefinitionError(
-            [ConfigError(source, where, f"invalid YAML: {problem}")]
-        ) from None
+        return load_yaml(text, source)  # bounded: size, depth, aliases, expanded size
+    except ConfigError as e:
+        raise WorkflowDefinitionError([e]) from None
 
 
 @dataclass(frozen=True, slots=True)

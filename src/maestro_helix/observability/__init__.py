@@ -22,13 +22,46 @@ events built inside carry the trace id, and metrics see the gate's verdict and G
         provider.shutdown()                               # on exit: flushes queued spans
 """
 
-from maestro_helix.observability.metrics import HelixMetrics, MetricsLink, metrics_app
-from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maestro_helix.observability.logs import configure_logging
+    from maestro_helix.observability.metrics import HelixMetrics, MetricsLink, metrics_app
+    from maestro_helix.observability.tracing import (
+        TracingLink,
+        run_span,
+        tracer_provider_from_env,
+    )
+
+# imported on first use: the CLI configures logging without loading Prometheus or OpenTelemetry
+_LAZY = {
+    "configure_logging": "maestro_helix.observability.logs",
+    "HelixMetrics": "maestro_helix.observability.metrics",
+    "MetricsLink": "maestro_helix.observability.metrics",
+    "metrics_app": "maestro_helix.observability.metrics",
+    "TracingLink": "maestro_helix.observability.tracing",
+    "run_span": "maestro_helix.observability.tracing",
+    "tracer_provider_from_env": "maestro_helix.observability.tracing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'maestro_helix.observability' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "HelixMetrics",
     "MetricsLink",
     "TracingLink",
+    "configure_logging",
     "metrics_app",
     "run_span",
     "tracer_provider_from_env",

@@ -89,6 +89,8 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 EVAL_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
 
 _STEP_LABELS = ("workflow", "step", "agent")
+# RunStatus.finished, spelled out: observability does not import the store
+_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _NO_AGENT = "none"  # an attempt that failed before routing (Prometheus treats "" as absent)
 
 ASGIApp = Callable[
@@ -166,24 +168,27 @@ class HelixMetrics:
       on the outcome (``kind="escalation"`` for an escalated step, ``"action"`` for an
       irreversible action awaiting approval); an ESCALATE decision without a request (no GIL
       link in the chain) counts once as ``escalation``; a decision and its request count once.
-    - ``reflexive_event_lag_ms`` (gauge): age of the oldest received, unacknowledged event.
+    - ``reflexive_event_lag_ms`` (gauge): age of the oldest reflexive event not yet processed:
+      with a JetStream bus, by any consumer of the stream (measured on the server, see
+      :mod:`maestro_helix.bus.lag`), else by this process's own subscriptions.
     - ``tls_handshake_failures_total`` (counter, ``component``: ``api``, ``bus``, ``store``...).
     - ``maestro_step_latency_seconds`` (histogram, step labels): one attempt through the chain
       inside :class:`MetricsLink` (routing, agent, evaluation, gate, GIL planning).
     - ``helix_evaluation_seconds`` (histogram, step labels): QSR + MRI evaluation time.
     - ``helix_gate_decisions_total`` (counter, step labels + ``decision``).
     - ``helix_retries_total`` (counter, step labels): RETRY decisions.
-    - ``maestro_tasks_total`` (counter, ``workflow``, ``status``): finished runs, from
-      :meth:`run_finished`.
+    - ``maestro_tasks_total`` (counter, ``workflow``, ``status``): runs that reached a terminal
+      status (completed, failed, cancelled), each once, from :meth:`run_finished`.
     - ``gil_decisions_refused_total`` (counter, ``code``): refused human decisions.
     - ``gil_actions_total`` (counter, ``action_type``, ``outcome``): cleared actions run.
 
     The averages are exponentially weighted in *time* (not in samples): each score weighs
     ``0.5 ** (age / average_halflife_s)``, so with the default 60 s the gauge follows the last
-    couple of minutes whatever the traffic, and the alert rules' ``for: 5m`` means "the recent
-    average stayed below the line for five minutes". A workflow with no traffic keeps its last
-    value. For a fleet-wide figure use the histograms:
-    ``sum(rate(helix_qsr_sum[5m])) / sum(rate(helix_qsr_count[5m]))``.
+    couple of minutes whatever the traffic. A workflow with no traffic keeps its last value, so
+    **alerts do not use these gauges**: ``deploy/prometheus/alerts.yml`` derives the average
+    over a window from the histograms (``rate(helix_qsr_sum[5m]) / rate(helix_qsr_count[5m])``,
+    recorded as ``workflow:helix_qsr_average:rate5m``), which has no value once traffic stops,
+    so an alert resolves when the workflow is paused.
 
     Args:
         registry: where every metric is registered.
@@ -239,7 +244,7 @@ class HelixMetrics:
         )
         self.event_lag_ms = Gauge(
             "reflexive_event_lag_ms",
-            "Age in ms of the oldest reflexive event received and not yet acknowledged.",
+            "Age in ms of the oldest reflexive event a consumer has not acknowledged yet.",
             registry=r,
         )
         self.tls_handshake_failures = Counter(
@@ -379,9 +384,14 @@ class HelixMetrics:
     # -- facts from elsewhere -----------------------------------------------------------------
 
     def run_finished(self, workflow: str, status: str) -> None:
-        """Count one finished run (call once per run, with its final status, e.g.
-        ``RunStatus.COMPLETED``). The escalation-rate alert divides by this counter."""
-        self.tasks.labels(workflow, str(status)).inc()
+        """Count a run that stopped, if it stopped for good.
+
+        The engine calls this at every stop (``Engine.on_run_stopped``), and a run can stop
+        several times: escalated, approved, resumed and then completed. Only the terminal
+        statuses (completed, failed, cancelled) are counted, so each run counts once, when it
+        finishes: the escalation-rate alert divides by this counter."""
+        if str(status) in _TERMINAL:
+            self.tasks.labels(workflow, str(status)).inc()
 
     def decision_refused(self, code: str) -> None:
         """Count one refused human decision (``code`` from the governance rules)."""

@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.core.extras import require
 from maestro_helix.core.scores import EvaluationFailure
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 
@@ -199,6 +200,8 @@ def tracer_provider_from_env(service_name: str = "maestro-helix") -> TracerProvi
                 )
             break
 
+    for module in ("opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http"):
+        require(module, extra="otel", feature="OTLP trace export (OTEL_* variables)")
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -224,12 +227,8 @@ class TraceIdFilter(logging.Filter):
 
 
 def configure_logging(level: int = logging.WARNING) -> None:
-    """Log to stderr with the trace id on each line (what the ``maestro`` command uses)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
+    """Log to stderr, structured, with the trace id on each line: kept for callers of the old
+    place; see :func:`maestro_helix.observability.logs.configure_logging`."""
+    from maestro_helix.observability.logs import configure_logging as configure
+
+    configure(level)
