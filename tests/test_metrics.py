@@ -156,7 +156,21 @@ def metrics(clock: FakeClock) -> HelixMetrics:
 async def run_through_link(metrics: HelixMetrics, *outs: StepOutcome, **kw: Any) -> None:
     bridge = MaestroHelixBridge([MetricsLink(metrics)], Replay(*outs, **kw))
     for out in outs:
-        assert await bridge.execute_step(out.input) is out
+        got = await bridge.execute_step(out.input)
+        assert got.input is out.input
+        for observe in got.observers:  # what the engine does once the attempt is committed
+            observe()
+
+
+async def test_link_counts_nothing_until_the_attempt_is_committed(metrics: HelixMetrics) -> None:
+    out = outcome()
+    bridge = MaestroHelixBridge([MetricsLink(metrics)], Replay(out))
+    got = await bridge.execute_step(out.input)
+    key = {"workflow": "brief", "step": "research", "agent": "researcher"}
+    assert value(metrics, "helix_qsr_count", **key) == 0
+    for observe in got.observers:
+        observe()
+    assert value(metrics, "helix_qsr_count", **key) == 1
 
 
 def test_exposition_carries_every_runbook_name(metrics: HelixMetrics) -> None:
@@ -393,6 +407,8 @@ async def test_metrics_link_in_the_default_chain_sees_the_gate(clock: FakeClock)
         inp.run_id, OTHER, OTHER.steps[0], 0, 1, inp.scope, gate.thresholds_for(OTHER, inp.step)
     )
     out = await bridge.execute_step(inp)
+    for observe in out.observers:  # as the engine does after the commit
+        observe()
     key = {"workflow": "other", "step": "only", "agent": "researcher"}
     assert out.qsr is not None and out.verdict is not None
     assert value(metrics, "helix_qsr_sum", **key) == pytest.approx(out.qsr)

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prometheus_client import (
@@ -471,5 +471,7 @@ class MetricsLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         t0 = self._monotonic()
         out = await nxt(inp)
-        self.metrics.record(out, self._monotonic() - t0)
-        return out
+        elapsed = self._monotonic() - t0
+        metrics = self.metrics
+        # counted once the attempt is committed (a refused or redelivered one is not)
+        return replace(out, observers=(*out.observers, lambda: metrics.record(out, elapsed)))
