@@ -39,9 +39,10 @@ log = logging.getLogger(__name__)
 __all__ = ["Maestro", "open_store"]
 
 
-def open_store(db: str | Path) -> Store:
+def open_store(db: str | Path, *, must_exist: bool = False) -> Store:
     """A store for a path or URL: a plain path or ``sqlite:///PATH`` (embedded SQLite), or
-    ``postgresql://user@host:port/db`` (production)."""
+    ``postgresql://user@host:port/db`` (production). With ``must_exist`` a missing SQLite file
+    is a :class:`ConfigError` instead of a new database (for read commands)."""
     text = str(db)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         from maestro_helix.store.postgres import PostgresStore
@@ -57,7 +58,7 @@ def open_store(db: str | Path) -> Store:
             f"unsupported database URL scheme {scheme!r} (use a file path, "
             "sqlite:///PATH or postgresql://...)",
         )
-    return SQLiteStore(text)
+    return SQLiteStore(text, must_exist=must_exist)
 
 
 @dataclass

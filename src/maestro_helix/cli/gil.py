@@ -64,7 +64,7 @@ def approvals_list(
     """Approval requests, oldest first, with why each is there."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             reqs = await store.list_requests(
                 status=None if status == "all" else status, limit=limit
             )
@@ -94,7 +94,7 @@ def approvals_show(request_id: str, db: DbOpt = "maestro.db") -> None:
     """One request: reasons, scores, risk factors, the exact payload, approvals so far."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             req, approvals = await store.get_request(request_id)
         out.print(f"[bold]{req.request_id}[/bold] — {req.kind} — {req.status}")
         out.print(f"run {req.run_id}, step {req.scores.get('step_id')} #{req.attempt}")

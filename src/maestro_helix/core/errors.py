@@ -111,3 +111,8 @@ class InputError(MaestroError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class AuditLogError(MaestroError):
+    """A request about the audit log's Merkle tree that cannot be answered (a leaf or tree size
+    out of range, a malformed checkpoint or proof)."""

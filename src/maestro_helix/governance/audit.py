@@ -21,6 +21,7 @@ __all__ = [
     "GENESIS_HASH",
     "AuditDraft",
     "ChainReport",
+    "ChainWalker",
     "canonical_bytes",
     "entry_hash",
     "verify_chain",
@@ -123,6 +124,51 @@ class ChainReport:
     reason: str = ""
 
 
+class ChainWalker:
+    """:func:`verify_chain` one entry at a time, so other checks (the Merkle tree) can share the
+    pass and the canonical bytes it computes."""
+
+    __slots__ = ("checked", "expected_seq", "last", "prev")
+
+    def __init__(self) -> None:
+        self.prev = GENESIS_HASH
+        self.expected_seq = 1
+        self.checked = 0
+        self.last: tuple[int, str] | None = None
+
+    def step(self, e: Mapping[str, Any]) -> tuple[bytes, ChainReport | None]:
+        """Check one entry (the next in seq order): its canonical bytes, and a failure or None."""
+        self.checked += 1
+        n = self.checked
+        seq = int(e["seq"])
+        if seq != self.expected_seq:
+            why = f"entry {seq} follows entry {self.expected_seq - 1}: entries are missing"
+            return b"", ChainReport(False, n, seq, why)
+        if e["prev_hash"] != self.prev:
+            why = f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
+            return b"", ChainReport(False, n, seq, why)
+        body = canonical_bytes(e)
+        h = hashlib.sha256(body).hexdigest()
+        if h != e["hash"]:
+            why = f"entry {seq} was altered: its content does not match its hash"
+            return body, ChainReport(False, n, seq, why)
+        self.prev = h
+        self.expected_seq += 1
+        self.last = (seq, h)
+        return body, None
+
+    def finish(self, head: tuple[int, str] | None) -> ChainReport:
+        """The verdict once every entry was stepped through, against the recorded head."""
+        n, last = self.checked, self.last
+        if head is not None and head != (last or (0, GENESIS_HASH)):
+            have = last[0] if last else 0
+            if have < head[0]:
+                why = f"the chain ends at entry {have} but entry {head[0]} was written"
+                return ChainReport(False, n, have + 1, why)
+            return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
+        return ChainReport(True, n)
+
+
 def verify_chain(
     entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
 ) -> ChainReport:
@@ -132,37 +178,9 @@ def verify_chain(
         entries: audit rows sorted by seq, each with every field of AUDIT_FIELDS plus ``hash``.
         head: the (seq, hash) the store recorded as the newest entry, if it keeps one.
     """
-    prev = GENESIS_HASH
-    expected_seq = 1
-    n = 0
-    last: tuple[int, str] | None = None
+    walker = ChainWalker()
     for e in entries:
-        n += 1
-        seq = int(e["seq"])
-        if seq != expected_seq:
-            return ChainReport(
-                False, n, seq, f"entry {seq} follows entry {expected_seq - 1}: entries are missing"
-            )
-        if e["prev_hash"] != prev:
-            return ChainReport(
-                False, n, seq, f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
-            )
-        h = entry_hash(e)
-        if h != e["hash"]:
-            return ChainReport(
-                False, n, seq, f"entry {seq} was altered: its content does not match its hash"
-            )
-        prev = h
-        expected_seq += 1
-        last = (seq, h)
-    if head is not None and head != (last or (0, GENESIS_HASH)):
-        have = last[0] if last else 0
-        if have < head[0]:
-            return ChainReport(
-                False,
-                n,
-                have + 1,
-                f"the chain ends at entry {have} but entry {head[0]} was written",
-            )
-        return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
-    return ChainReport(True, n)
+        _, bad = walker.step(e)
+        if bad is not None:
+            return bad
+    return walker.finish(head)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport
+
+T = TypeVar("T")
 
 
 class RunStatus(enum.StrEnum):
@@ -206,6 +208,39 @@ class Transition:
     events: Sequence[EventRecord] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit entries to read (every given field must match), oldest first."""
+
+    run_id: str | None = None
+    operator: str | None = None
+    kind: str | None = None
+    seq: int | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    """A signed checkpoint of the audit log's Merkle tree, as stored.
+
+    Attributes:
+        tree_size: entries covered (seq 1..tree_size).
+        root_hash: hex RFC 6962 tree head of those entries.
+        ts: when it was signed (RFC 3339 UTC).
+        origin: the log's name (the key's name).
+        key_id: hex signed-note key id of the signing key.
+        note: the whole signed note (what ``audit checkpoint --export`` writes to a file).
+    """
+
+    tree_size: int
+    root_hash: str
+    ts: str
+    origin: str
+    key_id: str
+    note: str
+
+
 class Store(ABC):
     """Durable state of workflows, runs, steps, the audit chain and reflexive events.
 
@@ -292,6 +327,26 @@ class Store(ABC):
 
     @abstractmethod
     async def verify_audit(self) -> ChainReport: ...
+
+    # -- the verifiable log (Merkle tree checkpoints; governance/merkle.py) --------------------
+
+    @abstractmethod
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        """Audit entries matching ``f``, in seq order."""
+
+    @abstractmethod
+    async def scan_audit(
+        self, fn: Callable[[Iterator[dict[str, Any]], tuple[int, str] | None], T]
+    ) -> T:
+        """``fn(entries in seq order, recorded head)`` over one consistent read of the log."""
+
+    @abstractmethod
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        """Store a signed checkpoint; False when one of that tree size is stored already."""
+
+    @abstractmethod
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        """Every stored checkpoint, smallest tree first."""
 
     @abstractmethod
     async def events(

@@ -209,3 +209,20 @@ workflow_state = Table(
     Column("updated_at", String(32), nullable=True),
     Column("updated_by", String(64), nullable=True),
 )
+
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column(
+        "tree_size",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("root_hash", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("origin", String(255), nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("note", Text, nullable=False),
+)

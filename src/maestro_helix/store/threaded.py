@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,12 +29,14 @@ from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import gil_sql, ops_sql, sql
+from maestro_helix.store import audit_sql, gil_sql, ops_sql, sql
 from maestro_helix.store.base import (
     ActionIntent,
     AgentStat,
     ApprovalRecord,
     ApprovalRequest,
+    AuditFilter,
+    CheckpointRecord,
     EventRecord,
     NewRun,
     RunPage,
@@ -327,6 +329,20 @@ class ThreadedStore(Store):
             return verify_chain(_iter_audit(c), sql.audit_head(c))
 
         return await self._call(run)
+
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        return await self._call(lambda c: audit_sql.find_audit(c, f))
+
+    async def scan_audit(
+        self, fn: Callable[[Iterator[dict[str, Any]], tuple[int, str] | None], T]
+    ) -> T:
+        return await self._call(lambda c: audit_sql.scan_audit(c, fn))
+
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        return await self._call(lambda c: audit_sql.save_checkpoint(c, cp))
+
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        return await self._call(audit_sql.list_checkpoints)
 
     async def events(
         self, *, run_id: str | None = None, after_seq: int = 0, limit: int = 1000
