@@ -163,7 +163,7 @@ class NoteVerifier:
 
     @classmethod
     def from_vkey(cls, text: str, source: str = "verifier key") -> NoteVerifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3 or not _NAME.match(parts[0]):
             raise ConfigError(source, "", "expected NAME+KEYID+BASE64 (a signed-note vkey)")
         try:
