@@ -22,6 +22,8 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Dispatcher, Engine, RunResult
 from maestro_helix.governance.audit import ChainReport
+from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
+from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
 from maestro_helix.helix.base import CustomCriterion
@@ -81,6 +83,7 @@ class Maestro:
     governance: Governance
     metrics: HelixMetrics
     work_queue: Any = None  # set by the CLI when steps go to workers
+    checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
 
     @classmethod
     @asynccontextmanager
@@ -100,6 +103,8 @@ class Maestro:
         dispatcher: Dispatcher | None = None,
         metrics: HelixMetrics | None = None,
         tracer_provider: TracerProvider | None = None,
+        audit_signer: NoteSigner | None = None,
+        checkpoints: CheckpointPolicy | None = None,
     ) -> AsyncIterator[Maestro]:
         """Open (or create) a system on ``db``.
 
@@ -121,6 +126,9 @@ class Maestro:
             metrics: Prometheus metrics (default: a fresh registry, exposed at ``/metrics``).
             tracer_provider: OpenTelemetry provider (default: from the ``OTEL_*`` variables;
                 none configured means no spans).
+            audit_signer: the audit log's key: with it, this process signs checkpoints of the
+                log's Merkle tree (``checkpoints``: every N entries or T seconds, and at close).
+            checkpoints: how often (default: 1000 entries or 60 s).
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
         gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
@@ -142,6 +150,11 @@ class Maestro:
             risk = RiskAssessor({a.name: a for a in action_types})
             governance = Governance(store, gil_policy, action_types, clock)
             await governance.start()
+            checkpointer = None
+            if audit_signer is not None:  # closed after the engine: its last entries are signed
+                checkpointer = Checkpointer(store, audit_signer, checkpoints, clock)
+                await checkpointer.start()
+                stack.push_async_callback(checkpointer.aclose)
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             lag = getattr(the_bus, "lag_ms", None)
             if callable(lag):
@@ -196,6 +209,7 @@ class Maestro:
                 bridge,
                 governance,
                 the_metrics,
+                checkpointer=checkpointer,
             )
             if resume:
                 resumed = await engine.resume_unfinished()

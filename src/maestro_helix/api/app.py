@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro_helix.api import _ui
+from maestro_helix.api._audit import audit_router
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
@@ -210,6 +211,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(_api_router())
     app.include_router(ops_router())
+    app.include_router(audit_router())
     _ui.install(app)
     # Prometheus scrapes without a token: bind the server to an internal address (see README)
     app.mount("/metrics", metrics_app(system.metrics))

@@ -22,7 +22,9 @@ from maestro_helix.governance.auditlog import (
     Checkpointer,
     LogReport,
     build_tree,
+    consistency_body,
     entry_leaf,
+    inclusion_body,
     open_notes,
     verify_log,
 )
@@ -35,7 +37,6 @@ from maestro_helix.governance.checkpoint import (
     load_signer,
     load_verifier,
 )
-from maestro_helix.governance.merkle import verify_consistency, verify_inclusion
 from maestro_helix.store.base import AuditFilter, CheckpointRecord, Store
 
 audit_app = typer.Typer(help="The verifiable audit log (hash chain + Merkle tree).")
@@ -324,50 +325,6 @@ def audit_prove(
             out.print(f"  {i}: {h}")
 
     run_async(main())
-
-
-def inclusion_body(tree: Any, seq: int, cp: CheckpointRecord) -> dict[str, Any]:
-    """The proof of entry ``seq`` against checkpoint ``cp``, checked before it is given."""
-    if seq > cp.tree_size:
-        raise AuditLogError(
-            f"entry {seq} is newer than the latest checkpoint (tree size {cp.tree_size}): "
-            "run maestro audit checkpoint"
-        )
-    if cp.tree_size > tree.size or tree.root(cp.tree_size).hex() != cp.root_hash:
-        raise AuditLogError(
-            f"the log does not match its checkpoint of size {cp.tree_size}: "
-            "run maestro audit verify"
-        )
-    proof = tree.inclusion_proof(seq - 1, cp.tree_size)
-    leaf = tree.leaf(seq - 1)
-    assert verify_inclusion(leaf, seq - 1, cp.tree_size, proof, bytes.fromhex(cp.root_hash))
-    return {
-        "seq": seq,
-        "leaf_index": seq - 1,
-        "tree_size": cp.tree_size,
-        "leaf_hash": leaf.hex(),
-        "root_hash": cp.root_hash,
-        "proof": [h.hex() for h in proof],
-        "checkpoint": cp.note,
-    }
-
-
-def consistency_body(tree: Any, old: int, new: int) -> dict[str, Any]:
-    """The proof that the tree of size ``new`` extends the one of size ``old``, checked."""
-    if not 0 <= old <= new <= tree.size:
-        raise AuditLogError(
-            f"sizes must satisfy 0 <= OLD <= NEW <= {tree.size} (the log's size): {old}, {new}"
-        )
-    proof = tree.consistency_proof(old, new)
-    old_root, new_root = tree.root(old), tree.root(new)
-    assert verify_consistency(old, new, old_root, new_root, proof)
-    return {
-        "old_size": old,
-        "new_size": new,
-        "old_root": old_root.hex(),
-        "new_root": new_root.hex(),
-        "proof": [h.hex() for h in proof],
-    }
 
 
 @audit_app.command("consistency")

@@ -36,7 +36,14 @@ from maestro_helix.governance.checkpoint import (
     NoteVerifier,
     SignedCheckpoint,
 )
-from maestro_helix.governance.merkle import EMPTY_ROOT, CompactRange, MerkleTree, leaf_hash
+from maestro_helix.governance.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    MerkleTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from maestro_helix.store.base import CheckpointRecord, Store
 
 log = logging.getLogger(__name__)
@@ -46,8 +53,11 @@ __all__ = [
     "CheckpointPolicy",
     "Checkpointer",
     "LogReport",
+    "LogTree",
     "build_tree",
+    "consistency_body",
     "entry_leaf",
+    "inclusion_body",
     "open_notes",
     "record_of",
     "verify_log",
@@ -219,6 +229,77 @@ def build_tree(entries: Iterable[Mapping[str, Any]]) -> MerkleTree:
             )
         tree.append(hashlib.sha256(b"\x00" + body).digest())
     return tree
+
+
+class LogTree:
+    """The log's full tree as far as read, extended on every :meth:`refresh` (serves proofs
+    without re-reading the whole log for each one). The chain is checked as it is read."""
+
+    def __init__(self) -> None:
+        self.tree = MerkleTree()
+        self._chain = ChainWalker()
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, store: Store) -> MerkleTree:
+        async with self._lock:
+            while True:
+                rows = await store.audit_entries(after_seq=self.tree.size, limit=5000)
+                if not rows:
+                    return self.tree
+                for e in rows:
+                    body, bad = self._chain.step(e)
+                    if bad is not None:
+                        raise AuditLogError(
+                            f"the audit chain is broken at entry {bad.first_bad_seq}: "
+                            f"{bad.reason}; no proof is given over a broken log"
+                        )
+                    self.tree.append(hashlib.sha256(b"\x00" + body).digest())
+
+
+def inclusion_body(tree: MerkleTree, seq: int, cp: CheckpointRecord) -> dict[str, Any]:
+    """The proof of entry ``seq`` against checkpoint ``cp``, checked before it is given."""
+    if seq > cp.tree_size:
+        raise AuditLogError(
+            f"entry {seq} is newer than the latest checkpoint (tree size {cp.tree_size}): "
+            "run maestro audit checkpoint"
+        )
+    if cp.tree_size > tree.size or tree.root(cp.tree_size).hex() != cp.root_hash:
+        raise AuditLogError(
+            f"the log does not match its checkpoint of size {cp.tree_size}: "
+            "run maestro audit verify"
+        )
+    proof = tree.inclusion_proof(seq - 1, cp.tree_size)
+    leaf = tree.leaf(seq - 1)
+    if not verify_inclusion(leaf, seq - 1, cp.tree_size, proof, bytes.fromhex(cp.root_hash)):
+        raise AuditLogError(f"the inclusion proof of entry {seq} does not verify")  # a bug
+    return {
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "tree_size": cp.tree_size,
+        "leaf_hash": leaf.hex(),
+        "root_hash": cp.root_hash,
+        "proof": [h.hex() for h in proof],
+        "checkpoint": cp.note,
+    }
+
+
+def consistency_body(tree: MerkleTree, old: int, new: int) -> dict[str, Any]:
+    """The proof that the tree of size ``new`` extends the one of size ``old``, checked."""
+    if not 0 <= old <= new <= tree.size:
+        raise AuditLogError(
+            f"sizes must satisfy 0 <= OLD <= NEW <= {tree.size} (the log's size): {old}, {new}"
+        )
+    proof = tree.consistency_proof(old, new)
+    old_root, new_root = tree.root(old), tree.root(new)
+    if not verify_consistency(old, new, old_root, new_root, proof):
+        raise AuditLogError(f"the consistency proof {old} -> {new} does not verify")  # a bug
+    return {
+        "old_size": old,
+        "new_size": new,
+        "old_root": old_root.hex(),
+        "new_root": new_root.hex(),
+        "proof": [h.hex() for h in proof],
+    }
 
 
 def record_of(signed: SignedCheckpoint) -> CheckpointRecord:
