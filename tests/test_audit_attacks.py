@@ -361,3 +361,34 @@ async def test_the_checkpointer_refuses_to_sign_a_rewritten_log(tmp_path: Path) 
 async def _rows(db: Path) -> list[dict[str, Any]]:
     async with SQLiteStore(db) as store:
         return await store.audit_entries()
+
+
+async def test_parallel_verification_matches_one_pass(store: Store) -> None:
+    """Worker processes (one per segment) give the report of one pass, intact and tampered."""
+    from maestro_helix.governance.auditscan import combine_segments
+    from maestro_helix.store.threaded import ThreadedStore
+
+    assert isinstance(store, ThreadedStore)
+    await store.append_audit([draft(i) for i in range(1, 40)])
+
+    async def both() -> tuple[Any, Any]:
+        one = await store.scan_audit(lambda rows, head: verify_log(rows, head))
+        split = await store.audit_segments([], 3, min_entries=1)
+        assert split is not None and len(split[0]) == 3
+        return one, combine_segments(*split)
+
+    one, parallel = await both()
+    assert one.ok and parallel == one
+    await store.append_audit([draft(99)])
+    entries = await store.audit_entries()
+    forged = {**entries[20], "qsr_score": 0.01}
+    await store.scan_audit(lambda rows, head: None)  # the store is still serving
+    from maestro_helix.store import schema as t
+
+    def tamper(c: Any) -> None:
+        c.execute(t.audit_log.update().where(t.audit_log.c.seq == 21).values(qsr_score=0.01))
+
+    await store._call(tamper)
+    one, parallel = await both()
+    assert not one.ok and one.first_bad_seq == 21 and parallel == one
+    assert forged["seq"] == 21

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maestro_helix.core.errors import AuditLogError, ConfigError
+from maestro_helix.governance.audit import AUDIT_FIELDS
 from maestro_helix.governance.checkpoint import (
     Checkpoint,
     NoteSigner,
@@ -312,3 +313,72 @@ def test_key_files_are_private_and_never_overwritten(tmp_path) -> None:  # type:
     key.chmod(0o644)
     with pytest.raises(ConfigError, match="too open"):
         load_signer(tmp_path / "keys")
+
+
+# -- the parallel verification gives the sequential one's report ---------------------------------
+
+
+def _entries(n: int) -> list[dict[str, object]]:
+    from maestro_helix.governance.audit import GENESIS_HASH, entry_hash
+
+    out: list[dict[str, object]] = []
+    prev = GENESIS_HASH
+    for i in range(1, n + 1):
+        e: dict[str, object] = {f: None for f in AUDIT_FIELDS}
+        e.update(seq=i, entry_id=f"e{i}", kind="step.decision", details={"n": i}, prev_hash=prev)
+        e["evaluator_versions"] = {}
+        e["hash"] = prev = entry_hash(e)
+        out.append(e)
+    return out
+
+
+def _tamper(entries: list[dict[str, object]], how: str, i: int) -> None:
+    from maestro_helix.governance.audit import GENESIS_HASH, entry_hash
+
+    if how == "flip":
+        entries[i]["kind"] = "step.decisioN"
+    elif how == "delete":
+        del entries[i]
+    elif how == "swap" and i + 1 < len(entries):  # two entries trade places (their seqs)
+        entries[i]["seq"], entries[i + 1]["seq"] = entries[i + 1]["seq"], entries[i]["seq"]
+        entries.sort(key=lambda e: int(e["seq"]))  # type: ignore[call-overload]
+    elif how == "truncate":
+        del entries[i:]
+    elif how == "rehash":
+        entries[i]["details"] = {"n": -1}
+        prev = entries[i - 1]["hash"] if i else GENESIS_HASH
+        for e in entries[i:]:
+            e["prev_hash"] = prev
+            e["hash"] = prev = entry_hash(e)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.integers(0, 70),
+    st.sampled_from(["none", "flip", "delete", "swap", "truncate", "rehash"]),
+    st.data(),
+)
+def test_segments_combine_to_the_sequential_report(n: int, how: str, data: st.DataObject) -> None:
+    from maestro_helix.governance.audit import canonical_row
+    from maestro_helix.governance.auditlog import Anchor, verify_log
+    from maestro_helix.governance.auditscan import combine_segments, scan_segment
+
+    original = _entries(n)
+    tree = MerkleTree(leaf_hash(canonical_row(e)[3]) for e in original)
+    sizes = data.draw(st.lists(st.integers(0, n), max_size=4, unique=True))
+    anchors = [Anchor(f"cp{s}", Checkpoint("o", s, tree.root(s), "t")) for s in sizes]
+    head = (n, str(original[-1]["hash"])) if original else None
+    entries = [dict(e) for e in original]
+    if n and how != "none":
+        _tamper(entries, how, data.draw(st.integers(0, n - 1)))
+    if how == "truncate" and data.draw(st.booleans()):  # the forger moves the head back too
+        head = (int(entries[-1]["seq"]), str(entries[-1]["hash"])) if entries else None  # type: ignore[call-overload]
+    rows = [canonical_row(e) for e in entries]
+    want = verify_log(rows, head, anchors, allow_empty=True)
+    length = data.draw(st.sampled_from([1, 2, 4, 8, 16, 128]))
+    top = max([0, *(r[0] for r in rows)])
+    segments = [
+        scan_segment([r for r in rows if s < r[0] <= s + length], s, length, sizes)
+        for s in range(0, top, length)
+    ]
+    assert combine_segments(segments, head, anchors, allow_empty=True) == want

@@ -26,8 +26,8 @@ from maestro_helix.governance.auditlog import (
     entry_leaf,
     inclusion_body,
     open_notes,
-    verify_log,
 )
+from maestro_helix.governance.auditscan import verify_store
 from maestro_helix.governance.checkpoint import (
     DEFAULT_ORIGIN,
     PRIVATE_KEY_FILE,
@@ -222,13 +222,7 @@ def audit_verify(
         verifier = _verifier(pubkey, keys, required=against is not None)
         async with open_store(db, must_exist=True) as store:
             anchors, bad = await _anchors(store, against, verifier)
-            report = bad
-            if report is None:
-                report = await store.scan_audit(
-                    lambda entries, head: verify_log(
-                        entries, head, anchors, allow_empty=allow_empty
-                    )
-                )
+            report = bad or await verify_store(store, anchors, allow_empty=allow_empty)
         if as_json:
             _echo_json(dataclasses.asdict(report))
         else:

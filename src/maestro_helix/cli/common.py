@@ -117,6 +117,26 @@ def _check_bus(bus: str | None) -> str | None:
     return bus
 
 
+def audit_signing() -> dict[str, Any]:
+    """The log's key and checkpoint cadence from the environment: with ``MAESTRO_KEYS`` (the
+    folder ``maestro keys init`` wrote) this process signs checkpoints every
+    ``MAESTRO_CHECKPOINT_ENTRIES`` entries (1000) or ``MAESTRO_CHECKPOINT_SECONDS`` (60)."""
+    keys = os.environ.get("MAESTRO_KEYS")
+    if not keys:
+        return {}
+    from maestro_helix.governance.auditlog import CheckpointPolicy
+    from maestro_helix.governance.checkpoint import load_signer
+
+    try:
+        policy = CheckpointPolicy(
+            every_entries=int(os.environ.get("MAESTRO_CHECKPOINT_ENTRIES", "1000")),
+            every_seconds=float(os.environ.get("MAESTRO_CHECKPOINT_SECONDS", "60")),
+        )
+    except (ValueError, MaestroError) as e:
+        raise ConfigError("MAESTRO_CHECKPOINT_*", "", f"not a positive number: {e}") from None
+    return {"audit_signer": load_signer(Path(keys)), "checkpoints": policy}
+
+
 @asynccontextmanager
 async def open_system(
     db: str,
@@ -160,6 +180,7 @@ async def open_system(
             policy=policy_path(policy),
             bus=event_bus,
             dispatcher=queue if dispatch else None,
+            **audit_signing(),
             **kw,
         ) as m:
             m.work_queue = queue

@@ -10,7 +10,7 @@ hash) is also kept apart from the entries, so cutting entries off the end is cau
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,12 @@ __all__ = [
     "AUDIT_FIELDS",
     "GENESIS_HASH",
     "AuditDraft",
+    "CanonicalRow",
     "ChainReport",
     "ChainWalker",
     "canonical_bytes",
+    "canonical_of_values",
+    "canonical_row",
     "entry_hash",
     "verify_chain",
 ]
@@ -97,10 +100,23 @@ class AuditDraft:
         }
 
 
+CanonicalRow = tuple[int, str, str, bytes]
+"""One stored entry as verification needs it: (seq, prev_hash, hash, canonical bytes)."""
+
+
 def canonical_bytes(entry: Mapping[str, Any]) -> bytes:
-    """The canonical encoding of the hashed fields of ``entry``."""
-    body = {k: entry.get(k) for k in AUDIT_FIELDS}
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    """The canonical encoding of the hashed fields of ``entry`` (a missing field is null)."""
+    return orjson.dumps({k: entry.get(k) for k in AUDIT_FIELDS}, option=orjson.OPT_SORT_KEYS)
+
+
+def canonical_of_values(values: Sequence[Any]) -> bytes:
+    """:func:`canonical_bytes` of the entry whose fields, in ``AUDIT_FIELDS`` order, are
+    ``values`` (JSON fields already decoded): the fast path of reading stored rows."""
+    return orjson.dumps(dict(zip(AUDIT_FIELDS, values, strict=True)), option=orjson.OPT_SORT_KEYS)
+
+
+def canonical_row(entry: Mapping[str, Any]) -> CanonicalRow:
+    return (int(entry["seq"]), str(entry["prev_hash"]), str(entry["hash"]), canonical_bytes(entry))
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -138,24 +154,27 @@ class ChainWalker:
 
     def step(self, e: Mapping[str, Any]) -> tuple[bytes, ChainReport | None]:
         """Check one entry (the next in seq order): its canonical bytes, and a failure or None."""
+        row = canonical_row(e)
+        return row[3], self.step_row(row)
+
+    def step_row(self, row: CanonicalRow) -> ChainReport | None:
+        """Check the next entry, given as a canonical row: a failure, or None."""
         self.checked += 1
-        n = self.checked
-        seq = int(e["seq"])
+        seq, prev_hash, stored_hash, body = row
         if seq != self.expected_seq:
             why = f"entry {seq} follows entry {self.expected_seq - 1}: entries are missing"
-            return b"", ChainReport(False, n, seq, why)
-        if e["prev_hash"] != self.prev:
+            return ChainReport(False, self.checked, seq, why)
+        if prev_hash != self.prev:
             why = f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
-            return b"", ChainReport(False, n, seq, why)
-        body = canonical_bytes(e)
+            return ChainReport(False, self.checked, seq, why)
         h = hashlib.sha256(body).hexdigest()
-        if h != e["hash"]:
+        if h != stored_hash:
             why = f"entry {seq} was altered: its content does not match its hash"
-            return body, ChainReport(False, n, seq, why)
+            return ChainReport(False, self.checked, seq, why)
         self.prev = h
         self.expected_seq += 1
         self.last = (seq, h)
-        return body, None
+        return None
 
     def finish(self, head: tuple[int, str] | None) -> ChainReport:
         """The verdict once every entry was stepped through, against the recorded head."""

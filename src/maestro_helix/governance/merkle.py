@@ -88,9 +88,18 @@ class CompactRange:
 
     def root(self) -> bytes:
         """MTH of the leaves appended so far."""
-        if not self._nodes:
+        return self.root_with(None)
+
+    def root_with(self, right: bytes | None) -> bytes:
+        """MTH of these leaves followed by a subtree whose root is ``right``.
+
+        ``right`` must be MTH of ``r`` leaves starting at ``size``, with ``size`` a multiple of
+        a power of two >= ``r`` (e.g. a segment of a tree split at power-of-two boundaries).
+        """
+        nodes = self._nodes if right is None else [*self._nodes, right]
+        if not nodes:
             return EMPTY_ROOT
-        it = reversed(self._nodes)
+        it = reversed(nodes)
         r = next(it)
         for h in it:
             r = _sha256(b"\x01" + h + r).digest()

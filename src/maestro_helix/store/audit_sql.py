@@ -7,14 +7,16 @@ The Merkle tree itself is never stored: it is a function of the seq-ordered entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import JSON, select
+from sqlalchemy import JSON, create_engine, func, select
 from sqlalchemy.engine import Connection
 
-from maestro_helix.governance.audit import AUDIT_FIELDS
+from maestro_helix.governance.audit import AUDIT_FIELDS, CanonicalRow, canonical_of_values
+from maestro_helix.governance.auditscan import Segment, scan_segment
 from maestro_helix.store import schema as t
 from maestro_helix.store import sql
 from maestro_helix.store.base import AuditFilter, CheckpointRecord
@@ -41,37 +43,71 @@ def find_audit(conn: Connection, f: AuditFilter) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def iter_audit_fast(conn: Connection, page: int = 20_000) -> Iterator[dict[str, Any]]:
-    """Every entry in seq order, straight from the driver (the verify path: 1M entries).
+def iter_canonical(
+    conn: Connection, page: int = 20_000, after: int = 0, until: int | None = None
+) -> Iterator[CanonicalRow]:
+    """Every entry in seq order as (seq, prev_hash, hash, canonical bytes), straight from the
+    driver's cursor: the verify path (a million entries), with no dict per row but one.
 
-    Keyset pages by seq; JSON columns decoded with orjson like the engine's JSON type does.
+    Keyset pages by seq (``after < seq <= until``); JSON columns decoded with orjson like the
+    engine's JSON type does.
     """
     cols = ", ".join(_COLUMNS)
-    stmt = f"SELECT {cols} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"
+    bound = "" if until is None else f" AND seq <= {int(until)}"
+    stmt = f"SELECT {cols} FROM audit_log WHERE seq > ?{bound} ORDER BY seq LIMIT ?"
     if conn.dialect.paramstyle != "qmark":
         stmt = stmt.replace("?", "%s")
     loads = orjson.loads
     json_at = [i for i, n in enumerate(_COLUMNS) if n in _JSON_FIELDS]
-    after = 0
-    while True:
-        rows = conn.exec_driver_sql(stmt, (after, page)).fetchall()
-        if not rows:
-            return
-        for r in rows:
-            d = dict(zip(_COLUMNS, r, strict=True))
-            for i in json_at:
-                v = r[i]
-                if isinstance(v, str | bytes):
-                    d[_COLUMNS[i]] = loads(v)
-            yield d
-        after = int(rows[-1][0])
+    seq_at, prev_at, hash_at = (_COLUMNS.index(n) for n in ("seq", "prev_hash", "hash"))
+    fields = len(AUDIT_FIELDS)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        while True:
+            cursor.execute(stmt, (after, page))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            for r in rows:
+                values = list(r[:fields])
+                for i in json_at:
+                    v = values[i]
+                    if isinstance(v, str | bytes):
+                        values[i] = loads(v)
+                yield (r[seq_at], r[prev_at], r[hash_at], canonical_of_values(values))
+            after = int(rows[-1][seq_at])
+    finally:
+        cursor.close()
 
 
 def scan_audit(
-    conn: Connection, fn: Callable[[Iterator[dict[str, Any]], tuple[int, str] | None], T]
+    conn: Connection, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
 ) -> T:
-    """Run ``fn`` over every entry and the recorded head, read in one transaction."""
-    return fn(iter_audit_fast(conn), sql.audit_head(conn))
+    """Run ``fn`` over every entry (canonical rows) and the recorded head, in one transaction."""
+    return fn(iter_canonical(conn), sql.audit_head(conn))
+
+
+def max_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(t.audit_log.c.seq))).scalar() or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderTarget:
+    """How a worker process opens the same database (read only)."""
+
+    url: str
+    connect_args: dict[str, Any]
+
+
+def read_segment(target: ReaderTarget, start: int, length: int, sizes: Sequence[int]) -> Segment:
+    """In a worker process: check the entries ``start + 1 .. start + length`` on its own."""
+    engine = create_engine(target.url, connect_args=target.connect_args)
+    try:
+        with engine.connect() as conn:
+            rows = iter_canonical(conn, after=start, until=start + length)
+            return scan_segment(rows, start, length, sizes)
+    finally:
+        engine.dispose()
 
 
 def save_checkpoint(conn: Connection, cp: CheckpointRecord) -> bool:

@@ -6,10 +6,13 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import AuditDraft, ChainReport
+from maestro_helix.governance.audit import AuditDraft, CanonicalRow, ChainReport
+
+if TYPE_CHECKING:
+    from maestro_helix.governance.auditscan import Segment
 
 T = TypeVar("T")
 
@@ -336,9 +339,17 @@ class Store(ABC):
 
     @abstractmethod
     async def scan_audit(
-        self, fn: Callable[[Iterator[dict[str, Any]], tuple[int, str] | None], T]
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
     ) -> T:
-        """``fn(entries in seq order, recorded head)`` over one consistent read of the log."""
+        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
+        read of the log."""
+
+    @abstractmethod
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int
+    ) -> tuple[list[Segment], tuple[int, str] | None] | None:
+        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
+        head read at the start; None when this store cannot (or the log is too small to gain)."""
 
     @abstractmethod
     async def save_checkpoint(self, cp: CheckpointRecord) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
 from maestro_helix.core.errors import ConfigError
+from maestro_helix.store.audit_sql import ReaderTarget
 from maestro_helix.store.sql import json_dumps
 from maestro_helix.store.threaded import ThreadedStore
 
@@ -52,6 +53,9 @@ class SQLiteStore(ThreadedStore):
 
     def describe(self) -> str:
         return self.path
+
+    def _reader_target(self) -> ReaderTarget | None:
+        return None if self.path == ":memory:" else ReaderTarget(self.url, {})
 
     def _prepare(self) -> None:
         if self.must_exist and self.path != ":memory:" and not Path(self.path).is_file():

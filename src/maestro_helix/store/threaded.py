@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,7 +29,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from maestro_helix.core.errors import MaestroError, StoreClosed, StoreError
 from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.audit import AuditDraft, ChainReport, verify_chain
+from maestro_helix.governance.audit import AuditDraft, CanonicalRow, ChainReport, verify_chain
+from maestro_helix.governance.auditscan import Segment, segment_length
 from maestro_helix.governance.policy import GovernancePolicy, Role
 from maestro_helix.store import audit_sql, gil_sql, ops_sql, sql
 from maestro_helix.store.base import (
@@ -51,6 +54,7 @@ from maestro_helix.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PARALLEL_VERIFY_MIN = 200_000  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(slots=True)
@@ -334,9 +338,36 @@ class ThreadedStore(Store):
         return await self._call(lambda c: audit_sql.find_audit(c, f))
 
     async def scan_audit(
-        self, fn: Callable[[Iterator[dict[str, Any]], tuple[int, str] | None], T]
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
     ) -> T:
         return await self._call(lambda c: audit_sql.scan_audit(c, fn))
+
+    def _reader_target(self) -> audit_sql.ReaderTarget | None:
+        """How another process opens this database (None: it cannot, e.g. in memory)."""
+        return None
+
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int, min_entries: int = PARALLEL_VERIFY_MIN
+    ) -> tuple[list[Segment], tuple[int, str] | None] | None:
+        target = self._reader_target()
+        if target is None or parts < 2:
+            return None
+        head, n = await self._call(lambda c: (sql.audit_head(c), audit_sql.max_seq(c)))
+        if n < min_entries:
+            return None
+        length = segment_length(n, parts)
+        loop = asyncio.get_running_loop()
+        spawn = multiprocessing.get_context("spawn")  # no fork: this process has threads
+        try:
+            with ProcessPoolExecutor(parts, mp_context=spawn) as pool:
+                jobs = [
+                    loop.run_in_executor(pool, audit_sql.read_segment, target, s, length, sizes)
+                    for s in range(0, n, length)
+                ]
+                return list(await asyncio.gather(*jobs)), head
+        except BrokenProcessPool as e:  # e.g. a __main__ without the main guard spawn needs
+            log.warning("parallel audit verification unavailable", extra={"error": str(e)})
+            return None
 
     async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
         return await self._call(lambda c: audit_sql.save_checkpoint(c, cp))
