@@ -352,6 +352,15 @@ class Store(ABC):
         head read at the start; None when this store cannot (or the log is too small to gain)."""
 
     @abstractmethod
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
+        audit entries their seq; how many, or None when another holder has the lease."""
+
+    @abstractmethod
+    async def pending_audit(self) -> int:
+        """Audit entries committed but not sequenced yet (batched sequencing)."""
+
+    @abstractmethod
     async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
         """Store a signed checkpoint; False when one of that tree size is stored already."""
 

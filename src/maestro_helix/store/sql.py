@@ -294,8 +294,30 @@ def lock_chain(conn: Connection) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})")
 
 
+BATCHED_AUDIT = "maestro.audit_batched"
+"""``Connection.info`` key: this connection's store sequences audit entries in batches."""
+
+_PENDING_INSERT = t.audit_pending.insert().values(
+    {c.name: bindparam(c.name) for c in t.audit_pending.columns if c.name != "id"}
+)
+
+
 def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
-    """Append entries to the chain: each gets the next seq and links to the one before it."""
+    """Append entries to the chain: each gets the next seq and links to the one before it.
+
+    With batched sequencing (``conn.info[BATCHED_AUDIT]``; ``store/sequencer_sql.py``) the
+    entries are written as pending rows of this transaction, without the chain's lock; the one
+    sequencer holding the lease gives them their seq and hash, many at a time.
+    """
+    if conn.info.get(BATCHED_AUDIT):
+        rows = [d.fields() for d in drafts]
+        bulk(conn, "audit.pending", _PENDING_INSERT, rows, "audit_pending")
+        return
+    chain_append(conn, drafts)
+
+
+def chain_append(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
+    """Give entries the next seqs and link them, under the chain's lock (one transaction)."""
     lock_chain(conn)
     seq, prev = read_head(conn)
     rows = []

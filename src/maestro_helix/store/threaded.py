@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -32,7 +33,7 @@ from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.audit import AuditDraft, CanonicalRow, ChainReport, verify_chain
 from maestro_helix.governance.auditscan import Segment, segment_length
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import audit_sql, gil_sql, ops_sql, sql
+from maestro_helix.store import audit_sql, gil_sql, ops_sql, sequencer_sql, sql
 from maestro_helix.store.base import (
     ActionIntent,
     AgentStat,
@@ -64,6 +65,7 @@ class _Op:
     fn: Callable[[Connection], Any] | None = None  # a general operation, run in order
     commit: StepCommit | None = None  # a step commit, grouped
     new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
+    audit: Sequence[AuditDraft] | None = None  # audit entries alone, grouped like step commits
 
 
 _STOP = object()
@@ -88,6 +90,14 @@ class ThreadedStore(Store):
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
         self._closed = False
+        self.audit_batched = False
+
+    def use_batched_audit(self) -> None:
+        """Write audit entries as pending; an :class:`~maestro_helix.store.sequencer.
+        AuditSequencer` (in this or another process) sequences them. Call before ``open``."""
+        if self._thread is not None:
+            raise StoreError("batched audit sequencing is chosen before the store opens")
+        self.audit_batched = True
 
     # -- backend hooks -------------------------------------------------------------------------
 
@@ -127,6 +137,8 @@ class ThreadedStore(Store):
     def _writer(self, ready: Future[None]) -> None:
         try:
             self._engine = self._make_engine()
+            if self.audit_batched:  # every connection, reconnects too, writes audit as pending
+                event.listen(self._engine, "connect", _mark_batched)
             conn = self._engine.connect()
             with conn.begin():
                 upgrade(conn)
@@ -237,6 +249,9 @@ class ThreadedStore(Store):
             elif op.new_runs is not None:
                 batch.add_runs(*op.new_runs)
                 results.append(None)
+            elif op.audit is not None:
+                batch.audit.extend(op.audit)
+                results.append(None)
             else:
                 assert op.fn is not None
                 if batch:
@@ -323,7 +338,7 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.step_records(c, run_id))
 
     async def append_audit(self, entries: Sequence[AuditDraft]) -> None:
-        await self._call(lambda c: sql.append_audit(c, entries))
+        await self._submit(self._op(audit=tuple(entries)))
 
     async def audit_entries(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         return await self._call(lambda c: sql.audit_entries(c, after_seq, limit))
@@ -368,6 +383,14 @@ class ThreadedStore(Store):
         except BrokenProcessPool as e:  # e.g. a __main__ without the main guard spawn needs
             log.warning("parallel audit verification unavailable", extra={"error": str(e)})
             return None
+
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        return await self._call(
+            lambda c: sequencer_sql.sequence_pending(c, holder, time.time(), lease_s, limit)
+        )
+
+    async def pending_audit(self) -> int:
+        return await self._call(sequencer_sql.pending_count)
 
     async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
         return await self._call(lambda c: audit_sql.save_checkpoint(c, cp))
@@ -527,3 +550,7 @@ def _iter_audit(conn: Connection, page: int = 5000) -> Any:
             return
         yield from rows
         after = int(rows[-1]["seq"])
+
+
+def _mark_batched(_dbapi_conn: Any, record: Any) -> None:
+    record.info[sql.BATCHED_AUDIT] = True
