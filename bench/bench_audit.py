@@ -273,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--appends", type=int, default=20_000)
     ap.add_argument("--procs", default="1,4", help="process counts, comma separated")
     ap.add_argument("--concurrency", type=int, default=64, help="callers per process")
-    ap.add_argument("--verify", type=int, default=1_000_000, help="entries of the verify log")
+    ap.add_argument(
+        "--verify", type=int, default=1_000_000, help="entries of the verify log (0: skip)"
+    )
     ap.add_argument("--samples", type=int, default=10_000, help="proofs generated and checked")
     ap.add_argument("--pg", default=PG_DEFAULT, help="PostgreSQL URL ('' to skip)")
     ap.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
@@ -332,6 +334,8 @@ def pg_schema(url: str, *, drop: str | None = None) -> str | None:
 
 
 def bench_verify(tmp: Path, args: Any) -> list[str]:
+    if args.verify <= 0:
+        return []
     db, keys, witness = tmp / "verify.db", tmp / "keys", tmp / "witness"
     init_keys(keys)
     built = asyncio.run(build_log(db, args.verify, keys))

@@ -125,3 +125,31 @@ async def test_the_system_signs_the_rest_of_the_log_when_it_closes(stores: Store
     async with stores() as again:
         stored = await again.list_checkpoints()
         assert stored and stored[-1].tree_size == await again.count("audit_log")
+
+
+async def test_verify_checks_the_tree_against_the_stored_checkpoints(api: Api) -> None:
+    await api.m.store.append_audit([draft(i) for i in range(1, 6)])
+    made = (await api.post("/audit/checkpoints", "oscar")).json()
+    ok = (await api.get("/audit/verify")).json()
+    assert ok["ok"] and ok["checkpoints"] == 1 and ok["root_hash"] == made["root_hash"]
+    rows = await api.m.store.audit_entries()
+    from maestro_helix.governance.audit import GENESIS_HASH, entry_hash
+    from maestro_helix.store import schema as t
+
+    def rewrite(c: Any) -> None:  # one entry changed, every later hash and the head recomputed
+        prev = GENESIS_HASH
+        for r in rows:
+            if r["seq"] == 2:
+                r["agent_id"] = "mallory"
+            r["prev_hash"] = prev
+            r["hash"] = prev = entry_hash(r)
+            c.execute(
+                t.audit_log.update()
+                .where(t.audit_log.c.seq == r["seq"])
+                .values(agent_id=r["agent_id"], prev_hash=r["prev_hash"], hash=r["hash"])
+            )
+        c.execute(t.audit_head.update().values(hash=prev))
+
+    await api.m.store._call(rewrite)  # type: ignore[attr-defined]
+    bad = (await api.get("/audit/verify")).json()
+    assert not bad["ok"] and bad["bad_checkpoint"] == f"stored checkpoint {made['tree_size']}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.errors import StoreError
 from maestro_helix.governance.audit import AuditDraft
 from maestro_helix.store import schema as t
 from maestro_helix.store import sql
@@ -41,17 +40,20 @@ def sequence_pending(
     Returns how many were sequenced, or None when another process holds the lease.
     """
     p = t.audit_pending.c
-    rows = conn.execute(select(t.audit_pending).order_by(p.id).limit(limit)).all()
-    if not rows:
+    waiting = conn.execute(select(p.id).order_by(p.id).limit(1)).first()
+    if waiting is None:
         return 0  # idle: no write, no fsync (the lease may lapse; whoever has work retakes it)
     if not take_lease(conn, holder, now, lease_s):
         return None
-    ids = [r.id for r in rows]  # exactly these: a row with an id between them may commit later
-    deleted = 0
-    for i in range(0, len(ids), 500):
-        deleted += conn.execute(delete(t.audit_pending).where(p.id.in_(ids[i : i + 500]))).rowcount
-    if deleted != len(ids):  # another sequencer got them first: this transaction rolls back
-        raise StoreError("pending audit entries were sequenced by another holder meanwhile")
+    # one statement takes the oldest pending rows out; rows another transaction took meanwhile
+    # are simply not returned, so no entry can be sequenced twice
+    oldest = select(p.id).order_by(p.id).limit(limit).scalar_subquery()
+    taken = conn.execute(
+        delete(t.audit_pending).where(p.id.in_(oldest)).returning(*t.audit_pending.columns)
+    ).all()
+    rows = sorted(taken, key=lambda r: int(r.id))
+    if not rows:
+        return 0
     sql.chain_append(conn, [AuditDraft(**{f: getattr(r, f) for f in _DRAFT_FIELDS}) for r in rows])
     return len(rows)
 
