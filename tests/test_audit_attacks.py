@@ -392,3 +392,18 @@ async def test_parallel_verification_matches_one_pass(store: Store) -> None:
     one, parallel = await both()
     assert not one.ok and one.first_bad_seq == 21 and parallel == one
     assert forged["seq"] == 21
+
+
+def test_keys_init_and_export_from_the_cli(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    r = cli("keys", "init", "--keys", keys, "--origin", "example.org/audit")
+    assert r.exit_code == 0, r.output
+    vkey = r.output.strip().splitlines()[-1]
+    assert vkey.startswith("example.org/audit+")
+    assert (keys / "audit-log.key").stat().st_mode & 0o777 == 0o600
+    assert cli("keys", "export", "--keys", keys).output.strip() == vkey
+    pem = cli("keys", "export", "--keys", keys, "--format", "pem").output
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    again = cli("keys", "init", "--keys", keys)
+    assert again.exit_code == 2 and "exists already" in again.output
+    assert cli("keys", "export", "--keys", tmp_path / "none").exit_code == 2

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from maestro_helix.governance.auditlog import verify_log
 from maestro_helix.store.base import AuditFilter, Store
@@ -72,3 +75,34 @@ async def test_a_running_sequencer_keeps_up_with_concurrent_writers(stores: Stor
         assert await store.pending_audit() == 0
         report = await store.scan_audit(lambda rows, head: verify_log(rows, head))
         assert report.ok and report.checked == 100
+
+
+def test_the_migrations_build_exactly_the_schema_module(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """schema.py and the migrations (0006: checkpoints, pending entries, the lease) agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from conftest import PG_URL
+    from maestro_helix.store import schema as t
+    from maestro_helix.store.migrate import upgrade
+    from maestro_helix.store.postgres import normalise_pg_url
+
+    if backend == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        engine = create_engine(
+            normalise_pg_url(PG_URL), connect_args={"options": f"-c search_path={schema}"}
+        )
+    try:
+        with engine.begin() as c:
+            upgrade(c)
+        with engine.connect() as c:
+            assert compare_metadata(MigrationContext.configure(c), t.metadata) == []
+            lease = c.execute(t.audit_sequencer.select()).all()
+            assert [(r.id, r.holder) for r in lease] == [(1, "")]
+    finally:
+        engine.dispose()
