@@ -106,3 +106,28 @@ def test_the_migrations_build_exactly_the_schema_module(
             assert [(r.id, r.holder) for r in lease] == [(1, "")]
     finally:
         engine.dispose()
+
+
+async def test_a_system_on_a_batched_store_sequences_everything_it_wrote(
+    stores: StoreFactory,
+) -> None:
+    """Engine, governance and actions write through the same path; at close nothing is pending
+    and the whole log verifies."""
+    from maestro_helix import Maestro
+    from maestro_helix.agents.demo import demo_app, demo_tasks
+
+    spec = demo_app()
+    async with Maestro.open(
+        batched(stores),
+        agents=spec.agents,
+        action_types=spec.action_types,
+        evaluators=spec.evaluators,
+        resume=False,
+    ) as m:
+        defn = await m.engine.register(spec.workflows[0])
+        results = await m.run_many(defn, demo_tasks(6, seed=3))
+        assert all(r.status.finished or r.status.value == "escalated" for r in results)
+    async with stores() as store:
+        assert await store.pending_audit() == 0
+        report = await store.scan_audit(lambda rows, head: verify_log(rows, head))
+        assert report.ok and report.checked >= 6 * 3

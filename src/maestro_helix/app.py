@@ -34,6 +34,7 @@ from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
 from maestro_helix.store.base import Store
+from maestro_helix.store.sequencer import AuditSequencer
 from maestro_helix.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,10 @@ class Maestro:
                 checkpointer = Checkpointer(store, audit_signer, checkpoints, clock)
                 await checkpointer.start()
                 stack.push_async_callback(checkpointer.aclose)
+            if getattr(store, "audit_batched", False):  # entries wait as pending: sequence them
+                sequencer = AuditSequencer(store)  # closed before the checkpointer signs
+                await sequencer.start()
+                stack.push_async_callback(sequencer.aclose)
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             lag = getattr(the_bus, "lag_ms", None)
             if callable(lag):

@@ -181,6 +181,12 @@ def _print_report(r: LogReport) -> None:
             f"{r.root_hash}, {r.checkpoints} signed checkpoint(s) match",
             soft_wrap=True,
         )
+        if not r.checkpoints:
+            out.print(
+                "[yellow]no signed checkpoint was compared[/yellow]: this proves the chain only; "
+                "anchor it outside the database with --against DIR --pubkey FILE",
+                soft_wrap=True,
+            )
         return
     where = f"entry {r.first_bad_seq}" if r.first_bad_seq is not None else r.bad_checkpoint or "log"
     err.print(f"[red]audit log BROKEN at {where}[/red]: {r.reason}", soft_wrap=True)
