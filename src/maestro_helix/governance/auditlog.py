@@ -269,17 +269,17 @@ class LogTree:
     async def refresh(self, store: Store) -> MerkleTree:
         async with self._lock:
             while True:
-                rows = await store.audit_entries(after_seq=self.tree.size, limit=5000)
+                rows = await store.audit_rows(after_seq=self.tree.size, limit=5000)
                 if not rows:
                     return self.tree
-                for e in rows:
-                    body, bad = self._chain.step(e)
+                for row in rows:
+                    bad = self._chain.step_row(row)
                     if bad is not None:
                         raise AuditLogError(
                             f"the audit chain is broken at entry {bad.first_bad_seq}: "
                             f"{bad.reason}; no proof is given over a broken log"
                         )
-                    self.tree.append(hashlib.sha256(b"\x00" + body).digest())
+                    self.tree.append(hashlib.sha256(b"\x00" + row[3]).digest())
 
 
 def inclusion_body(tree: MerkleTree, seq: int, cp: CheckpointRecord) -> dict[str, Any]:
@@ -392,20 +392,20 @@ class Checkpointer:
         stored = await self.store.list_checkpoints() if first else []
         expect = {c.tree_size: c.root_hash for c in stored if c.origin == self.signer.name}
         while True:
-            rows = await self.store.audit_entries(after_seq=self._tree.size, limit=5000)
+            rows = await self.store.audit_rows(after_seq=self._tree.size, limit=5000)
             if not rows:
                 break
-            for e in rows:
-                self._append(e, expect)
+            for row in rows:
+                self._append(row, expect)
         if first:
             self._signed_size = max((s for s in expect if s <= self._tree.size), default=0)
             self._signed_at = self.clock.monotonic()
 
-    def _append(self, e: Mapping[str, Any], expect: Mapping[int, str]) -> None:
-        body, bad = self._chain.step(e)
+    def _append(self, row: CanonicalRow, expect: Mapping[int, str]) -> None:
+        bad = self._chain.step_row(row)
         if bad is not None:
             raise AuditLogError(f"not signing: the audit chain is broken: {bad.reason}")
-        self._tree.append(hashlib.sha256(b"\x00" + body).digest())
+        self._tree.append(hashlib.sha256(b"\x00" + row[3]).digest())
         want = expect.get(self._tree.size)
         if want is not None and want != self._tree.root().hex():
             raise AuditLogError(

@@ -80,6 +80,11 @@ def iter_canonical(
         cursor.close()
 
 
+def canonical_page(conn: Connection, after_seq: int, limit: int) -> list[CanonicalRow]:
+    """Up to ``limit`` entries after ``after_seq`` as canonical rows (one page of a follower)."""
+    return list(iter_canonical(conn, page=limit, after=after_seq, until=after_seq + limit))
+
+
 def scan_audit(
     conn: Connection, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
 ) -> T:

@@ -345,6 +345,11 @@ class Store(ABC):
         read of the log."""
 
     @abstractmethod
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
+        the log: the checkpointer, the API's proof tree)."""
+
+    @abstractmethod
     async def audit_segments(
         self, sizes: Sequence[int], parts: int
     ) -> tuple[list[Segment], tuple[int, str] | None] | None:

@@ -357,6 +357,9 @@ class ThreadedStore(Store):
     ) -> T:
         return await self._call(lambda c: audit_sql.scan_audit(c, fn))
 
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        return await self._call(lambda c: audit_sql.canonical_page(c, after_seq, limit))
+
     def _reader_target(self) -> audit_sql.ReaderTarget | None:
         """How another process opens this database (None: it cannot, e.g. in memory)."""
         return None
