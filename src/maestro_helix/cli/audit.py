@@ -152,11 +152,18 @@ def export_checkpoints(folder: Path, records: list[CheckpointRecord]) -> int:
                     "(the log and this copy disagree: run maestro audit verify --against)",
                 )
             continue
-        path.write_text(r.note, encoding="utf-8")
+        _write_atomically(path, r.note)
         new += 1
     if records:
-        (folder / LATEST_FILE).write_text(records[-1].note, encoding="utf-8")
+        _write_atomically(folder / LATEST_FILE, records[-1].note)
     return new
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A witness never reads half a checkpoint: write aside, then rename over."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _verifier(pubkey: Path | None, keys: Path, required: bool) -> NoteVerifier | None:
