@@ -187,8 +187,8 @@ async def verify_store(
     store: Store, anchors: Sequence[Anchor] = (), *, allow_empty: bool = False, parts: int = 0
 ) -> LogReport:
     """Verify the log in ``store``: in ``parts`` processes when the store can and the log is big
-    (default: one per CPU), else in one pass."""
-    parts = parts or os.cpu_count() or 1
+    (default: one per CPU, at most 8), else in one pass."""
+    parts = parts or min(os.cpu_count() or 1, 8)
     split = await store.audit_segments([a.checkpoint.size for a in anchors], parts)
     if split is None:
         return await store.scan_audit(

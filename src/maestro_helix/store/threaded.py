@@ -371,7 +371,8 @@ class ThreadedStore(Store):
         if target is None or parts < 2:
             return None
         head, n = await self._call(lambda c: (sql.audit_head(c), audit_sql.max_seq(c)))
-        if n < min_entries:
+        parts = min(parts, n // max(1, min_entries // 2))  # >= min_entries / 2 per worker
+        if n < min_entries or parts < 2:
             return None
         length = segment_length(n, parts)
         loop = asyncio.get_running_loop()
