@@ -407,3 +407,40 @@ def test_keys_init_and_export_from_the_cli(tmp_path: Path) -> None:
     again = cli("keys", "init", "--keys", keys)
     assert again.exit_code == 2 and "exists already" in again.output
     assert cli("keys", "export", "--keys", tmp_path / "none").exit_code == 2
+
+
+def test_export_commits_to_the_witness_git_repository(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    import subprocess
+
+    repo = tmp_path / "witness-repo"
+    repo.mkdir()
+
+    def git(*a: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *a], capture_output=True, text=True, check=True
+        ).stdout
+
+    git("init", "-q")
+    git("config", "user.name", "witness")
+    git("config", "user.email", "witness@example.org")
+    args = ("audit", "checkpoint", "--db", setup["db"], "--keys", setup["keys"], "--export", repo)
+    r = cli(*args, "--git")
+    assert r.exit_code == 0 and "git: committed" in r.output, r.output
+    assert f"audit checkpoint {N}" in git("log", "--oneline")
+    files = git("ls-files").split()
+    assert "checkpoint" in files and f"{N:012d}.checkpoint" in files
+    assert "nothing new" in cli(*args, "--git").output
+    plain = cli(
+        "audit",
+        "checkpoint",
+        "--db",
+        setup["db"],
+        "--keys",
+        setup["keys"],
+        "--export",
+        tmp_path / "plain",
+        "--git",
+    )
+    assert plain.exit_code == 2 and "not inside a git work tree" in plain.output

@@ -260,6 +260,10 @@ def audit_checkpoint(
             "a git repository...)."
         ),
     ] = None,
+    git: Annotated[
+        bool,
+        typer.Option("--git", help="Commit the exported files in the folder's git repository."),
+    ] = False,
 ) -> None:
     """Sign the log's current tree head now (stored in the database); optionally export."""
 
@@ -287,8 +291,33 @@ def audit_checkpoint(
                     ) from None
             n = export_checkpoints(export, mine)
             out.print(f"exported {len(mine)} checkpoint(s) to {export} ({n} new)")
+            if git and mine:
+                out.print(git_commit(export, f"audit checkpoint {mine[-1].tree_size}"))
 
     run_async(main())
+
+
+def git_commit(folder: Path, message: str) -> str:
+    """Commit the checkpoint files in ``folder``'s repository (nothing to commit is fine)."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, check=False
+        )
+
+    try:
+        if git("rev-parse", "--is-inside-work-tree").returncode != 0:
+            raise ConfigError("--git", str(folder), "is not inside a git work tree (git init)")
+        git("add", "--", f"*{CHECKPOINT_SUFFIX}", LATEST_FILE)
+        if git("diff", "--cached", "--quiet").returncode == 0:
+            return "git: nothing new to commit"
+        done = git("commit", "-q", "-m", message)
+    except FileNotFoundError:
+        raise ConfigError("--git", "", "git is not installed") from None
+    if done.returncode != 0:
+        raise ConfigError("--git", str(folder), f"git commit failed: {done.stderr.strip()}")
+    return f"git: committed ({message})"
 
 
 # -- audit prove / consistency ------------------------------------------------------------------
