@@ -444,3 +444,25 @@ def test_export_commits_to_the_witness_git_repository(
         "--git",
     )
     assert plain.exit_code == 2 and "not inside a git work tree" in plain.output
+
+
+def test_a_cli_process_with_the_key_signs_what_it_appended(tmp_path: Path) -> None:
+    """MAESTRO_KEYS makes every engine process (demo, run, serve, worker) a checkpoint signer."""
+    keys, db = tmp_path / "keys", tmp_path / "d.db"
+    init_keys(keys)
+    env = {"MAESTRO_KEYS": str(keys), "MAESTRO_CHECKPOINT_ENTRIES": "5"}
+    r = runner.invoke(app, ["demo", "-n", "4", "--db", str(db)], env=env)
+    assert r.exit_code == 0, r.output
+    stored = asyncio.run(_checkpoints(db))
+    assert stored and stored[-1].tree_size == len(rows_of(db)), "signed at close, to the end"
+    ok = cli("audit", "verify", "--db", db, "--pubkey", keys / "audit-log.vkey")
+    assert ok.exit_code == 0 and f"{len(stored)} signed checkpoint(s) match" in ok.output
+    bad = runner.invoke(
+        app, ["demo", "-n", "1", "--db", str(db)], env={**env, "MAESTRO_CHECKPOINT_ENTRIES": "zero"}
+    )
+    assert bad.exit_code == 2 and "MAESTRO_CHECKPOINT_" in bad.output
+
+
+async def _checkpoints(db: Path) -> list[Any]:
+    async with SQLiteStore(db) as store:
+        return await store.list_checkpoints()
