@@ -37,6 +37,7 @@ from maestro_helix.governance.checkpoint import (
     load_signer,
     load_verifier,
 )
+from maestro_helix.governance.witness import Fetch, witness_update
 from maestro_helix.store.base import AuditFilter, CheckpointRecord, Store
 
 audit_app = typer.Typer(help="The verifiable audit log (hash chain + Merkle tree).")
@@ -457,5 +458,69 @@ def audit_show(
         for k, v in entry.items():
             text = json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else str(v)
             out.print(f"[bold]{k}[/bold]: {text}", highlight=False, soft_wrap=True)
+
+    run_async(main())
+
+
+# -- audit witness ------------------------------------------------------------------------------
+
+
+def http_fetch(url: str, token: str | None) -> Fetch:
+    """GET ``url + path`` with the operator's token (stdlib only: a witness installs little)."""
+    import asyncio
+    import urllib.error
+    import urllib.request
+
+    def get(path: str) -> bytes:
+        req = urllib.request.Request(url.rstrip("/") + path)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                body: bytes = resp.read()
+                return body
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode("utf-8", "replace")[:300]
+            raise ConfigError("--url", req.full_url, f"HTTP {e.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise ConfigError("--url", req.full_url, f"unreachable: {e}") from None
+
+    async def fetch(path: str) -> bytes:
+        return await asyncio.to_thread(get, path)
+
+    return fetch
+
+
+@audit_app.command("witness")
+def audit_witness(
+    folder: Annotated[Path, typer.Argument(help="The witness's folder of checkpoints.")],
+    url: Annotated[str, typer.Option(help="The log's API, e.g. https://maestro.example:8080.")],
+    pubkey: Annotated[Path, typer.Option(help="The log's public key (.vkey).")],
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="MAESTRO_TOKEN", help="An operator token (viewer is enough)."),
+    ] = None,
+) -> None:
+    """Be a witness without database access: fetch the newest signed checkpoint and a consistency
+    proof from the newest one kept in FOLDER, and keep it only if the log just appended."""
+
+    async def main() -> None:
+        verifier = load_verifier(pubkey)
+        try:
+            r = await witness_update(folder, http_fetch(url, token), verifier)
+        except AuditLogError as e:
+            err.print(f"[red]log REFUSED[/red]: {e}", soft_wrap=True)
+            raise ExitCode(1) from None
+        cp = r.now.checkpoint
+        if r.before is None:
+            out.print(f"first checkpoint kept: tree size {cp.size}, root {cp.root.hex()}")
+        elif r.stored:
+            out.print(
+                f"the log grew from {r.before.checkpoint.size} to {cp.size} entries by appending "
+                f"only (consistency proof verified); checkpoint kept in {folder}",
+                soft_wrap=True,
+            )
+        else:
+            out.print(f"nothing new: tree size {cp.size} is already kept")
 
     run_async(main())
