@@ -3,6 +3,7 @@ checked by consistency proofs fetched from the API (``governance/witness.py``)."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,3 +183,57 @@ def test_the_witness_command_over_http(
     assert r.exit_code == 1 and "log REFUSED" in r.output and "rewritten" in r.output
     denied = witness(token="wrong")
     assert denied.exit_code == 2 and "HTTP 401" in denied.output
+
+
+async def test_the_witness_command_against_a_mutual_tls_server(tmp_path: Path) -> None:
+    """``maestro serve --tls`` asks for a client certificate: the witness presents its own."""
+    import contextlib
+
+    from prometheus_client import CollectorRegistry
+
+    from maestro_helix.observability.metrics import HelixMetrics
+    from maestro_helix.security import init_ca, issue, serve_tls
+
+    certs = tmp_path / "certs"
+    init_ca(certs)
+    issue(certs, "server", kind="server", hosts=["localhost", "127.0.0.1"])
+    issue(certs, "witness", kind="client")
+    vkey = tmp_path / "log.vkey"
+    vkey.write_text(KEY.vkey() + "\n")
+    async with Maestro.open(
+        SQLiteStore(tmp_path / "log.db"), agents=AgentRegistry(), resume=False, audit_signer=KEY
+    ) as m:
+        token = (await add_operator(m.store, "wit", Role.VIEWER, FakeClock()))[1]
+        await m.store.append_audit([draft(i) for i in range(1, 9)])
+        assert m.checkpointer is not None
+        await m.checkpointer.checkpoint()
+        bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        metrics = HelixMetrics(CollectorRegistry())
+        server = asyncio.create_task(
+            serve_tls(create_app(m), "127.0.0.1", 0, certs, metrics, on_listening=bound.set_result)
+        )
+        try:
+            port = await asyncio.wait_for(bound, 5)
+            args = [
+                "audit",
+                "witness",
+                str(tmp_path / "w"),
+                "--url",
+                f"https://127.0.0.1:{port}",
+                "--pubkey",
+                str(vkey),
+                "--token",
+                token,
+                "--certs",
+                str(certs),
+            ]
+            ok = await asyncio.to_thread(
+                CliRunner().invoke, cli_app, [*args, "--client", "witness"]
+            )
+            assert ok.exit_code == 0 and "first checkpoint kept" in ok.output, ok.output
+            no_cert = await asyncio.to_thread(CliRunner().invoke, cli_app, args[:-2])
+            assert no_cert.exit_code == 2 and "unreachable" in no_cert.output
+        finally:
+            server.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await server

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -465,8 +466,9 @@ def audit_show(
 # -- audit witness ------------------------------------------------------------------------------
 
 
-def http_fetch(url: str, token: str | None) -> Fetch:
-    """GET ``url + path`` with the operator's token (stdlib only: a witness installs little)."""
+def http_fetch(url: str, token: str | None, context: ssl.SSLContext | None = None) -> Fetch:
+    """GET ``url + path`` with the operator's token (stdlib only: a witness installs little);
+    ``context``: the client side of a mutual-TLS server (``maestro serve --tls``)."""
     import asyncio
     import urllib.error
     import urllib.request
@@ -476,7 +478,7 @@ def http_fetch(url: str, token: str | None) -> Fetch:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30, context=context) as resp:
                 body: bytes = resp.read()
                 return body
         except urllib.error.HTTPError as e:
@@ -500,14 +502,30 @@ def audit_witness(
         str | None,
         typer.Option(envvar="MAESTRO_TOKEN", help="An operator token (viewer is enough)."),
     ] = None,
+    certs: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MAESTRO_CERTS",
+            help="For an https:// URL: the folder with the CA and this witness's client "
+            "certificate (maestro certs issue NAME --kind client).",
+        ),
+    ] = None,
+    client: Annotated[str, typer.Option(help="The client certificate's name in --certs.")] = (
+        "maestro-client"
+    ),
 ) -> None:
     """Be a witness without database access: fetch the newest signed checkpoint and a consistency
     proof from the newest one kept in FOLDER, and keep it only if the log just appended."""
 
     async def main() -> None:
         verifier = load_verifier(pubkey)
+        context = None
+        if certs is not None and url.startswith("https://"):
+            from maestro_helix.security import client_ssl_context
+
+            context = client_ssl_context(certs, name=client)
         try:
-            r = await witness_update(folder, http_fetch(url, token), verifier)
+            r = await witness_update(folder, http_fetch(url, token, context), verifier)
         except AuditLogError as e:
             err.print(f"[red]log REFUSED[/red]: {e}", soft_wrap=True)
             raise ExitCode(1) from None
