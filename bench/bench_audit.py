@@ -275,7 +275,7 @@ def commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--appends", type=int, default=20_000)
+    ap.add_argument("--appends", type=int, default=20_000, help="entries per measurement (0: skip)")
     ap.add_argument("--procs", default="1,4", help="process counts, comma separated")
     ap.add_argument("--concurrency", type=int, default=64, help="callers per process")
     ap.add_argument(
@@ -301,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_appends(tmp: Path, args: Any, procs: list[int]) -> list[str]:
+    if args.appends <= 0:
+        return []
     rows = []
     backends = ["sqlite", "postgresql"] if args.pg else ["sqlite"]
     for backend, batched, p in itertools.product(backends, (False, True), procs):

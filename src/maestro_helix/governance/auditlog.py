@@ -28,7 +28,7 @@ from datetime import UTC
 from typing import Any
 
 from maestro_helix.core.clock import Clock, SystemClock
-from maestro_helix.core.errors import AuditLogError
+from maestro_helix.core.errors import AuditLogError, MaestroError
 from maestro_helix.governance.audit import (
     CanonicalRow,
     ChainReport,
@@ -449,11 +449,15 @@ class Checkpointer:
             self._task = asyncio.create_task(self._loop(poll_s), name="audit-checkpointer")
 
     async def _loop(self, poll_s: float) -> None:
+        refused = ""
         while True:
             try:
                 await self.maybe_checkpoint()
-            except AuditLogError as e:
-                log.error("audit checkpoint refused", extra={"reason": str(e)})
+                refused = ""
+            except MaestroError as e:  # a refusal, or the store unreachable for now: try again
+                if str(e) != refused:  # said once, not every second
+                    log.error("audit checkpoint not made", extra={"reason": str(e)})
+                refused = str(e)
             await asyncio.sleep(poll_s)
 
     async def aclose(self) -> None:
@@ -465,5 +469,5 @@ class Checkpointer:
                 await task
         try:
             await self.checkpoint()
-        except AuditLogError as e:
-            log.error("audit checkpoint refused at close", extra={"reason": str(e)})
+        except MaestroError as e:
+            log.error("audit checkpoint not made at close", extra={"reason": str(e)})
