@@ -409,6 +409,7 @@ def test_keys_init_and_export_from_the_cli(tmp_path: Path) -> None:
     assert cli("keys", "export", "--keys", tmp_path / "none").exit_code == 2
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_export_commits_to_the_witness_git_repository(
     setup: dict[str, Path], tmp_path: Path
 ) -> None:
