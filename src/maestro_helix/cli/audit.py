@@ -417,7 +417,8 @@ def audit_list(
         async with open_store(db, must_exist=True) as store:
             rows = await store.find_audit(f)
         if as_json:
-            _echo_json({"entries": rows, "next_after": rows[-1]["seq"] if rows else None})
+            more = rows[-1]["seq"] if len(rows) == limit else None  # None: the end
+            _echo_json({"entries": rows, "next_after": more})
             return
         table = Table(title=f"{len(rows)} audit entr{'y' if len(rows) == 1 else 'ies'}")
         for name in ("seq", "ts", "kind", "run", "step", "decision", "operator"):
