@@ -97,8 +97,28 @@ def test_malformed_gate_config_stops_start_up(db: str, tmp_path: Path) -> None:
 
 
 def test_runs_show_unknown_id_is_clear(db: str) -> None:
+    assert runner.invoke(app, ["demo", "-n", "1", "--db", db]).exit_code == 0
     r = runner.invoke(app, ["runs", "show", "nope", "--db", db])
     assert r.exit_code == 2 and "no run with id 'nope'" in r.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs", "list"],
+        ["runs", "show", "r1"],
+        ["approvals", "list"],
+        ["approvals", "show", "q1"],
+        ["audit", "verify"],
+        ["audit", "list"],
+        ["audit", "show", "1"],
+        ["audit", "prove", "1"],
+    ],
+)
+def test_read_commands_never_create_a_database(db: str, command: list[str]) -> None:
+    r = runner.invoke(app, [*command, "--db", db])
+    assert r.exit_code == 2 and "no such database file" in r.output
+    assert not Path(db).exists()
 
 
 def test_escalated_runs_are_listed_by_status(db: str) -> None:

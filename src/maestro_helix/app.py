@@ -29,6 +29,8 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
+from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
+from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
 from maestro_helix.helix.base import CustomCriterion
@@ -38,6 +40,7 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
+from maestro_helix.store.sequencer import AuditSequencer
 from maestro_helix.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -48,9 +51,10 @@ log = logging.getLogger(__name__)
 __all__ = ["Maestro", "open_store"]
 
 
-def open_store(db: str | Path) -> Store:
+def open_store(db: str | Path, *, must_exist: bool = False) -> Store:
     """A store for a path or URL: a plain path or ``sqlite:///PATH`` (embedded SQLite), or
-    ``postgresql://user@host:port/db`` (production)."""
+    ``postgresql://user@host:port/db`` (production). With ``must_exist`` a missing SQLite file
+    is a :class:`ConfigError` instead of a new database (for read commands)."""
     text = str(db)
     if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         require("psycopg", extra="postgres", feature="a PostgreSQL store (--db postgresql://)")
@@ -67,7 +71,7 @@ def open_store(db: str | Path) -> Store:
             f"unsupported database URL scheme {scheme!r} (use a file path, "
             "sqlite:///PATH or postgresql://...)",
         )
-    return SQLiteStore(text)
+    return SQLiteStore(text, must_exist=must_exist)
 
 
 def _counted(
@@ -117,6 +121,7 @@ class Maestro:
     governance: Governance
     metrics: HelixMetrics
     work_queue: Any = None  # set by the CLI when steps go to workers
+    checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
 
     @classmethod
     @asynccontextmanager
@@ -138,6 +143,8 @@ class Maestro:
         tracer_provider: TracerProvider | None = None,
         ownership: Ownership | None = None,
         housekeeping_s: float | None = None,
+        audit_signer: NoteSigner | None = None,
+        checkpoints: CheckpointPolicy | None = None,
     ) -> AsyncIterator[Maestro]:
         """Open (or create) a system on ``db``.
 
@@ -163,6 +170,9 @@ class Maestro:
                 of ``MAESTRO_LEASE_S`` seconds, 10 by default).
             housekeeping_s: run housekeeping (expiry, actions and runs nobody holds) every this
                 many seconds; long-lived processes (``serve``, ``worker``) set it.
+            audit_signer: the audit log's key: with it, this process signs checkpoints of the
+                log's Merkle tree (``checkpoints``: every N entries or T seconds, and at close).
+            checkpoints: how often (default: 1000 entries or 60 s).
         """
         gate_config = gates if isinstance(gates, GateConfig) else load_gate_config(gates)
         gil_policy = policy if isinstance(policy, GovernancePolicy) else load_policy(policy)
@@ -191,6 +201,15 @@ class Maestro:
                 {a.name: a for a in action_types},
                 amount_limits=_amount_limits(governance.policy, action_types),
             )
+            checkpointer = None
+            if audit_signer is not None:  # closed after the engine: its last entries are signed
+                checkpointer = Checkpointer(store, audit_signer, checkpoints, clock)
+                await checkpointer.start()
+                stack.push_async_callback(checkpointer.aclose)
+            if getattr(store, "audit_batched", False):  # entries wait as pending: sequence them
+                sequencer = AuditSequencer(store)  # closed before the checkpointer signs
+                await sequencer.start()
+                stack.push_async_callback(sequencer.aclose)
             the_metrics = metrics or HelixMetrics(CollectorRegistry())
             # a JetStream bus knows how far behind every consumer of the stream is
             lag = getattr(the_bus, "event_lag_ms", None) or getattr(the_bus, "lag_ms", None)
@@ -254,6 +273,7 @@ class Maestro:
                 bridge,
                 governance,
                 the_metrics,
+                checkpointer=checkpointer,
             )
             if resume:
                 resumed = await engine.resume_unfinished()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from maestro_helix.api._auth import AnyRole, OperatorRole, System, require
 from maestro_helix.api._errors import ApiError
-from maestro_helix.core.audit import ChainReport
+from maestro_helix.api._verify import verify_system_log
 from maestro_helix.core.clock import iso
 from maestro_helix.core.errors import InputError
 from maestro_helix.core.records import RunRecord
@@ -165,6 +165,10 @@ class AuditReport(_Out):
     checked: int = Field(description="entries read")
     first_bad_seq: int | None
     reason: str
+    tree_size: int = Field(0, description="leaves of the Merkle tree read")
+    root_hash: str = Field("", description="hex RFC 6962 tree head of the entries read")
+    checkpoints: int = Field(0, description="signed checkpoints that matched the log")
+    bad_checkpoint: str | None = Field(None, description="the first checkpoint it contradicts")
 
 
 # -- log query ------------------------------------------------------------------------------------
@@ -402,9 +406,11 @@ def ops_router() -> APIRouter:
         )
 
     @r.get("/audit/verify", tags=["audit"], responses=_errors())
-    async def verify_audit(system: System, _: AnyRole) -> AuditReport:
-        """Check every link of the audit hash chain; names the first bad entry."""
-        report: ChainReport = await system.store.verify_audit()
+    async def verify_audit(system: System, _: AnyRole, allow_empty: bool = False) -> AuditReport:
+        """Check the audit chain, its head and its Merkle tree against the stored checkpoints
+        (signatures checked with this server's key, if it has one); names the first bad entry
+        or checkpoint. An empty log is not ok unless ``allow_empty``."""
+        report = await verify_system_log(system, allow_empty=allow_empty)
         return AuditReport.model_validate(dataclasses.asdict(report))
 
     return r

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maestro_helix.api import _ui
 from maestro_helix.api._admin import admin_router
+from maestro_helix.api._audit import audit_router
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
@@ -264,6 +265,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.include_router(_api_router())
     app.include_router(ops_router())
     app.include_router(admin_router())
+    app.include_router(audit_router())
     _ui.install(app)
     # /healthz, /readyz and /metrics answer without a token: bind the server to an internal
     # address (see README)

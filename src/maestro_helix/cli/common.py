@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 # command tree: SQLAlchemy, Alembic, the engine and the evaluators cost most of a second.
 
 
-def open_store(db: str) -> Store:
-    """The store behind ``--db`` (see :func:`maestro_helix.app.open_store`)."""
+def open_store(db: str, *, must_exist: bool = False) -> Store:
+    """The store behind ``--db`` (see :func:`maestro_helix.app.open_store`); read commands pass
+    ``must_exist`` so a mistyped path is an error, not a new empty database."""
     from maestro_helix.app import open_store as open_db
 
-    return open_db(db)
+    return open_db(db, must_exist=must_exist)
 
 
 def load_app(ref: str | None) -> AppSpec:
@@ -143,6 +144,26 @@ def _check_bus(bus: str | None) -> str | None:
     return bus
 
 
+def audit_signing() -> dict[str, Any]:
+    """The log's key and checkpoint cadence from the environment: with ``MAESTRO_KEYS`` (the
+    folder ``maestro keys init`` wrote) this process signs checkpoints every
+    ``MAESTRO_CHECKPOINT_ENTRIES`` entries (1000) or ``MAESTRO_CHECKPOINT_SECONDS`` (60)."""
+    keys = os.environ.get("MAESTRO_KEYS")
+    if not keys:
+        return {}
+    from maestro_helix.governance.auditlog import CheckpointPolicy
+    from maestro_helix.governance.checkpoint import load_signer
+
+    try:
+        policy = CheckpointPolicy(
+            every_entries=int(os.environ.get("MAESTRO_CHECKPOINT_ENTRIES", "1000")),
+            every_seconds=float(os.environ.get("MAESTRO_CHECKPOINT_SECONDS", "60")),
+        )
+    except (ValueError, MaestroError) as e:
+        raise ConfigError("MAESTRO_CHECKPOINT_*", "", f"not a positive number: {e}") from None
+    return {"audit_signer": load_signer(Path(keys)), "checkpoints": policy}
+
+
 @asynccontextmanager
 async def open_system(
     db: str,
@@ -189,6 +210,7 @@ async def open_system(
             policy=policy_path(policy),
             bus=event_bus,
             dispatcher=queue if dispatch else None,
+            **audit_signing(),
             **kw,
         ) as m:
             m.work_queue = queue

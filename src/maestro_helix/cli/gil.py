@@ -93,7 +93,7 @@ def approvals_list(
     what it is and why it is there."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             reqs = await store.list_requests(
                 status=None if status == "all" else status, limit=limit
             )
@@ -127,7 +127,7 @@ def approvals_show(request_id: str, db: DbOpt = "maestro.db", as_json: JsonOpt =
     """One request: reasons, scores, risk factors, the exact payload, approvals so far."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             req, approvals = await store.get_request(request_id)
         if as_json:
             print_json(_request_json(req, approvals))

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from maestro_helix.cli import gil
+from maestro_helix.cli.audit import audit_app, keys_app
 from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
     AppOpt,
@@ -53,9 +54,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 runs_app = typer.Typer(help="Inspect and control runs.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 app.add_typer(gil.approvals_app, name="approvals")
 app.add_typer(gil.operators_app, name="operators")
 app.command("serve")(gil.serve)
@@ -281,7 +282,7 @@ def runs_list(
     """List runs, newest first (the error of a failed run under its row)."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             page = await store.list_runs(
                 status=status, workflow=workflow, limit=limit, offset=offset
             )
@@ -315,7 +316,7 @@ def runs_show(
     """Show one run: every attempt of every step with its scores, factors and decision."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             rec = await store.get_run(run_id)
             steps = await store.step_records(run_id)
             actions = await store.intents_of(run_id)
@@ -403,25 +404,6 @@ def runs_resume(
             await m.engine.resume(run_id)
             result = await m.engine.wait(run_id)
         out.print(f"run {run_id}: {status_text(result.status)}")
-
-    run_async(main())
-
-
-@audit_app.command("verify")
-def audit_verify(db: DbOpt = "maestro.db") -> None:
-    """Check every link of the audit hash chain; name the first bad entry."""
-
-    async def main() -> None:
-        async with open_store(db) as store:
-            report = await store.verify_audit()
-        if report.ok:
-            out.print(f"[green]audit chain intact[/green]: {report.checked} entries verified")
-            return
-        err.print(
-            f"[red]audit chain BROKEN at entry {report.first_bad_seq}[/red]: {report.reason}",
-            soft_wrap=True,
-        )
-        raise ExitCode(1)
 
     run_async(main())
 

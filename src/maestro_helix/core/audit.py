@@ -10,7 +10,7 @@ hash) is also kept apart from the entries, so cutting entries off the end is cau
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,12 @@ __all__ = [
     "AUDIT_FIELDS",
     "GENESIS_HASH",
     "AuditDraft",
+    "CanonicalRow",
     "ChainReport",
+    "ChainWalker",
     "canonical_bytes",
+    "canonical_of_values",
+    "canonical_row",
     "entry_hash",
     "verify_chain",
 ]
@@ -96,10 +100,23 @@ class AuditDraft:
         }
 
 
+CanonicalRow = tuple[int, str, str, bytes]
+"""One stored entry as verification needs it: (seq, prev_hash, hash, canonical bytes)."""
+
+
 def canonical_bytes(entry: Mapping[str, Any]) -> bytes:
-    """The canonical encoding of the hashed fields of ``entry``."""
-    body = {k: entry.get(k) for k in AUDIT_FIELDS}
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    """The canonical encoding of the hashed fields of ``entry`` (a missing field is null)."""
+    return orjson.dumps({k: entry.get(k) for k in AUDIT_FIELDS}, option=orjson.OPT_SORT_KEYS)
+
+
+def canonical_of_values(values: Sequence[Any]) -> bytes:
+    """:func:`canonical_bytes` of the entry whose fields, in ``AUDIT_FIELDS`` order, are
+    ``values`` (JSON fields already decoded): the fast path of reading stored rows."""
+    return orjson.dumps(dict(zip(AUDIT_FIELDS, values, strict=True)), option=orjson.OPT_SORT_KEYS)
+
+
+def canonical_row(entry: Mapping[str, Any]) -> CanonicalRow:
+    return (int(entry["seq"]), str(entry["prev_hash"]), str(entry["hash"]), canonical_bytes(entry))
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -123,6 +140,54 @@ class ChainReport:
     reason: str = ""
 
 
+class ChainWalker:
+    """:func:`verify_chain` one entry at a time, so other checks (the Merkle tree) can share the
+    pass and the canonical bytes it computes."""
+
+    __slots__ = ("checked", "expected_seq", "last", "prev")
+
+    def __init__(self) -> None:
+        self.prev = GENESIS_HASH
+        self.expected_seq = 1
+        self.checked = 0
+        self.last: tuple[int, str] | None = None
+
+    def step(self, e: Mapping[str, Any]) -> tuple[bytes, ChainReport | None]:
+        """Check one entry (the next in seq order): its canonical bytes, and a failure or None."""
+        row = canonical_row(e)
+        return row[3], self.step_row(row)
+
+    def step_row(self, row: CanonicalRow) -> ChainReport | None:
+        """Check the next entry, given as a canonical row: a failure, or None."""
+        self.checked += 1
+        seq, prev_hash, stored_hash, body = row
+        if seq != self.expected_seq:
+            why = f"entry {seq} follows entry {self.expected_seq - 1}: entries are missing"
+            return ChainReport(False, self.checked, seq, why)
+        if prev_hash != self.prev:
+            why = f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
+            return ChainReport(False, self.checked, seq, why)
+        h = hashlib.sha256(body).hexdigest()
+        if h != stored_hash:
+            why = f"entry {seq} was altered: its content does not match its hash"
+            return ChainReport(False, self.checked, seq, why)
+        self.prev = h
+        self.expected_seq += 1
+        self.last = (seq, h)
+        return None
+
+    def finish(self, head: tuple[int, str] | None) -> ChainReport:
+        """The verdict once every entry was stepped through, against the recorded head."""
+        n, last = self.checked, self.last
+        if head is not None and head != (last or (0, GENESIS_HASH)):
+            have = last[0] if last else 0
+            if have < head[0]:
+                why = f"the chain ends at entry {have} but entry {head[0]} was written"
+                return ChainReport(False, n, have + 1, why)
+            return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
+        return ChainReport(True, n)
+
+
 def verify_chain(
     entries: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
 ) -> ChainReport:
@@ -132,37 +197,9 @@ def verify_chain(
         entries: audit rows sorted by seq, each with every field of AUDIT_FIELDS plus ``hash``.
         head: the (seq, hash) the store recorded as the newest entry, if it keeps one.
     """
-    prev = GENESIS_HASH
-    expected_seq = 1
-    n = 0
-    last: tuple[int, str] | None = None
+    walker = ChainWalker()
     for e in entries:
-        n += 1
-        seq = int(e["seq"])
-        if seq != expected_seq:
-            return ChainReport(
-                False, n, seq, f"entry {seq} follows entry {expected_seq - 1}: entries are missing"
-            )
-        if e["prev_hash"] != prev:
-            return ChainReport(
-                False, n, seq, f"entry {seq} does not link to entry {seq - 1} (prev_hash differs)"
-            )
-        h = entry_hash(e)
-        if h != e["hash"]:
-            return ChainReport(
-                False, n, seq, f"entry {seq} was altered: its content does not match its hash"
-            )
-        prev = h
-        expected_seq += 1
-        last = (seq, h)
-    if head is not None and head != (last or (0, GENESIS_HASH)):
-        have = last[0] if last else 0
-        if have < head[0]:
-            return ChainReport(
-                False,
-                n,
-                have + 1,
-                f"the chain ends at entry {have} but entry {head[0]} was written",
-            )
-        return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
-    return ChainReport(True, n)
+        _, bad = walker.step(e)
+        if bad is not None:
+            return bad
+    return walker.finish(head)

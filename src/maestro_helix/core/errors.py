@@ -157,3 +157,8 @@ class MissingExtra(MaestroError):
             f"{feature} needs the [{extra}] extra ({module} is not installed): "
             f"pip install 'maestro-helix[{extra}]'"
         )
+
+
+class AuditLogError(MaestroError):
+    """A request about the audit log's Merkle tree that cannot be answered (a leaf or tree size
+    out of range, a malformed checkpoint or proof)."""

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
-from maestro_helix.core.audit import AuditDraft, ChainReport
+from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
 from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
     AgentStat,
     ApprovalRecord,
     ApprovalRequest,
+    AuditFilter,
+    CheckpointRecord,
     EventRecord,
     NewRun,
     RunPage,
@@ -26,6 +28,8 @@ from maestro_helix.core.records import (
 from maestro_helix.core.workflow import WorkflowDef
 
 __all__ = ["Store"]
+
+T = TypeVar("T")
 
 
 class Store(ABC):
@@ -279,3 +283,45 @@ class Store(ABC):
 
     @abstractmethod
     async def mri_log(self, **filters: Any) -> Any: ...
+
+    # -- the verifiable log (Merkle tree checkpoints; governance/merkle.py) --------------------
+
+    @abstractmethod
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        """Audit entries matching ``f``, in seq order."""
+
+    @abstractmethod
+    async def scan_audit(
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
+    ) -> T:
+        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
+        read of the log."""
+
+    @abstractmethod
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
+        the log: the checkpointer, the API's proof tree)."""
+
+    @abstractmethod
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int
+    ) -> tuple[list[Any], tuple[int, str] | None] | None:
+        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
+        head read at the start; None when this store cannot (or the log is too small to gain)."""
+
+    @abstractmethod
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
+        audit entries their seq; how many, or None when another holder has the lease."""
+
+    @abstractmethod
+    async def pending_audit(self) -> int:
+        """Audit entries committed but not sequenced yet (batched sequencing)."""
+
+    @abstractmethod
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        """Store a signed checkpoint; False when one of that tree size is stored already."""
+
+    @abstractmethod
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        """Every stored checkpoint, smallest tree first."""

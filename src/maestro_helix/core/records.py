@@ -255,3 +255,36 @@ class Transition:
     error: str | None = None
     audit: Sequence[AuditDraft] = field(default_factory=tuple)
     events: Sequence[EventRecord] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit entries to read (every given field must match), oldest first."""
+
+    run_id: str | None = None
+    operator: str | None = None
+    kind: str | None = None
+    seq: int | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    """A signed checkpoint of the audit log's Merkle tree, as stored.
+
+    Attributes:
+        tree_size: entries covered (seq 1..tree_size).
+        root_hash: hex RFC 6962 tree head of those entries.
+        ts: when it was signed (RFC 3339 UTC).
+        origin: the log's name (the key's name).
+        key_id: hex signed-note key id of the signing key.
+        note: the whole signed note (what ``audit checkpoint --export`` writes to a file).
+    """
+
+    tree_size: int
+    root_hash: str
+    ts: str
+    origin: str
+    key_id: str
+    note: str

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine, make_url
 
+from maestro_helix.store.audit_sql import ReaderTarget
 from maestro_helix.store.sql import json_dumps
 from maestro_helix.store.threaded import ThreadedStore
 
@@ -53,6 +54,9 @@ class PostgresStore(ThreadedStore):
 
     def describe(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+    def _reader_target(self) -> ReaderTarget | None:
+        return ReaderTarget(self.url, {"connect_timeout": 10, **self.connect_args})
 
     def _make_engine(self) -> Engine:
         args = {"connect_timeout": 10, **self.connect_args}

@@ -244,3 +244,56 @@ policy_changes = Table(
     Column("decided_by", String(64), nullable=True),
     Column("decided_at", String(32), nullable=True),
 )
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column(
+        "tree_size",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("root_hash", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("origin", String(255), nullable=False),
+    Column("key_id", String(8), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+
+# -- batched sequencing of the audit log (prototype; see store/sequencer_sql.py) ---------------
+
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("entry_id", String(160), nullable=False, unique=True),
+    Column("ts", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("step_id", String(64), nullable=True),
+    Column("step_index", Integer, nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Column("workflow", String(64), nullable=True),
+    Column("workflow_version", Integer, nullable=True),
+    Column("agent_id", String(128), nullable=True),
+    Column("qsr_score", Float, nullable=True),
+    Column("mri_score", Float, nullable=True),
+    Column("gate_decision", String(16), nullable=True),
+    Column("gil_decision", String(32), nullable=True),
+    Column("human_operator_id", String(64), nullable=False, default=""),
+    Column("evaluator_versions", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+)
+"""Audit entries committed by their transactions, waiting for the sequencer to give them a seq."""
+
+audit_sequencer = Table(
+    "audit_sequencer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+"""The sequencer's lease (one row): only its holder assigns seqs, until it expires."""

@@ -253,9 +253,10 @@ class WriteBatch:
     runs: list[dict[str, Any]] = field(default_factory=list)
     commits: list[StepCommit] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditDraft] = field(default_factory=list)  # standalone appends, grouped too
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.commits or self.events)
+        return bool(self.runs or self.commits or self.events or self.audit)
 
     def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
         now = time.time()
@@ -300,6 +301,8 @@ class WriteBatch:
                     for c in commits
                 ]
         self._write_commits(conn, commits)
+        if self.audit:
+            append_audit(conn, self.audit)
         if self.events:
             bulk(conn, "events.insert", _EVENTS_INSERT, self.events, "reflexive_events")
         results: dict[str, str | LeaseLost] = dict(refused)
@@ -311,7 +314,7 @@ class WriteBatch:
                 )
             )
             results.update({r.run_id: r.status for r in rows})
-        self.runs, self.commits, self.events = [], [], []
+        self.runs, self.commits, self.events, self.audit = [], [], [], []
         return results
 
     def _write_commits(self, conn: Connection, commits: Sequence[StepCommit]) -> None:
@@ -455,8 +458,30 @@ def lock_chain(conn: Connection) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})")
 
 
+BATCHED_AUDIT = "maestro.audit_batched"
+"""``Connection.info`` key: this connection's store sequences audit entries in batches."""
+
+_PENDING_INSERT = t.audit_pending.insert().values(
+    {c.name: bindparam(c.name) for c in t.audit_pending.columns if c.name != "id"}
+)
+
+
 def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
-    """Append entries to the chain: each gets the next seq and links to the one before it."""
+    """Append entries to the chain: each gets the next seq and links to the one before it.
+
+    With batched sequencing (``conn.info[BATCHED_AUDIT]``; ``store/sequencer_sql.py``) the
+    entries are written as pending rows of this transaction, without the chain's lock; the one
+    sequencer holding the lease gives them their seq and hash, many at a time.
+    """
+    if conn.info.get(BATCHED_AUDIT):
+        rows = [d.fields() for d in drafts]
+        bulk(conn, "audit.pending", _PENDING_INSERT, rows, "audit_pending")
+        return
+    chain_append(conn, drafts)
+
+
+def chain_append(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
+    """Give entries the next seqs and link them, under the chain's lock (one transaction)."""
     lock_chain(conn)
     seq, prev = read_head(conn)
     rows = []

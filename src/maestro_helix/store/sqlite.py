@@ -15,6 +15,8 @@ import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
+from maestro_helix.core.errors import ConfigError
+from maestro_helix.store.audit_sql import ReaderTarget
 from maestro_helix.store.sql import json_dumps
 from maestro_helix.store.threaded import ThreadedStore
 
@@ -31,21 +33,33 @@ class SQLiteStore(ThreadedStore):
         durability: ``"full"`` fsyncs every commit (a reported step survives power loss);
             ``"normal"`` survives a killed process but not power loss.
         max_batch: at most this many operations share one transaction.
+        must_exist: refuse to open a file that is not there (read commands never create one).
     """
 
     name = "sqlite"
 
     def __init__(
-        self, path: str | Path, *, durability: Durability = "full", max_batch: int = 512
+        self,
+        path: str | Path,
+        *,
+        durability: Durability = "full",
+        max_batch: int = 512,
+        must_exist: bool = False,
     ) -> None:
         super().__init__(f"sqlite:///{path}", max_batch=max_batch)
         self.path = str(path)
         self.durability = durability
+        self.must_exist = must_exist
 
     def describe(self) -> str:
         return self.path
 
+    def _reader_target(self) -> ReaderTarget | None:
+        return None if self.path == ":memory:" else ReaderTarget(self.url, {})
+
     def _prepare(self) -> None:
+        if self.must_exist and self.path != ":memory:" and not Path(self.path).is_file():
+            raise ConfigError("--db", self.path, "no such database file (nothing was created)")
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
 

@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from maestro_helix.core.audit import AuditDraft, ChainReport, verify_chain
+from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport, verify_chain
 from maestro_helix.core.errors import (
     InputError,
     LeaseLost,
@@ -40,6 +43,8 @@ from maestro_helix.core.records import (
     AgentStat,
     ApprovalRecord,
     ApprovalRequest,
+    AuditFilter,
+    CheckpointRecord,
     EventRecord,
     NewRun,
     RunPage,
@@ -50,12 +55,14 @@ from maestro_helix.core.records import (
     Transition,
 )
 from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.governance.auditscan import Segment, segment_length
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import admin_sql, gil_sql, ops_sql, sql
+from maestro_helix.store import admin_sql, audit_sql, gil_sql, ops_sql, sequencer_sql, sql
 from maestro_helix.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PARALLEL_VERIFY_MIN = 200_000  # below this, starting worker processes costs more than it saves
 
 
 @dataclass(slots=True)
@@ -65,6 +72,7 @@ class _Op:
     fn: Callable[[Connection], Any] | None = None  # a general operation, run in order
     commit: StepCommit | None = None  # a step commit, grouped
     new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
+    audit: Sequence[AuditDraft] | None = None  # audit entries alone, grouped like step commits
 
 
 _STOP = object()
@@ -89,6 +97,14 @@ class ThreadedStore(Store):
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
         self._closed = False
+        self.audit_batched = False
+
+    def use_batched_audit(self) -> None:
+        """Write audit entries as pending; an :class:`~maestro_helix.store.sequencer.
+        AuditSequencer` (in this or another process) sequences them. Call before ``open``."""
+        if self._thread is not None:
+            raise StoreError("batched audit sequencing is chosen before the store opens")
+        self.audit_batched = True
 
     # -- backend hooks -------------------------------------------------------------------------
 
@@ -128,6 +144,8 @@ class ThreadedStore(Store):
     def _writer(self, ready: Future[None]) -> None:
         try:
             self._engine = self._make_engine()
+            if self.audit_batched:  # every connection, reconnects too, writes audit as pending
+                event.listen(self._engine, "connect", _mark_batched)
             conn = self._engine.connect()
             with conn.begin():
                 upgrade(conn)
@@ -243,6 +261,9 @@ class ThreadedStore(Store):
             elif op.new_runs is not None:
                 batch.add_runs(*op.new_runs)
                 results.append(None)
+            elif op.audit is not None:
+                batch.audit.extend(op.audit)
+                results.append(None)
             else:
                 assert op.fn is not None
                 if batch:
@@ -345,7 +366,7 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.step_records(c, run_id))
 
     async def append_audit(self, entries: Sequence[AuditDraft]) -> None:
-        await self._call(lambda c: sql.append_audit(c, entries))
+        await self._submit(self._op(audit=tuple(entries)))
 
     async def audit_entries(self, after_seq: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         return await self._call(lambda c: sql.audit_entries(c, after_seq, limit))
@@ -355,6 +376,59 @@ class ThreadedStore(Store):
             return verify_chain(_iter_audit(c), sql.audit_head(c))
 
         return await self._call(run)
+
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        return await self._call(lambda c: audit_sql.find_audit(c, f))
+
+    async def scan_audit(
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
+    ) -> T:
+        return await self._call(lambda c: audit_sql.scan_audit(c, fn))
+
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        return await self._call(lambda c: audit_sql.canonical_page(c, after_seq, limit))
+
+    def _reader_target(self) -> audit_sql.ReaderTarget | None:
+        """How another process opens this database (None: it cannot, e.g. in memory)."""
+        return None
+
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int, min_entries: int = PARALLEL_VERIFY_MIN
+    ) -> tuple[list[Segment], tuple[int, str] | None] | None:
+        target = self._reader_target()
+        if target is None or parts < 2:
+            return None
+        head, n = await self._call(lambda c: (sql.audit_head(c), audit_sql.max_seq(c)))
+        parts = min(parts, n // max(1, min_entries // 2))  # >= min_entries / 2 per worker
+        if n < min_entries or parts < 2:
+            return None
+        length = segment_length(n, parts)
+        loop = asyncio.get_running_loop()
+        spawn = multiprocessing.get_context("spawn")  # no fork: this process has threads
+        try:
+            with ProcessPoolExecutor(parts, mp_context=spawn) as pool:
+                jobs = [
+                    loop.run_in_executor(pool, audit_sql.read_segment, target, s, length, sizes)
+                    for s in range(0, n, length)
+                ]
+                return list(await asyncio.gather(*jobs)), head
+        except BrokenProcessPool as e:  # e.g. a __main__ without the main guard spawn needs
+            log.warning("parallel audit verification unavailable", extra={"error": str(e)})
+            return None
+
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        return await self._call(
+            lambda c: sequencer_sql.sequence_pending(c, holder, time.time(), lease_s, limit)
+        )
+
+    async def pending_audit(self) -> int:
+        return await self._call(sequencer_sql.pending_count)
+
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        return await self._call(lambda c: audit_sql.save_checkpoint(c, cp))
+
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        return await self._call(audit_sql.list_checkpoints)
 
     async def events(
         self, *, run_id: str | None = None, after_seq: int = 0, limit: int = 1000
@@ -561,3 +635,7 @@ def _iter_audit(conn: Connection, page: int = 5000) -> Any:
             return
         yield from rows
         after = int(rows[-1]["seq"])
+
+
+def _mark_batched(_dbapi_conn: Any, record: Any) -> None:
+    record.info[sql.BATCHED_AUDIT] = True
