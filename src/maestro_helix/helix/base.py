@@ -24,6 +24,9 @@ class EvaluationRequest:
         expect: the step's declared expectations.
         mentions: ``expect.mentions`` with references resolved.
         attempt: 1 for the first try.
+        sources: the source texts the step declares (retrieved documents, the input's
+            references); when given, the ``grounding`` check scores the output's claims
+            against them.
     """
 
     step_id: str
@@ -34,6 +37,7 @@ class EvaluationRequest:
     expect: Expectations = field(default_factory=Expectations)
     mentions: tuple[str, ...] = ()
     attempt: int = 1
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

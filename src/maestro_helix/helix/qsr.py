@@ -41,6 +41,7 @@ from maestro_helix.core.scores import (
     QualityScore,
     clamp01,
 )
+from maestro_helix.helix import criteria as cr
 from maestro_helix.helix.base import CustomCriterion, EvaluationRequest
 from maestro_helix.helix.text import LexicalRelevance, RelevanceScorer, Tokenizer
 
@@ -48,6 +49,7 @@ __all__ = [
     "BUILTIN_CRITERIA",
     "DEFAULT_CUSTOM_WEIGHT",
     "DEFAULT_WEIGHTS",
+    "DEFECT_CRITERIA",
     "EMPTY_SUGGESTION",
     "HARD_FAILURE_CAP",
     "SUGGEST_BELOW",
@@ -73,10 +75,27 @@ EMPTY_SUGGESTION: Final = (
 )
 
 BUILTIN_CRITERIA: Final = ("schema", "completeness", "relevance", "length", "format")
-"""The built-in criteria, in the order they are reported."""
+"""The built-in criteria of the weighted mean, in the order they are reported."""
 
+DEFECT_CRITERIA: Final = (
+    "placeholder",
+    "refusal",
+    "truncation",
+    "degeneration",
+    "echo",
+    "focus",
+    "grounding",
+)
+"""The built-in defect checks (:mod:`maestro_helix.helix.criteria`), reported after the others.
+
+They are not averaged in: the weakest of them caps the aggregate, since a refusal or a loop is a
+failed step whatever else is right. Their reported weight is 1.0; a weight of 0 in ``weights``
+reports a check without letting it cap.
+"""
+
+_DEFECTS = frozenset(DEFECT_CRITERIA)
 _NON_EMPTY = "non_empty"  # the criterion reported for an empty output
-_RESERVED = frozenset((*BUILTIN_CRITERIA, _NON_EMPTY))
+_RESERVED = frozenset((*BUILTIN_CRITERIA, *DEFECT_CRITERIA, _NON_EMPTY))
 _DETAIL_MAX = 200
 _TASK_HINT_MAX = 80
 _SCHEMA_CACHE_SIZE = 256
@@ -165,6 +184,7 @@ class _Builtin:
     suggestions: list[str] = field(default_factory=list)
     hard: bool = False
     empty: bool = False
+    ceiling: float = 1.0
 
 
 class QSREvaluator:
@@ -203,7 +223,7 @@ class QSREvaluator:
             raise TypeError("relevance must have a score(query, text) -> float method")
         if not (custom_timeout_s > 0 and math.isfinite(custom_timeout_s)):
             raise ValueError(f"custom_timeout_s must be positive, got {custom_timeout_s!r}")
-        merged = dict(DEFAULT_WEIGHTS)
+        merged = dict(DEFAULT_WEIGHTS) | dict.fromkeys(DEFECT_CRITERIA, 1.0)
         for name, w in (weights or {}).items():
             if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
                 raise ValueError(f"weight of {name!r} must be a finite number >= 0, got {w!r}")
@@ -504,7 +524,41 @@ class QSREvaluator:
                 self._format(b, out.text, text, bool(data), exp.format, w["format"])
         except Exception as e:
             return self._crash("format", e)
+        if not b.empty:
+            try:
+                self._defects(b, req, out.text if out.text.strip() else "", exp.format)
+            except Exception as e:
+                return self._crash("defects", e)
         return b
+
+    def _defects(self, b: _Builtin, req: EvaluationRequest, text: str, fmt: str) -> None:
+        """The defect checks; prose checks only run on the output's own text (not its data)."""
+        checks: list[tuple[str, cr.Check | None]] = []
+        if text:
+            checks.append(("placeholder", cr.check_placeholder(text)))
+            if checks[-1][1] is None and fmt != "json":
+                tok = self._tok
+                checks += [
+                    ("refusal", cr.check_refusal(text, tok)),
+                    ("truncation", cr.check_truncation(text)),
+                    ("degeneration", cr.check_degeneration(text)),
+                    ("echo", cr.check_echo(text, req.task, req.input_text, tok)),
+                    ("focus", cr.check_focus(text, cr.subject_terms(req.task, tok), tok)),
+                ]
+        if req.sources:
+            checks.append(
+                ("grounding", cr.check_grounding(text or req.output.text, req.sources, self._tok))
+            )
+        w = self._weights
+        for name, c in checks:
+            if c is None:
+                continue
+            weight = w[name]
+            self._add(b, CriterionScore(name, c.score, weight, _short(c.detail)), c.suggestion)
+            if weight > 0.0:
+                b.ceiling = min(b.ceiling, c.score)
+                if name == "placeholder":
+                    b.hard = True
 
     def _crash(self, criterion: str, e: Exception) -> EvaluationFailure:
         return self._failure(
@@ -684,11 +738,12 @@ class QSREvaluator:
             total = 0.0
             weighted = 0.0
             for c in criteria:
-                if c.weight > 0.0:
+                if c.weight > 0.0 and c.name not in _DEFECTS:
                     total += c.weight
                     weighted += c.weight * c.score
             # Nothing applicable to check on a non-empty output: no evidence against it.
             score = weighted / total if total > 0.0 else 1.0
+            score = min(score, b.ceiling)
             if b.hard:
                 score = min(score, HARD_FAILURE_CAP)
         return QualityScore(

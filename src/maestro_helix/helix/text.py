@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "BACKGROUND_IDF",
     "STOPWORDS",
+    "TEMPLATE_WORDS",
     "LexicalRelevance",
     "RelevanceScorer",
     "Tokenizer",
@@ -53,6 +54,25 @@ _STOPWORD_TEXT = """
 
 STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 """A small English stopword list: function words that carry no topic."""
+
+_TEMPLATE_TEXT = """
+    explain explains explained explanation describe describes described description purpose
+    purposes rule rules main key role roles work works working how overview short brief briefly
+    paragraph paragraphs sentence sentences newcomer newcomers beginner beginners matter matters
+    cover covers covering provide give write summarise summarize summary concept concepts meaning
+    define definition basic basics introduction intro answer question task tell discuss outline
+    does mean means feature features advantage advantages disadvantage disadvantages difference
+    differences example examples important importance why function functions class classes
+    method methods module modules python use used using usage can could would like know few
+    words detail detailed details simple simply plain terms aspect aspects idea ideas
+"""
+
+TEMPLATE_WORDS: frozenset[str] = frozenset(_TEMPLATE_TEXT.split())
+"""Words of the instruction template ("explain the purpose and rules of ..."), not its subject.
+
+They weigh little in relevance and are left out of a task's subject, so "describe the purpose
+of X" is judged on X and an answer need not repeat "purpose" to count as relevant.
+"""
 
 
 def stem(word: str) -> str:
@@ -289,6 +309,9 @@ _DF_TIERS: tuple[tuple[float, str], ...] = (
         """,
     ),
 )
+
+# The instruction template's words are as common in tasks as the commonest words in text.
+_DF_TIERS = (*_DF_TIERS, (0.35, _TEMPLATE_TEXT))
 
 _DF_SHORT_NUMBER = 0.2  # "1", "12": counts and list numbers, weak evidence of topic
 _DF_UNKNOWN = 0.002  # any unlisted word: treated as a topical term
