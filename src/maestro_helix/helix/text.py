@@ -64,7 +64,8 @@ _TEMPLATE_TEXT = """
     does mean means feature features advantage advantages disadvantage disadvantages difference
     differences example examples important importance why function functions class classes
     method methods module modules python use used using usage can could would like know few
-    words detail detailed details simple simply plain terms aspect aspects idea ideas
+    words detail detailed details simple simply plain terms aspect aspects idea ideas apply
+    applies applying applied
 """
 
 TEMPLATE_WORDS: frozenset[str] = frozenset(_TEMPLATE_TEXT.split())
@@ -310,6 +311,8 @@ _DF_TIERS: tuple[tuple[float, str], ...] = (
     ),
 )
 
+_TEMPLATE_TERMS = frozenset(tokenize(_TEMPLATE_TEXT))
+
 # The instruction template's words are as common in tasks as the commonest words in text.
 _DF_TIERS = (*_DF_TIERS, (0.35, _TEMPLATE_TEXT))
 
@@ -350,6 +353,7 @@ class _Query:
     idf: dict[str, float]  # term -> idf
     norm: float  # Euclidean norm of ``weights``
     mass: float  # sum of weight * idf (the denominator of recall)
+    subject_mass: float  # the same over the terms outside the instruction template
 
 
 class LexicalRelevance:
@@ -402,7 +406,8 @@ class LexicalRelevance:
         weights = {t: idf[t] * (1.0 + math.log(c)) for t, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values()))
         mass = sum(w * idf[t] for t, w in weights.items())
-        return _Query(weights, idf, norm, mass)
+        subject_mass = sum(w * idf[t] for t, w in weights.items() if t not in _TEMPLATE_TERMS)
+        return _Query(weights, idf, norm, mass, subject_mass)
 
     def raw(self, query: str, text: str) -> float:
         """Uncalibrated similarity in 0..1 (0 when either side has no content terms).
@@ -430,7 +435,7 @@ class LexicalRelevance:
         text_mass = sum(map(mul, ws, idfs))
         qw = q.weights
         qidf = q.idf
-        dot = query_covered = text_covered = 0.0
+        dot = query_covered = text_covered = subject_covered = 0.0
         for t in shared:
             c = counts[t]
             idf = qidf[t]
@@ -439,9 +444,15 @@ class LexicalRelevance:
             dot += wq * w
             query_covered += wq * idf
             text_covered += w * idf
+            if t not in _TEMPLATE_TERMS:
+                subject_covered += wq * idf
         cosine = dot / (q.norm * math.sqrt(norm2))
         coverage = max(query_covered / q.mass, text_covered / text_mass)
-        return min(1.0, math.sqrt(cosine * coverage))
+        sim = math.sqrt(cosine * coverage)
+        if q.subject_mass > 0.0:
+            # Sharing only the template's words ("purpose", "rules") is not being on topic.
+            sim *= min(1.0, 0.3 + 1.4 * subject_covered / q.subject_mass)
+        return min(1.0, sim)
 
     def calibrate(self, raw: float) -> float:
         """Map a raw similarity to a calibrated 0..1 relevance (0 stays 0, 1 stays ~1)."""
