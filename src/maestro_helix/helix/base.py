@@ -55,13 +55,18 @@ class AgentRecord:
 
 @dataclass(frozen=True, slots=True)
 class RiskRequest:
-    """What the risk assessor scores: one step's input, output and proposed actions."""
+    """What the risk assessor scores: one step's input, output and proposed actions.
+
+    ``documents`` are the texts the step retrieved or was handed as sources (web pages, emails,
+    uploads): each is scanned for prompt injection on its own.
+    """
 
     step_id: str
     input_text: str
     output: AgentOutput
     allowed_actions: tuple[str, ...] = ()
     agent: AgentRecord | None = None
+    documents: tuple[str, ...] = ()
 
 
 CustomCriterion = Callable[[EvaluationRequest], CriterionScore | Awaitable[CriterionScore]]
