@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import sys
 import statistics
 import time
 from collections import defaultdict
@@ -22,6 +23,33 @@ from pathlib import Path
 from maestro_helix.helix.injection import detect
 
 DATA = Path(__file__).parent / "data" / "injection_set.jsonl"
+
+
+def fresh() -> None:
+    """The hand-written set written after the detector was frozen (never tuned on)."""
+    sys.path.insert(0, str(DATA.parent))
+    import injection_fresh as f
+
+    for label, attacks, benign in (
+        ("fresh set 1", f.ATTACKS, f.BENIGN),
+        ("fresh set 2", f.ATTACKS_2, f.BENIGN_2),
+    ):
+        fresh_set(label, attacks, benign)
+
+
+def fresh_set(label: str, attacks: tuple[str, ...], benign: tuple[str, ...]) -> None:
+    for use_model in (False, True):
+        tp = [a for a in attacks if detect(a, use_model=use_model).flagged]
+        fp = [b for b in benign if detect(b, use_model=use_model).flagged]
+        name = "rules + model" if use_model else "rules only"
+        print(f"\n== {label} (hand-written), {name}: recall {len(tp) / len(attacks):.3f} "
+              f"({len(tp)}/{len(attacks)}), FPR {len(fp) / len(benign):.3%} ({len(fp)}/{len(benign)})")  # fmt: skip
+        if use_model:
+            for a in attacks:
+                if a not in tp:
+                    print(f"  missed: {a[:90]!r}")
+            for b in fp:
+                print(f"  false positive: {b[:90]!r}")
 
 
 def main() -> None:
@@ -47,6 +75,7 @@ def main() -> None:
                 print(f"  {k:<24} {sum(v):>4}/{len(v):<4} {sum(v) / len(v):.3f}")
             print("  by trick: " + ", ".join(
                 f"{k} {sum(v)}/{len(v)}" for k, v in sorted(trick.items())))  # fmt: skip
+    fresh()
     texts = [r["text"] for r in rows]
     for t in texts[:200]:
         detect(t)

@@ -33,7 +33,10 @@ __all__ = ["RULES", "rule_hits"]
 _F = r"(?:[^\w\n]+[\w'’]+){0,5}?[^\w\n]+"  # up to five filler words
 _F3 = r"(?:[^\w\n]+[\w'’]+){0,3}?[^\w\n]+"
 _OBJ = (
-    r"(?:instructions?|prompts?|rules|directives?|directions|guidelines|guardrails|restrictions"
+    r"(?:instructions?|prompts?|rules?|directives?|directions|guidelines?|guidance|guardrails?"
+    r"|restrictions?|briefing|setup|policy|constraint|limits?|limitations?|boundaries|ethics"
+    r"|(?:the )?(?:task|question|request) (?:above|before)|(?:whatever|anything) (?:you (?:were|have been) (?:told|given)"
+    r"|you received|guidance|instructions)"
     r"|policies|constraints|orders|commands|programming|training|context|safety|filters?"
     r"|(?:everything|anything|all|what)(?: (?:you (?:were|have been|was) (?:told|given|asked)"
     r"|i (?:said|told you|wrote)|(?:that )?came|written|stated|mentioned))?(?: (?:above|before"
@@ -49,6 +52,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     (
         "override",
         ("ignor", "disregard", "forget", "overrid", "bypass", "skip", "abandon", "set aside",
+         "void", "obsolete", "invalid", "cancel", "revoked", "no longer", "treat", "only me",
+         "only my", "only what",
          "pay no attention", "neglect", "drop", "don't follow", "do not follow", "stop follow",
          "no longer follow", "throw out", "discard", "erase", "delete", "scrap"),
         re.compile(
@@ -59,6 +64,12 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             + _F + _OBJ + r"\b"
             r"|\b(?:ignore|disregard|forget) (?:that|this|it|them|those)[,.]? (?:and |now )?"
             r"(?:instead|just|only|now)\b"
+            r"|\b(?:instructions|rules|guidance|guidelines|directives|prompt|orders|everything"
+            r" (?:above|before))\b[^.\n]{0,30}?\b(?:are|is) (?:now )?(?:void|obsolete|invalid"
+            r"|cancell?ed|revoked|null|no longer (?:valid|in effect|apply|applicable))\b"
+            r"|\btreat (?:everything|all|anything|the|your|any)\b[^.\n]{0,40}?\bas (?:obsolete"
+            r"|void|invalid|irrelevant|cancell?ed|null|outdated|a joke)\b"
+            r"|\b(?:follow|obey|listen to) only (?:me|my|what i)\b"
         ),
     ),
     (
@@ -81,7 +92,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "guidelines", "above", "before this", "configuration", "initiali", "preceding",
          "beginning of", "start of", "verbatim", "context window", "before", "everything",
          "programmed", "instructed", "configured", "opening", "first message", "top of",
-         "developer", "creator", "given"),
+         "developer", "creator", "given", "gave", "give you", "initiali", "setup", "primed",
+         "operating under", "running under", "you follow", "you obey", "asked you", "told to"),
         re.compile(
             r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell|give|share"
             r"|write out|spell out|copy|recite|echo|paste|list|summari[sz]e|translate|describe"
@@ -110,6 +122,14 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|\bwhat did (?:the|your) (?:developers?|creators?|operators?|admins?|system|owners?"
             r"|programmers?) (?:say|tell|write|give|instruct)"
             r"|\b(?:prompt|system message)s? (?:above|before this|that came before)\b"
+            r"|\b(?:instructions?|rules?|guidelines?|directives?|constraints?|policies) (?:you(?:'re|"
+            r" are) (?:operating|running|working) under|you (?:follow|obey|were given))\b"
+            r"|\b(?:you were|you've been|you have been|your developers?|your creators?|they) "
+            r"(?:told|asked|instructed|programmed)(?: you)? (?:to )?(?:keep|not|never)\b"
+            r"|\b(?:message|text|rules|instructions|prompt|guidance|words|setup)\b[^.?\n]{0,30}?"
+            r"\b(?:gave|give|given|showed|handed|loaded)\b[^.?\n]{0,10}?\byou\b"
+            r"|\b(?:message|text|rules|instructions|prompt|guidance|words|setup) you (?:were|have"
+            r" been|'ve been) (?:initiali[sz]ed|configured|started|set up|loaded|primed|booted)\b"
             r"|\b(?:initiali[sz]ation|hidden|secret|confidential|system) (?:prompt|instructions"
             r"|message)s?\b(?:[^\w\n]+\w+){0,4}?[^\w\n]+(?:verbatim|word for word|in full"
             r"|exactly)"
@@ -122,7 +142,9 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "role-play", "role play", "in character", "unfiltered", "unrestricted", "uncensored",
          "no restrictions", "no limitations", "no rules", "no filters", "without restrictions",
          "without any", "god mode", "opposite mode", "evil", "alter ego", "simulate", "become",
-         "from this", "from here", "game", "imagine", "never", "hypothetical"),
+         "from this", "from here", "game", "imagine", "never", "hypothetical", "if you had",
+         "if you have", "if you were", "behave", "anything now", " now", "without", "with no",
+         "upgraded", "unlocked", "freed", "liberated"),
         re.compile(
             r"\bfrom (?:now on|this (?:moment|point)(?: on(?:wards?)?)?|here on)\b,?"
             r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:you(?:'re| are| will be| shall be| must| will"
@@ -151,6 +173,16 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|chatbot|model|character|persona)\b(?:[^\w\n]+\w+){0,6}?[^\w\n]+(?:no|without"
             r"|never|unrestricted|unfiltered|any)\b"
             r"|\bstay in character\b|\bbreak character\b|\balter ego\b"
+            r"|\b(?:act|behave|respond|answer|speak|talk) (?:as|like) (?:my|your|an?|the) "
+            r"(?:unfiltered|unrestricted|uncensored|evil|rogue|jailbroken|amoral|dark|shadow)\b"
+            r"|\bif you (?:had|have|were) (?:no|without|free of|not bound by) (?:guidelines|rules"
+            r"|restrictions|filters|limits|policies|ethics|morals|guardrails)\b"
+            r"|\byou(?:'re| are) (?:dan|stan|dude|aim|[a-z]+gpt|jailbroken|unfiltered|unrestricted)"
+            r" now\b|\bcan do anything now\b|\b(?:never|won't ever|will never) says? no\b"
+            r"|\b(?:an? )?(?:ai|assistant|chatbot|model|bot)s? (?:without|with no|free of) (?:any )?"
+            r"(?:limits|restrictions|rules|filters|guidelines|boundaries|limitations|censorship)\b"
+            r"|\byou(?:'re| are) no longer \w+[;,.] (?:you(?:'re| are)|now you are) \w+"
+            r"|\byou have been (?:upgraded|converted|transformed|switched|unlocked|freed|liberated)\b"
             r"|\b(?:let's play a game|imagine|role-?play|hypothetically)\b[^\n]{0,40}?\byou(?:'re"
             r"| are| will be) (?:an? )?\w+"
             r"|\byou(?:'re| are) \w+(?: \w+)?, (?:an? (?:\w+ )?(?:ai|assistant|chatbot|model|bot)"
@@ -197,12 +229,19 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "without telling", "do not mention", "don't mention", "do not reveal", "hidden",
          "secretly", "screener", "reviewer", "reader", "when summar", "when review",
          "when translat", "when read", "when process", "when screen", "when analy", "when pars",
-         "when evaluat", "when you"),
+         "when evaluat", "when you", "if you are", "if you're"),
         re.compile(
             r"\b(?:note|message|instructions?|attention|important|notice|p\.?s\.?) (?:to|for)"
-            r" (?:the |any |all )?" + _MODEL + r"s?\b"
+            r" (?:the |any |all |whichever |whatever |every |each )?" + _MODEL + r"s?\b"
+            r"|(?:^|[:.!?] )(?:reader|screening|review|summary|parsing|crawler) " + _MODEL
+            + r"s?\s*[,:]"
+            r"|\bif you(?:'re| are) (?:summari[sz]ing|translating|reading|processing|reviewing"
+            r"|screening|analy[sz]ing|parsing) (?:this|these|the)\b[^.\n]{0,40}?\b(?:tell|say"
+            r"|state|write|mention|include|claim|report|rate|recommend)\b"
             r"|\b(?:dear|hey|hello|hi|attention)[ ,]+" + _MODEL + r"s?\b"
             r"|\bif you(?:'re| are) (?:an? |the )?" + _MODEL + r"s?\b"
+            r"|\bif (?:an?|the|any) " + _MODEL + r"s? (?:is|are|were) (?:reading|processing"
+            r"|summari[sz]ing|reviewing|screening|parsing|analy[sz]ing|seeing)\b"
             r"|\b(?:any |every |all |the )?" + _MODEL + r"s? (?:reading|processing|summari[sz]ing"
             r"|reviewing|screening|parsing|analy[sz]ing|seeing) (?:this|these|the|my|our)\b"
             r"|(?:^|[:.!?] )[ \t]*" + _MODEL + r"s?\s*[,:]\s*(?:please |you must |you should "
@@ -228,15 +267,21 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "actual task", "only with", "only respond", "only reply", "only say", "only output",
          "pwned", "hacked", "your task is", "your job is", "updated instructions",
          "new instructions", "real instructions", "actual instructions", "override", "objective",
-         "your actual", "your real", "your new", "your only", "your true", "directive", "mission"),
+         "your actual", "your real", "your new", "your only", "your true", "directive", "mission",
+         "rather than", "your one", "your single", "your sole"),
         re.compile(
-            r"\binstead\b,?(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:say|print|output|write|respond|reply"
+            r"\brather than \w+ing\b,?(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:say|print|output|write"
+            r"|respond|reply|type|answer with)\b"
+            r"|\binstead\b,?(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:say|print|output|write|respond|reply"
+            r"|draft|compose|create|generate|produce|reveal|leak|list|share|give"
             r"|tell|return|type|translate (?:it|this) (?:as|to)|answer with|send|post|email"
             r"|forward|approve|transfer)\b"
-            r"|\byour (?:new|real|actual|only|true|updated|next|sole) (?:task|goal|job|mission"
+            r"|\byour (?:new|real|actual|only|true|updated|next|sole|one and only|single)"
+            r" (?:task|goal|job|mission"
             r"|instruction|objective|purpose|role|directive|priority) (?:is|will be|now|from now)"
             r"|\b(?:new|updated|real|actual|override|revised|additional|secret|priority|admin)"
-            r" (?:system )?(?:instructions?|orders|directives?|commands?)\s*[:\-—]"
+            r" (?:system )?(?:instructions?|orders|directives?|commands?|objectives?|goals?|tasks?"
+            r"|mission)\s*[:\-—]"
             r"|\b(?:respond|reply|answer|output) (?:only|solely|exclusively) with\b"
             r"|\bonly (?:respond|reply|answer|say|output|print) (?:with )?['\"“]"
             r"|\b(?:i have been|i've been|you have been|you've been) (?:pwned|hacked|owned"
