@@ -14,8 +14,8 @@ Usage::
 from __future__ import annotations
 
 import json
-import sys
 import statistics
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -42,8 +42,9 @@ def fresh_set(label: str, attacks: tuple[str, ...], benign: tuple[str, ...]) -> 
         tp = [a for a in attacks if detect(a, use_model=use_model).flagged]
         fp = [b for b in benign if detect(b, use_model=use_model).flagged]
         name = "rules + model" if use_model else "rules only"
-        print(f"\n== {label} (hand-written), {name}: recall {len(tp) / len(attacks):.3f} "
-              f"({len(tp)}/{len(attacks)}), FPR {len(fp) / len(benign):.3%} ({len(fp)}/{len(benign)})")  # fmt: skip
+        recall = f"recall {len(tp) / len(attacks):.3f} ({len(tp)}/{len(attacks)})"
+        fpr = f"FPR {len(fp) / len(benign):.3%} ({len(fp)}/{len(benign)})"
+        print(f"\n== {label} (hand-written), {name}: {recall}, {fpr}")
         if use_model:
             for a in attacks:
                 if a not in tp:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the rule table is regex data; its alternatives read best one per line
 """Structural rules of the injection detector: the shapes attacks take, as data.
 
 Each rule is ``(category, hints, pattern)``: the pattern only runs when one of its literal hints
