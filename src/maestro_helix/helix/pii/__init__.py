@@ -13,7 +13,9 @@ Kinds reported (:attr:`Finding.kind`):
 
 * personal data: ``email``, ``phone``, ``card``, ``iban``, ``national_id`` (with
   :attr:`Finding.scheme` saying which one: ``us_ssn``, ``uk_nino``, ``es_dni``, ``es_nie``,
-  ``fr_nir``, ``it_cf``, ``nl_bsn``, ``br_cpf``, ``in_aadhaar``, ``de_steuer_id``);
+  ``fr_nir``, ``it_cf``, ``nl_bsn``, ``br_cpf``, ``in_aadhaar``, ``de_steuer_id``, and from
+  :mod:`.national` ``pl_pesel``, ``se_personnummer``, ``dk_cpr``, ``be_nrn``, ``ro_cnp``,
+  ``cz_rodne_cislo``, ``pt_nif``, ``at_svnr``, ``fi_hetu``);
 * secrets: ``secret.aws_access_key``, ``secret.github_token``, ``secret.openai_key``,
   ``secret.anthropic_key``, ``secret.slack_token``, ``secret.slack_webhook``,
   ``secret.stripe_key``, ``secret.google_api_key``, ``secret.gitlab_token``, ``secret.npm_token``,
@@ -34,6 +36,7 @@ from maestro_helix.helix.pii.base import Finding, placeholder
 from maestro_helix.helix.pii.checks import _fr_nir_valid, iban_valid, luhn_valid, us_ssn_valid
 from maestro_helix.helix.pii.digits import _scan_runs
 from maestro_helix.helix.pii.ids import _FR_NIR, _scan_emails, _scan_upper_ids
+from maestro_helix.helix.pii.national import FI_HETU, NATIONAL_IDS, fi_hetu_valid
 from maestro_helix.helix.pii.secrets import _scan_secrets
 
 __all__ = [
@@ -83,6 +86,8 @@ NATIONAL_ID_SCHEMES: Final[tuple[str, ...]] = (
     "br_cpf",
     "in_aadhaar",
     "de_steuer_id",
+    *(spec.scheme for spec in NATIONAL_IDS),
+    "fi_hetu",
 )
 """Values of :attr:`Finding.scheme` for ``national_id`` findings."""
 
@@ -146,6 +151,10 @@ def scan(text: str) -> list[Finding]:
         _scan_upper_ids(text, found)
     if ndig >= 8:
         _scan_runs(text, found, want_cards=ndig >= 13)
+    if ndig >= 9 and ("-" in text or "+" in text or "A" in text):
+        for m in FI_HETU.finditer(text):
+            if fi_hetu_valid(m.group()):
+                found.append(Finding("national_id", m.start(), m.end(), "fi_hetu"))
     if ndig >= 13 and ("2A" in text or "2B" in text or "2a" in text or "2b" in text):
         for m in _FR_NIR.finditer(text):
             if _fr_nir_valid(m.group()):

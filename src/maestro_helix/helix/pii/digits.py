@@ -18,6 +18,7 @@ from maestro_helix.helix.pii.checks import (
     us_ssn_valid,
 )
 from maestro_helix.helix.pii.ids import _ES_DNI_LETTER, _glued_left
+from maestro_helix.helix.pii.national import NATIONAL_IDS
 
 # A stretch of digits and separators; split into runs (digit groups joined by <= 2 separator
 # characters) in Python.
@@ -392,8 +393,9 @@ def _classify_id(
             return None
         if one and us_ssn_valid(digits) and _id_context(text, start, _SSN_CTX):
             return "us_ssn"
-        if (one or sizes in ([4, 2, 3], [3, 3, 3])) and _nl_bsn_valid(digits):
-            return "nl_bsn" if _id_context(text, start, _BSN_CTX) else None
+        bsn_shape = one or sizes in ([4, 2, 3], [3, 3, 3])
+        if bsn_shape and _nl_bsn_valid(digits) and _id_context(text, start, _BSN_CTX):
+            return "nl_bsn"
     elif n == 11:
         if sizes == [3, 3, 3, 2] and kinds == [".", ".", "-"]:
             return "br_cpf" if _br_cpf_valid(digits) else None
@@ -409,6 +411,25 @@ def _classify_id(
         nir_shape = one or sizes[:4] == [1, 2, 2, 2] or sizes == [13, 2]
         if nir_shape and _fr_nir_valid(digits) and not _card_in_context(text, start, digits):
             return "fr_nir"
+    return _classify_national(text, start, digits, sizes, kinds)
+
+
+def _classify_national(
+    text: str, start: int, digits: str, sizes: list[int], kinds: list[str]
+) -> str | None:
+    """The schemes of :data:`~maestro_helix.helix.pii.national.NATIONAL_IDS` (rows of data):
+    a distinctive written shape on its own, a bare run only after one of its words."""
+    n = len(digits)
+    shape = (tuple(sizes), tuple(kinds))
+    for spec in NATIONAL_IDS:
+        if n not in spec.lengths or not spec.valid(digits):
+            continue
+        if shape in spec.shapes:
+            return spec.scheme
+        if (len(sizes) == 1 or shape in spec.context_shapes) and _id_context(
+            text, start, (spec.words, spec.phrases)
+        ):
+            return spec.scheme
     return None
 
 

@@ -214,6 +214,22 @@ def _scan_secrets(text: str, out: list[Finding]) -> None:
         _scan_generic_secrets(text, low, out)
 
 
+_NOT_SECRET_NAMES: Final = ("fixture", "test", "example", "dummy", "sample", "mock", "fake")
+_IDENT_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def _fixture_name(low: str, start: int, end: int) -> bool:
+    """Whether the key word sits in a name that says its value is test data
+    (``test_token_fixture``, ``mock_api_key``): a hard negative, not a credential."""
+    a, b = start, end
+    while a > 0 and low[a - 1] in _IDENT_CHARS:
+        a -= 1
+    while b < len(low) and low[b] in _IDENT_CHARS:
+        b += 1
+    name = low[a:b]
+    return any(w in name for w in _NOT_SECRET_NAMES)
+
+
 def _scan_generic_secrets(text: str, low: str, out: list[Finding]) -> None:
     # key names are found in the lower-cased text (a case-insensitive regex is ~20x slower);
     # offsets carry over because lower() kept the length
@@ -223,7 +239,7 @@ def _scan_generic_secrets(text: str, low: str, out: list[Finding]) -> None:
             vm = _GENERIC_BEARER.match(text, km.end())
         else:
             vm = _GENERIC_ASSIGN.match(text, km.end())
-        if vm is None:
+        if vm is None or _fixture_name(low, km.start(), km.end()):
             continue
         v = vm.group("v")
         start = vm.start("v")
