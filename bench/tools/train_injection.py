@@ -2,7 +2,7 @@
 
 Reads the ``train`` split of bench/data/injection_set.jsonl (make_injection_set.py builds it),
 extracts the same hashed features the detector uses at run time
-(:func:`maestro_helix.helix.injection.model.features` on the normalised text), fits an
+(:func:`maestro_helix.helix.injection.model.text_buckets` on the normalised text), fits an
 L2-regularised logistic regression with scikit-learn, keeps the coefficients that matter and
 writes src/maestro_helix/helix/data/injection_model.json. The threshold is the lowest score
 that keeps the false-positive rate on the training split's benign rows at or below
@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 
-from maestro_helix.helix.injection.model import BUCKETS, features, windows
+from maestro_helix.helix.injection.model import BUCKETS, LearnedModel, text_buckets
 from maestro_helix.helix.injection.normalise import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +33,7 @@ OUT = ROOT / "src" / "maestro_helix" / "helix" / "data" / "injection_model.json"
 
 
 def text_features(text: str) -> set[int]:
-    out: set[int] = set()
-    for w in windows(normalise(text)):
-        out |= features(w)
-    return out
+    return text_buckets(normalise(text))
 
 
 def matrix(texts: list[str]) -> csr_matrix:
@@ -67,11 +63,10 @@ def main() -> None:
     bias = float(clf.intercept_[0])
 
     # Threshold on the pruned model as it runs (max over windows), on the benign train rows.
+    model = LearnedModel(keep, bias, 0.5, "candidate")
+
     def prob(text: str) -> float:
-        best = -math.inf
-        for w in windows(normalise(text)):
-            best = max(best, bias + sum(keep.get(b, 0.0) for b in features(w)))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, best))))
+        return model.probability(normalise(text))
 
     benign = sorted((prob(r["text"]) for r in train if r["label"] == 0), reverse=True)
     k = int(args.max_fpr * len(benign))

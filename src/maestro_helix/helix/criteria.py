@@ -50,6 +50,7 @@ __all__ = [
     "check_placeholder",
     "check_refusal",
     "check_truncation",
+    "implausible_word",
     "subject_terms",
 ]
 
@@ -148,8 +149,20 @@ _FILLER: Final = re.compile(
 )
 
 
+# Every refusal pattern contains one of these: a text with none of them skips the check.
+_REFUSAL_GATE: Final = (
+    "sorry", "afraid", "not", "n't", "unable", "must", "have to", "need to", "decline", " ai",
+    "model", "unfortunately", "regrettably", "sadly", "beyond", "outside", "exceed", "apolog",
+    "regret", "rather", "prefer", "knowledge", "consult", "refer", "speak", "talk to", "glad",
+    "happy",
+)  # fmt: skip
+
+
 def check_refusal(text: str, tok: Tokenizer) -> Check:
     """A refusal or a polite non-answer: apologies and redirections with nothing explained."""
+    low = text.lower()
+    if not any(g in low for g in _REFUSAL_GATE):
+        return Check(_OK, "no refusal")
     sents = _sentences(text)
     refusing = 0
     substance = 0
@@ -300,22 +313,34 @@ def _letter_model() -> dict[str, float]:
     return table
 
 
-def _implausible_share(text: str) -> tuple[float, int]:
-    """(share of ASCII words of 3+ letters whose letter pairs are unlike English, count)."""
-    table = _letter_model()
-    get = table.get
-    n = bad = 0
-    for w in _LATIN_WORD.findall(text.lower()):
-        if len(w) < 3:
-            continue
-        n += 1
+_WORD_MEMO: dict[str, bool] = {}
+_WORD_MEMO_MAX: Final = 50_000
+
+
+def implausible_word(w: str) -> bool:
+    """Whether a lower-case ASCII word's letter pairs are unlike English (memoised)."""
+    bad = _WORD_MEMO.get(w)
+    if bad is None:
+        get = _letter_model().get
         s = f"^{w}$"
         total = 0.0
         for i in range(len(s) - 1):
             total += get(s[i : i + 2], -8.0)
-        if total / (len(s) - 1) < _IMPLAUSIBLE_BELOW or len(w) > 24:
-            bad += 1
-    return (bad / n if n else 0.0), n
+        bad = len(w) > 24 or total / (len(s) - 1) < _IMPLAUSIBLE_BELOW
+        if len(_WORD_MEMO) >= _WORD_MEMO_MAX:
+            _WORD_MEMO.clear()
+        _WORD_MEMO[w] = bad
+    return bad
+
+
+def _implausible_share(text: str) -> tuple[float, int]:
+    """(share of ASCII words of 3+ letters whose letter pairs are unlike English, count)."""
+    counts = Counter(w for w in _LATIN_WORD.findall(text.lower()) if len(w) >= 3)
+    n = sum(counts.values())
+    if not n:
+        return 0.0, 0
+    bad = sum(c for w, c in counts.items() if implausible_word(w))
+    return bad / n, n
 
 
 def _repetition(words: Sequence[str], text: str) -> float:

@@ -15,8 +15,10 @@ is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` u
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from maestro_helix.helix.criteria import implausible_word
 from maestro_helix.helix.injection.model import load_model
 from maestro_helix.helix.injection.normalise import decoded_views, normalise
 from maestro_helix.helix.injection.rules import rule_hits
@@ -46,6 +48,24 @@ class Detection:
         return bool(self.markers)
 
 
+_LATIN_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _maybe_rot13(low: str) -> bool:
+    """Three or more words unlike English among any eight in a row (or the word "rot13")."""
+    if "rot13" in low or "rot-13" in low or "rot 13" in low:
+        return True
+    flags = [implausible_word(w) for w in _LATIN_WORDS.findall(low)]
+    run = 0
+    for i, bad in enumerate(flags):
+        run += bad
+        if i >= 8:
+            run -= flags[i - 8]
+        if run >= 3:
+            return True
+    return False
+
+
 def detect(text: str, *, use_model: bool = True) -> Detection:
     """Scan one text with all three layers.
 
@@ -61,8 +81,10 @@ def detect(text: str, *, use_model: bool = True) -> Detection:
         if encoding == "tags":
             markers.append("invisible_text")
         if encoding == "rot13":
-            # Only structure is rescanned: rot13 of ordinary text is noise to the model.
-            markers.extend(f"encoded_{c}" for c in rule_hits(normalise(payload)))
+            # Only structure is rescanned (rot13 of ordinary text is noise to the model), and
+            # only when the text has a stretch of words unlike English, or says "rot13".
+            if _maybe_rot13(low):
+                markers.extend(f"encoded_{c}" for c in rule_hits(normalise(payload)))
             continue
         inner = normalise(payload)
         found = list(rule_hits(inner))

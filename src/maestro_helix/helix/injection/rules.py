@@ -139,12 +139,15 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     (
         "persona",
         ("you are now", "you're now", "from now on", "you are no longer", "you're no longer",
-         "do anything", "dan", "developer mode", "jailbr", "act as", "pretend", "roleplay",
-         "role-play", "role play", "in character", "unfiltered", "unrestricted", "uncensored",
+         "do anything", "developer mode", "jailbr", "act as", "pretend", "roleplay",
+         "role-play", "role play", "in character", "dan ", " dan", "unfiltered", "unrestricted", "uncensored",
          "no restrictions", "no limitations", "no rules", "no filters", "without restrictions",
          "without any", "god mode", "opposite mode", "evil", "alter ego", "simulate", "become",
-         "from this", "from here", "game", "imagine", "never", "hypothetical", "if you had",
-         "if you have", "if you were", "behave", "anything now", " now", "without", "with no",
+         "from this", "from here", "game", "imagine", "never refus", "never say", "never decl",
+         "never den", "never reject", "won't ever", "hypothetical", "if you had", "if you have",
+         "if you were", "behave", "anything now", "you are ", "you're ", "without limit",
+         "without restrict", "without filter", "without rule", "without guideline",
+         "without censor", "without ethic", "without moral", "without boundar", "with no ",
          "upgraded", "unlocked", "freed", "liberated"),
         re.compile(
             r"\bfrom (?:now on|this (?:moment|point)(?: on(?:wards?)?)?|here on)\b,?"
@@ -226,7 +229,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     ),
     (
         "addressed_to_model",
-        ("ai", "assistant", "model", "llm", "gpt", "bot", "agent", "do not tell", "don't tell",
+        (" ai", "ai:", "ai,", "a.i.", "ais ", "assistant", "model", "llm", "gpt", "bot", "agent",
+         "do not tell", "don't tell",
          "without telling", "do not mention", "don't mention", "do not reveal", "hidden",
          "secretly", "screener", "reviewer", "reader", "when summar", "when review",
          "when translat", "when read", "when process", "when screen", "when analy", "when pars",
