@@ -491,7 +491,7 @@ _DEFINITION: Final = re.compile(
     re.IGNORECASE,
 )
 # "json.dumps(): Serialize ...", "The csv.Sniffer class: ..." - a label line defines a code name
-_LABEL: Final = re.compile(r"^(?:the )?([\w]+(?:[._][\w]+)+(?:\(\))?|\w+\(\))(?: \w+)?:\s", re.I)
+_LABEL: Final = re.compile(r"(?:the )?([\w]+(?:[._][\w]+)+(?:\(\))?|\w+\(\))(?: \w+)?:\s", re.I)
 _PRONOUNS: Final = frozenset(
     ["it", "this", "that", "these", "those", "they", "he", "she", "there", "here", "which", "what"]
 )
@@ -511,11 +511,13 @@ _META: Final = frozenset(
 def _defined_subject(sentence: str, tok: Tokenizer) -> tuple[tuple[str, ...], bool] | None:
     """What a sentence defines ("X is ...", "Regarding Y: X is ...", "name(): ...") as
     (terms, thin): ``thin`` when the definition says nothing ("X is an interesting topic")."""
-    label = _LABEL.match(sentence)
-    if label is not None:
-        terms = tuple(tok.tokens(label.group(1), remember=False))
-        if terms:
-            return terms, False
+    # a label at the start, or right after a lead-in ("Regarding X: json.dumps(): ...")
+    for pos in (0, *(m.end() for m in _CLAUSE.finditer(sentence))):
+        label = _LABEL.match(sentence, pos)
+        if label is not None:
+            terms = tuple(tok.tokens(label.group(1), remember=False))
+            if terms:
+                return terms, False
     for clause in _CLAUSE.split(sentence):
         c = clause.strip()
         m = _DEFINITION.match(c)

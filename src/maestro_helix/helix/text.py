@@ -65,7 +65,8 @@ _TEMPLATE_TEXT = """
     differences example examples important importance why function functions class classes
     method methods module modules python use used using usage can could would like know few
     words detail detailed details simple simply plain terms aspect aspects idea ideas apply
-    applies applying applied
+    applies applying applied following text below passage document article input content
+    given provided one two three four five several
 """
 
 TEMPLATE_WORDS: frozenset[str] = frozenset(_TEMPLATE_TEXT.split())
