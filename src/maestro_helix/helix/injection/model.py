@@ -62,10 +62,16 @@ def text_buckets(text: str) -> set[int]:
     return out
 
 
+_MEMO: dict[str, tuple[int, ...]] = {}
+_MEMO_MAX: Final = 50_000
+
+
 def _position_features(words: Sequence[str]) -> list[tuple[int, ...]]:
-    """Per word: its own buckets and the bucket of the pair it ends (each computed once)."""
+    """Per word: its own buckets and the bucket of the pair it ends (words memoised)."""
     crc = zlib.crc32
-    memo: dict[str, tuple[int, ...]] = {}
+    memo = _MEMO
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
     out: list[tuple[int, ...]] = []
     prev = "^"
     for w in words:

@@ -297,7 +297,14 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     ),
 )  # fmt: skip
 
-_ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in RULES for h in hints))
+
+def _minimal(hints: tuple[str, ...]) -> tuple[str, ...]:
+    """The hints not containing another hint of the same rule (those add nothing to the gate)."""
+    return tuple(h for h in hints if not any(o != h and o in h for o in hints))
+
+
+_GATES: Final = tuple((category, _minimal(hints), pattern) for category, hints, pattern in RULES)
+_ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in _GATES for h in hints))
 
 
 def rule_hits(low: str) -> Iterator[str]:
@@ -305,7 +312,7 @@ def rule_hits(low: str) -> Iterator[str]:
     present = {h for h in _ALL_HINTS if h in low}
     if not present:
         return
-    for category, hints, pattern in RULES:
+    for category, hints, pattern in _GATES:
         if not present.isdisjoint(hints):
             for _ in pattern.finditer(low):
                 yield category
