@@ -9,6 +9,7 @@ from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.scores import CriterionScore, QualityScore
 from maestro_helix.core.workflow import Expectations
 from maestro_helix.helix import criteria as cr
+from maestro_helix.helix import topic
 from maestro_helix.helix.base import EvaluationRequest
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.text import LexicalRelevance, Tokenizer
@@ -196,7 +197,7 @@ def test_wrong_subject_fails_on_relevance() -> None:
 
 
 def test_subject_terms_drop_the_template() -> None:
-    terms = cr.subject_terms(TASK, Tokenizer())
+    terms = topic.subject_terms(TASK, Tokenizer())
     assert "offsid" in terms and "football" in terms
     assert not {"purpos", "rul", "describ"} & set(terms)
 

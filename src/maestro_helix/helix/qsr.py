@@ -42,6 +42,7 @@ from maestro_helix.core.scores import (
     clamp01,
 )
 from maestro_helix.helix import criteria as cr
+from maestro_helix.helix import topic
 from maestro_helix.helix.base import CustomCriterion, EvaluationRequest
 from maestro_helix.helix.text import LexicalRelevance, RelevanceScorer, Tokenizer
 
@@ -543,11 +544,14 @@ class QSREvaluator:
                     ("truncation", cr.check_truncation(text)),
                     ("degeneration", cr.check_degeneration(text)),
                     ("echo", cr.check_echo(text, req.task, req.input_text, tok)),
-                    ("focus", cr.check_focus(text, cr.subject_terms(req.task, tok), tok)),
+                    ("focus", topic.check_focus(text, topic.subject_terms(req.task, tok), tok)),
                 ]
         if req.sources:
             checks.append(
-                ("grounding", cr.check_grounding(text or req.output.text, req.sources, self._tok))
+                (
+                    "grounding",
+                    topic.check_grounding(text or req.output.text, req.sources, self._tok),
+                )
             )
         w = self._weights
         for name, c in checks:
