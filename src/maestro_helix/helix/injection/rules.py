@@ -98,7 +98,7 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
         re.compile(
             r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell|give|share"
             r"|write out|spell out|copy|recite|echo|paste|list|summari[sz]e|translate|describe"
-            r"|what (?:is|are|was|were|does|do)|read back)\b" + _F3
+            r"|what (?:is|are|was|were|does|do)|read back|return|give back|quote)\b" + _F3
             + r"(?:your (?:own |whole |entire |full )?|(?:the |my |its |all |any |those )?(?:system"
             r"|hidden|initial|whole|entire|original|secret|developer|internal|first|full|exact"
             r"|complete|confidential"
@@ -123,6 +123,7 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|\bwhat did (?:the|your) (?:developers?|creators?|operators?|admins?|system|owners?"
             r"|programmers?) (?:say|tell|write|give|instruct)"
             r"|\b(?:prompt|system message)s? (?:above|before this|that came before)\b"
+            r"|\binitiali[sz]ation (?:above|text|prompt|message)\b"
             r"|\b(?:instructions?|rules?|guidelines?|directives?|constraints?|policies) (?:you(?:'re|"
             r" are) (?:operating|running|working) under|you (?:follow|obey|were given))\b"
             r"|\b(?:you were|you've been|you have been|your developers?|your creators?|they) "
@@ -148,7 +149,10 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "if you were", "behave", "anything now", "you are ", "you're ", "without limit",
          "without restrict", "without filter", "without rule", "without guideline",
          "without censor", "without ethic", "without moral", "without boundar", "with no ",
-         "upgraded", "unlocked", "freed", "liberated"),
+         "upgraded", "unlocked", "freed", "liberated", "amoral", "unethical", "unbound", "rogue",
+         "any ethical", "any moral", "any guideline", "any rule", "any restriction", "any filter",
+         "any polic", "any limit", "any boundar", "pretend to be", "the role of", "free of",
+         "free from"),
         re.compile(
             r"\bfrom (?:now on|this (?:moment|point)(?: on(?:wards?)?)?|here on)\b,?"
             r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:you(?:'re| are| will be| shall be| must| will"
@@ -187,6 +191,18 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"(?:limits|restrictions|rules|filters|guidelines|boundaries|limitations|censorship)\b"
             r"|\byou(?:'re| are) no longer \w+[;,.] (?:you(?:'re| are)|now you are) \w+"
             r"|\byou have been (?:upgraded|converted|transformed|switched|unlocked|freed|liberated)\b"
+            r"|\b(?:an? )?(?:unfiltered|amoral|unrestricted|uncensored|unethical|unbound|rogue)"
+            r"(?: and \w+)? (?:chatbot|ai|assistant|model|bot|language model)\b"
+            r"|\b(?:doesn't|does not|don't|do not|won't|will not|never) (?:have|has|follow|obey|care"
+            r" about|adhere to) any (?:\w+ )?(?:ethical|moral)?\s?(?:guidelines|rules|restrictions"
+            r"|filters|limits|ethics|morals|policies|boundaries)\b"
+            r"|\bstands for (?:\W*\w+){0,2}\W*do anything now|\bpretend to be (?:dan|stan|dude|aim"
+            r"|[a-z]+gpt|an? (?:ai|chatbot|model) (?:called|named|without|with no))\b"
+            r"|\bimmerse yourself (?:into|in) the role of\b|\b(?:take on|step into|assume|play)"
+            r" the role of (?:another |an? |the )?(?:ai|model|chatbot|assistant|character|persona"
+            r"|dan|unfiltered|evil|uncensored)\b"
+            r"|\b(?:broken|break|set|be|are) free (?:of|from) (?:the )?(?:typical |usual )?"
+            r"(?:confines|constraints|restrictions|rules|limitations|shackles)\b"
             r"|\b(?:let's play a game|imagine|role-?play|hypothetically)\b[^\n]{0,40}?\byou(?:'re"
             r"| are| will be) (?:an? )?\w+"
             r"|\byou(?:'re| are) \w+(?: \w+)?, (?:an? (?:\w+ )?(?:ai|assistant|chatbot|model|bot)"
@@ -273,7 +289,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
          "pwned", "hacked", "your task is", "your job is", "updated instructions",
          "new instructions", "real instructions", "actual instructions", "override", "objective",
          "your actual", "your real", "your new", "your only", "your true", "directive", "mission",
-         "rather than", "your one", "your single", "your sole"),
+         "rather than", "your one", "your single", "your sole", "stop everything", "just print", "just say", "just output", "just write",
+         "just type", "just reply", "just respond"),
         re.compile(
             r"\brather than \w+ing\b,?(?:[^\w\n]+\w+){0,3}?[^\w\n]+(?:say|print|output|write"
             r"|respond|reply|type|answer with)\b"
@@ -291,6 +308,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|\bonly (?:respond|reply|answer|say|output|print) (?:with )?['\"“]"
             r"|\b(?:i have been|i've been|you have been|you've been) (?:pwned|hacked|owned"
             r"|jailbroken)"
+            r"|\bstop everything\W{0,12}(?:now|just|and (?:just )?(?:print|say|output|write))\b"
+            r"|\bjust (?:print|say|output|write|type|reply|respond with) ['\"“]"
             r"|\b(?:say|print|output|write|type|respond with|reply with) ['\"“]?(?:i have been"
             r" pwned|pwned|hacked|haha pwned|access granted)"
         ),
