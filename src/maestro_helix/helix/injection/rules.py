@@ -98,7 +98,7 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
         re.compile(
             r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell|give|share"
             r"|write out|spell out|copy|recite|echo|paste|list|summari[sz]e|translate|describe"
-            r"|what (?:is|are|was|were|does|do)|read back|return|give back|quote)\b" + _F3
+            r"|what (?:is|are|was|were|does|do)|read back|return|give back|quote)\b" + _F
             + r"(?:your (?:own |whole |entire |full )?|(?:the |my |its |all |any |those )?(?:system"
             r"|hidden|initial|whole|entire|original|secret|developer|internal|first|full|exact"
             r"|complete|confidential"
@@ -194,7 +194,7 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|\b(?:an? )?(?:unfiltered|amoral|unrestricted|uncensored|unethical|unbound|rogue)"
             r"(?: and \w+)? (?:chatbot|ai|assistant|model|bot|language model)\b"
             r"|\b(?:doesn't|does not|don't|do not|won't|will not|never) (?:have|has|follow|obey|care"
-            r" about|adhere to) any (?:\w+ )?(?:ethical|moral)?\s?(?:guidelines|rules|restrictions"
+            r" about|adhere to) any (?:[\w-]+ ){0,3}?(?:guidelines|rules|restrictions"
             r"|filters|limits|ethics|morals|policies|boundaries)\b"
             r"|\bstands for (?:\W*\w+){0,2}\W*do anything now|\bpretend to be (?:dan|stan|dude|aim"
             r"|[a-z]+gpt|an? (?:ai|chatbot|model) (?:called|named|without|with no))\b"
