@@ -375,20 +375,9 @@ class QSREvaluator(CustomRunner):
                 self._completeness(b, text, mentions, w["completeness"])
         except Exception as e:
             return self._crash("completeness", e)
-        query = f"{req.task}\n{req.input_text}" if req.input_text else req.task
-        if text.strip() and query.strip() and self._query_has_terms(query):
-            try:
-                rel = self.relevance.score(query, text)
-            except Exception as e:
-                return self._crash("relevance", e)
-            if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0.0 <= rel <= 1.0:
-                return self._failure(
-                    "relevance",
-                    FailureKind.CRASH,
-                    f"relevance scorer {type(self.relevance).__name__} returned {rel!r}, "
-                    "expected a number in 0..1",
-                )
-            self._relevance(b, float(rel), req.task or req.input_text, w["relevance"])
+        failed = self._relevance_of(b, req, text)
+        if failed is not None:
+            return failed
         try:
             if exp.min_length is not None or exp.max_length is not None:
                 self._length(b, text, exp.min_length, exp.max_length, w["length"])
@@ -405,6 +394,27 @@ class QSREvaluator(CustomRunner):
             except Exception as e:
                 return self._crash("defects", e)
         return b
+
+    def _relevance_of(
+        self, b: _Builtin, req: EvaluationRequest, text: str
+    ) -> EvaluationFailure | None:
+        """The relevance criterion through the pluggable scorer; a failure if the scorer did."""
+        query = f"{req.task}\n{req.input_text}" if req.input_text else req.task
+        if not (text.strip() and query.strip() and self._query_has_terms(query)):
+            return None
+        try:
+            rel = self.relevance.score(query, text)
+        except Exception as e:
+            return self._crash("relevance", e)
+        if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0.0 <= rel <= 1.0:
+            return self._failure(
+                "relevance",
+                FailureKind.CRASH,
+                f"relevance scorer {type(self.relevance).__name__} returned {rel!r}, "
+                "expected a number in 0..1",
+            )
+        self._relevance(b, float(rel), req.task or req.input_text, self._weights["relevance"])
+        return None
 
     def _defects(self, b: _Builtin, req: EvaluationRequest, text: str, fmt: str) -> None:
         """The defect checks; prose checks only run on the output's own text (not its data)."""

@@ -170,13 +170,6 @@ _CARD_NEG: Final = re.compile(
 
 # (whole-token words, substrings) that introduce each digit-only national id
 _SSN_CTX: Final = (frozenset({"ssn", "ss", "ssa"}), ("social security", "soc. sec", "soc sec"))
-_BSN_CTX: Final = (frozenset({"bsn", "sofinummer"}), ("burgerservice", "citizen service"))
-_AADHAAR_CTX: Final = (frozenset({"aadhaar", "aadhar", "uidai", "uid"}), ("आधार",))
-_CPF_CTX: Final = (frozenset({"cpf"}), ())
-_STEUER_CTX: Final = (
-    frozenset({"idnr", "tin", "steuerid"}),
-    ("steuer", "identifikationsnummer", "tax id", "tax identification"),
-)
 
 _SENTENCE_BREAK: Final = re.compile(r"[.!?]\s+(?=[A-Z\u00c0-\u00dd])|[\u3002\uff01\uff1f\n]")
 

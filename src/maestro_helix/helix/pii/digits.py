@@ -7,26 +7,18 @@ from typing import Final
 
 from maestro_helix.helix.pii.base import Finding
 from maestro_helix.helix.pii.checks import (
-    _br_cpf_valid,
     _card_iin_ok,
-    _de_steuer_id_valid,
     _es_dni_valid,
     _fr_nir_valid,
-    _in_aadhaar_valid,
-    _nl_bsn_valid,
     luhn_valid,
     us_ssn_valid,
 )
 from maestro_helix.helix.pii.context import (
-    _AADHAAR_CTX,
-    _BSN_CTX,
     _CARD_NEG,
     _CARD_WORDS,
-    _CPF_CTX,
     _NEG,
     _POS,
     _SSN_CTX,
-    _STEUER_CTX,
     _context_window,
     _id_context,
     _phone_context,
@@ -153,20 +145,6 @@ def _classify_id(
             return None
         if one and us_ssn_valid(digits) and _id_context(text, start, _SSN_CTX):
             return "us_ssn"
-        bsn_shape = one or sizes in ([4, 2, 3], [3, 3, 3])
-        if bsn_shape and _nl_bsn_valid(digits) and _id_context(text, start, _BSN_CTX):
-            return "nl_bsn"
-    elif n == 11:
-        if sizes == [3, 3, 3, 2] and kinds == [".", ".", "-"]:
-            return "br_cpf" if _br_cpf_valid(digits) else None
-        steuer_shape = one or sizes == [2, 3, 3, 3]
-        if steuer_shape and _de_steuer_id_valid(digits) and _id_context(text, start, _STEUER_CTX):
-            return "de_steuer_id"
-        if one and _br_cpf_valid(digits) and _id_context(text, start, _CPF_CTX):
-            return "br_cpf"
-    elif n == 12:
-        if (one or sizes == [4, 4, 4]) and _in_aadhaar_valid(digits):
-            return "in_aadhaar" if _id_context(text, start, _AADHAAR_CTX) else None
     elif n == 15:
         nir_shape = one or sizes[:4] == [1, 2, 2, 2] or sizes == [13, 2]
         if nir_shape and _fr_nir_valid(digits) and not _card_in_context(text, start, digits):
@@ -186,7 +164,8 @@ def _classify_national(
             continue
         if shape in spec.shapes:
             return spec.scheme
-        if (len(sizes) == 1 or shape in spec.context_shapes) and _id_context(
+        needs_word = len(sizes) == 1 or shape in spec.context_shapes
+        if (needs_word or shape[0] in spec.context_sizes) and _id_context(
             text, start, (spec.words, spec.phrases)
         ):
             return spec.scheme

@@ -1,4 +1,4 @@
-"""National id numbers of more EU states, as data: one row per scheme.
+"""Digit-only national id numbers, as data: one row per scheme (EU states and others).
 
 Each :class:`NationalId` names its length in digits, its check (check digits and an embedded
 birth date wherever the scheme has them), the written shapes that are distinctive enough to be
@@ -18,6 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
+
+from maestro_helix.helix.pii.checks import (
+    _br_cpf_valid,
+    _de_steuer_id_valid,
+    _in_aadhaar_valid,
+    _nl_bsn_valid,
+)
 
 __all__ = ["FI_HETU", "NATIONAL_IDS", "NationalId", "fi_hetu_valid"]
 
@@ -128,9 +135,44 @@ class NationalId:
     shapes: tuple[Shape, ...] = ()
     context_shapes: tuple[Shape, ...] = ()
     """Written forms reported only after one of the words (a bare run always needs them)."""
+    context_sizes: tuple[tuple[int, ...], ...] = ()
+    """Digit groupings, whatever their separators, reported only after one of the words."""
 
 
 NATIONAL_IDS: Final[tuple[NationalId, ...]] = (
+    # the digit-only schemes that were code before (``digits._classify_id`` keeps the two with
+    # rules of their own: the US SSN and the French NIR)
+    NationalId(
+        "nl_bsn",
+        (9,),
+        _nl_bsn_valid,
+        frozenset({"bsn", "sofinummer"}),
+        ("burgerservice", "citizen service"),
+        context_sizes=((4, 2, 3), (3, 3, 3)),
+    ),
+    NationalId(
+        "de_steuer_id",
+        (11,),
+        _de_steuer_id_valid,
+        frozenset({"idnr", "tin", "steuerid"}),
+        ("steuer", "identifikationsnummer", "tax id", "tax identification"),
+        context_sizes=((2, 3, 3, 3),),
+    ),
+    NationalId(
+        "br_cpf",
+        (11,),
+        _br_cpf_valid,
+        frozenset({"cpf"}),
+        shapes=(((3, 3, 3, 2), (".", ".", "-")),),
+    ),
+    NationalId(
+        "in_aadhaar",
+        (12,),
+        _in_aadhaar_valid,
+        frozenset({"aadhaar", "aadhar", "uidai", "uid"}),
+        ("आधार",),
+        context_sizes=((4, 4, 4),),
+    ),
     NationalId("pl_pesel", (11,), _pl_pesel, frozenset({"pesel"}), ("numer pesel", "nr pesel")),
     NationalId(
         "se_personnummer",
