@@ -170,8 +170,8 @@ _SLACK_WEBHOOK: Final = re.compile(
 _SENDGRID: Final = re.compile(r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
 
 
-def _scan_secrets(text: str, out: list[Finding]) -> None:
-    # prefixed tokens: one pass for long tokens, then the detector whose prefix matches
+def _scan_prefixed(text: str, out: list[Finding]) -> None:
+    """Prefixed tokens: one pass for long tokens, then the detector whose prefix matches."""
     for t in _LONG_TOKEN.finditer(text):
         s, e = t.span()
         tok = t.group()
@@ -185,28 +185,41 @@ def _scan_secrets(text: str, out: list[Finding]) -> None:
         else:
             if s >= 3 and text[s - 3 : s] == "SG." and (m := _SENDGRID.match(text, s - 3)):
                 out.append(Finding("secret.sendgrid_key", m.start(), m.end()))
+
+
+def _scan_pem(text: str, out: list[Finding]) -> None:
+    """PEM private keys: BEGIN to its END (or to the end of the base64 body)."""
+    ends = [m.end() for m in _PEM_END.finditer(text)]
+    for m in _PEM_BEGIN.finditer(text):
+        k = bisect.bisect_left(ends, m.end())
+        if k < len(ends) and ends[k] - m.end() <= _PEM_MAX_SPAN:
+            end = ends[k]
+        else:
+            body = _PEM_BODY.match(text, m.end())
+            end = body.end() if body else m.end()
+        out.append(Finding("secret.private_key", m.start(), end))
+
+
+def _scan_url_passwords(text: str, out: list[Finding]) -> None:
+    for m in _URL_PASSWORD.finditer(text):
+        v = m.group("v")
+        low_v = v.lower()
+        if v.isdigit() or any(p in low_v for p in _URL_PASSWORD_PLACEHOLDERS):
+            continue  # "user:8080@" is a port; "user:password@" is documentation
+        if _looks_placeholder(v):
+            continue
+        out.append(Finding("secret.password_in_url", m.start("v"), m.end("v")))
+
+
+def _scan_secrets(text: str, out: list[Finding]) -> None:
+    _scan_prefixed(text, out)
     if "hooks.slack.com" in text:
         for m in _SLACK_WEBHOOK.finditer(text):
             out.append(Finding("secret.slack_webhook", m.start(), m.end()))
     if "PRIVATE KEY" in text:
-        ends = [m.end() for m in _PEM_END.finditer(text)]
-        for m in _PEM_BEGIN.finditer(text):
-            k = bisect.bisect_left(ends, m.end())
-            if k < len(ends) and ends[k] - m.end() <= _PEM_MAX_SPAN:
-                end = ends[k]
-            else:
-                body = _PEM_BODY.match(text, m.end())
-                end = body.end() if body else m.end()
-            out.append(Finding("secret.private_key", m.start(), end))
+        _scan_pem(text, out)
     if "://" in text and "@" in text:
-        for m in _URL_PASSWORD.finditer(text):
-            v = m.group("v")
-            low_v = v.lower()
-            if v.isdigit() or any(p in low_v for p in _URL_PASSWORD_PLACEHOLDERS):
-                continue  # "user:8080@" is a port; "user:password@" is documentation
-            if _looks_placeholder(v):
-                continue
-            out.append(Finding("secret.password_in_url", m.start("v"), m.end("v")))
+        _scan_url_passwords(text, out)
     low = text.lower()
     if any(h in low for h in _GENERIC_KEYWORD_HINTS):
         if len(low) != len(text):  # a few characters change length when lower-cased
