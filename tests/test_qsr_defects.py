@@ -227,3 +227,11 @@ def test_a_zero_weight_defect_is_reported_but_does_not_cap() -> None:
     assert crit(q, "refusal").score < 0.3
     assert crit(q, "refusal").weight == 0.0
     assert q.score >= GATE
+
+
+def test_a_short_reply_naming_the_task_subject_is_not_an_echo() -> None:
+    q = evaluate(
+        "Supplier acme: your payout was sent. Thanks, acme team.", "Confirm the payout to acme"
+    )
+    assert crit(q, "echo").score == 1.0
+    assert q.score >= GATE

@@ -460,8 +460,10 @@ def check_echo(text: str, task: str, input_text: str, tok: Tokenizer) -> Check:
         return Check(_OK, "no content terms to compare")
     task_terms = set(tok.tokens(task, remember=False)) | TEMPLATE_TERMS
     novel = {t for t in terms if t not in task_terms}
-    # Echo of the task: at most a couple of words of its own.
-    if task.strip() and len(novel) < 4:
+    # Echo of the task: (almost) nothing of its own, and mostly the task's words. A short
+    # reply that names the task's subject ("Supplier acme: your payout was sent") is not one.
+    from_task = sum(1 for t in terms if t in task_terms) / len(terms)
+    if task.strip() and (len(novel) < 2 or (len(novel) < 4 and from_task >= 0.7)):
         score = _clamp(len(novel) / 6)
         return Check(
             score,
