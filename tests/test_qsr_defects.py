@@ -235,3 +235,19 @@ def test_a_short_reply_naming_the_task_subject_is_not_an_echo() -> None:
     )
     assert crit(q, "echo").score == 1.0
     assert q.score >= GATE
+
+
+def test_a_closing_bracket_after_a_plain_word_is_still_mid_sentence() -> None:
+    assert (
+        cr.check_truncation("For example, f(3.0) and f(3) are cached as two entries (f(3)").score
+        < GATE
+    )
+    assert (
+        cr.check_truncation("Two calls are cached as separate entries, f(3.0) and f(3)").score
+        < GATE
+    )
+    assert cr.check_truncation('The manual says: "close the valve first."').score == 1.0
+    assert (
+        cr.check_truncation("The full list is in the docs (https://docs.example.com/x)").score
+        == 1.0
+    )

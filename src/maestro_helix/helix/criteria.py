@@ -257,13 +257,31 @@ _LIST_LINE: Final = re.compile(r"^[ \t]*(?:[-*+•|>#]|\d+[.)]|[A-Za-z][.)]\s)")
 _TERMINAL: Final = frozenset(".!?…\"'”’)]}*`:;>|")
 
 
+_CLOSERS: Final = "\"')]}*`>”’"
+
+
+def _ends_complete(body: str, last_line: str) -> bool:
+    """Ends on sentence punctuation, possibly inside closing quotes or brackets ("...it.")");
+    a closing bracket after a plain word ("... f(3.0) and f(3)") is still mid-sentence,
+    unless it closes a link or URL."""
+    if body[-1] not in _TERMINAL:
+        return False
+    if body[-1] not in _CLOSERS:
+        return True
+    inner = body.rstrip(_CLOSERS)
+    if not inner or inner[-1] in ".!?…:;":
+        return True
+    tail = last_line.rsplit(" ", 1)[-1]
+    return "://" in tail or len(_WORDS.findall(last_line)) < 4
+
+
 def check_truncation(text: str) -> Check:
     """An answer that stops mid-sentence (or mid code block) instead of finishing."""
     body = text.rstrip()
     if body.count("```") % 2 == 1:
         return Check(0.2, "a code block is left open", "Finish the answer: close the code block.")
     last_line = body.rsplit("\n", 1)[-1].strip()
-    if not last_line or _LIST_LINE.match(last_line) or body[-1] in _TERMINAL:
+    if not last_line or _LIST_LINE.match(last_line) or _ends_complete(body, last_line):
         return Check(_OK, "ends on a complete sentence")
     words = _WORDS.findall(last_line.lower())
     if len(words) < 4 and "\n" in body:
