@@ -690,3 +690,18 @@ def test_a_real_looking_token_still_counts_outside_a_fixture_name() -> None:
     text = 'api_token = "Zx81kQ02mB7tLp5VwR9nC3dE"'
     assert [f.kind for f in scan(text)] == ["secret.generic_api_key"]
     assert scan('mock_api_token = "Zx81kQ02mB7tLp5VwR9nC3dE"') == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Giesela Jäkel-Dippel, 04126712196", True),
+        ("Dott. Imelda Manacorda, 3351558911", True),
+        ("Invoice Number, 0534908482", False),
+        ("Tracking Number, 0534908482", False),
+        ("Batch Code, 0534908482", False),
+        ("Mario Rossi, 1534908482", False),  # no trunk prefix: an id as likely as a phone
+    ],
+)
+def test_a_bare_number_after_a_name_and_comma_is_a_phone(text: str, found: bool) -> None:
+    assert ("phone" in _kinds(text)) is found

@@ -172,6 +172,22 @@ def _classify_national(
     return None
 
 
+# "Giesela Jäkel-Dippel, 04126712196": a person's name and a comma right before a bare number
+_NAME_COMMA: Final = re.compile(
+    r"(?:^|[\s(])(?:[A-ZÀ-ÝĀ-Ž][\w'’.-]*\.?\s+){1,4}[A-ZÀ-ÝĀ-Ž][\w'’-]+(?:\s+[A-Z][\w.]*\.)?,\s*$"
+)
+
+
+def _after_a_name(text: str, start: int, digits: str) -> bool:
+    """A bare number in a national phone layout (trunk 0, or an Italian mobile 3xx) right after
+    a person's name and a comma: a contact line, not an id."""
+    n = len(digits)
+    trunk = digits[0] == "0" and digits[1] != "0" and 9 <= n <= 11
+    if not (trunk or (digits[0] == "3" and n == 10)):
+        return False
+    return _NAME_COMMA.search(text[max(0, start - 60) : start]) is not None
+
+
 def _phone_ok(
     text: str,
     start: int,
@@ -206,7 +222,7 @@ def _phone_ok(
         return 8 <= n - 2 <= 15 and (formatted or ctx == _POS)
     if not formatted:
         lo = 8 if digits[0] == "0" else 9
-        return ctx == _POS and lo <= n <= 13
+        return (ctx == _POS and lo <= n <= 13) or _after_a_name(text, start, digits)
     if ctx == _POS:
         return n <= 13
     if n > 12:
