@@ -111,3 +111,8 @@ class InputError(MaestroError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class EvaluationInconclusive(MaestroError):
+    """An evaluator could not decide: its evidence straddles the gate (an LLM judge's samples
+    fall on both sides of it). The step is escalated, never passed or failed by luck."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
+from maestro_helix.core.errors import EvaluationInconclusive
 from maestro_helix.core.scores import CriterionScore, EvaluationFailure, FailureKind
 from maestro_helix.helix.base import CustomCriterion, EvaluationRequest
 
@@ -86,6 +87,8 @@ class CustomRunner:
         start = time.perf_counter()
         try:
             result = fn(req)
+        except EvaluationInconclusive as e:
+            return self._failure(name, FailureKind.INCONCLUSIVE, f"{name}: {e}")
         except Exception as e:
             return self._failure(
                 name, FailureKind.CRASH, f"custom criterion {name!r} raised {type(e).__name__}: {e}"
@@ -109,6 +112,8 @@ class CustomRunner:
             result = await asyncio.wait_for(awaitable, self.custom_timeout_s)
         except TimeoutError:
             return self._timeout(name, time.perf_counter() - start)
+        except EvaluationInconclusive as e:
+            return self._failure(name, FailureKind.INCONCLUSIVE, f"{name}: {e}")
         except Exception as e:
             return self._failure(
                 name, FailureKind.CRASH, f"custom criterion {name!r} raised {type(e).__name__}: {e}"
