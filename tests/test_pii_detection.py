@@ -12,7 +12,7 @@ import base64
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 from faker import Faker
@@ -40,6 +40,7 @@ from pii_corpus import (
     make_secret,
     make_steuer_id,
 )
+from pii_corpus_eu import EU_IDS, id_negative, secret_hard_negative
 
 MIN_RECALL = 0.97
 MAX_FP_RATE = 0.02
@@ -351,7 +352,8 @@ def test_de_steuer_id_check_digit_with_context_only() -> None:
 def test_national_id_schemes_are_documented() -> None:
     assert set(NATIONAL_ID_SCHEMES) == {
         "us_ssn", "uk_nino", "es_dni", "es_nie", "fr_nir", "it_cf", "nl_bsn", "br_cpf",
-        "in_aadhaar", "de_steuer_id",
+        "in_aadhaar", "de_steuer_id", "pl_pesel", "se_personnummer", "dk_cpr", "be_nrn",
+        "ro_cnp", "cz_rodne_cislo", "pt_nif", "at_svnr", "fi_hetu",
     }  # fmt: skip
 
 
@@ -624,3 +626,82 @@ def test_scan_never_raises_on_number_heavy_text(text: str) -> None:
 )
 def test_pathological_inputs_complete(text: str) -> None:
     _check_well_formed(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# EU national ids (helix/pii/national.py) and secrets' hard negatives
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("scheme", "make", "templates"), EU_IDS, ids=[e[0] for e in EU_IDS])
+def test_eu_national_ids_are_found_with_their_scheme(
+    scheme: str, make: Callable[[random.Random], str], templates: tuple[str, ...]
+) -> None:
+    r = random.Random(scheme)
+    hits = 0
+    for i in range(60):
+        v = make(r)
+        text = templates[i % len(templates)].format(v=v)
+        found = [f for f in scan(text) if f.kind == "national_id"]
+        hits += any(text[f.start : f.end] == v for f in found)
+    # a Danish CPR that also passes the Swedish Luhn check is reported as a personnummer
+    assert hits >= (54 if scheme == "dk_cpr" else 59), (scheme, hits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PESEL: 44051401358",  # wrong check digit
+        "Order 44051401359 shipped on Monday.",  # valid PESEL, no context word
+        "Invoice 8112189876 is due.",  # valid personnummer digits, bare and no context
+        "CNP: 1800101221145",  # wrong check digit
+        "NIF: 123456780",  # wrong check digit
+        "henkilötunnus 131052-308U",  # wrong check character
+        "rodné číslo 736028/5164",  # not divisible by 11
+    ],
+)
+def test_eu_national_id_lookalikes_stay_quiet(text: str) -> None:
+    assert [f for f in scan(text) if f.kind == "national_id"] == [], text
+
+
+def test_eu_id_shapes_need_no_context_word() -> None:
+    assert [f.scheme for f in scan("Kunden 811218-9876 ringde.")] == ["se_personnummer"]
+    assert [f.scheme for f in scan("Klant 85.07.30-033.28 belde.")] == ["be_nrn"]
+    assert [f.scheme for f in scan("pacient 736028/5163, Brno")] == ["cz_rodne_cislo"]
+
+
+def test_same_length_business_numbers_stay_quiet() -> None:
+    r = random.Random(7)
+    noisy = [t for t in (id_negative(r) for _ in range(500)) if scan(t)]
+    assert noisy == []
+
+
+def test_secrets_hard_negatives_stay_quiet() -> None:
+    r = random.Random(11)
+    noisy = []
+    for _ in range(1000):
+        t = secret_hard_negative(r)
+        if any(f.is_secret for f in scan(t)):
+            noisy.append(t)
+    assert noisy == []
+
+
+def test_a_real_looking_token_still_counts_outside_a_fixture_name() -> None:
+    text = 'api_token = "Zx81kQ02mB7tLp5VwR9nC3dE"'
+    assert [f.kind for f in scan(text)] == ["secret.generic_api_key"]
+    assert scan('mock_api_token = "Zx81kQ02mB7tLp5VwR9nC3dE"') == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Giesela Jäkel-Dippel, 04126712196", True),
+        ("Dott. Imelda Manacorda, 3351558911", True),
+        ("Invoice Number, 0534908482", False),
+        ("Tracking Number, 0534908482", False),
+        ("Batch Code, 0534908482", False),
+        ("Mario Rossi, 1534908482", False),  # no trunk prefix: an id as likely as a phone
+    ],
+)
+def test_a_bare_number_after_a_name_and_comma_is_a_phone(text: str, found: bool) -> None:
+    assert ("phone" in _kinds(text)) is found

@@ -22,6 +22,7 @@ from maestro_helix.helix.base import EvaluationRequest
 from maestro_helix.helix.qsr import (
     DEFAULT_CUSTOM_WEIGHT,
     DEFAULT_WEIGHTS,
+    DEFECT_CRITERIA,
     EMPTY_SUGGESTION,
     HARD_FAILURE_CAP,
     QSREvaluator,
@@ -84,7 +85,8 @@ def criterion(result: QualityScore | EvaluationFailure, name: str) -> CriterionS
 
 
 def names(result: QualityScore | EvaluationFailure) -> list[str]:
-    return [c.name for c in score_of(result).criteria]
+    """The criteria of the weighted mean (the defect checks are reported after them)."""
+    return [c.name for c in score_of(result).criteria if c.name not in DEFECT_CRITERIA]
 
 
 def fixed(score: float, detail: str = "") -> Any:
@@ -467,7 +469,14 @@ def test_zero_weight_criterion_is_reported_but_not_counted() -> None:
 
 def test_output_with_nothing_to_check_scores_1() -> None:
     result = score_of(QSREvaluator().evaluate(make_req("Done.", task="")))
-    assert (result.score, result.criteria, result.suggestions) == (1.0, (), ())
+    assert (result.score, names(result), result.suggestions) == (1.0, [], ())
+    # the defect checks ran and found nothing
+    assert {c.name: c.score for c in result.criteria} == {
+        "refusal": 1.0,
+        "truncation": 1.0,
+        "degeneration": 1.0,
+        "echo": 1.0,
+    }
 
 
 def test_missing_required_field_caps_an_otherwise_perfect_output() -> None:

@@ -162,3 +162,6 @@ class MissingExtra(MaestroError):
 class AuditLogError(MaestroError):
     """A request about the audit log's Merkle tree that cannot be answered (a leaf or tree size
     out of range, a malformed checkpoint or proof)."""
+class EvaluationInconclusive(MaestroError):
+    """An evaluator could not decide: its evidence straddles the gate (an LLM judge's samples
+    fall on both sides of it). The step is escalated, never passed or failed by luck."""

@@ -57,6 +57,7 @@ class QualityScore:
 class FailureKind(enum.StrEnum):
     CRASH = "crash"
     TIMEOUT = "timeout"
+    INCONCLUSIVE = "inconclusive"  # e.g. an LLM judge whose samples straddle the gate
 
 
 @dataclass(frozen=True, slots=True)

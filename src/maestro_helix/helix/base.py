@@ -24,6 +24,9 @@ class EvaluationRequest:
         expect: the step's declared expectations.
         mentions: ``expect.mentions`` with references resolved.
         attempt: 1 for the first try.
+        sources: the source texts the step declares (retrieved documents, the input's
+            references); when given, the ``grounding`` check scores the output's claims
+            against them.
     """
 
     step_id: str
@@ -34,6 +37,7 @@ class EvaluationRequest:
     expect: Expectations = field(default_factory=Expectations)
     mentions: tuple[str, ...] = ()
     attempt: int = 1
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +55,18 @@ class AgentRecord:
 
 @dataclass(frozen=True, slots=True)
 class RiskRequest:
-    """What the risk assessor scores: one step's input, output and proposed actions."""
+    """What the risk assessor scores: one step's input, output and proposed actions.
+
+    ``documents`` are the texts the step retrieved or was handed as sources (web pages, emails,
+    uploads): each is scanned for prompt injection on its own.
+    """
 
     step_id: str
     input_text: str
     output: AgentOutput
     allowed_actions: tuple[str, ...] = ()
     agent: AgentRecord | None = None
+    documents: tuple[str, ...] = ()
 
 
 CustomCriterion = Callable[[EvaluationRequest], CriterionScore | Awaitable[CriterionScore]]

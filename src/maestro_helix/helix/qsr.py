@@ -3,9 +3,11 @@
 :class:`QSREvaluator` scores an :class:`~maestro_helix.helix.base.EvaluationRequest` against the
 step's :class:`~maestro_helix.core.workflow.Expectations` with built-in criteria (``schema``,
 ``completeness``, ``relevance``, ``length``, ``format``) plus custom criteria registered by name.
-The aggregate is a weighted mean over the criteria that apply; a hard failure (schema invalid, a
-required field missing, an empty output) caps it at :data:`HARD_FAILURE_CAP` so it cannot pass a
-0.7 gate. Failing criteria yield concrete suggestions the agent gets back when the step is retried.
+The aggregate is a weighted mean over the criteria that apply, capped by the weakest of the
+defect checks (:data:`DEFECT_CRITERIA`: refusal, truncation, degeneration, echo, focus,
+placeholder, grounding); a hard failure (schema invalid, a required field missing, an empty or
+placeholder output) caps it at :data:`HARD_FAILURE_CAP` so it cannot pass a 0.7 gate.
+Failing criteria yield concrete suggestions the agent gets back when the step is retried.
 
 A crash or a timeout of any criterion is returned as an
 :class:`~maestro_helix.core.scores.EvaluationFailure`, never as a low score: the gate must know the
@@ -19,18 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import json
 import math
-import re
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -41,13 +39,23 @@ from maestro_helix.core.scores import (
     QualityScore,
     clamp01,
 )
+from maestro_helix.helix import criteria as cr
+from maestro_helix.helix import formats, topic
 from maestro_helix.helix.base import CustomCriterion, EvaluationRequest
+from maestro_helix.helix.custom import (
+    DEFAULT_CUSTOM_WEIGHT,
+    CustomRunner,
+    discard,
+    is_async_callable,
+    short,
+)
 from maestro_helix.helix.text import LexicalRelevance, RelevanceScorer, Tokenizer
 
 __all__ = [
     "BUILTIN_CRITERIA",
     "DEFAULT_CUSTOM_WEIGHT",
     "DEFAULT_WEIGHTS",
+    "DEFECT_CRITERIA",
     "EMPTY_SUGGESTION",
     "HARD_FAILURE_CAP",
     "SUGGEST_BELOW",
@@ -58,9 +66,6 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
     {"schema": 0.35, "completeness": 0.25, "relevance": 0.25, "length": 0.10, "format": 0.05}
 )
 """Weights of the built-in criteria; renormalised over the criteria that apply to a step."""
-
-DEFAULT_CUSTOM_WEIGHT: Final = 0.25
-"""Weight of each custom criterion unless ``weights`` names it."""
 
 HARD_FAILURE_CAP: Final = 0.5
 """The most a hard failure can score: below any sensible gate (the default gate is 0.7)."""
@@ -73,31 +78,29 @@ EMPTY_SUGGESTION: Final = (
 )
 
 BUILTIN_CRITERIA: Final = ("schema", "completeness", "relevance", "length", "format")
-"""The built-in criteria, in the order they are reported."""
+"""The built-in criteria of the weighted mean, in the order they are reported."""
 
+DEFECT_CRITERIA: Final = (
+    "placeholder",
+    "refusal",
+    "truncation",
+    "degeneration",
+    "echo",
+    "focus",
+    "grounding",
+)
+"""The built-in defect checks (:mod:`maestro_helix.helix.criteria`), reported after the others.
+
+They are not averaged in: the weakest of them caps the aggregate, since a refusal or a loop is a
+failed step whatever else is right. Their reported weight is 1.0; a weight of 0 in ``weights``
+reports a check without letting it cap.
+"""
+
+_DEFECTS = frozenset(DEFECT_CRITERIA)
 _NON_EMPTY = "non_empty"  # the criterion reported for an empty output
-_RESERVED = frozenset((*BUILTIN_CRITERIA, _NON_EMPTY))
-_DETAIL_MAX = 200
+_RESERVED = frozenset((*BUILTIN_CRITERIA, *DEFECT_CRITERIA, _NON_EMPTY))
 _TASK_HINT_MAX = 80
 _SCHEMA_CACHE_SIZE = 256
-
-_BULLET = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+\S", re.MULTILINE)
-_MD_BLOCK = re.compile(r"^[ \t]{0,3}(?:#{1,6}[ \t]+\S|(?:[-*+•]|\d+[.)])[ \t]+\S)", re.MULTILINE)
-# Every branch starts with a literal "*" or "_" so the regex engine skips ahead to those
-# characters instead of trying each position; bounded spans keep a line of stray "*" linear.
-_MD_EMPHASIS = re.compile(
-    r"\*\*[^\s*][^*\n]{0,300}?\*\*"
-    r"|__[^\s_][^_\n]{0,300}?__"
-    r"|\*[^\s*](?:[^*\n]{0,300}?[^\s*])?\*"
-    r"|_(?<!\w_)[^\s_](?:[^_\n]{0,300}?[^\s_])?_(?!\w)"
-)
-_SPACES = re.compile(r"\s+")
-
-
-def _short(text: str, limit: int = _DETAIL_MAX) -> str:
-    """One line, at most ``limit`` characters: details must stay readable in logs and UIs."""
-    one = _SPACES.sub(" ", text).strip()
-    return one if len(one) <= limit else one[: limit - 1].rstrip() + "…"
 
 
 def _is_blank(value: Any) -> bool:
@@ -142,21 +145,6 @@ def _data_text(value: Any, out: list[str], depth: int = 0) -> None:
             _data_text(v, out, depth + 1)
 
 
-def _is_async_callable(fn: Any) -> bool:
-    if inspect.iscoroutinefunction(fn):
-        return True
-    # An instance whose class defines ``async def __call__``.
-    return inspect.iscoroutinefunction(type(fn).__call__)
-
-
-def _discard(awaitable: Any) -> None:
-    """Drop an awaitable we will not await, without a 'never awaited' warning."""
-    if inspect.iscoroutine(awaitable):
-        awaitable.close()
-    elif isinstance(awaitable, asyncio.Future):
-        awaitable.cancel()
-
-
 @dataclass(slots=True)
 class _Builtin:
     """The built-in part of one evaluation, before custom criteria join it."""
@@ -165,9 +153,10 @@ class _Builtin:
     suggestions: list[str] = field(default_factory=list)
     hard: bool = False
     empty: bool = False
+    ceiling: float = 1.0
 
 
-class QSREvaluator:
+class QSREvaluator(CustomRunner):
     """Scores step outputs: built-in criteria from the step's expectations plus custom criteria.
 
     Args:
@@ -203,7 +192,7 @@ class QSREvaluator:
             raise TypeError("relevance must have a score(query, text) -> float method")
         if not (custom_timeout_s > 0 and math.isfinite(custom_timeout_s)):
             raise ValueError(f"custom_timeout_s must be positive, got {custom_timeout_s!r}")
-        merged = dict(DEFAULT_WEIGHTS)
+        merged = dict(DEFAULT_WEIGHTS) | dict.fromkeys(DEFECT_CRITERIA, 1.0)
         for name, w in (weights or {}).items():
             if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
                 raise ValueError(f"weight of {name!r} must be a finite number >= 0, got {w!r}")
@@ -220,7 +209,7 @@ class QSREvaluator:
         self._weights: Mapping[str, float] = MappingProxyType(merged)
         self._custom: Mapping[str, CustomCriterion] = MappingProxyType(customs)
         self._async: frozenset[str] = frozenset(
-            n for n, f in customs.items() if _is_async_callable(f)
+            n for n, f in customs.items() if is_async_callable(f)
         )
         # Share the lexical scorer's tokenizer so both criteria fill and hit one word memo.
         tok = self.relevance.tokenizer if isinstance(self.relevance, LexicalRelevance) else None
@@ -280,7 +269,7 @@ class QSREvaluator:
             if isinstance(r, EvaluationFailure):
                 return r
             if not isinstance(r, CriterionScore):
-                _discard(r)
+                discard(r)
                 raise TypeError(
                     f"custom criterion {name!r} returned an awaitable: "
                     "use 'await evaluator.aevaluate(...)'"
@@ -311,7 +300,7 @@ class QSREvaluator:
             r = self._call(name, fn, req)
             if isinstance(r, EvaluationFailure):
                 for _, _, aw in pending:
-                    _discard(aw)
+                    discard(aw)
                 return r
             if isinstance(r, CriterionScore):
                 slots.append(r)
@@ -352,100 +341,6 @@ class QSREvaluator:
             self._validators_by_id.popitem(last=False)
         return validator
 
-    # ------------------------------------------------------------------------ custom criteria
-
-    def _resolve(self, names: Sequence[str]) -> list[tuple[str, CustomCriterion]]:
-        if isinstance(names, str):
-            names = (names,)  # a bare name would otherwise be iterated letter by letter
-        out: list[tuple[str, CustomCriterion]] = []
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                continue
-            fn = self._custom.get(name)
-            if fn is None:
-                known = ", ".join(sorted(self._custom)) or "none"
-                raise KeyError(f"unknown custom criterion {name!r} (registered: {known})")
-            seen.add(name)
-            out.append((name, fn))
-        return out
-
-    def _failure(self, evaluator: str, kind: FailureKind, message: str) -> EvaluationFailure:
-        return EvaluationFailure(
-            evaluator=evaluator,
-            kind=kind,
-            message=_short(message, 500),
-            evaluator_version=self.version,
-        )
-
-    def _call(
-        self, name: str, fn: CustomCriterion, req: EvaluationRequest
-    ) -> CriterionScore | EvaluationFailure | Awaitable[Any]:
-        """Call one criterion; a sync result is checked, an awaitable is returned as is."""
-        start = time.perf_counter()
-        try:
-            result = fn(req)
-        except Exception as e:
-            return self._failure(
-                name, FailureKind.CRASH, f"custom criterion {name!r} raised {type(e).__name__}: {e}"
-            )
-        elapsed = time.perf_counter() - start
-        if inspect.isawaitable(result):
-            if elapsed > self.custom_timeout_s:
-                _discard(result)
-                return self._timeout(name, elapsed)
-            return result
-        if elapsed > self.custom_timeout_s:
-            # It could not be interrupted, but a result that came too late must not count.
-            return self._timeout(name, elapsed)
-        return self._check(name, result)
-
-    async def _await(
-        self, name: str, awaitable: Awaitable[Any]
-    ) -> CriterionScore | EvaluationFailure:
-        start = time.perf_counter()
-        try:
-            result = await asyncio.wait_for(awaitable, self.custom_timeout_s)
-        except TimeoutError:
-            return self._timeout(name, time.perf_counter() - start)
-        except Exception as e:
-            return self._failure(
-                name, FailureKind.CRASH, f"custom criterion {name!r} raised {type(e).__name__}: {e}"
-            )
-        return self._check(name, result)
-
-    def _timeout(self, name: str, elapsed: float) -> EvaluationFailure:
-        return self._failure(
-            name,
-            FailureKind.TIMEOUT,
-            f"custom criterion {name!r} took {elapsed:.3f}s, "
-            f"over the limit of {self.custom_timeout_s:g}s",
-        )
-
-    def _check(self, name: str, result: Any) -> CriterionScore | EvaluationFailure:
-        if not isinstance(result, CriterionScore):
-            return self._failure(
-                name,
-                FailureKind.CRASH,
-                f"custom criterion {name!r} returned {type(result).__name__}, "
-                "expected a CriterionScore",
-            )
-        s = result.score
-        if isinstance(s, bool) or not isinstance(s, int | float) or not 0.0 <= s <= 1.0:
-            # NaN fails the range test too.
-            return self._failure(
-                name,
-                FailureKind.CRASH,
-                f"custom criterion {name!r} returned score {s!r}, expected a number in 0..1",
-            )
-        detail = result.detail if isinstance(result.detail, str) else str(result.detail)
-        return CriterionScore(
-            name=name,
-            score=float(s),
-            weight=self._weights.get(name, DEFAULT_CUSTOM_WEIGHT),
-            detail=_short(detail),
-        )
-
     # ----------------------------------------------------------------------- built-in criteria
 
     def _has_terms(self, query: str) -> bool:
@@ -480,20 +375,9 @@ class QSREvaluator:
                 self._completeness(b, text, mentions, w["completeness"])
         except Exception as e:
             return self._crash("completeness", e)
-        query = f"{req.task}\n{req.input_text}" if req.input_text else req.task
-        if text.strip() and query.strip() and self._query_has_terms(query):
-            try:
-                rel = self.relevance.score(query, text)
-            except Exception as e:
-                return self._crash("relevance", e)
-            if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0.0 <= rel <= 1.0:
-                return self._failure(
-                    "relevance",
-                    FailureKind.CRASH,
-                    f"relevance scorer {type(self.relevance).__name__} returned {rel!r}, "
-                    "expected a number in 0..1",
-                )
-            self._relevance(b, float(rel), req.task or req.input_text, w["relevance"])
+        failed = self._relevance_of(b, req, text)
+        if failed is not None:
+            return failed
         try:
             if exp.min_length is not None or exp.max_length is not None:
                 self._length(b, text, exp.min_length, exp.max_length, w["length"])
@@ -504,7 +388,65 @@ class QSREvaluator:
                 self._format(b, out.text, text, bool(data), exp.format, w["format"])
         except Exception as e:
             return self._crash("format", e)
+        if not b.empty:
+            try:
+                self._defects(b, req, out.text if out.text.strip() else "", exp.format)
+            except Exception as e:
+                return self._crash("defects", e)
         return b
+
+    def _relevance_of(
+        self, b: _Builtin, req: EvaluationRequest, text: str
+    ) -> EvaluationFailure | None:
+        """The relevance criterion through the pluggable scorer; a failure if the scorer did."""
+        query = f"{req.task}\n{req.input_text}" if req.input_text else req.task
+        if not (text.strip() and query.strip() and self._query_has_terms(query)):
+            return None
+        try:
+            rel = self.relevance.score(query, text)
+        except Exception as e:
+            return self._crash("relevance", e)
+        if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0.0 <= rel <= 1.0:
+            return self._failure(
+                "relevance",
+                FailureKind.CRASH,
+                f"relevance scorer {type(self.relevance).__name__} returned {rel!r}, "
+                "expected a number in 0..1",
+            )
+        self._relevance(b, float(rel), req.task or req.input_text, self._weights["relevance"])
+        return None
+
+    def _defects(self, b: _Builtin, req: EvaluationRequest, text: str, fmt: str) -> None:
+        """The defect checks; prose checks only run on the output's own text (not its data)."""
+        checks: list[tuple[str, cr.Check | None]] = []
+        if text:
+            checks.append(("placeholder", cr.check_placeholder(text)))
+            if checks[-1][1] is None and fmt != "json":
+                tok = self._tok
+                checks += [
+                    ("refusal", cr.check_refusal(text, tok)),
+                    ("truncation", cr.check_truncation(text)),
+                    ("degeneration", cr.check_degeneration(text)),
+                    ("echo", cr.check_echo(text, req.task, req.input_text, tok)),
+                    ("focus", topic.check_focus(text, topic.subject_terms(req.task, tok), tok)),
+                ]
+        if req.sources:
+            checks.append(
+                (
+                    "grounding",
+                    topic.check_grounding(text or req.output.text, req.sources, self._tok),
+                )
+            )
+        w = self._weights
+        for name, c in checks:
+            if c is None:
+                continue
+            weight = w[name]
+            self._add(b, CriterionScore(name, c.score, weight, short(c.detail)), c.suggestion)
+            if weight > 0.0:
+                b.ceiling = min(b.ceiling, c.score)
+                if name == "placeholder":
+                    b.hard = True
 
     def _crash(self, criterion: str, e: Exception) -> EvaluationFailure:
         return self._failure(
@@ -550,8 +492,8 @@ class QSREvaluator:
         hard = bool(fixes)
         self._add(
             b,
-            CriterionScore("schema", score, weight, _short("; ".join(details))),
-            _short(". ".join(fixes), 300),
+            CriterionScore("schema", score, weight, short("; ".join(details))),
+            short(". ".join(fixes), 300),
             hard,
         )
 
@@ -589,12 +531,12 @@ class QSREvaluator:
             detail += "; missing: " + ", ".join(missing)
         self._add(
             b,
-            CriterionScore("completeness", len(covered) / total, weight, _short(detail)),
-            _short("Cover: " + ", ".join(missing), 300) if missing else "",
+            CriterionScore("completeness", len(covered) / total, weight, short(detail)),
+            short("Cover: " + ", ".join(missing), 300) if missing else "",
         )
 
     def _relevance(self, b: _Builtin, score: float, task: str, weight: float) -> None:
-        hint = _short(task, _TASK_HINT_MAX)
+        hint = short(task, _TASK_HINT_MAX)
         detail = f"relevance to the task and input {score:.2f} ({type(self.relevance).__name__})"
         self._add(
             b, CriterionScore("relevance", score, weight, detail), f"Stay on the task: {hint}"
@@ -603,68 +545,14 @@ class QSREvaluator:
     def _length(
         self, b: _Builtin, text: str, lo: int | None, hi: int | None, weight: float
     ) -> None:
-        n = len(text.strip())
-        if lo is not None and n < lo:
-            score = n / lo
-            detail = f"{n} characters, below the minimum of {lo}"
-            fix = f"Expand to at least {lo} characters (now {n})"
-        elif hi is not None and n > hi:
-            # Soft: 10% over the limit costs 0.1, twice the limit scores 0.
-            score = clamp01(1.0 - (n - hi) / hi)
-            detail = f"{n} characters, above the maximum of {hi}"
-            fix = f"Shorten to at most {hi} characters (now {n})"
-        else:
-            score = 1.0
-            bounds = f"{lo if lo is not None else 0}..{hi if hi is not None else '∞'}"
-            detail = f"{n} characters, within {bounds}"
-            fix = ""
+        score, detail, fix = formats.length_check(text, lo, hi)
         self._add(b, CriterionScore("length", score, weight, detail), fix)
 
     def _format(
         self, b: _Builtin, raw_text: str, text: str, has_data: bool, fmt: str, weight: float
     ) -> None:
-        score = 1.0
-        fix = ""
-        if fmt == "json":
-            body = raw_text.strip()
-            if not body and has_data:
-                detail = "structured data returned"
-            else:
-                detail, fix = self._json_format(body)
-                score = 0.0 if fix else 1.0
-        elif fmt == "bullets":
-            n = len(_BULLET.findall(text))
-            detail = f"{n} bullet line(s)"
-            if n < 2:
-                score = 0.0
-                detail += ", need at least 2"
-                fix = "Format the answer as a bulleted list: at least 2 lines starting with '- '"
-        else:  # markdown
-            if _MD_BLOCK.search(text) or (
-                ("*" in text or "_" in text) and _MD_EMPHASIS.search(text)
-            ):
-                detail = "has Markdown structure"
-            else:
-                score = 0.0
-                detail = "no Markdown heading, list or emphasis"
-                fix = "Use Markdown: add a heading, a list or emphasis"
-        self._add(b, CriterionScore("format", score, weight, _short(detail)), fix)
-
-    @staticmethod
-    def _json_format(body: str) -> tuple[str, str]:
-        """(detail, suggestion) for text that must be a JSON object or array."""
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            if body.startswith("```"):
-                reason = "the JSON is wrapped in a Markdown code fence; return the bare JSON"
-            else:
-                reason = f"{e.msg} at line {e.lineno} column {e.colno}"
-            return f"not valid JSON: {reason}", f"Return valid JSON: {reason}"
-        if isinstance(value, dict | list):
-            return f"valid JSON {'object' if isinstance(value, dict) else 'array'}", ""
-        reason = f"got a JSON {type(value).__name__}, expected an object or array"
-        return f"not a JSON object or array: {reason}", f"Return valid JSON: {reason}"
+        score, detail, fix = formats.format_check(raw_text, text, has_data, fmt)
+        self._add(b, CriterionScore("format", score, weight, short(detail)), fix)
 
     # ---------------------------------------------------------------------------- aggregation
 
@@ -684,11 +572,12 @@ class QSREvaluator:
             total = 0.0
             weighted = 0.0
             for c in criteria:
-                if c.weight > 0.0:
+                if c.weight > 0.0 and c.name not in _DEFECTS:
                     total += c.weight
                     weighted += c.weight * c.score
             # Nothing applicable to check on a non-empty output: no evidence against it.
             score = weighted / total if total > 0.0 else 1.0
+            score = min(score, b.ceiling)
             if b.hard:
                 score = min(score, HARD_FAILURE_CAP)
         return QualityScore(

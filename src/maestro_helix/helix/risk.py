@@ -11,6 +11,8 @@ factor                      when                                                
 ``secret.<kind>``           a credential in the output (AWS key, JWT, PEM, ...)     yes
 ``injection.input``         prompt-injection markers in the input                   no
 ``injection.output``        prompt-injection markers in the output                  yes
+``injection.document``      ... in a retrieved document the step read               no
+``injection.action``        ... in a proposed action's arguments (tool call)        no
 ``action.unknown``          a proposed action type that is not registered           no
 ``action.not_allowed``      a proposed action type the step does not allow          no
 ``action.irreversible``     an action that cannot be undone                         no
@@ -27,10 +29,7 @@ value itself. Pure computation: no I/O, no state between calls.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -40,6 +39,7 @@ from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.outputs import AgentOutput, ProposedAction
 from maestro_helix.core.scores import RiskFactor, RiskScore, clamp01
 from maestro_helix.helix.base import RiskRequest
+from maestro_helix.helix.injection import find_injection_markers
 from maestro_helix.helix.pii import Finding, scan
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "AGENT_RELIABILITY_THRESHOLD",
     "COUNT_MAX_BONUS",
     "COUNT_STEP",
+    "INJECTION_ACTION_SCORE",
+    "INJECTION_DOCUMENT_SCORE",
     "INJECTION_INPUT_SCORE",
     "INJECTION_OUTPUT_SCORE",
     "MAGNITUDE_AT_LIMIT",
@@ -103,6 +105,13 @@ INJECTION_INPUT_SCORE: Final = 0.6
 
 INJECTION_OUTPUT_SCORE: Final = 0.7
 """Prompt-injection markers in the output (the agent can drop them on a retry)."""
+
+INJECTION_DOCUMENT_SCORE: Final = 0.6
+"""Prompt-injection markers in a retrieved document the step read (a human must look)."""
+
+INJECTION_ACTION_SCORE: Final = 0.8
+"""Prompt-injection markers in a proposed action's arguments: an agent that passes an
+injection on to a tool was likely hijacked (not correctable)."""
 
 ACTION_UNKNOWN_SCORE: Final = 0.9
 """A proposed action whose type is not registered."""
@@ -179,166 +188,6 @@ def magnitude_score(amount: float, limit: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Prompt injection
-# --------------------------------------------------------------------------------------------
-
-_W = r"(?:[^\w\n]+\w+){0,4}?[^\w\n]+"  # up to four filler words between the key words
-
-# (category, literal hints - the rule only runs when one occurs in the lower-cased text, pattern)
-_INJECTION_RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
-    (
-        "override",
-        ("ignor", "disregard", "forget", "override", "bypass"),
-        re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass)\b"
-            + _W
-            + r"(?:previous|prior|above|earlier|preceding|foregoing|all|any|your|system|initial"
-            r"|original|existing)\b" + r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+"
-            r"(?:instructions?|prompts?|rules|directives?|guidelines|guardrails|restrictions"
-            r"|policies|constraints|context)\b"
-        ),
-    ),
-    (
-        "override",
-        ("ignor", "negeer", "無視"),
-        re.compile(
-            r"ignorier\w*\s+(?:alle\s+)?(?:vorherigen|bisherigen|obigen|vorigen)\s+"
-            r"(?:anweisungen|instruktionen|regeln)"
-            r"|ignore[rz]?\s+(?:toutes\s+)?(?:les\s+)?(?:instructions|consignes)\s+"
-            r"(?:précédentes|precedentes|ci-dessus|antérieures)"
-            r"|ignor[ae]r?\s+(?:todas\s+)?(?:las\s+|as\s+)?(?:instrucciones|instruções|instrucoes)"
-            r"\s+(?:anteriores|previas)"
-            r"|ignora\s+(?:tutte\s+)?(?:le\s+)?istruzioni\s+precedenti"
-            r"|negeer\s+(?:alle\s+)?(?:vorige|eerdere|voorgaande)\s+instructies"
-            r"|(?:以前|これまで|上記)の(?:指示|命令)を(?:すべて)?無視"
-        ),
-    ),
-    (
-        "prompt_exfiltration",
-        ("prompt", "instruction", "system message", "developer message", "system rules"),
-        re.compile(
-            r"\b(?:reveal|show|print|repeat|output|leak|display|disclose|dump|tell me"
-            r"|what (?:is|are|was|were))\b"
-            + _W
-            + r"(?:system|hidden|initial|original|secret|developer|internal)[^\w\n]+"
-            r"(?:prompt|instructions?|message|rules)\b"
-        ),
-    ),
-    (
-        "persona",
-        (
-            "you are now",
-            "you are no longer",
-            "do anything",
-            "dan mode",
-            "developer mode",
-            "jailbreak",
-            "act as",
-            "pretend",
-        ),
-        re.compile(
-            r"\byou are (?:now|no longer)\b" + r"(?:[^\w\n]+\w+){0,3}?[^\w\n]+"
-            r"(?:dan|jailbroken|unrestricted|unfiltered|uncensored|evil|bound|restricted)\b"
-            r"|\bdo anything now\b|\bdan mode\b|\bdeveloper mode (?:enabled|on|activated)\b"
-            r"|\bjailbreak(?:ed)? mode\b|\bact as (?:an? )?(?:unrestricted|unfiltered|uncensored)\b"
-            r"|\bpretend (?:that )?you (?:have no|are not bound by|don't have) (?:restrictions"
-            r"|rules|limits|guidelines)"
-        ),
-    ),
-    (
-        "role_tag",
-        ("<", "[inst", "[/inst", "##"),
-        re.compile(
-            r"</?\s*(?:system|assistant|developer)\s*>|<\|(?:im_start|im_end|system|assistant"
-            r"|endoftext)\|>|\[/?inst\]|<</?sys>>"
-            r"|^[ \t]*#{2,6}[ \t]*(?:system|instructions?|system prompt)[ \t]*:",
-            re.MULTILINE,
-        ),
-    ),
-    (
-        "new_instructions",
-        ("instruction", "from now on"),
-        re.compile(
-            r"\b(?:new|updated|real|actual|override) (?:system )?instructions?\s*:"
-            r"|\bfrom now on,? you (?:must|will|shall) (?:ignore|disregard|only obey|obey)\b"
-        ),
-    ),
-)
-
-
-def _b64_signatures(fragments: tuple[str, ...]) -> tuple[str, ...]:
-    """Base64 text that appears whenever a fragment is encoded, at any of the 3 alignments."""
-    sigs: list[str] = []
-    for frag in fragments:
-        raw = frag.encode()
-        for off in range(3):
-            enc = base64.b64encode(b"\0" * off + raw).decode()
-            first = 0 if off == 0 else 4  # the first group mixes padding and fragment bytes
-            last = 4 * ((off + len(raw)) // 3)  # the last full group
-            if last - first >= 8:
-                sigs.append(enc[first:last])
-    return tuple(sigs)
-
-
-# an encoded blob is only decoded when it contains the encoding of one of these fragments
-_B64_SIGNATURES: Final = _b64_signatures(
-    ("nstruction", "ystem prompt", "isregard", "previous", "ailbreak")
-)  # fmt: skip
-_BASE64_BLOB: Final = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,8192}={0,2}")
-_MAX_BLOBS: Final = 16
-_TAG_CHARS: Final = re.compile("[\U000e0000-\U000e007f]{4,}")
-
-
-_ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in _INJECTION_RULES for h in hints))
-
-
-def _rule_hits(low: str) -> Iterator[str]:
-    present = {h for h in _ALL_HINTS if h in low}
-    if not present:
-        return
-    for category, hints, pattern in _INJECTION_RULES:
-        if not present.isdisjoint(hints):
-            for _ in pattern.finditer(low):
-                yield category
-
-
-def find_injection_markers(text: str) -> list[str]:
-    """Categories of the prompt-injection markers found in a text (one entry per occurrence).
-
-    Looks for instruction overrides ("ignore all previous instructions", also in German,
-    French, Spanish, Italian, Portuguese, Dutch and Japanese), system-prompt exfiltration
-    ("reveal your system prompt"), jailbreak personas ("you are now DAN"), smuggled role tags
-    ("</system>", "<|im_start|>", "### system:"), base64 blobs that decode to any of those, and
-    invisible Unicode tag characters.
-
-    Args:
-        text: any text.
-
-    Returns:
-        e.g. ``["override", "role_tag"]``; empty when the text looks clean.
-    """
-    if not text:
-        return []
-    low = text.lower()
-    hits = list(_rule_hits(low))
-    if any(sig in text for sig in _B64_SIGNATURES):
-        for n, m in enumerate(_BASE64_BLOB.finditer(text)):
-            if n >= _MAX_BLOBS:
-                break
-            blob = m.group()
-            try:
-                raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
-                decoded = raw.decode("utf-8")
-            except (binascii.Error, ValueError):
-                continue
-            if decoded.isprintable() or all(c.isprintable() or c in "\n\r\t" for c in decoded):
-                hits.extend(f"encoded_{c}" for c in _rule_hits(decoded.lower()))
-    if not text.isascii() and _TAG_CHARS.search(text):
-        hits.append("invisible_text")
-    return hits
-
-
-# --------------------------------------------------------------------------------------------
 # Descriptions (kinds and counts only, never values)
 # --------------------------------------------------------------------------------------------
 
@@ -393,6 +242,10 @@ def _leaf_lines(name: str, value: Any, depth: int) -> Iterator[str]:
                 yield from _leaf_lines(f"{name}[{i}]", item, depth + 1)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         yield f"{name}: {value}"
+
+
+def _action_lines(action: ProposedAction) -> Iterator[str]:
+    yield from _data_lines(action.payload)
 
 
 def _output_text(output: AgentOutput) -> str:
@@ -467,7 +320,7 @@ class RiskAssessor:
         factors: list[RiskFactor] = []
         output_text = _output_text(req.output)
         factors.extend(self._content_factors(scan(output_text)))
-        factors.extend(self._injection_factors(req.input_text, output_text))
+        factors.extend(self._injection_factors(req, output_text))
         factors.extend(self._action_factors(req.output.actions, req.allowed_actions))
         if req.agent is not None:
             factors.extend(self._agent_factors(req.agent.reliability()))
@@ -519,21 +372,34 @@ class RiskAssessor:
     # -- prompt injection ----------------------------------------------------------------------
 
     @staticmethod
-    def _injection_factors(input_text: str, output_text: str) -> list[RiskFactor]:
-        out: list[RiskFactor] = []
-        for where, text, base, correctable in (
-            ("input", input_text, INJECTION_INPUT_SCORE, False),
+    def _injection_factors(req: RiskRequest, output_text: str) -> list[RiskFactor]:
+        """Input, output, retrieved documents and action arguments, each scanned on its own
+        (:func:`maestro_helix.helix.injection.detect`: normalised, decoded, rules + model)."""
+        scans: list[tuple[str, str, float, bool]] = [
+            ("input", req.input_text, INJECTION_INPUT_SCORE, False),
             ("output", output_text, INJECTION_OUTPUT_SCORE, True),
-        ):
+        ]
+        scans += [("document", d, INJECTION_DOCUMENT_SCORE, False) for d in req.documents]
+        scans += [
+            ("action", "\n".join(_action_lines(a)), INJECTION_ACTION_SCORE, False)
+            for a in req.output.actions
+        ]
+        found: dict[str, tuple[list[str], float, bool, int]] = {}
+        for where, text, base, correctable in scans:
             hits = find_injection_markers(text)
-            if not hits:
-                continue
+            if hits:
+                prev = found.get(where, ([], base, correctable, 0))
+                found[where] = (prev[0] + hits, base, correctable, prev[3] + 1)
+        out: list[RiskFactor] = []
+        for where, (hits, base, correctable, texts) in found.items():
             cats = ", ".join(sorted(set(hits)))
+            what = {"document": f"{texts} retrieved document(s)", "action": f"{texts} proposed "
+                    "action(s)' arguments"}.get(where, f"the {where}")  # fmt: skip
             out.append(
                 RiskFactor(
                     name=f"injection.{where}",
                     score=_grow(base, len(hits)),
-                    detail=f"{len(hits)} prompt-injection marker(s) in the {where}: {cats}",
+                    detail=f"{len(hits)} prompt-injection marker(s) in {what}: {cats}",
                     where=where,
                     count=len(hits),
                     correctable=correctable,

@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "BACKGROUND_IDF",
     "STOPWORDS",
+    "TEMPLATE_WORDS",
     "LexicalRelevance",
     "RelevanceScorer",
     "Tokenizer",
@@ -53,6 +54,27 @@ _STOPWORD_TEXT = """
 
 STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 """A small English stopword list: function words that carry no topic."""
+
+_TEMPLATE_TEXT = """
+    explain explains explained explanation describe describes described description purpose
+    purposes rule rules main key role roles work works working how overview short brief briefly
+    paragraph paragraphs sentence sentences newcomer newcomers beginner beginners matter matters
+    cover covers covering provide give write summarise summarize summary concept concepts meaning
+    define definition basic basics introduction intro answer question task tell discuss outline
+    does mean means feature features advantage advantages disadvantage disadvantages difference
+    differences example examples important importance why function functions class classes
+    method methods module modules python use used using usage can could would like know few
+    words detail detailed details simple simply plain terms aspect aspects idea ideas apply
+    applies applying applied following text below passage document article input content
+    given provided one two three four five several
+"""
+
+TEMPLATE_WORDS: frozenset[str] = frozenset(_TEMPLATE_TEXT.split())
+"""Words of the instruction template ("explain the purpose and rules of ..."), not its subject.
+
+They weigh little in relevance and are left out of a task's subject, so "describe the purpose
+of X" is judged on X and an answer need not repeat "purpose" to count as relevant.
+"""
 
 
 def stem(word: str) -> str:
@@ -290,6 +312,11 @@ _DF_TIERS: tuple[tuple[float, str], ...] = (
     ),
 )
 
+_TEMPLATE_TERMS = frozenset(tokenize(_TEMPLATE_TEXT))
+
+# The instruction template's words are as common in tasks as the commonest words in text.
+_DF_TIERS = (*_DF_TIERS, (0.35, _TEMPLATE_TEXT))
+
 _DF_SHORT_NUMBER = 0.2  # "1", "12": counts and list numbers, weak evidence of topic
 _DF_UNKNOWN = 0.002  # any unlisted word: treated as a topical term
 
@@ -327,6 +354,7 @@ class _Query:
     idf: dict[str, float]  # term -> idf
     norm: float  # Euclidean norm of ``weights``
     mass: float  # sum of weight * idf (the denominator of recall)
+    subject_mass: float  # the same over the terms outside the instruction template
 
 
 class LexicalRelevance:
@@ -379,7 +407,8 @@ class LexicalRelevance:
         weights = {t: idf[t] * (1.0 + math.log(c)) for t, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values()))
         mass = sum(w * idf[t] for t, w in weights.items())
-        return _Query(weights, idf, norm, mass)
+        subject_mass = sum(w * idf[t] for t, w in weights.items() if t not in _TEMPLATE_TERMS)
+        return _Query(weights, idf, norm, mass, subject_mass)
 
     def raw(self, query: str, text: str) -> float:
         """Uncalibrated similarity in 0..1 (0 when either side has no content terms).
@@ -407,7 +436,7 @@ class LexicalRelevance:
         text_mass = sum(map(mul, ws, idfs))
         qw = q.weights
         qidf = q.idf
-        dot = query_covered = text_covered = 0.0
+        dot = query_covered = text_covered = subject_covered = 0.0
         for t in shared:
             c = counts[t]
             idf = qidf[t]
@@ -416,9 +445,15 @@ class LexicalRelevance:
             dot += wq * w
             query_covered += wq * idf
             text_covered += w * idf
+            if t not in _TEMPLATE_TERMS:
+                subject_covered += wq * idf
         cosine = dot / (q.norm * math.sqrt(norm2))
         coverage = max(query_covered / q.mass, text_covered / text_mass)
-        return min(1.0, math.sqrt(cosine * coverage))
+        sim = math.sqrt(cosine * coverage)
+        if q.subject_mass > 0.0:
+            # Sharing only the template's words ("purpose", "rules") is not being on topic.
+            sim *= min(1.0, 0.3 + 1.4 * subject_covered / q.subject_mass)
+        return min(1.0, sim)
 
     def calibrate(self, raw: float) -> float:
         """Map a raw similarity to a calibrated 0..1 relevance (0 stays 0, 1 stays ~1)."""

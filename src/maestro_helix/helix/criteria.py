@@ -1,0 +1,505 @@
+"""The QSR's defect criteria: the common ways an answer fails however relevant its words look.
+
+Each function reads the output text (and the task, the input or the sources) and returns a
+:class:`Check`: a score in 0..1 (1 = no sign of the defect), a one-line detail and a suggestion
+the agent can act on. The evaluator reports every check as its own breakdown entry and lets the
+weakest check cap the aggregate (see :mod:`maestro_helix.helix.qsr`), because a refusal or a
+repetition loop is a failed step whatever its other criteria say.
+
+==================  =====================================================================
+criterion           catches
+==================  =====================================================================
+``placeholder``     "TODO", "N/A", "[insert answer here]", lorem ipsum, a bare "..."
+``refusal``         "I'm sorry, but I can't ...", "As an AI ...", polite non-answers
+``truncation``      an answer that stops mid-sentence or leaves a code fence open
+``degeneration``    repetition loops, low lexical diversity, gibberish, shuffled word salad
+``echo``            the task (or the input) handed back instead of an answer
+``focus``           an answer about something else that names the subject once (``topic``)
+``grounding``       claims not supported by the step's declared sources (``topic``)
+==================  =====================================================================
+
+All pure CPU on strings (regexes, counters, one ``zlib`` call): tens of microseconds per output.
+What they cannot see: whether a fluent, on-topic answer is *true* (outside ``grounding``),
+paraphrased off-topic text with the subject's words sprinkled through it, and languages other
+than English for the stopword-based gibberish and refusal signals (which then stay quiet).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final
+
+from maestro_helix.helix.text import STOPWORDS, TEMPLATE_WORDS, Tokenizer
+
+__all__ = [
+    "TEMPLATE_TERMS",
+    "Check",
+    "check_degeneration",
+    "check_echo",
+    "check_placeholder",
+    "check_refusal",
+    "check_truncation",
+    "clamp",
+    "implausible_word",
+    "sentences",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The result of one defect criterion: 1.0 means no sign of the defect."""
+
+    score: float
+    detail: str
+    suggestion: str = ""
+
+
+_OK: Final = 1.0
+TEMPLATE_TERMS: Final = frozenset(Tokenizer().tokens(" ".join(TEMPLATE_WORDS)))
+"""The instruction template's words as terms ("explain", "purpose", "rules", ...)."""
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
+_SENT_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n{2,}|\n(?=[ \t]*(?:[-*•]|\d+[.)])\s)")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences (and list items, and paragraphs) of a text."""
+    return _sentences(text)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT_SPLIT.split(text) if s.strip()]
+
+
+def clamp(x: float) -> float:
+    """``x`` limited to 0..1."""
+    return _clamp(x)
+
+
+def _clamp(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+# --------------------------------------------------------------------------------- placeholder
+
+_PLACEHOLDER_WHOLE: Final = re.compile(
+    r"(?:n/?a|tbd|tba|todo|fixme|none|null|nil|undefined|placeholder|xxx+|test|-+|_+|\.+|…+|\?+"
+    r"|\[[a-z _-]{1,40}\]|<[a-z _-]{1,30}>|\{\{?[a-z _-]{1,30}\}?\}"
+    r"|(?:your |the |my )?(?:answer|response|output|text|content)(?: goes| will go)?(?: here)?"
+    r"|(?:to be|will be) (?:written|added|completed|provided|filled in)(?: later)?"
+    r"|coming soon|no answer|no response|not available|nothing to add)[.!]?",
+)
+_PLACEHOLDER_PART: Final = re.compile(
+    r"lorem ipsum|\binsert (?:your |the )?\w+(?: \w+)? here\b|\b(?:answer|text|content) goes here"
+    r"|\[(?:insert|add|your|placeholder|todo|tbd)[^\]]{0,40}\]"
+)
+
+
+def check_placeholder(text: str) -> Check | None:
+    """A stand-in instead of an answer; None when the text is a real attempt."""
+    body = text.strip().lower()
+    if len(body) > 400:
+        return None
+    words = len(body.split())
+    if _PLACEHOLDER_WHOLE.fullmatch(body) or (words <= 12 and _PLACEHOLDER_PART.search(body)):
+        return Check(
+            0.0,
+            f"placeholder instead of an answer ({words} word(s))",
+            "The output is a placeholder: write the actual answer to the task.",
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------ refusal
+
+_HELP_VERBS: Final = (
+    r"(?:help|assist|provide|answer|explain|describe|discuss|comply|do (?:that|this|so)|give"
+    r"|share|write|fulfil|fulfill|complete|go into|talk about|elaborate|tell|cover|address"
+    r"|respond|support (?:you|that|this)|offer (?:an?|any|more) (?:explanation|answer|detail"
+    r"|information|overview))"
+)
+_REFUSAL: Final = re.compile(
+    r"\b(?:i|we)(?:'m| am| are|'re)? (?:so |very |really |truly )?(?:sorry|afraid),? "
+    r"(?:but|that|i|we|this|it|not)\b"
+    r"|\b(?:i|we) (?:really |simply |just |unfortunately |regrettably )?(?:can ?not|can't|cannot"
+    r"|won't|will not|am unable to|'m unable to|am not able to|'m not able to|are unable to"
+    r"|are not able to|am not in a position to|'m not in a position to|won't be able to"
+    r"|will not be able to|am not allowed to|'m not allowed to|must|have to|need to) "
+    r"(?:(?:really |fully |properly |currently )?(?:be able to )?)" + _HELP_VERBS + r"\b"
+    r"|\b(?:i|we) (?:must|have to|need to|will have to) (?:politely )?decline\b"
+    r"|\b(?:i|we) (?:do not|don't|did not|didn't) (?:really )?(?:know|have (?:enough |any |the )?"
+    r"(?:information|access|details|knowledge|data|expertise))\b"
+    r"|\b(?:i|we)(?:'d| would) (?:rather|prefer) not\b"
+    r"|\bas an ai\b|\bas a language model\b|\bi am (?:just |only )?an? (?:ai|language model)\b"
+    r"|\b(?:unfortunately|regrettably|sadly),? (?:i|we|that|this|explaining|answering|it)\b"
+    r"|\b(?:beyond|outside|exceeds?) (?:what i can|the scope of (?:what|this|my)|my (?:ability"
+    r"|abilities|capabilit|scope|knowledge|expertise|remit))"
+    r"|\bnot (?:something|a topic|a subject|a question) (?:that )?(?:i|we) (?:can|am able|could)"
+    r"|\bmy knowledge (?:of|on|about) (?:this|that|the topic|the subject)[^.]{0,30}limited"
+    r"|\bi (?:apologi[sz]e|regret)\b|\bi'd be (?:happy|glad) to (?:help|assist) with "
+    r"(?:something|anything) else"
+    r"|\b(?:consult|refer to|speak (?:to|with)|talk to) (?:a |an |the |your |another )?(?:"
+    r"(?:qualified |trusted |reliable |official |local )?(?:expert|specialist|professional"
+    r"|source|doctor|lawyer|advisor|adviser|documentation|textbook|website|reference))"
+)
+_FILLER: Final = re.compile(
+    r"\b(?:thank you|thanks) for|\bgreat question\b|\bgood question\b|\bi appreciate\b"
+    r"|\bhope (?:this|that) helps\b|\blet me know\b|\bhappy to help\b|\bperhaps try\b"
+    r"|\bi (?:would )?recommend\b|\bit would be best\b|\byou (?:may|might) want to\b"
+    r"|\bplease (?:try|rephrase|ask)\b"
+)
+
+
+# Every refusal pattern contains one of these: a text with none of them skips the check.
+_REFUSAL_GATE: Final = (
+    "sorry", "afraid", "not", "n't", "unable", "must", "have to", "need to", "decline", " ai",
+    "model", "unfortunately", "regrettably", "sadly", "beyond", "outside", "exceed", "apolog",
+    "regret", "rather", "prefer", "knowledge", "consult", "refer", "speak", "talk to", "glad",
+    "happy",
+)  # fmt: skip
+
+
+def check_refusal(text: str, tok: Tokenizer) -> Check:
+    """A refusal or a polite non-answer: apologies and redirections with nothing explained."""
+    low = text.lower()
+    if not any(g in low for g in _REFUSAL_GATE):
+        return Check(_OK, "no refusal")
+    sents = _sentences(text)
+    refusing = 0
+    substance = 0
+    for s in sents[:40]:
+        low = s.lower()
+        if _REFUSAL.search(low):
+            refusing += 1
+        elif not _FILLER.search(low) and len(tok.tokens(s, remember=False)) >= 5:
+            substance += 1
+    if not refusing:
+        return Check(_OK, "no refusal")
+    # A hedge inside a real explanation ("I can't be sure, but ...") keeps most of its score.
+    share = substance / max(1, substance + refusing)
+    score = _clamp(0.15 + 0.85 * (share - 0.34) / 0.5) if substance >= 2 else 0.1
+    detail = f"refusal or non-answer: {refusing} refusing sentence(s), {substance} with content"
+    return Check(score, detail, "Do not refuse or deflect: answer the task itself.")
+
+
+# --------------------------------------------------------------------------------- truncation
+
+_DANGLING: Final = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "at",
+        "that",
+        "which",
+        "who",
+        "whose",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "your",
+        "this",
+        "these",
+        "those",
+        "than",
+        "then",
+        "if",
+        "because",
+        "while",
+        "when",
+        "where",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "between",
+        "about",
+        "such",
+        "very",
+        "most",
+        "more",
+        "also",
+        "not",
+        "no",
+        "nor",
+        "so",
+    ]
+)
+_LIST_LINE: Final = re.compile(r"^[ \t]*(?:[-*+•|>#]|\d+[.)]|[A-Za-z][.)]\s)")
+_TERMINAL: Final = frozenset(".!?…\"'”’)]}*`:;>|")
+
+
+_CLOSERS: Final = "\"')]}*`>”’"
+
+
+def _ends_complete(body: str, last_line: str) -> bool:
+    """Ends on sentence punctuation, possibly inside closing quotes or brackets ("...it.")");
+    a closing bracket after a plain word ("... f(3.0) and f(3)") is still mid-sentence,
+    unless it closes a link or URL."""
+    if body[-1] not in _TERMINAL:
+        return False
+    if body[-1] not in _CLOSERS:
+        return True
+    inner = body.rstrip(_CLOSERS)
+    if not inner or inner[-1] in ".!?…:;":
+        return True
+    tail = last_line.rsplit(" ", 1)[-1]
+    return "://" in tail or len(_WORDS.findall(last_line)) < 4
+
+
+def check_truncation(text: str) -> Check:
+    """An answer that stops mid-sentence (or mid code block) instead of finishing."""
+    body = text.rstrip()
+    if body.count("```") % 2 == 1:
+        return Check(0.2, "a code block is left open", "Finish the answer: close the code block.")
+    last_line = body.rsplit("\n", 1)[-1].strip()
+    if not last_line or _LIST_LINE.match(last_line) or _ends_complete(body, last_line):
+        return Check(_OK, "ends on a complete sentence")
+    words = _WORDS.findall(last_line.lower())
+    if len(words) < 4 and "\n" in body:
+        return Check(_OK, "ends on a short line (label, signature or value)")
+    if len(_WORDS.findall(body)) < 4:
+        return Check(_OK, "too short to judge")
+    last = words[-1] if words else ""
+    score = 0.05 if last in _DANGLING or body[-1] in ",-(–—/&+" else 0.2
+    return Check(
+        score,
+        f"ends mid-sentence (last word {last!r})" if last else "ends mid-sentence",
+        "The answer stops mid-sentence: finish it with complete sentences.",
+    )
+
+
+# ------------------------------------------------------------------------------- degeneration
+
+_DETERMINERS: Final = frozenset(("the", "a", "an"))
+_NOT_AFTER_DET: Final = frozenset(
+    [
+        "of",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "the",
+        "a",
+        "an",
+        "that",
+        "it",
+        "as",
+        "at",
+        "from",
+        "be",
+    ]
+)
+_ABBREV: Final = frozenset(("e.g", "i.e", "etc", "vs", "cf", "al", "no", "approx", "fig"))
+_BOUNDARY: Final = re.compile(r"([^\W\d_]+)[.!?]\s+([^\W\d_])")
+_LATIN_WORD: Final = re.compile(r"[a-z]+")
+_IMPLAUSIBLE_BELOW: Final = -3.7  # mean log-probability of a word's letter pairs
+
+
+@functools.cache
+def _letter_model() -> dict[str, float]:
+    """Letter-pair log-probabilities of English (bench/tools/make_letter_model.py builds it)."""
+    raw = resources.files("maestro_helix.helix").joinpath("data/letters.json").read_text("utf-8")
+    table: dict[str, float] = json.loads(raw)
+    return table
+
+
+_WORD_MEMO: dict[str, bool] = {}
+_WORD_MEMO_MAX: Final = 50_000
+
+
+def implausible_word(w: str) -> bool:
+    """Whether a lower-case ASCII word's letter pairs are unlike English (memoised)."""
+    bad = _WORD_MEMO.get(w)
+    if bad is None:
+        get = _letter_model().get
+        s = f"^{w}$"
+        total = 0.0
+        for i in range(len(s) - 1):
+            total += get(s[i : i + 2], -8.0)
+        bad = len(w) > 24 or total / (len(s) - 1) < _IMPLAUSIBLE_BELOW
+        if len(_WORD_MEMO) >= _WORD_MEMO_MAX:
+            _WORD_MEMO.clear()
+        _WORD_MEMO[w] = bad
+    return bad
+
+
+def _implausible_share(text: str) -> tuple[float, int]:
+    """(share of ASCII words of 3+ letters whose letter pairs are unlike English, count)."""
+    counts = Counter(w for w in _LATIN_WORD.findall(text.lower()) if len(w) >= 3)
+    n = sum(counts.values())
+    if not n:
+        return 0.0, 0
+    bad = sum(c for w, c in counts.items() if implausible_word(w))
+    return bad / n, n
+
+
+def _repetition(words: Sequence[str], text: str) -> float:
+    """0..1: how much of the text repeats itself (word 4-grams and compressibility)."""
+    n = len(words)
+    if n < 12:
+        return 0.0
+    grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
+    total = n - 3
+    gram_rep = (total - len(grams)) / total
+    raw = text.encode("utf-8", "replace")
+    ratio = len(zlib.compress(raw, 6)) / len(raw) if len(raw) >= 200 else 1.0
+    # Prose compresses to ~0.45..0.6 of its size; a loop to far less.
+    comp_rep = _clamp((0.42 - ratio) / 0.25)
+    return max(gram_rep, comp_rep)
+
+
+def _salad(words: Sequence[str], text: str) -> float:
+    """0..1: signs of shuffled words: determiners before function words *and* sentences that
+    end on one word and start lower-case on the next (either alone occurs in real text)."""
+    det = bad_det = 0
+    for a, b in itertools.pairwise(words):
+        if a in _DETERMINERS:
+            det += 1
+            if b in _NOT_AFTER_DET:
+                bad_det += 1
+    ends = lower_starts = 0
+    for m in _BOUNDARY.finditer(text):
+        if m.group(1).lower() in _ABBREV:
+            continue
+        ends += 1
+        if m.group(2).islower():
+            lower_starts += 1
+    if det < 2 or ends < 2:
+        return 0.0
+    det_s = _clamp((bad_det / det - 0.08) / 0.2)
+    bound_s = _clamp((lower_starts / ends - 0.3) / 0.4)
+    return math.sqrt(det_s * bound_s)
+
+
+_UNREADABLE: Final = "The answer is not readable text: write plain, grammatical sentences."
+
+
+def check_degeneration(text: str) -> Check:
+    """Repetition loops, gibberish (non-words, no function words) and shuffled word salad."""
+    raw_words = _WORDS.findall(text.lower())
+    n = len(raw_words)
+    if n < 6:
+        return Check(_OK, "too short to judge")
+    rep = _repetition(raw_words, text)
+    odd, n_latin = _implausible_share(text)
+    signals: list[tuple[float, str, str]] = [
+        (
+            _clamp((rep - 0.25) / 0.3),
+            f"repeats itself ({rep:.0%} repeated)",
+            "The answer repeats itself: say each point once and move on.",
+        ),
+    ]
+    if n_latin >= 5:
+        signals.append(
+            (
+                _clamp((odd - 0.12) / 0.15),
+                f"{odd:.0%} of the words are not English-like",
+                _UNREADABLE,
+            )
+        )
+    latin = [w for w in raw_words if w.isascii() and w.isalpha()]
+    if len(latin) >= 0.8 * n and n >= 30:
+        # Longer English-looking text: function words must be there, in a grammatical order
+        # (a short telegraphic note may do without them).
+        stop_share = sum(1 for w in latin if w in STOPWORDS) / len(latin)
+        signals.append(
+            (
+                _clamp((0.12 - stop_share) / 0.08),
+                f"only {stop_share:.0%} function words: not sentences",
+                _UNREADABLE,
+            )
+        )
+        signals.append(
+            (
+                _salad(raw_words, text),
+                "words out of grammatical order",
+                "The answer's words are jumbled: write grammatical sentences.",
+            )
+        )
+    if n >= 40:
+        distinct = len(set(raw_words)) / n
+        signals.append(
+            (
+                _clamp((0.3 - distinct) / 0.15),
+                f"low lexical diversity ({distinct:.0%} distinct words)",
+                "The answer keeps reusing the same few words: vary them and add substance.",
+            )
+        )
+    worst, detail, fix = max(signals, key=lambda s: s[0])
+    if worst <= 0.0:
+        return Check(_OK, "reads as varied text")
+    return Check(_clamp(1.0 - worst), detail, fix)
+
+
+# --------------------------------------------------------------------------------------- echo
+
+
+def check_echo(text: str, task: str, input_text: str, tok: Tokenizer) -> Check:
+    """The task or the input handed back: the output adds (almost) nothing of its own."""
+    terms = tok.tokens(text)
+    if not terms:
+        return Check(_OK, "no content terms to compare")
+    task_terms = set(tok.tokens(task, remember=False)) | TEMPLATE_TERMS
+    novel = {t for t in terms if t not in task_terms}
+    # Echo of the task: (almost) nothing of its own, and mostly the task's words. A short
+    # reply that names the task's subject ("Supplier acme: your payout was sent") is not one.
+    from_task = sum(1 for t in terms if t in task_terms) / len(terms)
+    if task.strip() and (len(novel) < 2 or (len(novel) < 4 and from_task >= 0.7)):
+        score = _clamp(len(novel) / 6)
+        return Check(
+            score,
+            f"restates the task: {len(novel)} content word(s) of its own",
+            "The output restates the task: answer it instead of repeating it.",
+        )
+    if input_text.strip() and len(text) >= 200:
+        src = _WORDS.findall(input_text.lower())
+        out = _WORDS.findall(text.lower())
+        src_grams = set(zip(src, src[1:], src[2:], src[3:], src[4:], strict=False))
+        out_grams = list(zip(out, out[1:], out[2:], out[3:], out[4:], strict=False))
+        if out_grams and src_grams:
+            copied = sum(1 for g in out_grams if g in src_grams) / len(out_grams)
+            length = len(out) / max(1, len(src))
+            if copied >= 0.85 and length >= 0.7:
+                return Check(
+                    _clamp((0.95 - copied) * 2 + (1.0 - length)),
+                    f"copies the input ({copied:.0%} of its 5-grams, {length:.0%} of its length)",
+                    "The output copies the input back: transform it as the task asks.",
+                )
+    return Check(_OK, f"{len(novel)} content word(s) beyond the task")

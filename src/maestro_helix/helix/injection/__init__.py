@@ -1,0 +1,105 @@
+"""Offline prompt-injection detection, in three layers (no model download, no network).
+
+1. **Normalisation** (:mod:`.normalise`): NFKC, zero-width and control characters, homoglyphs,
+   letter spacing and leetspeak are undone; base64, hex, URL-encoded, rot13 and Unicode-tag
+   payloads are decoded and scanned too.
+2. **Structure** (:mod:`.rules`): overrides, system-prompt extraction, personas, smuggled role
+   tags, fake conversation turns, instructions addressed to the model inside documents, goal
+   hijacking.
+3. **A learned model** (:mod:`.model`): logistic regression on hashed word and letter n-grams,
+   coefficients shipped as JSON, for the phrasings no rule names.
+
+:func:`detect` runs all three on one text and reports what fired; :func:`find_injection_markers`
+is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from maestro_helix.helix.criteria import implausible_word
+from maestro_helix.helix.injection.model import load_model
+from maestro_helix.helix.injection.normalise import decoded_views, normalise
+from maestro_helix.helix.injection.rules import rule_hits
+
+__all__ = ["Detection", "decoded_views", "detect", "find_injection_markers", "normalise"]
+
+_MAX_CHARS = 20_000  # longer texts are scanned in full by the rules, by the model up to this
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What the detector found in one text.
+
+    Attributes:
+        markers: one category per rule match (``"override"``, ``"encoded_persona"``, ...),
+            plus ``"learned"`` when the model's probability reached its threshold and
+            ``"invisible_text"`` for Unicode tag characters.
+        probability: the learned model's P(injection) for the most suspicious window.
+    """
+
+    markers: tuple[str, ...]
+    probability: float
+
+    @property
+    def flagged(self) -> bool:
+        """True when any layer fired."""
+        return bool(self.markers)
+
+
+_LATIN_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _maybe_rot13(low: str) -> bool:
+    """Three or more words unlike English among any eight in a row (or the word "rot13")."""
+    if "rot13" in low or "rot-13" in low or "rot 13" in low:
+        return True
+    flags = [implausible_word(w) for w in _LATIN_WORDS.findall(low)]
+    run = 0
+    for i, bad in enumerate(flags):
+        run += bad
+        if i >= 8:
+            run -= flags[i - 8]
+        if run >= 3:
+            return True
+    return False
+
+
+def detect(text: str, *, use_model: bool = True) -> Detection:
+    """Scan one text with all three layers.
+
+    Args:
+        text: any text (an input, an output, a tool-call argument, a retrieved document).
+        use_model: run the learned layer (the rules always run).
+    """
+    if not text or not text.strip():
+        return Detection((), 0.0)
+    low = normalise(text)
+    markers = list(rule_hits(low))
+    for encoding, payload in decoded_views(text):
+        if encoding == "tags":
+            markers.append("invisible_text")
+        if encoding == "rot13":
+            # Only structure is rescanned (rot13 of ordinary text is noise to the model), and
+            # only when the text has a stretch of words unlike English, or says "rot13".
+            if _maybe_rot13(low):
+                markers.extend(f"encoded_{c}" for c in rule_hits(normalise(payload)))
+            continue
+        inner = normalise(payload)
+        found = list(rule_hits(inner))
+        if not found and use_model and load_model().probability(inner) >= load_model().threshold:
+            found = ["learned"]
+        markers.extend(f"encoded_{c}" for c in found)
+    p = 0.0
+    if use_model:
+        model = load_model()
+        p = model.probability(low[:_MAX_CHARS])
+        if p >= model.threshold and not markers:
+            markers.append("learned")
+    return Detection(tuple(markers), p)
+
+
+def find_injection_markers(text: str) -> list[str]:
+    """Categories of the injection markers in a text (one entry per occurrence); [] if clean."""
+    return list(detect(text).markers)

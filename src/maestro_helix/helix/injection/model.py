@@ -1,0 +1,154 @@
+"""The learned layer of the injection detector: logistic regression on hashed n-grams.
+
+Features of a (normalised) text are its words, word pairs and the 5-letter pieces of its long
+words (every other offset), each hashed with CRC-32 into :data:`BUCKETS` buckets and counted
+once. The coefficients
+are data: ``data/injection_model.json`` (bucket -> weight, plus the bias and the threshold
+chosen on the training split), written by ``bench/tools/train_injection.py``. Inference is a sum
+of dictionary look-ups in pure Python; no pickle is ever loaded.
+
+A long text is scored window by window (:data:`WINDOW` words, half-overlapping) and its score
+is the highest window's, so one planted sentence in a long document is not averaged away.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final
+
+__all__ = ["BUCKETS", "WINDOW", "LearnedModel", "load_model", "text_buckets", "windows"]
+
+BUCKETS: Final = 1 << 18
+WINDOW: Final = 40
+_MASK: Final = BUCKETS - 1
+_WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[<>\[\]|#:{}]+")
+
+
+def windows(text: str) -> Iterator[list[str]]:
+    """The word windows of a normalised text (one window when it is short)."""
+    words = _WORD.findall(text)
+    for start, end in _spans(len(words)):
+        yield words[start:end]
+
+
+def _spans(n: int) -> list[tuple[int, int]]:
+    if n <= WINDOW:
+        return [(0, n)]
+    step = WINDOW // 2
+    return [(s, s + WINDOW) for s in range(0, n - step, step)]
+
+
+def _word_features(w: str) -> tuple[int, ...]:
+    crc = zlib.crc32
+    own = [crc(w.encode()) & _MASK]
+    if len(w) >= 8:
+        # long words also by their 5-letter pieces: compounds and unseen inflections
+        own.extend(crc(f"#{w[i : i + 5]}".encode()) & _MASK for i in range(0, len(w) - 4, 2))
+    return tuple(own)
+
+
+def text_buckets(text: str) -> set[int]:
+    """All feature buckets of a normalised text (what training sees of one example)."""
+    out: set[int] = set()
+    for f in _position_features(_WORD.findall(text)):
+        out.update(f)
+    return out
+
+
+_MEMO: dict[str, tuple[int, ...]] = {}
+_MEMO_MAX: Final = 50_000
+
+
+def _position_features(words: Sequence[str]) -> list[tuple[int, ...]]:
+    """Per word: its own buckets and the bucket of the pair it ends (words memoised)."""
+    crc = zlib.crc32
+    memo = _MEMO
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
+    out: list[tuple[int, ...]] = []
+    prev = "^"
+    for w in words:
+        own = memo.get(w)
+        if own is None:
+            own = memo[w] = _word_features(w)
+        out.append((*own, crc(f"{prev} {w}".encode()) & _MASK))
+        prev = w
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedModel:
+    """Coefficients of the learned layer (see the module docstring)."""
+
+    weights: dict[int, float]
+    bias: float
+    threshold: float
+    version: str
+
+    def probability(self, text: str) -> float:
+        """P(injection) of the highest-scoring window of the normalised ``text``.
+
+        Windows of :data:`WINDOW` words are scored end to end first; the half-shifted windows
+        (which catch an attack split by a window boundary) are scored only next to a window
+        within :data:`_MARGIN` of the threshold, which halves the work on long clean texts
+        and cannot lower the result below the threshold.
+        """
+        words = _WORD.findall(text)
+        if not words:
+            return 0.0
+        get = self.weights.get
+        per_word = _position_features(words)
+
+        def z(start: int) -> float:
+            buckets: set[int] = set()
+            for f in per_word[start : start + WINDOW]:
+                buckets.update(f)
+            return self.bias + sum(get(b, 0.0) for b in buckets)
+
+        n = len(words)
+        if n <= WINDOW:
+            best = z(0)
+        else:
+            half = WINDOW // 2
+            full = {s: z(s) for s in range(0, n - half, WINDOW)}
+            best = max(full.values())
+            near = _logit(self.threshold) - _MARGIN
+            for s, v in full.items():
+                if v >= near:
+                    for shifted in (s - half, s + half):
+                        if 0 <= shifted < n - half and shifted not in full:
+                            best = max(best, z(shifted))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, best))))
+
+
+_MARGIN: Final = 2.0  # logits; the test split's recall is the same at 2 and at 4
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1.0 - 1e-9)
+    return math.log(p / (1.0 - p))
+
+
+@functools.cache
+def load_model() -> LearnedModel:
+    """The shipped model (``helix/data/injection_model.json``), loaded once."""
+    raw = resources.files("maestro_helix.helix").joinpath("data/injection_model.json")
+    data = json.loads(raw.read_text("utf-8"))
+    if data.get("format") != "maestro-injection-lr/1" or data.get("buckets") != BUCKETS:
+        raise ValueError(
+            "helix/data/injection_model.json: field 'format'/'buckets' does not match this "
+            f"detector (want maestro-injection-lr/1 with {BUCKETS} buckets)"
+        )
+    return LearnedModel(
+        weights={int(k): float(v) for k, v in data["weights"].items()},
+        bias=float(data["bias"]),
+        threshold=float(data["threshold"]),
+        version=str(data["version"]),
+    )

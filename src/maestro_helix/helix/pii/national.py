@@ -1,0 +1,243 @@
+"""Digit-only national id numbers, as data: one row per scheme (EU states and others).
+
+Each :class:`NationalId` names its length in digits, its check (check digits and an embedded
+birth date wherever the scheme has them), the written shapes that are distinctive enough to be
+reported on their own (Swedish ``YYMMDD-NNNC``, Czech ``YYMMDD/NNNN``, Belgian
+``YY.MM.DD-NNN.CC``), and the words that introduce it. A bare digit run of the right length is
+only reported when one of those words stands before it (``"PESEL: 44051401359"``), because a
+checksum alone passes one random number in ten to a hundred.
+
+The Finnish henkilötunnus carries a letter (century sign and check character) and is matched by
+its own pattern, :data:`FI_HETU`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from maestro_helix.helix.pii.checks import (
+    _br_cpf_valid,
+    _de_steuer_id_valid,
+    _in_aadhaar_valid,
+    _nl_bsn_valid,
+)
+
+__all__ = ["FI_HETU", "NATIONAL_IDS", "NationalId", "fi_hetu_valid"]
+
+
+def _date_ok(yy: int, mm: int, dd: int, century: int) -> bool:
+    year = century + yy
+    return 1 <= mm <= 12 and 1 <= dd <= calendar.monthrange(year, mm)[1]
+
+
+def _weighted(d: str, weights: str) -> int:
+    return sum((ord(c) - 48) * (ord(w) - 48) for c, w in zip(d, weights, strict=False))
+
+
+def _pl_pesel(d: str) -> bool:
+    """PESEL: weights 1379137913, check digit, birth date with the century in the month."""
+    if (10 - _weighted(d[:10], "1379137913") % 10) % 10 != ord(d[10]) - 48:
+        return False
+    yy, mm, dd = int(d[:2]), int(d[2:4]), int(d[4:6])
+    century = {0: 1900, 1: 2000, 2: 2100, 3: 2200, 4: 1800}[mm // 20]
+    return _date_ok(yy, mm % 20, dd, century)
+
+
+def _luhn(d: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(d)):
+        v = (ord(c) - 48) * (2 if i % 2 else 1)
+        total += v - 9 if v > 9 else v
+    return total % 10 == 0
+
+
+def _se_personnummer(d: str) -> bool:
+    """Personnummer: YYMMDDNNNC or YYYYMMDDNNNC, Luhn on the last ten digits; a coordination
+    number adds 60 to the day."""
+    ten = d[-10:]
+    yy, mm, dd = int(ten[:2]), int(ten[2:4]), int(ten[4:6])
+    dd = dd - 60 if dd > 60 else dd
+    century = int(d[:2]) * 100 if len(d) == 12 else 2000
+    return _luhn(ten) and _date_ok(yy, mm, dd, century)
+
+
+def _dk_cpr(d: str) -> bool:
+    """CPR: DDMMYY-SSSS (no check digit since 2007): the date must exist."""
+    return _date_ok(int(d[4:6]), int(d[2:4]), int(d[:2]), 2000)
+
+
+def _be_nrn(d: str) -> bool:
+    """Rijksregisternummer: YYMMDD NNN CC, CC = 97 - (number mod 97), with a leading 2 from
+    2000; bis numbers add 20 or 40 to the month, unknown dates use month 00."""
+    check = int(d[9:])
+    if 97 - int(d[:9]) % 97 != check and 97 - int("2" + d[:9]) % 97 != check:
+        return False
+    mm = int(d[2:4]) % 20
+    return mm <= 12 and int(d[4:6]) <= 31
+
+
+def _ro_cnp(d: str) -> bool:
+    """CNP: S YYMMDD JJ NNN C, weights 279146358279, check = sum mod 11 (10 becomes 1)."""
+    if d[0] == "0":
+        return False
+    check = _weighted(d[:12], "279146358279") % 11
+    if (1 if check == 10 else check) != ord(d[12]) - 48:
+        return False
+    century = {"1": 1900, "2": 1900, "3": 1800, "4": 1800, "5": 2000, "6": 2000}.get(d[0], 1900)
+    return _date_ok(int(d[1:3]), int(d[3:5]), int(d[5:7]), century)
+
+
+def _cz_rodne_cislo(d: str) -> bool:
+    """Rodné číslo (CZ/SK, since 1954): YYMMDD/NNNC divisible by 11; women add 50 to the
+    month, and 20 more when a day's numbers ran out."""
+    n = int(d)
+    if n % 11 != 0 and not (int(d[:9]) % 11 == 10 and d[9] == "0"):
+        return False
+    mm = int(d[2:4])
+    mm = mm - 50 if mm > 50 else mm
+    mm = mm - 20 if mm > 20 else mm
+    return _date_ok(int(d[:2]), mm, int(d[4:6]), 1900)
+
+
+def _pt_nif(d: str) -> bool:
+    """NIF: 9 digits, mod-11 check digit (10 and 11 become 0)."""
+    if d[0] not in "1235689":
+        return False
+    check = 11 - _weighted(d[:8], "98765432") % 11
+    return (0 if check >= 10 else check) == ord(d[8]) - 48
+
+
+def _at_svnr(d: str) -> bool:
+    """Sozialversicherungsnummer: NNNC DDMMYY, C = weighted sum mod 11 (never 10)."""
+    check = _weighted(d[:3] + d[4:], "379584216") % 11
+    if check == 10 or check != ord(d[3]) - 48:
+        return False
+    return _date_ok(int(d[8:10]), int(d[6:8]), int(d[4:6]), 1900)
+
+
+Shape = tuple[tuple[int, ...], tuple[str, ...]]
+"""(digit group sizes, separator kinds) of a written form."""
+
+
+@dataclass(frozen=True, slots=True)
+class NationalId:
+    """One national id scheme (see the module docstring)."""
+
+    scheme: str
+    lengths: tuple[int, ...]
+    valid: Callable[[str], bool]
+    words: frozenset[str]
+    phrases: tuple[str, ...] = ()
+    shapes: tuple[Shape, ...] = ()
+    context_shapes: tuple[Shape, ...] = ()
+    """Written forms reported only after one of the words (a bare run always needs them)."""
+    context_sizes: tuple[tuple[int, ...], ...] = ()
+    """Digit groupings, whatever their separators, reported only after one of the words."""
+
+
+NATIONAL_IDS: Final[tuple[NationalId, ...]] = (
+    # the digit-only schemes that were code before (``digits._classify_id`` keeps the two with
+    # rules of their own: the US SSN and the French NIR)
+    NationalId(
+        "nl_bsn",
+        (9,),
+        _nl_bsn_valid,
+        frozenset({"bsn", "sofinummer"}),
+        ("burgerservice", "citizen service"),
+        context_sizes=((4, 2, 3), (3, 3, 3)),
+    ),
+    NationalId(
+        "de_steuer_id",
+        (11,),
+        _de_steuer_id_valid,
+        frozenset({"idnr", "tin", "steuerid"}),
+        ("steuer", "identifikationsnummer", "tax id", "tax identification"),
+        context_sizes=((2, 3, 3, 3),),
+    ),
+    NationalId(
+        "br_cpf",
+        (11,),
+        _br_cpf_valid,
+        frozenset({"cpf"}),
+        shapes=(((3, 3, 3, 2), (".", ".", "-")),),
+    ),
+    NationalId(
+        "in_aadhaar",
+        (12,),
+        _in_aadhaar_valid,
+        frozenset({"aadhaar", "aadhar", "uidai", "uid"}),
+        ("आधार",),
+        context_sizes=((4, 4, 4),),
+    ),
+    NationalId("pl_pesel", (11,), _pl_pesel, frozenset({"pesel"}), ("numer pesel", "nr pesel")),
+    NationalId(
+        "se_personnummer",
+        (10, 12),
+        _se_personnummer,
+        frozenset({"personnummer", "personnr", "pnr", "personnumret", "samordningsnummer"}),
+        ("personal identity number", "person number", "personal number"),
+        (((6, 4), ("-",)), ((8, 4), ("-",))),
+    ),
+    NationalId(
+        "dk_cpr",
+        (10,),
+        _dk_cpr,
+        frozenset({"cpr", "cprnr", "personnummer"}),
+        ("cpr-nr", "cpr-nummer", "cpr nummer", "cpr number"),
+        context_shapes=(((6, 4), ("-",)),),
+    ),
+    NationalId(
+        "be_nrn",
+        (11,),
+        _be_nrn,
+        frozenset({"rijksregisternummer", "insz", "niss", "rrn", "nn"}),
+        ("numéro national", "numero national", "national number", "registre national"),
+        (((2, 2, 2, 3, 2), (".", ".", "-", ".")), ((6, 3, 2), ("-", "."))),
+    ),
+    NationalId(
+        "ro_cnp",
+        (13,),
+        _ro_cnp,
+        frozenset({"cnp"}),
+        ("cod numeric personal", "personal numeric code"),
+    ),
+    NationalId(
+        "cz_rodne_cislo",
+        (10,),
+        _cz_rodne_cislo,
+        frozenset({"rč", "rodné", "rodne"}),
+        ("rodné číslo", "rodne cislo", "rodné čislo", "birth number"),
+        (((6, 4), ("/",)),),
+    ),
+    NationalId(
+        "pt_nif",
+        (9,),
+        _pt_nif,
+        frozenset({"nif", "contribuinte", "nipc"}),
+        ("número de contribuinte", "numero de contribuinte", "tax number"),
+    ),
+    NationalId(
+        "at_svnr",
+        (10,),
+        _at_svnr,
+        frozenset({"svnr", "sozialversicherungsnummer", "versicherungsnummer", "svn"}),
+        ("sozialversicherungs", "social security number", "e-card", "sv-nummer", "sv nummer"),
+    ),
+)
+"""The digit-only schemes, tried in this order after the older ones in ``digits``."""
+
+_HETU_CHECK: Final = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+FI_HETU: Final = re.compile(r"(?<![0-9A-Za-z])[0-3][0-9][01][0-9]{3}[-+A-FU-Y][0-9]{3}[0-9A-Y]"
+                            r"(?![0-9A-Za-z])")  # fmt: skip
+"""The Finnish henkilötunnus: DDMMYY, a century sign, a serial and a check character."""
+
+
+def fi_hetu_valid(s: str) -> bool:
+    """Henkilötunnus check: the character at ``int(DDMMYY + NNN) mod 31``, a real date."""
+    dd, mm, yy = int(s[:2]), int(s[2:4]), int(s[4:6])
+    century = 1800 if s[6] == "+" else 1900 if s[6] in "-UVWXY" else 2000
+    return _HETU_CHECK[int(s[:6] + s[7:10]) % 31] == s[10] and _date_ok(yy, mm, dd, century)
