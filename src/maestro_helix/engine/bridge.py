@@ -309,6 +309,21 @@ class GateLink:
         return replace(out, verdict=verdict)
 
 
+def _to_agents_credit(out: StepOutcome) -> bool:
+    """Whether the attempt counts as the agent's success: it passed the gate, or it was sent to
+    people only because the policy asks people for its actions (an amount tier), not for
+    anything the agent did."""
+    assert out.verdict is not None
+    decision = out.verdict.decision
+    if decision is GateDecision.PASS:
+        return True
+    return (
+        decision is GateDecision.ESCALATE
+        and bool(out.requests)
+        and all(r.scores.get("policy_required") for r in out.requests)
+    )
+
+
 class LearnLink:
     """Feed the router each gated attempt's scores (numbers only: no input or output text)."""
 
@@ -319,7 +334,7 @@ class LearnLink:
         out = await nxt(inp)
         if out.agent_id and inp.step.capability and out.verdict is not None:
             agent_id, capability = out.agent_id, inp.step.capability
-            qsr, mri, passed = out.qsr, out.mri, out.verdict.decision is GateDecision.PASS
+            qsr, mri, passed = out.qsr, out.mri, _to_agents_credit(out)
 
             def learn() -> None:
                 self.router.observe(agent_id, capability, qsr=qsr, mri=mri, passed=passed)
