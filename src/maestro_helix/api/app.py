@@ -19,6 +19,7 @@ from maestro_helix.api import _ui
 from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
+from maestro_helix.api._helix import helix_router
 from maestro_helix.api._ops import ops_router
 from maestro_helix.api._views import (
     approvals_json,
@@ -210,6 +211,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(_api_router())
     app.include_router(ops_router())
+    app.include_router(helix_router())
     _ui.install(app)
     # Prometheus scrapes without a token: bind the server to an internal address (see README)
     app.mount("/metrics", metrics_app(system.metrics))

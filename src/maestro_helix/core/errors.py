@@ -193,3 +193,23 @@ class AgentConfigError(AgentError):
     """The agent's configuration is wrong at run time (e.g. its prompt names a missing field)."""
 
     kind = AgentFailureKind.BUG
+
+
+class HelixServiceError(MaestroError):
+    """The Helix service refused a request or could not be reached (``HelixClient``).
+
+    Attributes:
+        status: the HTTP status (None: no answer, e.g. the connection failed).
+        code: the service's error code (``unauthenticated``, ``invalid_request`` ...).
+        message: what went wrong.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"Helix service: {message}" + (f" (HTTP {status})" if status else ""))
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]  # depends on the status
+        return self.status is None or self.status in (408, 425, 429) or self.status >= 500

@@ -93,6 +93,11 @@ class HelixQualityGate:
         self._base = _apply(GateThresholds(), self.config.default)
         self._cache: dict[tuple[str, int, str], GateThresholds] = {}
 
+    def thresholds_with(self, override: GateOverride | None = None) -> GateThresholds:
+        """The file's default thresholds with ``override`` on top (for callers outside a
+        workflow, e.g. the Helix service)."""
+        return _apply(self._base, override)
+
     def thresholds_for(self, workflow: WorkflowDef, step: StepDef) -> GateThresholds:
         key = (workflow.name, workflow.version, step.id)
         hit = self._cache.get(key)
