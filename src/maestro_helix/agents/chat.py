@@ -10,7 +10,8 @@ template. Configured in Python or from plain data (a workflow app's YAML)::
 
 Prompts are templates over the step: ``${input}`` / ``${input.KEY}`` (the step's input),
 ``${task}`` (the step's rendered task), ``${attempt}``. On a retry the evaluator's reasons and
-suggestions (``ctx.feedback``) are appended to the prompt, and are ``${feedback}`` in templates.
+suggestions (``ctx.feedback``) are appended to the prompt — or put where a template says
+``${feedback}`` (for base models, whose prompt must end where the answer starts).
 Structured output (JSON mode or a JSON schema) becomes ``AgentOutput.data``; tool calls become
 proposed actions (so GIL sees them); tokens, latency, cost and tries are ``AgentOutput.usage``.
 """
@@ -180,6 +181,10 @@ class ChatAgent:
         self.config = config
         self.endpoint = endpoint or config.endpoint()
         self._tools = {t.name: t for t in config.tools}
+        # a template that says where the feedback goes gets it there, not appended to the prompt
+        self._places_feedback = any(
+            "${feedback" in t for t in (config.system, config.prompt, config.prompt_template)
+        )
 
     retries_transient = True  # the endpoint retries 429/5xx/timeouts itself (see run_agent)
 
@@ -212,7 +217,9 @@ class ChatAgent:
         cfg = self.config
         scope = _scope(input, ctx)
         system = self._render(cfg.system, scope, "system")
-        prompt = self._render(cfg.prompt, scope, "prompt") + _feedback_block(ctx.feedback)
+        prompt = self._render(cfg.prompt, scope, "prompt")
+        if not self._places_feedback:
+            prompt += _feedback_block(ctx.feedback)
         if cfg.mode is ChatMode.CHAT:
             result = await self.endpoint.post(
                 "/chat/completions", self._chat_body(system, prompt), self.id
