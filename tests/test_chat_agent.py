@@ -14,7 +14,12 @@ import pytest
 
 from maestro_helix import Maestro, RunStatus
 from maestro_helix.agents.base import AgentRegistry
-from maestro_helix.agents.chat import ChatAgent, ChatAgentConfig, parse_json_object
+from maestro_helix.agents.chat import (
+    ChatAgent,
+    ChatAgentConfig,
+    agents_from_file,
+    parse_json_object,
+)
 from maestro_helix.core.errors import (
     AgentConfigError,
     AgentOutputInvalid,
@@ -274,3 +279,31 @@ async def test_chat_agent_completes_a_gated_step(server: ScriptedServer, tmp_pat
         r = await m.run(flow, {"doc": "INV-7 Acme 120 EUR due 2026-01-31"})
     assert r.status is RunStatus.COMPLETED, r
     assert "120 EUR" in r.outputs["summarise"]["text"]
+
+
+def test_agents_are_declared_in_a_yaml_file(tmp_path: Path, server: ScriptedServer) -> None:
+    f = tmp_path / "agents.yaml"
+    f.write_text(
+        "agents:\n"
+        "  extractor:\n"
+        "    capabilities: [invoice.extract]\n"
+        f"    agent: {{type: openai, base_url: '{server.base_url}', model: m, output: json}}\n"
+        "  writer:\n"
+        "    capabilities: [reply]\n"
+        f"    agent: {{type: openai, base_url: '{server.base_url}', model: m2}}\n"
+    )
+    extractor, writer = agents_from_file(f)
+    assert (extractor.id, extractor.capabilities) == ("extractor", frozenset({"invoice.extract"}))
+    assert extractor.endpoint is writer.endpoint
+    assert writer.config.model == "m2"
+    assert len(AgentRegistry([extractor, writer])) == 2
+
+
+def test_a_bad_agents_file_names_the_file_and_field(tmp_path: Path) -> None:
+    f = tmp_path / "agents.yaml"
+    f.write_text("agents:\n  x:\n    capabilities: [a]\n    agent: {type: anthropic, model: m}\n")
+    with pytest.raises(ConfigErrors) as info:
+        agents_from_file(f)
+    text = str(info.value)
+    assert f"{f}: agents.x.agent.type" in text
+    assert f"{f}: agents.x.agent.base_url: required field is missing" in text

@@ -22,6 +22,7 @@ import enum
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -30,12 +31,25 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from maestro_helix.agents.endpoint import CallResult, Endpoint
 from maestro_helix.agents.failures import RetryPolicy
 from maestro_helix.core.configfile import parse_model
-from maestro_helix.core.errors import AgentConfigError, AgentOutputInvalid
+from maestro_helix.core.errors import (
+    AgentConfigError,
+    AgentOutputInvalid,
+    ConfigError,
+    ConfigErrors,
+)
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext, Usage
 from maestro_helix.core.scores import Feedback
-from maestro_helix.core.workflow import Unresolved, render
+from maestro_helix.core.workflow import Unresolved, load_text, render
 
-__all__ = ["ChatAgent", "ChatAgentConfig", "ChatMode", "OutputFormat", "ToolSpec"]
+__all__ = [
+    "ChatAgent",
+    "ChatAgentConfig",
+    "ChatMode",
+    "OutputFormat",
+    "ToolSpec",
+    "agents_from_config",
+    "agents_from_file",
+]
 
 
 class ChatMode(enum.StrEnum):
@@ -425,3 +439,45 @@ def _first_object(text: str) -> Any:
     except ValueError:
         return None
     return value
+
+
+class _AgentEntry(_Frozen):
+    capabilities: tuple[str, ...] = Field(min_length=1)
+    agent: ChatAgentConfig
+
+
+class _AgentsFile(_Frozen):
+    agents: dict[str, _AgentEntry] = Field(min_length=1)
+
+
+def agents_from_config(data: Any, source: str = "<python>") -> list[ChatAgent]:
+    """ChatAgents declared as data (a YAML/JSON file's content)::
+
+        agents:
+          invoice.extractor:
+            capabilities: [invoice.extract]
+            agent: {type: openai, base_url: "http://127.0.0.1:8080/v1", model: m, output: json}
+
+    Agents on the same ``base_url`` share one endpoint (and its concurrency limit). Errors name
+    the source, the field and the reason, e.g. ``agents.yaml: agents.x.agent.model: ...``.
+    """
+    spec = parse_model(_AgentsFile, data, source)
+    endpoints: dict[str, Endpoint] = {}
+    out = []
+    for agent_id, entry in spec.agents.items():
+        cfg = entry.agent
+        endpoint = endpoints.get(cfg.base_url)
+        if endpoint is None:
+            endpoint = endpoints[cfg.base_url] = cfg.endpoint()
+        out.append(ChatAgent(agent_id, entry.capabilities, cfg, endpoint=endpoint))
+    return out
+
+
+def agents_from_file(path: str | Path) -> list[ChatAgent]:
+    """:func:`agents_from_config` on a YAML or JSON file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigErrors([ConfigError(str(p), "", f"cannot read: {e}")]) from None
+    return agents_from_config(load_text(text, str(p), p.suffix.lower()), str(p))
