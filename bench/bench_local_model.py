@@ -112,12 +112,12 @@ def acceptable(text: str, word: str) -> bool:
     )
 
 
-async def measure(base_url: str, n: int) -> dict[str, Any]:
+async def measure(base_url: str, n: int, slots: int) -> dict[str, Any]:
     agent = ChatAgent.from_config(
         "gemma", {"reply"},
         {"base_url": base_url, "model": "gemma-3-270m", "mode": "completions", "prompt": PROMPT,
          "prompt_template": "${prompt}", "temperature": 0, "max_tokens": 60, "timeout_s": 600,
-         "max_concurrency": 64, "extra_body": {"cache_prompt": False}},
+         "max_concurrency": slots, "extra_body": {"cache_prompt": False}},
     )  # fmt: skip
     judge = HelixJudge()
     todo = cases(n)
@@ -166,7 +166,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-llm-") as tmp:
         proc, url, start_s = start_server(Path(tmp), args.slots)
         try:
-            r = asyncio.run(measure(url, args.replies))
+            r = asyncio.run(measure(url, args.replies, args.slots))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

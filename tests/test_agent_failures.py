@@ -208,3 +208,28 @@ def test_an_evaluator_failure_still_escalates() -> None:
         crash, None, attempt=1, thresholds=T, agent_error="e", agent_failure=K.BUG
     )
     assert v.decision is GateDecision.ESCALATE
+
+
+async def test_run_agent_leaves_retries_to_an_agent_that_does_its_own() -> None:
+    """A ChatAgent retries 429/5xx itself (its endpoint's policy); run_agent must not multiply
+    them, also when it is wrapped in MetacognitiveAgent."""
+    from maestro_helix.agents.base import MetacognitiveAgent
+
+    calls = 0
+
+    class SelfRetrying:
+        id = "self"
+        capabilities = frozenset({"x"})
+        retries_transient = True
+
+        async def run(self, input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
+            nonlocal calls
+            calls += 1
+            raise TransientAgentError("self", "HTTP 503 after my own retries")
+
+    ctx = StepContext(run_id="r", workflow="w", step="s", attempt=1)
+    for agent in (SelfRetrying(), MetacognitiveAgent(SelfRetrying())):
+        calls = 0
+        with pytest.raises(TransientAgentError):
+            await run_agent(agent, {}, ctx, RetryPolicy(tries=4, initial_s=0.01))
+        assert calls == 1
