@@ -4,13 +4,18 @@ Public API; everything else is implementation.
 """
 
 from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
+from maestro_helix.agents.chat import ChatAgent
+from maestro_helix.agents.failures import classify_agent_error
 from maestro_helix.app import Maestro
 from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.errors import (
+    AgentError,
+    AgentFailureKind,
     ConfigError,
     InputError,
     MaestroError,
     StoreError,
+    TransientAgentError,
     WorkflowDefinitionError,
 )
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
@@ -34,8 +39,11 @@ from maestro_helix.store.base import RunStatus
 
 __all__ = [
     "ActionSpec",
+    "AgentError",
+    "AgentFailureKind",
     "AgentOutput",
     "AgentRegistry",
+    "ChatAgent",
     "ConfigError",
     "CriterionScore",
     "Engine",
@@ -57,8 +65,10 @@ __all__ = [
     "StepContext",
     "StepDef",
     "StoreError",
+    "TransientAgentError",
     "WorkflowDef",
     "WorkflowDefinitionError",
+    "classify_agent_error",
     "load_definition_file",
     "parse_definition",
 ]

@@ -30,7 +30,8 @@ __all__ = ["CallResult", "Endpoint"]
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """A successful call: the decoded JSON body, how long it took and how many tries it needed."""
+    """A successful call: the decoded JSON body, how long it took from the first send (retries
+    and their pauses included, the wait for a free concurrency slot not) and how many tries."""
 
     body: Mapping[str, Any]
     latency_ms: float
@@ -107,16 +108,19 @@ class Endpoint:
         headers = self._auth_headers(agent_id)
         limit = self._limit()
         tries = 0
-        t0 = time.perf_counter()
+        started: float | None = None  # the first send, after the wait for a free slot
 
         async def once() -> Mapping[str, Any]:
-            nonlocal tries
+            nonlocal tries, started
             tries += 1
             async with limit:
+                if started is None:
+                    started = time.perf_counter()
                 return await self._post_once(url, body, headers, agent_id)
 
         result = await call_with_retries(once, self.retry)
-        return CallResult(result, (time.perf_counter() - t0) * 1000.0, tries)
+        assert started is not None
+        return CallResult(result, (time.perf_counter() - started) * 1000.0, tries)
 
     async def _post_once(
         self, url: str, body: Mapping[str, Any], headers: Mapping[str, str], agent_id: str

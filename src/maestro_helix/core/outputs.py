@@ -50,7 +50,8 @@ class Usage:
     Attributes:
         model: the model that answered (as the endpoint named it).
         prompt_tokens / completion_tokens: token counts the endpoint reported (0 if it did not).
-        latency_ms: wall time of the call, retries and their pauses included.
+        latency_ms: wall time of the call from its first send, retries and their pauses
+            included (not the wait for a free slot under the endpoint's concurrency limit).
         cost_usd: prompt and completion tokens at the configured prices (0 when none are set).
         tries: HTTP calls made (1 + transient retries).
     """
