@@ -307,3 +307,37 @@ def test_a_bad_agents_file_names_the_file_and_field(tmp_path: Path) -> None:
     text = str(info.value)
     assert f"{f}: agents.x.agent.type" in text
     assert f"{f}: agents.x.agent.base_url: required field is missing" in text
+
+
+def test_maestro_run_with_a_workflow_file_and_an_agents_file(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Python: `maestro run flow.yaml --app agents.yaml` runs a model agent end to end."""
+    from typer.testing import CliRunner
+
+    from maestro_helix.cli.main import app as cli
+
+    server.default = lambda _s: chat_reply(
+        "Invoice INV-7 from Acme: total 120 EUR, due 2026-01-31, to be paid by transfer."
+    )
+    (tmp_path / "agents.yaml").write_text(
+        "agents:\n  summariser:\n    capabilities: [summarise]\n"
+        f"    agent: {{type: openai, base_url: '{server.base_url}', model: m,"
+        " prompt: 'Summarise: ${input.doc}'}\n"
+    )
+    (tmp_path / "flow.yaml").write_text(
+        "name: summary\nsteps:\n  - id: summarise\n    capability: summarise\n"
+        "    task: Summarise the invoice\n    input: {doc: '${input.doc}'}\n"
+        "    expect: {mentions: [total, due], min_length: 20}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(
+        cli,
+        ["run", "flow.yaml", "--app", "agents.yaml", "--db", "m.db", "--json",
+         "--input", '{"doc": "INV-7 Acme 120 EUR due 2026-01-31"}'],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["status"] == "completed"
+    assert "120 EUR" in out["outputs"]["summarise"]["text"]
+    assert server.seen[0].body["messages"][-1]["content"].startswith("Summarise: INV-7")
