@@ -3,6 +3,7 @@ retried with backoff, and the gate fails (not escalates) a step whose agent has 
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from maestro_helix.agents.base import AgentOutputError, FunctionAgent
 from maestro_helix.agents.failures import (
     AgentFailure,
     RetryPolicy,
+    call_agent,
     call_with_retries,
     classify_agent_error,
     run_agent,
@@ -233,3 +235,71 @@ async def test_run_agent_leaves_retries_to_an_agent_that_does_its_own() -> None:
         with pytest.raises(TransientAgentError):
             await run_agent(agent, {}, ctx, RetryPolicy(tries=4, initial_s=0.01))
         assert calls == 1
+
+
+# --- call_agent: one attempt for the engine's agent link -------------------------------------
+
+CTX = StepContext(run_id="r", workflow="w", step="s", attempt=1)
+
+
+async def test_call_agent_returns_a_bug_with_its_type_and_message_after_one_try() -> None:
+    def buggy(inp: Mapping[str, Any]) -> str:
+        return str(inp["customer_id"])
+
+    out, failure = await call_agent(
+        FunctionAgent("b", buggy, {"x"}), {}, CTX, retry=RetryPolicy(tries=4, initial_s=0.01)
+    )
+    assert out is None and failure is not None
+    assert (failure.kind, failure.error_type, failure.message, failure.tries) == (
+        K.BUG,
+        "KeyError",
+        "KeyError: 'customer_id'",
+        1,
+    )
+
+
+async def test_call_agent_backs_off_on_transient_failures_then_succeeds() -> None:
+    stamps: list[float] = []
+
+    async def flaky(inp: Mapping[str, Any]) -> str:
+        stamps.append(time.monotonic())
+        if len(stamps) == 1:
+            raise ConnectionResetError(errno.ECONNRESET, "reset by peer")
+        if len(stamps) == 2:
+            raise TransientAgentError("f", "HTTP 429", status=429, retry_after_s=0.08)
+        return "done"
+
+    out, failure = await call_agent(
+        FunctionAgent("f", flaky, {"x"}),
+        {},
+        CTX,
+        retry=RetryPolicy(tries=4, initial_s=0.05, max_s=0.5),
+    )
+    assert failure is None and out is not None and out.text == "done"
+    assert len(stamps) == 3
+    assert stamps[2] - stamps[1] >= 0.08  # the endpoint's Retry-After was waited out
+
+
+async def test_call_agent_times_out_the_whole_attempt_as_transient() -> None:
+    async def stuck(inp: Mapping[str, Any]) -> str:
+        await asyncio.sleep(5)
+        return "late"
+
+    t0 = time.monotonic()
+    out, failure = await call_agent(FunctionAgent("s", stuck, {"x"}), {}, CTX, timeout_s=0.1)
+    assert time.monotonic() - t0 < 2
+    assert out is None and failure is not None
+    assert failure.kind is K.TRANSIENT
+    assert failure.message == "TimeoutError: timed out after 0.1 s"
+
+
+async def test_call_agent_gives_up_on_transient_failures_after_the_tries() -> None:
+    def down(inp: Mapping[str, Any]) -> str:
+        raise TransientAgentError("d", "HTTP 503: overloaded", status=503)
+
+    out, failure = await call_agent(
+        FunctionAgent("d", down, {"x"}), {}, CTX, retry=RetryPolicy(tries=3, initial_s=0.01)
+    )
+    assert out is None and failure is not None
+    assert (failure.kind, failure.tries) == (K.TRANSIENT, 3)
+    assert failure.message == "TransientAgentError: HTTP 503: overloaded"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentFailure",
     "RetryPolicy",
+    "call_agent",
     "call_with_retries",
     "classify_agent_error",
     "describe_error",
@@ -239,3 +240,48 @@ async def run_agent(
     if getattr(agent, "retries_transient", False):
         return await agent.run(input, ctx)
     return await call_with_retries(lambda: agent.run(input, ctx), policy, on_retry=on_retry)
+
+
+async def call_agent(
+    agent: Agent,
+    input: Mapping[str, Any],
+    ctx: StepContext,
+    *,
+    retry: RetryPolicy = NO_RETRIES,
+    timeout_s: float | None = None,
+    on_retry: Callable[[BaseException, int, float], None] | None = None,
+) -> tuple[AgentOutput | None, AgentFailure | None]:
+    """One attempt of a step's agent, for the engine's agent link: the output, or the classified
+    failure (never raises but for cancellation).
+
+    Transient failures are retried inside the attempt per ``retry``; ``timeout_s`` bounds the
+    whole attempt (retries included) and is itself a transient failure. A non-output return
+    (``AgentOutputError``) and any other exception are classified by :func:`classify_agent_error`.
+    """
+    tries = 0
+
+    def counted(exc: BaseException, n: int, pause: float) -> None:
+        if on_retry is not None:
+            on_retry(exc, n, pause)
+
+    async def attempt() -> AgentOutput:
+        nonlocal tries
+        tries += 1
+        return await agent.run(input, ctx)
+
+    async def with_retries() -> AgentOutput:
+        if getattr(agent, "retries_transient", False):
+            return await attempt()
+        return await call_with_retries(attempt, retry, on_retry=counted)
+
+    try:
+        if timeout_s is None:
+            return await with_retries(), None
+        return await asyncio.wait_for(with_retries(), timeout_s), None
+    except TimeoutError as e:
+        if timeout_s is None:  # the agent's own timeout (a socket, say): transient too
+            return None, AgentFailure.of(e, tries)
+        msg = f"TimeoutError: timed out after {timeout_s} s"
+        return None, AgentFailure(AgentFailureKind.TRANSIENT, "TimeoutError", msg, tries)
+    except Exception as e:
+        return None, AgentFailure.of(e, tries)
