@@ -2,8 +2,11 @@
 
 Set ``MAESTRO_LLM_BASE_URL`` (e.g. ``http://127.0.0.1:8080/v1``) and ``MAESTRO_LLM_MODEL``;
 optionally ``MAESTRO_LLM_API_KEY_ENV`` (the *name* of the variable holding the key, e.g.
-``OPENAI_API_KEY``) and ``MAESTRO_LLM_MODE`` (``chat``, the default, or ``completions`` for base
-models). Without them the apps use their deterministic agents and run offline.
+``OPENAI_API_KEY``), ``MAESTRO_LLM_MODE`` (``chat``, the default, or ``completions`` for base
+models), ``MAESTRO_LLM_MAX_TOKENS`` (default 300) and ``MAESTRO_LLM_TIMEOUT_S`` (default 120).
+Without them the apps use their deterministic agents and run offline. The JSON steps (triage,
+extraction, research) need a model that follows instructions: a small base model's prose is not
+JSON, so those steps are retried and then escalated — nothing acts on them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ def llm_settings() -> dict[str, Any] | None:
         "model": os.environ.get("MAESTRO_LLM_MODEL", "default"),
         "mode": os.environ.get("MAESTRO_LLM_MODE", "chat"),
         "temperature": 0.2,
+        "max_tokens": int(os.environ.get("MAESTRO_LLM_MAX_TOKENS", "300")),
+        "timeout_s": float(os.environ.get("MAESTRO_LLM_TIMEOUT_S", "120")),
     }
     if os.environ.get("MAESTRO_LLM_API_KEY_ENV"):
         cfg["api_key_env"] = os.environ["MAESTRO_LLM_API_KEY_ENV"]
