@@ -151,3 +151,42 @@ async def test_chat_agent_runs_a_gated_step_on_the_local_model(
             assert s.decision != "pass", s.output
             assert any("pii.email" in x for x in entry["details"]["reasons"]), entry
     assert leaked, [s.output["text"] for s in steps]
+
+
+async def test_an_example_app_on_the_local_model_never_acts_on_unusable_output(
+    local_model: LocalModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/customer_service with its text steps on the base model: triage must be JSON; the
+    model's prose is retried with feedback, then escalated — and no refund is made."""
+    import json
+
+    root = Path(__file__).parents[1]
+    monkeypatch.syspath_prepend(str(root))
+    for k, v in {
+        "MAESTRO_LLM_BASE_URL": local_model.base_url,
+        "MAESTRO_LLM_MODEL": local_model.model,
+        "MAESTRO_LLM_MODE": "completions",
+        "MAESTRO_LLM_MAX_TOKENS": "40",
+        "MAESTRO_LLM_TIMEOUT_S": "300",
+    }.items():
+        monkeypatch.setenv(k, v)
+    from examples.customer_service.app import spec  # reads MAESTRO_LLM_* when building agents
+
+    crm = tmp_path / "crm.jsonl"
+    app = spec(crm)
+    msg = json.loads((root / "examples/customer_service/inputs/small_refund.json").read_text())
+    async with Maestro.open(
+        tmp_path / "m.db",
+        agents=app.agents,
+        action_types=app.action_types,
+        policy=root / "examples/customer_service/governance.json",
+    ) as m:
+        r = await m.run(app.workflows[0], msg)
+        steps = await m.store.step_records(r.run_id)
+    triage = [s for s in steps if s.step_id == "triage"]
+    if all(s.decision != "pass" for s in triage):
+        assert r.status is RunStatus.ESCALATED
+        assert all("AgentOutputInvalid" in (s.agent_error or "") for s in triage), triage
+        assert not crm.exists(), "nothing acts on output that could not be used"
+    else:  # the model produced usable JSON: then the refund follows the tiers like any other
+        assert r.status in (RunStatus.COMPLETED, RunStatus.ESCALATED)
