@@ -18,6 +18,7 @@ import pytest
 
 from llm_server import LocalModel, local_model_server
 from maestro_helix import Maestro, RunStatus
+from maestro_helix.adapters import HelixJudge
 from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.agents.chat import ChatAgent
 from maestro_helix.core.outputs import AgentOutput, StepContext
@@ -190,3 +191,50 @@ async def test_an_example_app_on_the_local_model_never_acts_on_unusable_output(
         assert not crm.exists(), "nothing acts on output that could not be used"
     else:  # the model produced usable JSON: then the refund follows the tiers like any other
         assert r.status in (RunStatus.COMPLETED, RunStatus.ESCALATED)
+
+
+INVOICE_SCHEMA = {
+    "type": "object",
+    "required": ["vendor", "total", "currency"],
+    "properties": {
+        "vendor": {"type": "string", "maxLength": 40},
+        "total": {"type": "number"},
+        "currency": {"enum": ["EUR", "USD", "GBP"]},
+    },
+}
+
+
+async def test_structured_output_from_the_local_model_becomes_data(
+    local_model: LocalModel,
+) -> None:
+    """JSON output constrained by llama.cpp's ``json_schema`` (sent through ``extra_body``) is
+    parsed into ``output.data``; the gate checks it against the step's schema and mentions."""
+    from jsonschema import validate
+
+    agent = ChatAgent.from_config(
+        "gemma.extract", {"invoice.extract"},
+        {"base_url": local_model.base_url, "model": local_model.model, "mode": "completions",
+         "prompt": "Invoice:\nVendor: ${input.vendor}\nTotal: ${input.total} ${input.cur}\n\n"
+                   "The invoice as JSON:\n",
+         "prompt_template": "${prompt}", "output": "json", "temperature": 0, "max_tokens": 60,
+         "timeout_s": 300, "extra_body": {"json_schema": INVOICE_SCHEMA, "cache_prompt": False}},
+    )  # fmt: skip
+    invoices = [
+        ("Acme Tools GmbH", 750.0, "EUR"),
+        ("Nordlicht Logistics AB", 48200.0, "EUR"),
+        ("Blue Harbor Ltd", 1200.5, "GBP"),
+    ]
+    judge = HelixJudge()  # scores as the engine does: the step input feeds relevance and risk
+    right = 0
+    for vendor, total, cur in invoices:
+        inp = {"vendor": vendor, "total": f"{total:.2f}", "cur": cur}
+        out = await agent.run(inp, StepContext("r", "w", "extract", 1, task="Extract the invoice"))
+        validate(dict(out.data), INVOICE_SCHEMA)  # the constrained answer always parses
+        j = await judge.judge(
+            out, task="Extract the invoice", input=inp,
+            expect={"required_fields": ["vendor", "total", "currency"],
+                    "output_schema": INVOICE_SCHEMA},
+        )  # fmt: skip
+        assert j.decision is GateDecision.PASS, (out.data, j.verdict.reasons)
+        right += out.data["total"] == total and out.data["currency"] == cur
+    assert right >= 2, "a 270M model with a grammar copies most invoices' totals right"
