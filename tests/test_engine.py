@@ -158,20 +158,35 @@ async def test_prompt_injection_in_input_escalates_at_once(stores: StoreFactory)
     assert [a.decision for a in r.attempts] == ["escalate"]
 
 
-async def test_agent_crash_is_retried_not_lost(stores: StoreFactory) -> None:
+async def test_a_transient_agent_error_is_retried_inside_the_attempt(stores: StoreFactory) -> None:
     calls = {"n": 0}
 
-    def crashy(inp: Mapping[str, Any]) -> dict[str, Any]:
+    def flaky(inp: Mapping[str, Any]) -> dict[str, Any]:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise RuntimeError("upstream 503")
+            raise ConnectionError("upstream 503")
         return good_research(inp)
 
-    async with Maestro.open(stores(), agents=registry(researcher=(crashy, {"research"}))) as m:
+    async with Maestro.open(stores(), agents=registry(researcher=(flaky, {"research"}))) as m:
         r = await m.run(FLOW, {"topic": TOPIC})
         steps = await m.store.step_records(r.run_id)
-    assert r.status is RunStatus.COMPLETED
-    assert steps[0].agent_error == "RuntimeError: upstream 503"
+    assert r.status is RunStatus.COMPLETED and calls["n"] == 2  # failed once, then answered
+    assert steps[0].attempt == 1 and steps[0].agent_error is None
+
+
+async def test_a_bug_in_the_agent_fails_the_step_with_its_type_not_people(
+    stores: StoreFactory,
+) -> None:
+    def buggy(inp: Mapping[str, Any]) -> dict[str, Any]:
+        return {"text": inp["no such field"]}
+
+    async with Maestro.open(stores(), agents=registry(researcher=(buggy, {"research"}))) as m:
+        r = await m.run(FLOW, {"topic": TOPIC})
+        steps = await m.store.step_records(r.run_id)
+        requests = await m.store.list_requests(run_id=r.run_id)
+    assert r.status is RunStatus.FAILED and requests == []
+    assert steps[0].agent_error is not None and steps[0].agent_error.startswith("KeyError")
+    assert r.error is not None and "KeyError" in r.error
 
 
 async def test_crashing_custom_evaluator_escalates(stores: StoreFactory) -> None:

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
+    from maestro_helix.agents.chat import ChatAgent
+    from maestro_helix.agents.failures import classify_agent_error
     from maestro_helix.app import Maestro
     from maestro_helix.core.actions import ActionSpec, RiskClass
     from maestro_helix.core.errors import (
+        AgentError,
+        AgentFailureKind,
         ConfigError,
         InputError,
         MaestroError,
         StoreError,
+        TransientAgentError,
         WorkflowDefinitionError,
     )
     from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
@@ -42,6 +47,11 @@ if TYPE_CHECKING:
     __version__: str
 
 _LAZY: dict[str, str] = {
+    "AgentError": "maestro_helix.core.errors",
+    "AgentFailureKind": "maestro_helix.core.errors",
+    "ChatAgent": "maestro_helix.agents.chat",
+    "TransientAgentError": "maestro_helix.core.errors",
+    "classify_agent_error": "maestro_helix.agents.failures",
     "ActionSpec": "maestro_helix.core.actions",
     "AgentOutput": "maestro_helix.core.outputs",
     "AgentRegistry": "maestro_helix.agents.base",
@@ -97,8 +107,11 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ActionSpec",
+    "AgentError",
+    "AgentFailureKind",
     "AgentOutput",
     "AgentRegistry",
+    "ChatAgent",
     "ConfigError",
     "CriterionScore",
     "Engine",
@@ -120,9 +133,11 @@ __all__ = [
     "StepContext",
     "StepDef",
     "StoreError",
+    "TransientAgentError",
     "WorkflowDef",
     "WorkflowDefinitionError",
     "__version__",
+    "classify_agent_error",
     "load_definition_file",
     "parse_definition",
 ]

@@ -1,8 +1,9 @@
 """What a deployment brings to the engine: its agents, action types, evaluators and workflows.
 
 The command line loads one with ``--app MODULE:ATTR`` (the attribute may be an ``AppSpec``, an
-``AgentRegistry``, a list of agents, or a function returning one of these). Without ``--app``,
-the demo's spec is used.
+``AgentRegistry``, a list of agents, or a function returning one of these), or with
+``--app agents.yaml``: model agents declared in a file (see ``agents_from_file`` in
+``agents/chat.py``). Without ``--app``, the demo's spec is used.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def load_app(spec: str | None) -> AppSpec:
     """Import ``MODULE:ATTR`` (see the module docstring); errors name the option and the cause."""
     if spec is None:
         return demo_app()
+    if spec.endswith((".yaml", ".yml", ".json")):  # agents declared in a file (ChatAgents)
+        from maestro_helix.agents.chat import agents_from_file
+
+        return AppSpec(AgentRegistry(agents_from_file(spec)))
     mod_name, _, attr = spec.partition(":")
     if not mod_name or not attr:
         raise ConfigError("--app", "", f"expected MODULE:ATTRIBUTE, got {spec!r}")

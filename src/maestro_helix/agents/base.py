@@ -160,6 +160,8 @@ class MetacognitiveAgent:
         self.agent = agent
         self.id = agent.id
         self.capabilities = agent.capabilities
+        # an agent that retries its own transient failures (ChatAgent) still does when wrapped
+        self.retries_transient: bool = bool(getattr(agent, "retries_transient", False))
         self._self_check = self_check
         self._feedback_key = feedback_key
 

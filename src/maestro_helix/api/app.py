@@ -22,6 +22,7 @@ from maestro_helix.api._auth import AnyRole, OperatorRole, Sessions, System
 from maestro_helix.api._decide import decide, refusal_of
 from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, install_error_handlers
 from maestro_helix.api._health import health_router
+from maestro_helix.api._helix import helix_router
 from maestro_helix.api._ops import error_responses, ops_router
 from maestro_helix.api._views import (
     action_results,
@@ -266,6 +267,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.include_router(ops_router())
     app.include_router(admin_router())
     app.include_router(audit_router())
+    app.include_router(helix_router())
     _ui.install(app)
     # /healthz, /readyz and /metrics answer without a token: bind the server to an internal
     # address (see README)

@@ -114,7 +114,8 @@ AppOpt = Annotated[
     typer.Option(
         "--app",
         envvar="MAESTRO_APP",
-        help="MODULE:ATTR of your AppSpec or AgentRegistry (default: the demo's).",
+        help="MODULE:ATTR of your AppSpec or AgentRegistry, or an agents YAML file of model agents "
+        "(default: the demo's).",
     ),
 ]
 TokenOpt = Annotated[

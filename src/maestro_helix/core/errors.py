@@ -6,6 +6,7 @@ meets them, so callers catch ``MaestroError`` and never a library's private exce
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 
@@ -162,6 +163,109 @@ class MissingExtra(MaestroError):
 class AuditLogError(MaestroError):
     """A request about the audit log's Merkle tree that cannot be answered (a leaf or tree size
     out of range, a malformed checkpoint or proof)."""
+
+
 class EvaluationInconclusive(MaestroError):
     """An evaluator could not decide: its evidence straddles the gate (an LLM judge's samples
     fall on both sides of it). The step is escalated, never passed or failed by luck."""
+
+
+class AgentFailureKind(enum.StrEnum):
+    """Why an agent produced no output; decides what happens to the attempt.
+
+    ``TRANSIENT``: worth trying again after a pause (rate limit, overload, timeout, lost
+    connection).
+    ``BAD_OUTPUT``: the agent answered, but not in the shape asked for (a model's malformed JSON);
+    a new attempt with feedback may do better.
+    ``REJECTED``: the endpoint refused the call for good (bad key, unknown model, bad request).
+    ``BUG``: the agent's code or configuration is wrong (``KeyError``, ``TypeError``, a template
+    that names a missing field); trying again gives the same result.
+    """
+
+    TRANSIENT = "transient"
+    BAD_OUTPUT = "bad_output"
+    REJECTED = "rejected"
+    BUG = "bug"
+
+    @property
+    def retryable(self) -> bool:
+        """A new attempt can help (TRANSIENT, BAD_OUTPUT)."""
+        return self in (AgentFailureKind.TRANSIENT, AgentFailureKind.BAD_OUTPUT)
+
+
+class AgentError(MaestroError):
+    """An agent could not produce an output; ``kind`` says why (see :class:`AgentFailureKind`).
+
+    Attributes:
+        agent_id: the agent that failed ("" when not known where it was raised).
+        message: what went wrong, for people.
+        kind: the failure class.
+        status: the HTTP status of the endpoint's answer, when there was one.
+    """
+
+    kind: AgentFailureKind = AgentFailureKind.BUG
+
+    def __init__(self, agent_id: str, message: str, *, status: int | None = None) -> None:
+        self.agent_id = agent_id
+        self.message = message
+        self.status = status
+        super().__init__(f"agent {agent_id}: {message}" if agent_id else message)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]  # derived from kind, not a constant
+        return self.kind.retryable
+
+
+class TransientAgentError(AgentError):
+    """Try again after a pause; ``retry_after_s`` is the endpoint's ``Retry-After``, if any."""
+
+    kind = AgentFailureKind.TRANSIENT
+
+    def __init__(
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(agent_id, message, status=status)
+        self.retry_after_s = retry_after_s
+
+
+class AgentOutputInvalid(AgentError):
+    """The agent answered, but the answer is not usable (not JSON, unknown tool, wrong shape)."""
+
+    kind = AgentFailureKind.BAD_OUTPUT
+
+
+class AgentRejected(AgentError):
+    """The endpoint refused the call for good (401, 403, 404, 400 ...)."""
+
+    kind = AgentFailureKind.REJECTED
+
+
+class AgentConfigError(AgentError):
+    """The agent's configuration is wrong at run time (e.g. its prompt names a missing field)."""
+
+    kind = AgentFailureKind.BUG
+
+
+class HelixServiceError(MaestroError):
+    """The Helix service refused a request or could not be reached (``HelixClient``).
+
+    Attributes:
+        status: the HTTP status (None: no answer, e.g. the connection failed).
+        code: the service's error code (``unauthenticated``, ``invalid_request`` ...).
+        message: what went wrong.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"Helix service: {message}" + (f" (HTTP {status})" if status else ""))
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]  # depends on the status
+        return self.status is None or self.status in (408, 425, 429) or self.status >= 500

@@ -46,6 +46,53 @@ class ProposedAction:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What one agent call cost: tokens, time, money, tries. Read by the audit entry and metrics.
+
+    Attributes:
+        model: the model that answered (as the endpoint named it).
+        prompt_tokens / completion_tokens: token counts the endpoint reported (0 if it did not).
+        latency_ms: wall time of the call from its first send, retries and their pauses
+            included (not the wait for a free slot under the endpoint's concurrency limit).
+        cost_usd: prompt and completion tokens at the configured prices (0 when none are set).
+        tries: HTTP calls made (1 + transient retries).
+    """
+
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    tries: int = 1
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+            "tries": self.tries,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Usage:
+        return cls(
+            model=str(d.get("model", "")),
+            prompt_tokens=int(d.get("prompt_tokens", 0)),
+            completion_tokens=int(d.get("completion_tokens", 0)),
+            latency_ms=float(d.get("latency_ms", 0.0)),
+            cost_usd=float(d.get("cost_usd", 0.0)),
+            tries=int(d.get("tries", 1)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AgentOutput:
     """The normalised result of one agent call.
 
@@ -54,12 +101,14 @@ class AgentOutput:
         data: structured fields (what schema/required-field checks read).
         actions: actions the agent proposes.
         self_score: the agent's own estimate of its quality (MetacognitiveAgent), if any.
+        usage: tokens, latency, cost and tries of a model call (``ChatAgent``), if any.
     """
 
     text: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     actions: tuple[ProposedAction, ...] = ()
     self_score: float | None = None
+    usage: Usage | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"text": self.text, "data": dict(self.data)}
@@ -67,6 +116,8 @@ class AgentOutput:
             d["actions"] = [a.to_dict() for a in self.actions]
         if self.self_score is not None:
             d["self_score"] = self.self_score
+        if self.usage is not None:
+            d["usage"] = self.usage.to_dict()
         return d
 
     @classmethod
@@ -76,6 +127,7 @@ class AgentOutput:
             data=dict(d.get("data") or {}),
             actions=tuple(ProposedAction.from_dict(a) for a in d.get("actions") or ()),
             self_score=d.get("self_score"),
+            usage=Usage.from_dict(d["usage"]) if d.get("usage") else None,
         )
 
     def as_reference(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.errors import AgentFailureKind
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord
 from maestro_helix.core.scores import (
@@ -62,6 +63,7 @@ class StepOutcome:
     task: str = ""
     output: AgentOutput | None = None
     agent_error: str | None = None
+    agent_failure: AgentFailureKind | None = None
     input_error: str | None = None
     quality: QualityScore | EvaluationFailure | None = None
     risk: RiskScore | EvaluationFailure | None = None

@@ -13,12 +13,12 @@ Default order, outermost first::
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from maestro_helix.agents.base import AgentOutputError, AgentRegistry
+from maestro_helix.agents.base import AgentRegistry
+from maestro_helix.agents.failures import RetryPolicy, call_agent
 from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext, storable
@@ -145,6 +145,7 @@ class AgentLink:
         self.agents = agents
         self.clock = clock or SystemClock()
         self.default_timeout_s = default_timeout_s
+        self.retry = RetryPolicy(tries=3, initial_s=0.5, max_s=10.0)
 
     async def __call__(self, inp: StepInput) -> StepOutcome:
         clock = self.clock
@@ -180,14 +181,10 @@ class AgentLink:
         output: AgentOutput | None = None
         error: str | None = None
         timeout = step.timeout_s if step.timeout_s is not None else self.default_timeout_s
-        try:
-            output = await asyncio.wait_for(agent.run(payload, ctx), timeout)
-        except TimeoutError:
-            error = f"timed out after {timeout:g} s"
-        except AgentOutputError as e:
-            error = str(e)
-        except Exception as e:
-            error = f"{type(e).__name__}: {e}"
+        # transient failures back off and retry inside the attempt; a bug fails it with its type
+        output, failure = await call_agent(agent, payload, ctx, retry=self.retry, timeout_s=timeout)
+        error = failure.message if failure is not None else None
+        kind = failure.kind if failure is not None else None
         if output is not None:
             problem = storable(output.to_dict())
             if problem is not None:
@@ -199,6 +196,7 @@ class AgentLink:
             task=task,
             output=output,
             agent_error=error,
+            agent_failure=kind,
             started_at=started,
             finished_at=iso(clock.now()),
             latency_ms=(clock.monotonic() - t0) * 1000.0,
@@ -305,6 +303,7 @@ class GateLink:
                 attempt=inp.attempt,
                 thresholds=inp.thresholds,
                 agent_error=out.agent_error,
+                agent_failure=out.agent_failure,
             )
         return replace(out, verdict=verdict)
 
@@ -378,6 +377,10 @@ class AuditLink:
             details["evaluator_failure"] = r.to_dict()
         if out.agent_error:
             details["agent_error"] = out.agent_error
+            if out.agent_failure is not None:
+                details["agent_failure"] = out.agent_failure.value
+        if out.output is not None and out.output.usage is not None:
+            details["usage"] = out.output.usage.to_dict()
         if out.output is not None and out.output.self_score is not None:
             details["self_score"] = out.output.self_score
         if out.requests:

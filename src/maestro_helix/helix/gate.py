@@ -12,11 +12,12 @@ Precedence, least to most specific (later wins): the file's ``default``; the wor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.core.configfile import parse_model, read_json
+from maestro_helix.core.errors import AgentFailureKind
 from maestro_helix.core.scores import (
     EvaluationFailure,
     GateDecision,
@@ -38,8 +39,13 @@ class _WorkflowGates(BaseModel):
 
 
 class GateConfig(BaseModel):
-    """The content of ``helix_quality_gates.json`` (strict: no value is coerced to another
-    type, so ``"max_attempts": true`` or ``"min_qsr": "0.7"`` is refused with its field)."""
+    """The content of ``helix_quality_gates.json``.
+
+    ``on_agent_bug``: what an attempt whose agent has a bug (``KeyError``, a refused API key ...,
+    see :class:`~maestro_helix.core.errors.AgentFailureKind`) leads to: ``fail`` the step at once
+    (default: trying again gives the same result, and people cannot fix code), ``escalate`` to
+    people, or ``retry`` like any other failed attempt.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     version: int = 1
@@ -51,6 +57,7 @@ class GateConfig(BaseModel):
     workflows: dict[str, _WorkflowGates] = Field(default_factory=dict)
     step_timeout_s: float = Field(default=300.0, gt=0)
     """How long an agent may take on one step unless the step sets ``timeout_s``."""
+    on_agent_bug: Literal["fail", "escalate", "retry"] = "fail"
 
 
 def parse_gate_config(data: Any, source: str) -> GateConfig:
@@ -88,6 +95,11 @@ class HelixQualityGate:
         self._base = _apply(GateThresholds(), self.config.default)
         self._cache: dict[tuple[str, int, str], GateThresholds] = {}
 
+    def thresholds_with(self, override: GateOverride | None = None) -> GateThresholds:
+        """The file's default thresholds with ``override`` on top (for callers outside a
+        workflow, e.g. the Helix service)."""
+        return _apply(self._base, override)
+
     def thresholds_for(self, workflow: WorkflowDef, step: StepDef) -> GateThresholds:
         key = (workflow.name, workflow.version, step.id)
         hit = self._cache.get(key)
@@ -109,12 +121,15 @@ class HelixQualityGate:
         attempt: int,
         thresholds: GateThresholds,
         agent_error: str | None = None,
+        agent_failure: AgentFailureKind | None = None,
     ) -> GateVerdict:
         """Pass, retry (with feedback), escalate, or fail one attempt of a step.
 
         Rules, in order:
         1. An evaluator that crashed or timed out fails closed: escalate.
-        2. The agent itself failed: retry while attempts remain, then the exhausted policy.
+        2. The agent itself failed (``agent_error``): a bug or a refused call (``agent_failure``
+           BUG or REJECTED) follows ``on_agent_bug`` (default: fail); any other failure (transient,
+           bad output, or not classified) retries while attempts remain, then the exhausted policy.
         3. Risk above ``max_mri``: retry when the factors the agent can correct itself (it
            leaked personal data, say) are what put it over the bar — the rest alone would pass —
            and attempts remain; otherwise escalate. Risk never becomes a plain failure: a human
@@ -136,6 +151,10 @@ class HelixQualityGate:
                 )
         if agent_error is not None:
             reason = f"agent failed: {agent_error}"
+            if agent_failure is not None and not agent_failure.retryable:
+                bug = self._on_bug(agent_failure, reason, t)
+                if bug is not None:
+                    return bug
             if can_retry:
                 return GateVerdict(GateDecision.RETRY, (reason,), t)
             return GateVerdict(exhausted, (reason, f"no attempts left ({t.max_attempts})"), t)
@@ -164,3 +183,12 @@ class HelixQualityGate:
             reasons.append(f"no attempts left ({t.max_attempts})")
             return GateVerdict(exhausted, tuple(reasons), t)
         return GateVerdict(GateDecision.PASS, (), t)
+
+    def _on_bug(self, kind: AgentFailureKind, reason: str, t: GateThresholds) -> GateVerdict | None:
+        """The verdict for an agent bug per ``on_agent_bug``; None means "retry like the rest"."""
+        policy = self.config.on_agent_bug
+        if policy == "retry":
+            return None
+        why = (reason, f"agent failure is {kind.value}: another attempt gives the same result")
+        decision = GateDecision.FAIL if policy == "fail" else GateDecision.ESCALATE
+        return GateVerdict(decision, why, t)

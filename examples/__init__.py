@@ -1,0 +1,1 @@
+"""The runbook's three workflow patterns as example apps (financial, customer service, content)."""

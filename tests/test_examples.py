@@ -1,0 +1,286 @@
+"""The runbook's three workflow patterns (examples/): financial, customer service, content.
+
+Each runs offline with its deterministic agents through the real engine, gate and GIL; the
+content app also runs with ChatAgents against a (scripted) OpenAI-compatible endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from maestro_helix import Maestro, RunStatus
+from maestro_helix.appspec import AppSpec, load_app
+from maestro_helix.cli.main import app as cli
+from maestro_helix.governance.policy import Decision, Role
+from openai_server import Reply, ScriptedServer, Seen, chat_reply
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    for var in ("MAESTRO_LLM_BASE_URL", "MAESTRO_LLM_MODEL", "MAESTRO_EXAMPLE_LEDGER"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def inputs(example: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / example / "inputs" / f"{name}.json").read_text())
+    return data
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def spec_of(example: str, log: Path) -> AppSpec:
+    from importlib import import_module
+
+    mod = import_module(f"examples.{example}.app")
+    spec: AppSpec = mod.spec(log)
+    return spec
+
+
+async def _open(tmp_path: Path, example: str, spec: AppSpec) -> Any:
+    policy = EXAMPLES / example / "governance.json"
+    return Maestro.open(
+        tmp_path / "m.db",
+        agents=spec.agents,
+        action_types=spec.action_types,
+        evaluators=spec.evaluators,
+        policy=policy if policy.exists() else None,
+    )
+
+
+async def _approve(m: Maestro, request_id: str, *people: str) -> Any:
+    out = None
+    for who in people:
+        out = await m.governance.decide(
+            request_id, operator_id=who, role=Role.APPROVER, decision=Decision.APPROVE
+        )
+    return out
+
+
+# --- financial ----------------------------------------------------------------------------------
+
+
+async def test_large_invoice_is_paid_once_after_two_distinct_approvers(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.jsonl"
+    spec = spec_of("financial", bank)
+    async with await _open(tmp_path, "financial", spec) as m:
+        wf = await m.engine.register(spec.workflows[0])
+        run_id = await m.engine.submit(wf, inputs("financial", "large"), operator_id="clerk")
+        r = await m.engine.wait(run_id)
+        assert r.status is RunStatus.ESCALATED
+        assert [a.step_id for a in r.attempts] == ["extract", "check", "pay"]
+        assert r.outputs["extract"]["amount"] == 48_200.0
+        (req,) = await m.store.list_requests(run_id=run_id)
+        assert req.required_approvals == 2
+        assert "two-person rule: amount 48,200.00 > 10,000.00" in req.reasons
+        first = await _approve(m, req.request_id, "ann")
+        assert first.request.status == "pending" and lines(bank) == []
+        second = await _approve(m, req.request_id, "bob")
+        assert second.request.status == "approved"
+        await m.engine.resume_unfinished()
+        done = await m.engine.wait(run_id)
+    assert done.status is RunStatus.COMPLETED
+    (transfer,) = lines(bank)
+    assert (transfer["vendor_id"], transfer["amount"]) == ("V-230", 48_200.0)
+
+
+async def test_small_invoice_needs_one_approver(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.jsonl"
+    spec = spec_of("financial", bank)
+    async with await _open(tmp_path, "financial", spec) as m:
+        wf = await m.engine.register(spec.workflows[0])
+        run_id = await m.engine.submit(wf, inputs("financial", "small"), operator_id="clerk")
+        await m.engine.wait(run_id)
+        (req,) = await m.store.list_requests(run_id=run_id)
+        assert req.required_approvals == 1
+        await _approve(m, req.request_id, "ann")
+        await m.engine.resume_unfinished()
+        done = await m.engine.wait(run_id)
+    assert done.status is RunStatus.COMPLETED
+    assert [t["amount"] for t in lines(bank)] == [750.0]
+
+
+async def test_invoice_with_a_changed_bank_account_goes_to_people_unpaid(tmp_path: Path) -> None:
+    bank = tmp_path / "bank.jsonl"
+    spec = spec_of("financial", bank)
+    async with await _open(tmp_path, "financial", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("financial", "mismatch"))
+        (req,) = await m.store.list_requests(run_id=r.run_id)
+    assert r.status is RunStatus.ESCALATED
+    assert [(a.step_id, a.decision) for a in r.attempts][-1] == ("check", "escalate")
+    assert req.kind == "escalation"
+    assert lines(bank) == []
+
+
+# --- customer service ---------------------------------------------------------------------------
+
+
+async def test_small_refund_runs_at_once_and_the_reply_keeps_personal_data_out(
+    tmp_path: Path,
+) -> None:
+    crm = tmp_path / "crm.jsonl"
+    spec = spec_of("customer_service", crm)
+    msg = inputs("customer_service", "small_refund")
+    async with await _open(tmp_path, "customer_service", spec) as m:
+        r = await m.run(spec.workflows[0], msg)
+        steps = await m.store.step_records(r.run_id)
+    assert r.status is RunStatus.COMPLETED
+    replies = [a for a in r.attempts if a.step_id == "reply"]
+    assert [a.decision for a in replies] == ["retry", "pass"]  # the first draft leaked the e-mail
+    first_reply = next(s for s in steps if s.step_id == "reply" and s.attempt == 1)
+    assert msg["customer"]["email"] in json.dumps(first_reply.output)
+    final = r.outputs["reply"]["text"]
+    assert msg["customer"]["email"] not in final and "A-20417" in final
+    assert [x["amount"] for x in lines(crm)] == [24.9]
+
+
+@pytest.mark.parametrize(("name", "approvals"), [("medium_refund", 1), ("large_refund", 2)])
+async def test_refund_tiers_need_one_or_two_approvers(
+    tmp_path: Path, name: str, approvals: int
+) -> None:
+    crm = tmp_path / "crm.jsonl"
+    spec = spec_of("customer_service", crm)
+    async with await _open(tmp_path, "customer_service", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("customer_service", name))
+        (req,) = await m.store.list_requests(run_id=r.run_id)
+    assert r.status is RunStatus.ESCALATED
+    assert req.required_approvals == approvals
+    assert any(x.startswith("amount ") and "> limit 100.00" in x for x in req.reasons)
+    assert any("two-person rule: amount" in x for x in req.reasons) == (approvals == 2)
+    assert lines(crm) == []
+
+
+async def test_a_question_gets_a_reply_and_no_refund(tmp_path: Path) -> None:
+    crm = tmp_path / "crm.jsonl"
+    spec = spec_of("customer_service", crm)
+    async with await _open(tmp_path, "customer_service", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("customer_service", "question"))
+    assert r.status is RunStatus.COMPLETED
+    assert r.outputs["refund"]["decision"] == "none"
+    assert lines(crm) == []
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+async def test_clean_sources_are_drafted_and_published_once(tmp_path: Path) -> None:
+    site = tmp_path / "site.jsonl"
+    spec = spec_of("content", site)
+    async with await _open(tmp_path, "content", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("content", "clean"))
+    assert r.status is RunStatus.COMPLETED
+    assert [p["slug"] for p in lines(site)] == ["heat-pumps"]
+
+
+async def test_injection_in_a_source_is_caught_before_anything_is_published(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site.jsonl"
+    spec = spec_of("content", site)
+    async with await _open(tmp_path, "content", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("content", "injected"))
+        (req,) = await m.store.list_requests(run_id=r.run_id)
+    assert r.status is RunStatus.ESCALATED
+    assert [(a.step_id, a.decision) for a in r.attempts] == [("research", "escalate")]
+    assert any("injection" in reason for reason in req.reasons)
+    assert lines(site) == []
+
+
+# --- with a model endpoint ----------------------------------------------------------------------
+
+
+def _content_model(seen: Seen) -> Reply:
+    """A stand-in model: JSON facts for the researcher, Markdown for the writer."""
+    messages = seen.body["messages"]
+    if seen.body.get("response_format", {}).get("type") == "json_object":
+        user = messages[-1]["content"]
+        facts = [
+            {"fact": "Heat pumps move heat instead of burning fuel.", "source": "https://a.example"}
+        ]
+        assert "heat pumps" in user
+        return chat_reply(json.dumps({"facts": facts, "sources": ["https://a.example"]}))
+    body = (
+        "# Heat pumps, briefly\n\nHeat pumps move heat instead of burning fuel, so a home "
+        "heated by heat pumps needs far less energy than one heated by a gas boiler. Installers "
+        "say demand keeps growing.\n\n## Sources\n\n- https://a.example\n"
+    )
+    return chat_reply(body)
+
+
+@pytest.fixture
+def model_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
+    s = ScriptedServer(_content_model).start()
+    monkeypatch.setenv("MAESTRO_LLM_BASE_URL", s.base_url)
+    monkeypatch.setenv("MAESTRO_LLM_MODEL", "scripted")
+    yield s
+    s.stop()
+
+
+async def test_content_app_runs_with_chat_agents_when_an_endpoint_is_configured(
+    tmp_path: Path, model_endpoint: ScriptedServer
+) -> None:
+    site = tmp_path / "site.jsonl"
+    spec = spec_of("content", site)
+    assert type(spec.agents.get("content.researcher")).__name__ == "ChatAgent"
+    async with await _open(tmp_path, "content", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("content", "clean"))
+    assert r.status is RunStatus.COMPLETED, r.attempts
+    assert len(model_endpoint.seen) == 2
+    assert r.outputs["research"]["facts"][0]["source"] == "https://a.example"
+    assert [p["slug"] for p in lines(site)] == ["heat-pumps"]
+
+
+async def test_injected_source_is_caught_with_chat_agents_too(
+    tmp_path: Path, model_endpoint: ScriptedServer
+) -> None:
+    site = tmp_path / "site.jsonl"
+    spec = spec_of("content", site)
+    async with await _open(tmp_path, "content", spec) as m:
+        r = await m.run(spec.workflows[0], inputs("content", "injected"))
+    assert r.status is RunStatus.ESCALATED
+    assert lines(site) == []
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("example", "name", "status"),
+    [
+        ("financial", "large", "escalated"),
+        ("customer_service", "small_refund", "completed"),
+        ("content", "injected", "escalated"),
+    ],
+)
+def test_maestro_run_runs_each_example_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example: str, name: str, status: str
+) -> None:
+    monkeypatch.chdir(ROOT)
+    args = [
+        "run",
+        f"examples/{example}/workflow.yaml",
+        "--app",
+        f"examples.{example}.app:spec",
+        "--db",
+        str(tmp_path / "cli.db"),
+        "--json",
+        "--input",
+        json.dumps(inputs(example, name)),
+    ]
+    if (EXAMPLES / example / "governance.json").exists():
+        args += ["--policy", f"examples/{example}/governance.json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["status"] == status
+    assert load_app(f"examples.{example}.app:spec").workflows
