@@ -68,7 +68,7 @@ def reply(inp: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
             "as store credit; you will see it on your account within two working days."
         )
     elif inp.get("category") == "delivery":
-        lines.append(f"Thank you for waiting. {order} leaves our warehouse tomorrow.")
+        lines.append(f"Thank you for waiting. Your order {order} leaves our warehouse tomorrow.")
     else:
         lines.append(f"Thank you for writing about {order}. A colleague will answer today.")
     # the first draft confirms the contact details, as a careless agent would; the gate's
@@ -82,7 +82,12 @@ def reply(inp: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
 def refund(inp: Mapping[str, Any]) -> AgentOutput:
     amount = inp.get("amount")
     if inp.get("category") != "refund" or not isinstance(amount, int | float) or amount <= 0:
-        return AgentOutput(text="No refund asked for.", data={"decision": "none"})
+        return AgentOutput(
+            text="Nothing to pay back: this message is not a refund request (category "
+            + str(inp.get("category"))
+            + ").",
+            data={"decision": "none"},
+        )
     payload = {"order_id": inp["order_id"], "amount": float(amount), "currency": "EUR"}
     return AgentOutput(
         text=f"Refund of {float(amount):.2f} EUR as store credit for {inp['order_id']}.",

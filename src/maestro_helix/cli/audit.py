@@ -15,8 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.cli.common import DbOpt, ExitCode, err, out, run_async
+from maestro_helix.cli.common import DbOpt, ExitCode, err, open_store, out, run_async
 from maestro_helix.core.errors import AuditLogError, ConfigError
 from maestro_helix.governance.auditlog import (
     Anchor,

@@ -47,8 +47,8 @@ from maestro_helix.governance.identity import (
 )
 from maestro_helix.governance.planning import approval_summary, own_payloads
 from maestro_helix.governance.policy import Decision, Role
+from maestro_helix.governance.records import OperatorChange
 from maestro_helix.governance.rules import Verdict
-from maestro_helix.store.admin_sql import OperatorChange
 
 approvals_app = typer.Typer(help="Decide what GIL is waiting for.", no_args_is_help=True)
 operators_app = typer.Typer(help="People who may look, run and decide.", no_args_is_help=True)

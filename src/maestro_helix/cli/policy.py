@@ -15,16 +15,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from maestro_helix.app import open_store
-from maestro_helix.appspec import load_app
-from maestro_helix.cli.common import AppOpt, DbOpt, ExitCode, TokenOpt, out, run_async
+from maestro_helix.cli.common import (
+    AppOpt,
+    DbOpt,
+    ExitCode,
+    TokenOpt,
+    load_app,
+    open_store,
+    out,
+    run_async,
+)
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.ports import Store
 from maestro_helix.governance.identity import Operator, authenticate
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.policy_admin import apply_policy, decide_policy_change
 from maestro_helix.governance.policy_change import loosenings
-from maestro_helix.store.admin_sql import PolicyChange, PolicyChangeStatus
+from maestro_helix.governance.records import PolicyChange, PolicyChangeStatus
 
 policy_app = typer.Typer(
     help="The active governance policy: show, diff, apply.", no_args_is_help=True

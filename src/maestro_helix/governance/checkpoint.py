@@ -23,10 +23,10 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:  # imported where used: `maestro --help` must not pay for cryptography
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from maestro_helix.core.errors import AuditLogError, ConfigError
 from maestro_helix.governance.merkle import HASH_SIZE
@@ -153,6 +153,8 @@ class NoteVerifier:
     """Checks the signature of one key (name + public key) on checkpoint notes."""
 
     def __init__(self, name: str, public_key: bytes) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         self.name = name
         self.public_key = public_key
         self.key_id = key_id(name, public_key)
@@ -184,6 +186,8 @@ class NoteVerifier:
             AuditLogError: malformed note, no signature by this key, or a signature that does not
                 verify (a forgery, or a note signed by another key under the same name).
         """
+        from cryptography.exceptions import InvalidSignature
+
         body, sig_lines = _split_note(note)
         mine = [(kid, sig) for name, kid, sig in sig_lines if name == self.name]
         if not mine:
@@ -236,6 +240,9 @@ def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
 
 def init_keys(keys_dir: Path, name: str = DEFAULT_ORIGIN) -> NoteSigner:
     """Create a new signing key in ``keys_dir``; refuse to overwrite one that exists."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key_path = keys_dir / PRIVATE_KEY_FILE
     if key_path.exists():
         raise ConfigError(str(key_path), "", "a signing key exists already (not overwritten)")
@@ -265,6 +272,9 @@ def load_verifier(path: Path) -> NoteVerifier:
 
 def load_signer(keys_dir: Path) -> NoteSigner:
     """The signing key in ``keys_dir`` (its name from the verifier key beside it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key_path = keys_dir / PRIVATE_KEY_FILE
     try:
         mode = key_path.stat().st_mode

@@ -275,6 +275,14 @@ def _ends_complete(body: str, last_line: str) -> bool:
     return "://" in tail or len(_WORDS.findall(last_line)) < 4
 
 
+def _closing_line(body: str) -> bool:
+    """The last line stands apart (after a blank line) and what comes before it is finished:
+    "Kind regards, the support team" under a letter."""
+    head = body.rpartition("\n")[0]
+    before = head.rstrip()
+    return head.endswith("\n") and bool(before) and before[-1] in ".!?)\"'"
+
+
 def check_truncation(text: str) -> Check:
     """An answer that stops mid-sentence (or mid code block) instead of finishing."""
     body = text.rstrip()
@@ -286,6 +294,8 @@ def check_truncation(text: str) -> Check:
     words = _WORDS.findall(last_line.lower())
     if len(words) < 4 and "\n" in body:
         return Check(_OK, "ends on a short line (label, signature or value)")
+    if len(words) <= 6 and words[-1] not in _DANGLING and _closing_line(body):
+        return Check(_OK, "ends on a closing line after complete sentences (a sign-off)")
     if len(_WORDS.findall(body)) < 4:
         return Check(_OK, "too short to judge")
     last = words[-1] if words else ""

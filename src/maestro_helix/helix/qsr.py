@@ -413,7 +413,10 @@ class QSREvaluator(CustomRunner):
                 f"relevance scorer {type(self.relevance).__name__} returned {rel!r}, "
                 "expected a number in 0..1",
             )
-        self._relevance(b, float(rel), req.task or req.input_text, self._weights["relevance"])
+        weight = self._weights["relevance"]
+        if req.expect.output_schema is not None:  # the structure is the contract; prose counts less
+            weight *= 0.25
+        self._relevance(b, float(rel), req.task or req.input_text, weight)
         return None
 
     def _defects(self, b: _Builtin, req: EvaluationRequest, text: str, fmt: str) -> None:

@@ -99,6 +99,21 @@ def _other_definition(
     return None
 
 
+_GREETING: Final = re.compile(
+    r"^(?:hello|hi|hey|dear|good (?:morning|afternoon|evening))\b[^.!?]*,$", re.I
+)
+
+
+def _letter_body(sents: list[str]) -> list[str]:
+    """A letter's sentences without its salutation ("Hello Sam,") and its sign-off ("Kind
+    regards, the support team"): those say nothing about what the answer is about."""
+    if sents and _GREETING.match(sents[0].strip()):
+        sents = sents[1:]
+    if sents and len(sents[-1].split()) <= 6 and sents[-1].rstrip()[-1:] not in ".!?":
+        sents = sents[:-1]
+    return sents
+
+
 def check_focus(text: str, subject: Sequence[str], tok: Tokenizer) -> Check | None:
     """An answer about something else that names the subject in passing.
 
@@ -111,7 +126,7 @@ def check_focus(text: str, subject: Sequence[str], tok: Tokenizer) -> Check | No
     if not subject:
         return None
     subj = set(subject)
-    sents = sentences(text)
+    sents = _letter_body(sentences(text))
     if len(sents) < 3:
         return None
     where = [i for i, s in enumerate(sents) if subj.intersection(tok.tokens(s, remember=False))]
