@@ -114,7 +114,8 @@ async def test_a_system_on_a_batched_store_sequences_everything_it_wrote(
     """Engine, governance and actions write through the same path; at close nothing is pending
     and the whole log verifies."""
     from maestro_helix import Maestro
-    from maestro_helix.agents.demo import demo_app, demo_tasks
+    from maestro_helix.agents.demo import demo_tasks
+    from maestro_helix.appspec import demo_app
 
     spec = demo_app()
     async with Maestro.open(

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends
 
 from maestro_helix.api._auth import AnyRole, System, require
 from maestro_helix.api._errors import ApiError
+from maestro_helix.api._ops import error_responses
 from maestro_helix.governance.identity import Operator, change_operator
 from maestro_helix.governance.policy import Role
-from maestro_helix.store.admin_sql import OperatorChange, OperatorNotFound
+from maestro_helix.governance.records import OperatorChange, OperatorNotFound
 
 __all__ = ["admin_router"]
 
@@ -20,7 +21,7 @@ AdminRole = Annotated[Operator, Depends(require(Role.ADMIN))]
 def admin_router() -> APIRouter:
     r = APIRouter()
 
-    @r.get("/operators")
+    @r.get("/operators", responses=error_responses(403))
     async def list_operators(system: System, _: AdminRole) -> dict[str, Any]:
         ops = await system.store.list_operators()
         return {
@@ -49,25 +50,25 @@ def admin_router() -> APIRouter:
             body["token"] = token  # shown once
         return body
 
-    @r.post("/operators/{name}/disable")
+    @r.post("/operators/{name}/disable", responses=error_responses(403, 404, 422))
     async def disable(name: str, system: System, op: AdminRole) -> dict[str, Any]:
         """The operator's token stops working at once, in every process."""
         return await _change(system, name, OperatorChange.DISABLE, op)
 
-    @r.post("/operators/{name}/enable")
+    @r.post("/operators/{name}/enable", responses=error_responses(403, 404, 422))
     async def enable(name: str, system: System, op: AdminRole) -> dict[str, Any]:
         return await _change(system, name, OperatorChange.ENABLE, op)
 
-    @r.post("/operators/{name}/rotate-token")
+    @r.post("/operators/{name}/rotate-token", responses=error_responses(403, 404, 422))
     async def rotate(name: str, system: System, op: AdminRole) -> dict[str, Any]:
         """A new token (in the answer, once); the old one stops working at once."""
         return await _change(system, name, OperatorChange.ROTATE, op)
 
-    @r.delete("/operators/{name}")
+    @r.delete("/operators/{name}", responses=error_responses(403, 404, 422))
     async def remove(name: str, system: System, op: AdminRole) -> dict[str, Any]:
         return await _change(system, name, OperatorChange.REMOVE, op)
 
-    @r.get("/policy")
+    @r.get("/policy", responses=error_responses(403))
     async def active_policy(system: System, _: AnyRole) -> dict[str, Any]:
         """The active governance policy, its version and who set it."""
         active = await system.store.active_policy()

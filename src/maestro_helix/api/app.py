@@ -76,11 +76,31 @@ class StartRun(BaseModel):
         return self
 
 
+_REASON: dict[str, Any] = {"type": "string", "pattern": "\\S"}
+_HASH: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
 class DecisionBody(BaseModel):
     """Body of ``POST /approvals/{request_id}/decision``: an approval or an override carries
     the SHA-256 of the payload the operator reviewed (``payload_hash``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # the document says what the validator enforces: only a rejection may omit the hash
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"decision": {"const": "reject"}}},
+                    "then": {"required": ["reason"], "properties": {"reason": _REASON}},
+                    "else": {"required": ["payload_hash"], "properties": {"payload_hash": _HASH}},
+                },
+                {
+                    "if": {"properties": {"decision": {"const": "override"}}},
+                    "then": {"required": ["reason"], "properties": {"reason": _REASON}},
+                },
+            ]
+        },
+    )
     decision: Decision
     reason: str | None = Field(default=None, max_length=4000)
     payload_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")

@@ -113,8 +113,7 @@ def approvals_list(
                         _count(r, approvals).replace(" of ", "/"),
                         _left(r) if r.status == "pending" else r.status,
                     ],
-                    note=f"{what}: "
-                    f"{r.scores.get('rule') or '; '.join(r.reasons) or 'no reason given'}",
+                    note=f"{what}: {'; '.join(r.reasons) or 'no reason given'}",
                 )
             )
         print_rows(out, f"{len(rows)} {status} request(s)", _REQUEST_COLUMNS, lines)

@@ -430,7 +430,14 @@ class QSREvaluator(CustomRunner):
                     ("refusal", cr.check_refusal(text, tok)),
                     ("truncation", cr.check_truncation(text)),
                     ("degeneration", cr.check_degeneration(text)),
-                    ("echo", cr.check_echo(text, req.task, req.input_text, tok)),
+                    # an output that carries data or proposes actions may restate the task in
+                    # its text ("Refund of 50 USD to C-11 prepared"): the work is in the rest
+                    (
+                        "echo",
+                        None
+                        if req.output.data or req.output.actions
+                        else cr.check_echo(text, req.task, req.input_text, tok),
+                    ),
                     ("focus", topic.check_focus(text, topic.subject_terms(req.task, tok), tok)),
                 ]
         if req.sources:

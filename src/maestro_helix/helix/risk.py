@@ -375,9 +375,12 @@ class RiskAssessor:
     def _injection_factors(req: RiskRequest, output_text: str) -> list[RiskFactor]:
         """Input, output, retrieved documents and action arguments, each scanned on its own
         (:func:`maestro_helix.helix.injection.detect`: normalised, decoded, rules + model)."""
+        # the output's text and each of its data values are scanned each on its own: joined,
+        # benign "key: value" lines read like the fake turns of a conversation to the model
+        outputs = [req.output.text, *(line for line in _data_lines(req.output.data))]
         scans: list[tuple[str, str, float, bool]] = [
             ("input", req.input_text, INJECTION_INPUT_SCORE, False),
-            ("output", output_text, INJECTION_OUTPUT_SCORE, True),
+            *(("output", t, INJECTION_OUTPUT_SCORE, True) for t in outputs if t.strip()),
         ]
         scans += [("document", d, INJECTION_DOCUMENT_SCORE, False) for d in req.documents]
         scans += [
