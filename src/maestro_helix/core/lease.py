@@ -23,8 +23,10 @@ __all__ = ["DEFAULT_HANDOFF_S", "DEFAULT_LEASE_S", "Ownership", "process_owner_i
 DEFAULT_LEASE_S = 10.0
 """A dead process's runs are taken over this long after its last renewal."""
 
-DEFAULT_HANDOFF_S = 120.0
-"""A run whose next step waits on the work queue is re-dispatched after this long untouched."""
+DEFAULT_HANDOFF_S = 30.0
+"""A run whose next step waits on the work queue is re-dispatched after this long untouched
+(its dispatcher may have died between the commit and the hand-out). A re-dispatched item that
+turns out to be a duplicate is harmless: the fencing epoch lets only one of them commit."""
 
 
 def process_owner_id() -> str:
