@@ -206,10 +206,18 @@ class ThreadedStore(Store):
     def _run_lost_safe(self, conn: Connection, ops: list[_Op]) -> Connection:
         """Run a batch; if the connection dies under it, reconnect and run it again."""
         deadline = time.monotonic() + self.reconnect_s
+        pause = 0.02
         while True:
             try:
                 self._run_batch(conn, ops, raise_lost=True)
                 return conn
+            except _Busy as busy:  # another process kept the write lock past busy_timeout
+                if time.monotonic() > deadline:
+                    _deliver([(op, None, StoreError(f"database busy: {busy}")) for op in ops])
+                    return conn
+                log.info("database busy; trying the batch again", extra={"error": str(busy)})
+                time.sleep(pause)  # the failed transaction wrote nothing: run it again whole
+                pause = min(pause * 2, 1.0)
             except _ConnectionLost as lost:
                 log.warning("database connection lost; reconnecting", extra={"error": str(lost)})
                 if time.monotonic() > deadline:
@@ -235,6 +243,8 @@ class ThreadedStore(Store):
         except Exception as e:
             if raise_lost and _is_disconnect(e):
                 raise _ConnectionLost(_reason(e)) from e
+            if raise_lost and _is_busy(e):
+                raise _Busy(_reason(e)) from e
             if len(ops) == 1:
                 _deliver([(ops[0], None, self._translate(e))])
                 return
@@ -594,6 +604,16 @@ class ThreadedStore(Store):
 
 class _ConnectionLost(Exception):
     pass
+
+
+class _Busy(Exception):
+    pass
+
+
+def _is_busy(e: BaseException) -> bool:
+    """SQLite's "database is locked": a writer in another process outlasted busy_timeout (its
+    busy handler is not fair under sustained load); the transaction wrote nothing."""
+    return isinstance(e, DBAPIError) and "database is locked" in str(getattr(e, "orig", e))
 
 
 def _is_disconnect(e: BaseException) -> bool:
