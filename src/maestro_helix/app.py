@@ -40,6 +40,7 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 from maestro_helix.observability.metrics import HelixMetrics, MetricsLink
 from maestro_helix.observability.tracing import TracingLink, run_span, tracer_provider_from_env
+from maestro_helix.ops.canary import Rollout
 from maestro_helix.store.sequencer import AuditSequencer
 from maestro_helix.store.sqlite import SQLiteStore
 
@@ -122,6 +123,7 @@ class Maestro:
     metrics: HelixMetrics
     work_queue: Any = None  # set by the CLI when steps go to workers
     checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
+    rollout: Rollout | None = None  # stages, sign-offs, canaries (ops/canary.py)
 
     @classmethod
     @asynccontextmanager
@@ -274,6 +276,13 @@ class Maestro:
                 governance,
                 the_metrics,
                 checkpointer=checkpointer,
+                rollout=Rollout(
+                    store,
+                    governance.action_types,
+                    publish=engine.publish,
+                    metrics=the_metrics.canary,
+                    clock=clock,
+                ),
             )
             if resume:
                 resumed = await engine.resume_unfinished()
@@ -281,7 +290,8 @@ class Maestro:
                     log.info("resuming unfinished runs", extra={"count": len(resumed)})
             if housekeeping_s is not None:
                 task = asyncio.create_task(
-                    housekeeping(engine, governance, housekeeping_s), name="maestro-housekeeping"
+                    housekeeping(engine, governance, housekeeping_s, system.rollout),
+                    name="maestro-housekeeping",
                 )
                 stack.push_async_callback(_cancel, task)
             yield system

@@ -24,6 +24,7 @@ from maestro_helix.core.errors import (
     StoreError,
     WorkflowNotFound,
 )
+from maestro_helix.core.rollout import RouteRefused, StageRefused
 from maestro_helix.governance.identity import AuthError
 from maestro_helix.store.gil_sql import RequestNotFound
 
@@ -107,6 +108,10 @@ def translate(exc: MaestroError) -> ApiError:
         return ApiError(422, "invalid_input", str(exc), path=exc.path)
     if isinstance(exc, InvalidTransition):
         return ApiError(409, "invalid_transition", str(exc))
+    if isinstance(exc, StageRefused):  # a rollout rule (sign-offs, stage, canary)
+        return ApiError(409, f"rollout_{exc.code}", str(exc))
+    if isinstance(exc, RouteRefused):
+        return ApiError(409, "version_rolled_back", str(exc))
     if isinstance(exc, ConfigError):
         # a stored definition this process cannot run (its agents or actions are not here)
         return ApiError(409, "workflow_unavailable", str(exc))

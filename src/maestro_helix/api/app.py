@@ -24,6 +24,7 @@ from maestro_helix.api._errors import REFUSAL_STATUS, ApiError, BodyLimit, insta
 from maestro_helix.api._health import health_router
 from maestro_helix.api._helix import helix_router
 from maestro_helix.api._ops import error_responses, ops_router
+from maestro_helix.api._rollout import rollout_router
 from maestro_helix.api._views import (
     action_results,
     approvals_json,
@@ -66,13 +67,29 @@ class StartRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     workflow: str = Field(min_length=1, max_length=200)
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="run exactly this version (never a rolled-back one); default: the "
+        "production version or, by `key`, a running canary's candidate (no production version "
+        "yet: the newest)",
+    )
     input: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="the canary assignment key (e.g. a customer id: the same key always gets "
+        "the same side); default: the run id. Only its hash is stored.",
+    )
 
     @model_validator(mode="after")
     def _no_nul(self) -> StartRun:
         _storable(self.workflow, "workflow")
         _storable(self.input, "input")
+        if self.key is not None:
+            _storable(self.key, "key")
         return self
 
 
@@ -136,12 +153,26 @@ def _api_router() -> APIRouter:
     @r.post(
         "/runs",
         status_code=202,
-        responses=error_responses(400, 403, 404, 413, 422, words={404: "no such workflow"}),
+        responses=error_responses(
+            400,
+            403,
+            404,
+            409,
+            413,
+            422,
+            words={404: "no such workflow", 409: "the version asked for was rolled back"},
+        ),
     )
     async def start_run(body: StartRun, system: System, op: OperatorRole) -> JSONResponse:
         """Start a run of a registered workflow as the caller."""
         defn = await system.store.get_workflow(body.workflow, body.version)
-        run_id = await system.engine.submit(defn, body.input, operator_id=op.operator_id)
+        run_id = await system.engine.submit(
+            defn,
+            body.input,
+            operator_id=op.operator_id,
+            key=body.key,
+            pin=body.version is not None,
+        )
         return JSONResponse(
             {"run_id": run_id}, status_code=202, headers={"Location": f"/runs/{run_id}"}
         )
@@ -285,6 +316,7 @@ def create_app(system: Maestro) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(_api_router())
     app.include_router(ops_router())
+    app.include_router(rollout_router())
     app.include_router(admin_router())
     app.include_router(audit_router())
     app.include_router(helix_router())

@@ -147,7 +147,8 @@ async def serve(
     )
     server = _Server(config)
     ticker = asyncio.create_task(
-        housekeeping(system.engine, system.governance, interval_s), name="maestro-housekeeping"
+        housekeeping(system.engine, system.governance, interval_s, system.rollout),
+        name="maestro-housekeeping",
     )
     serving = asyncio.ensure_future(
         tls.serve(server, [sock]) if tls is not None else server.serve(sockets=[sock])

@@ -40,6 +40,7 @@ from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
+from maestro_helix.cli.rollout import register_rollout
 from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
 from maestro_helix.governance.policy import load_policy
@@ -63,6 +64,7 @@ app.command("serve")(gil.serve)
 app.command("worker")(gil.worker)
 app.add_typer(certs_app, name="certs")
 app.command("report")(report)
+register_rollout(workflows_app)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
 
@@ -177,7 +179,7 @@ def run_cmd(
         spec = load_app(app_spec)
         async with open_system(db, spec, gates, policy, resume=False) as m:
             stored = await m.engine.register(defn, source=file.name)
-            result = await m.engine.run(stored, data)
+            result = await m.engine.run(stored, data, pin=True)  # the file given, as given
         if as_json:
             print_json(
                 {

@@ -284,6 +284,43 @@ class Store(ABC):
     @abstractmethod
     async def mri_log(self, **filters: Any) -> Any: ...
 
+    # -- rollout: stages, sign-offs, canaries (store/stages_sql.py; values in core/rollout.py) --
+
+    async def route_plan(self, name: str) -> Any:
+        """The :class:`~maestro_helix.core.rollout.RoutePlan` of ``name`` now."""
+        raise NotImplementedError
+
+    async def create_routed_runs(
+        self,
+        runs: Sequence[NewRun],
+        events: Sequence[EventRecord],
+        routes: Sequence[Any],
+        token: str,
+    ) -> None:
+        """Like :meth:`create_runs`, with each run's route; RouteChanged if the plan moved on."""
+        raise NotImplementedError
+
+    async def stage_view(self, name: str) -> Any:
+        raise NotImplementedError
+
+    async def sign_off(self, signoff: Any, policy: Any, irreversible_added: bool) -> Any:
+        raise NotImplementedError
+
+    async def promote_version(self, name: str, version: int, target: Any, **kw: Any) -> Any:
+        raise NotImplementedError
+
+    async def start_canary(self, name: str, version: int, config: Any, **kw: Any) -> Any:
+        raise NotImplementedError
+
+    async def evaluate_canary(self, name: str, ts: str, by: str | None = None) -> Any:
+        raise NotImplementedError
+
+    async def abort_canary(self, name: str, ts: str, by: str, reason: str) -> Any:
+        raise NotImplementedError
+
+    async def running_canaries(self) -> list[str]:
+        raise NotImplementedError
+
     # -- the verifiable log (Merkle tree checkpoints; governance/merkle.py) --------------------
 
     @abstractmethod

@@ -34,6 +34,7 @@ from maestro_helix.core.steps import StepInput, StepOutcome, feedback_for
 from maestro_helix.core.work import Dispatcher, WorkItem
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import MaestroHelixBridge
+from maestro_helix.engine.routing import RouteChanged, RoutePlan, RunRoute, route, store_routed
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
@@ -336,10 +337,22 @@ class Engine:
         return data
 
     async def submit(
-        self, defn: WorkflowDef, input: Mapping[str, Any], *, operator_id: str | None = None
+        self,
+        defn: WorkflowDef,
+        input: Mapping[str, Any],
+        *,
+        operator_id: str | None = None,
+        key: str | None = None,
+        pin: bool = False,
     ) -> str:
-        """Store a new run and queue it. Returns its id once the run is durable."""
-        ids = await self.submit_many(defn, [input], operator_id=operator_id)
+        """Store a new run and queue it. Returns its id once the run is durable.
+
+        The version it runs is chosen here, once (:func:`~maestro_helix.engine.routing.route`):
+        ``defn``'s own version while the workflow has no production version (or when ``pin``),
+        else production or, by ``key`` (default: the run id), a running canary's candidate."""
+        ids = await self.submit_many(
+            defn, [input], operator_id=operator_id, keys=None if key is None else [key], pin=pin
+        )
         return ids[0]
 
     async def submit_many(
@@ -349,33 +362,47 @@ class Engine:
         *,
         operator_id: str | None = None,
         chunk: int = 500,
+        keys: Sequence[str | None] | None = None,
+        pin: bool = False,
     ) -> list[str]:
         """Store many runs (in chunks, each one transaction) and queue them.
 
         New runs are leased to this process (or to the work queue) as they are stored. Runs of a
-        paused workflow are stored paused and continue when the workflow is resumed."""
+        paused workflow are stored paused and continue when the workflow is resumed. Each run's
+        version (and why) is decided once, from the store, as it is stored (see :meth:`submit`)."""
         if self._closing:
             raise MaestroError("the engine is closed")
         if (defn.name, defn.version) not in self._defs:
             defn = await self.register(defn)
-        checked = [self._check_input(defn, x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+        ids = [str(uuid.uuid4()) for _ in inputs]
+        keys = list(keys) if keys is not None else [None] * len(inputs)
+        plan, routes = await route(self.store, defn, ids, keys, pin)
+        defs = {v: await self._definition(defn.name, v) for v in {r.version for r in routes}}
+        checked = [
+            self._check_input(defs[r.version], x, f"inputs[{i}]")
+            for i, (r, x) in enumerate(zip(routes, inputs, strict=True))
+        ]
         paused = defn.name in await self.store.paused_workflows()
-        ids: list[str] = []
         for start in range(0, len(checked), chunk):
-            runs = await self._store_runs(defn, checked[start : start + chunk], operator_id, paused)
-            ids.extend(r.run_id for r in runs)
+            end = start + chunk
+            first = (plan, routes[start:end])
+            runs = await self._store_runs(
+                defn, first, keys[start:end], checked[start:end], operator_id, paused, pin
+            )
             if paused:
                 continue
             if self.dispatcher is not None:  # workers elsewhere run the steps
-                step0 = defn.steps[0]
-                await self.dispatcher.dispatch(
-                    [WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1) for r in runs]
-                )
+                items = []
+                for r in runs:
+                    step0 = (await self._definition(r.workflow, r.workflow_version)).steps[0]
+                    items.append(WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1))
+                await self.dispatcher.dispatch(items)
                 continue
             loop = asyncio.get_running_loop()
             for r in runs:
                 self._waiters[r.run_id] = loop.create_future()
-                st = _RunState(r.run_id, defn, r.input, operator_id=operator_id)
+                run_defn = await self._definition(r.workflow, r.workflow_version)
+                st = _RunState(r.run_id, run_defn, r.input, operator_id=operator_id)
                 st.lease = Lease(self.owner, 1)
                 self._queue.put_nowait(st)
         return ids
@@ -383,47 +410,69 @@ class Engine:
     async def _store_runs(
         self,
         defn: WorkflowDef,
+        first: tuple[RoutePlan, Sequence[RunRoute]],
+        keys: Sequence[str | None],
         inputs: Sequence[Mapping[str, Any]],
         operator_id: str | None,
         paused: bool,
+        pin: bool,
     ) -> list[NewRun]:
-        now = iso(self.clock.now())
         if paused:
             owner, lease_s = None, 0.0
         elif self.dispatcher is not None:
             owner, lease_s = QUEUE_OWNER, self.ownership.handoff_s
         else:
             owner, lease_s = self.owner, self.ownership.ttl_s
-        runs = [
-            NewRun(
-                str(uuid.uuid4()),
-                defn.name,
-                defn.version,
-                dict(x),
-                now,
-                operator_id,
-                owner=owner,
-                lease_s=lease_s,
-                status=RunStatus.PAUSED if paused else RunStatus.PENDING,
-                error=_WORKFLOW_PAUSED if paused else None,
-            )
-            for x in inputs
-        ]
-        events = [
-            EventRecord(
-                f"{r.run_id}/submitted",
-                "run.submitted",
-                now,
-                r.run_id,
-                defn.name,
-                None,
-                {"workflow_version": defn.version, "operator_id": operator_id},
-            )
-            for r in runs
-        ]
-        await self.store.create_runs(runs, events)
-        await self._publish(events)
-        return runs
+        plan, routes = first
+        for attempt in range(5):  # the rollout changed in between: route this chunk again
+            if attempt:
+                ids = [r.run_id for r in routes]
+                plan, routes = await route(self.store, defn, ids, keys, pin)
+            now = iso(self.clock.now())
+            runs = [
+                NewRun(
+                    r.run_id,
+                    defn.name,
+                    r.version,
+                    dict(x),
+                    now,
+                    operator_id,
+                    owner=owner,
+                    lease_s=lease_s,
+                    status=RunStatus.PAUSED if paused else RunStatus.PENDING,
+                    error=_WORKFLOW_PAUSED if paused else None,
+                )
+                for r, x in zip(routes, inputs, strict=True)
+            ]
+            for r in runs:  # a new version routed in: its input must fit it too
+                self._check_input(
+                    await self._definition(defn.name, r.workflow_version), r.input, "input"
+                )
+            events = [
+                EventRecord(
+                    f"{r.run_id}/submitted",
+                    "run.submitted",
+                    now,
+                    r.run_id,
+                    defn.name,
+                    None,
+                    {
+                        "workflow_version": r.workflow_version,
+                        "operator_id": operator_id,
+                        "route": rt.as_json(),
+                    },
+                )
+                for r, rt in zip(runs, routes, strict=True)
+            ]
+            try:
+                await store_routed(self.store, plan, runs, events, routes)
+            except RouteChanged:
+                if attempt == 4:
+                    raise
+                continue
+            await self._publish(events)
+            return runs
+        raise AssertionError("unreachable")
 
     async def wait(self, run_id: str, *, poll_s: float = 0.05) -> RunResult:
         """Wait until the run stops (finished, paused, escalated or cancelled), wherever it is
@@ -461,11 +510,19 @@ class Engine:
         return RunResult(run_id, rec.status, tuple(st.attempts), dict(st.outputs), rec.error)
 
     async def run(
-        self, defn: WorkflowDef, input: Mapping[str, Any], *, operator_id: str | None = None
+        self,
+        defn: WorkflowDef,
+        input: Mapping[str, Any],
+        *,
+        operator_id: str | None = None,
+        key: str | None = None,
+        pin: bool = False,
     ) -> RunResult:
-        """Submit one run and wait for it."""
+        """Submit one run and wait for it (``key``, ``pin``: see :meth:`submit`)."""
         await self.start()
-        return await self.wait(await self.submit(defn, input, operator_id=operator_id))
+        return await self.wait(
+            await self.submit(defn, input, operator_id=operator_id, key=key, pin=pin)
+        )
 
     async def resume_unfinished(self) -> list[str]:
         """Take up every unfinished run that no live process holds (after a restart, after

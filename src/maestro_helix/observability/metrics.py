@@ -38,6 +38,7 @@ from prometheus_client.exposition import choose_encoder
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
+from maestro_helix.observability.canary_metrics import CanaryMetrics
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,7 @@ class HelixMetrics:
             ("action_type", "outcome"),
             registry=r,
         )
+        self.canary = CanaryMetrics(r)  # observability/canary_metrics.py
         self._series: dict[tuple[str, str, str], _StepSeries] = {}
         self._averages: dict[str, tuple[_DecayingAverage, _DecayingAverage]] = {}
         self._lock = threading.Lock()

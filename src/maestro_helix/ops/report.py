@@ -407,6 +407,8 @@ async def build_report(
     since: datetime | None = None,
     until: datetime | None = None,
     now: datetime | None = None,
+    workflow: str | None = None,
+    version: int | None = None,
 ) -> ReportData:
     """Read the runs created in ``[since, until)`` and their attempts; compute the report.
 
@@ -415,9 +417,16 @@ async def build_report(
         since: first creation time included (naive values are UTC); ``None``: from the start.
         until: first creation time excluded; ``None``: up to now.
         now: the report's time stamp (tests pass a fixed one).
+        workflow, version: only the runs of this workflow (and version): the Go/No-Go of one
+            version, e.g. over its staging window.
     """
     start, end = _utc(since), _utc(until)
-    runs = await _runs_in(store, start, end)
+    runs = [
+        r
+        for r in await _runs_in(store, start, end)
+        if (workflow is None or r.workflow == workflow)
+        and (version is None or r.workflow_version == version)
+    ]
     gate = asyncio.Semaphore(_READERS)
 
     async def steps_of(run_id: str) -> list[StepRecord]:

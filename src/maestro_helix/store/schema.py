@@ -297,3 +297,66 @@ audit_sequencer = Table(
     Column("expires_at", Float, nullable=False),
 )
 """The sequencer's lease (one row): only its holder assigns seqs, until it expires."""
+
+
+# -- rollout (migration 0007_stages): stages, sign-offs, canaries, each run's route ---------------
+
+workflow_stages = Table(
+    "workflow_stages",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("stage", String(16), nullable=False),
+    Column("entered_at", String(32), nullable=False),
+    Column("entered_by", String(64), nullable=True),
+    Column("note", Text, nullable=True),
+)
+
+workflow_signoffs = Table(
+    "workflow_signoffs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("signed_as", String(32), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    UniqueConstraint("name", "version", "target", "signed_as", name="uq_signoffs_capacity"),
+    UniqueConstraint("name", "version", "target", "operator_id", name="uq_signoffs_person"),
+)
+
+canaries = Table(
+    "canaries",
+    metadata,
+    Column("canary_id", String(36), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("candidate", Integer, nullable=False),
+    Column("stable", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("started_by", String(64), nullable=True),
+    Column("ended_at", String(32), nullable=True),
+    Column("ended_by", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("evaluations", Integer, nullable=False),
+    Column("last_evaluation", JSON, nullable=True),
+    Index("ix_canaries_name_status", "name", "status"),
+)
+
+run_routes = Table(
+    "run_routes",
+    metadata,
+    Column("run_id", String(36), ForeignKey("runs.run_id"), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("canary_id", String(36), nullable=True),
+    Column("arm", String(16), nullable=True),
+    Column("key_hash", String(16), nullable=True),
+    Index("ix_run_routes_canary", "canary_id", "arm"),
+)

@@ -54,10 +54,19 @@ from maestro_helix.core.records import (
     StepRecord,
     Transition,
 )
+from maestro_helix.core.rollout import RoutePlan
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.auditscan import Segment, segment_length
 from maestro_helix.governance.policy import GovernancePolicy, Role
-from maestro_helix.store import admin_sql, audit_sql, gil_sql, ops_sql, sequencer_sql, sql
+from maestro_helix.store import (
+    admin_sql,
+    audit_sql,
+    gil_sql,
+    ops_sql,
+    sequencer_sql,
+    sql,
+    stages_sql,
+)
 from maestro_helix.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -600,6 +609,43 @@ class ThreadedStore(Store):
 
     async def mri_log(self, **filters: Any) -> ops_sql.ScorePage:
         return await self._call(lambda c: ops_sql.mri_log(c, **filters))
+
+    # -- rollout (store/stages_sql.py) ---------------------------------------------------------
+
+    async def route_plan(self, name: str) -> RoutePlan:
+        return await self._call(lambda c: stages_sql.route_plan(c, name))
+
+    async def create_routed_runs(
+        self,
+        runs: Sequence[NewRun],
+        events: Sequence[EventRecord],
+        routes: Sequence[Any],
+        token: str,
+    ) -> None:
+        await self._call(lambda c: stages_sql.create_routed_runs(c, runs, events, routes, token))
+
+    async def stage_view(self, name: str) -> stages_sql.StageView:
+        return await self._call(lambda c: stages_sql.stage_view(c, name))
+
+    async def sign_off(self, signoff: Any, policy: Any, irreversible_added: bool) -> Any:
+        return await self._call(
+            lambda c: stages_sql.sign_off(c, signoff, policy, irreversible_added)
+        )
+
+    async def promote_version(self, name: str, version: int, target: Any, **kw: Any) -> Any:
+        return await self._call(lambda c: stages_sql.promote(c, name, version, target, **kw))
+
+    async def start_canary(self, name: str, version: int, config: Any, **kw: Any) -> Any:
+        return await self._call(lambda c: stages_sql.start_canary(c, name, version, config, **kw))
+
+    async def evaluate_canary(self, name: str, ts: str, by: str | None = None) -> Any:
+        return await self._call(lambda c: stages_sql.evaluate_canary(c, name, ts, by))
+
+    async def abort_canary(self, name: str, ts: str, by: str, reason: str) -> Any:
+        return await self._call(lambda c: stages_sql.abort_canary(c, name, ts, by, reason))
+
+    async def running_canaries(self) -> list[str]:
+        return await self._call(stages_sql.running_canaries)
 
 
 class _ConnectionLost(Exception):
