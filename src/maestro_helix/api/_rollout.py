@@ -1,5 +1,6 @@
 """Rollout routes: each version's stage and sign-offs, promotion with sign-offs, the canary
-(start, status, evaluate now, abort), and the Go/No-Go report of one version.
+(start, status, evaluate now, abort). The Go/No-Go report of one version: ``maestro report
+--workflow NAME --version N``.
 
 Roles: reading is for every operator; signing is checked per capacity by the rules
 (``governance/stages.py``: governance ≥ approver, admin = admin, product owner ≥ approver);
@@ -9,15 +10,12 @@ carry the product owner's sign-off and a GO report already).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.api._auth import AnyRole, OperatorRole, System
-from maestro_helix.api._errors import ApiError
 from maestro_helix.api._ops import WorkflowName, error_responses
 from maestro_helix.core.rollout import CanaryConfig, Stage
 from maestro_helix.ops.canary import Rollout, canary_json, stage_view_json
@@ -88,7 +86,7 @@ def rollout_router() -> APIRouter:
 
     @r.post(
         "/workflows/{name}/versions/{version}/promote",
-        responses=error_responses(403, 404, 409, 422, words=_ROLLOUT_409),
+        responses=error_responses(400, 403, 404, 409, 413, 422, words=_ROLLOUT_409),
     )
     async def promote(
         name: WorkflowName, version: Version, body: PromoteBody, system: System, op: OperatorRole
@@ -102,7 +100,7 @@ def rollout_router() -> APIRouter:
     @r.post(
         "/workflows/{name}/canary",
         status_code=201,
-        responses=error_responses(403, 404, 409, 422, words=_ROLLOUT_409),
+        responses=error_responses(400, 403, 404, 409, 413, 422, words=_ROLLOUT_409),
     )
     async def start(
         name: WorkflowName, body: CanaryBody, system: System, op: OperatorRole
@@ -132,33 +130,12 @@ def rollout_router() -> APIRouter:
 
     @r.post(
         "/workflows/{name}/canary/abort",
-        responses=error_responses(403, 404, 409, 422, words=_ROLLOUT_409),
+        responses=error_responses(400, 403, 404, 409, 413, 422, words=_ROLLOUT_409),
     )
     async def abort(
         name: WorkflowName, body: AbortBody, system: System, op: OperatorRole
     ) -> dict[str, Any]:
         """Stop the running canary: every new run goes to the stable version at once."""
         return _outcome(await _rollout(system).abort(name, op, body.reason))
-
-    @r.get(
-        "/workflows/{name}/versions/{version}/report",
-        response_class=HTMLResponse,
-        responses=error_responses(404, 422),
-    )
-    async def version_report(
-        name: WorkflowName,
-        version: Version,
-        system: System,
-        _: AnyRole,
-        since: Annotated[datetime | None, Query()] = None,
-    ) -> HTMLResponse:
-        """The Go/No-Go report of one version's runs (HTML)."""
-        from maestro_helix.ops.report import build_report, render_html
-
-        await system.store.get_workflow(name, version)
-        if since is not None and since.tzinfo is None:
-            raise ApiError(422, "invalid_request", "since: give a time zone (e.g. Z)")
-        data = await build_report(system.store, since=since, workflow=name, version=version)
-        return HTMLResponse(render_html(data))
 
     return r

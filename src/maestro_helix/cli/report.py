@@ -59,6 +59,10 @@ def report(
     until: Annotated[
         str | None, typer.Option(help=f"Only tasks created before this: {WhenHelp}.")
     ] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="Only runs of this version (with --workflow).")
+    ] = None,
 ) -> None:
     """Write the Go/No-Go report: the share of tasks that met the quality gates without a human
     escalation (GO above 95 %), QSR and MRI per workflow and agent, escalations per 10k tasks,
@@ -68,12 +72,16 @@ def report(
         start, end = parse_when("--since", since), parse_when("--until", until)
         if start is not None and end is not None and start >= end:
             raise ConfigError("--since", "", "must be before --until")
+        if version is not None and workflow is None:
+            raise ConfigError("--version", "", "needs --workflow")
         if not _exists(db):
             raise ConfigError("--db", "", f"no database at {db}")
         async with open_store(db) as store:
             from maestro_helix.ops.report import Verdict, build_report, render_html
 
-            data = await build_report(store, since=start, until=end)
+            data = await build_report(
+                store, since=start, until=end, workflow=workflow, version=version
+            )
         out.write_text(render_html(data), encoding="utf-8")
         colour = "green" if data.verdict is Verdict.GO else "red"
         common.out.print(f"[bold {colour}]{data.verdict.value}[/bold {colour}]", highlight=False)
