@@ -100,8 +100,10 @@ def signoff_refusal(
     role: Role,
     irreversible_added: bool,
     existing: Sequence[SignOff],
+    report_go: bool | None = None,
 ) -> str | None:
-    """Why this sign-off may not be recorded (None: it may)."""
+    """Why this sign-off may not be recorded (None: it may). The product owner signs the
+    Go/No-Go of the staging window: only a GO report can be signed (``report_go``)."""
     wanted = {Stage.STAGING: Stage.DRAFT, Stage.PRODUCTION: Stage.STAGING}.get(target)
     if wanted is None:
         return f"nothing signs a version off for {target.value}"
@@ -115,6 +117,12 @@ def signoff_refusal(
         return f"signing as {signed_as!r} needs role {needed.value}; {operator_id} is {role.value}"
     if signed_as == PRODUCT_OWNER and operator_id not in (policy.product_owners or (operator_id,)):
         return f"{operator_id} is not a product owner the policy names"
+    if signed_as == PRODUCT_OWNER and not report_go:
+        return (
+            "the Go/No-Go report for the staging window is not GO: nothing to sign"
+            if report_go is False
+            else "no Go/No-Go report for the staging window to sign"
+        )
     for s in existing:
         if s.target is not target:
             continue

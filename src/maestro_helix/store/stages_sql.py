@@ -315,6 +315,10 @@ def _require_version(conn: Connection, name: str, version: int) -> None:
         raise WorkflowNotFound(name, version)
 
 
+def _go(report: Any) -> bool | None:
+    return None if not isinstance(report, dict) else report.get("verdict") == "GO"
+
+
 def sign_off(
     conn: Connection,
     s: SignOff,
@@ -335,6 +339,7 @@ def sign_off(
         role=Role(s.role),
         irreversible_added=irreversible_added,
         existing=existing,
+        report_go=_go(s.details.get("report")),
     )
     if why is not None:
         raise StageRefused(why)
@@ -385,7 +390,7 @@ def promote(
     _require_version(conn, name, version)
     stage = _stage_of(conn, name, version)
     signs = _signoffs(conn, name, version)
-    go = None if report is None else report.get("verdict") == "GO"
+    go = _go(report)
     why = transition_refusal(
         policy,
         stage=stage,
@@ -443,7 +448,7 @@ def start_canary(
         target=Stage.PRODUCTION,
         irreversible_added=False,
         signoffs=_signoffs(conn, name, version),
-        report_go=None if report is None else report.get("verdict") == "GO",
+        report_go=_go(report),
     )
     if why is not None:
         raise StageRefused(why)
