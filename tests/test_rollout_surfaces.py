@@ -4,6 +4,7 @@ the ``maestro workflows stage | promote | canary ...`` commands (CliRunner, SQLi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,18 @@ async def api(stores: StoreFactory) -> AsyncIterator[Api]:
             yield Api(m, c, tokens)
 
 
+async def ui_page(api: Api, who: str, path: str) -> str:
+    """Sign ``who`` in through the UI's form and read ``path``."""
+    form = await api.client.get("/ui/login")
+    found = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+    assert found is not None
+    data = {"token": api.tokens[who], "login_csrf": found.group(1)}
+    assert (await api.client.post("/ui/login", data=data)).status_code == 303
+    page = await api.client.get(path)
+    assert page.status_code == 200
+    return page.text
+
+
 async def _stage_and_run(api: Api, version: int) -> None:
     base = f"/workflows/brief/versions/{version}/promote"
     r = await api.post(base, "gina", {"to": "staging", "as": "governance"})
@@ -131,6 +144,10 @@ async def test_the_api_walks_a_version_to_production_and_a_canary(api: Api) -> N
         status["last_evaluation"]["candidate"]["runs"] + status["last_evaluation"]["stable"]["runs"]
         == 24
     )
+    page = await ui_page(api, "vic", "/ui/workflows")
+    assert 'data-canary-status="running"' in page and 'data-arm="candidate"' in page
+    assert "Always-valid bounds" in page and "Decision: <strong>continue</strong>" in page
+    assert page.count('data-field="signoff"') == 6  # 3 per version
     r = await api.post("/workflows/brief/canary/abort", "otto", {"reason": "enough for today"})
     assert r.json()["canary"]["status"] == "aborted"
     again = await api.post("/workflows/brief/canary/abort", "otto", {})

@@ -369,3 +369,6 @@ def install(app: FastAPI) -> None:
         name="ui-static",
     )
     app.include_router(_router())
+    from maestro_helix.api._ui_rollout import rollout_ui_router  # (it imports this module)
+
+    app.include_router(rollout_ui_router())
