@@ -56,7 +56,7 @@ def stream(rng: random.Random, pc: float, ps: float, share: float, horizon: int,
 
 def ours(looks, cfg: CanaryConfig) -> Outcome:
     for n_c, k_c, n_s, k_s in looks:
-        ev = evaluate(ArmCounts(n_c, k_c), ArmCounts(n_s, k_s), cfg)
+        ev = evaluate(ArmCounts(n_c, k_c), ArmCounts(n_s, k_s), cfg, bounds=False)
         if ev.decision is CanaryDecision.ROLLBACK:
             return Outcome(True, n_c)
     return Outcome(False, looks[-1][0])

@@ -213,3 +213,25 @@ def test_the_cli_promotes_with_sign_offs_and_shows_stages(tmp_path: Path) -> Non
         app, ["report", "--db", db, "--workflow", name, "--version", "1", "--out", str(rep)]
     )
     assert r.exit_code in (0, 1) and rep.exists(), r.output
+
+
+def test_the_rollout_example_rolls_the_canary_back(tmp_path: Path) -> None:
+    """examples/rollout.py (shown in the README) runs as written."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "rollout.py"), "--db", str(tmp_path / "r.db")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "v1: v1 is now production"
+    assert "through a canary" in lines[1] and "10% of new runs" in lines[2]
+    assert any("-> rollback: candidate above the 2.0% bar" in x for x in lines)
+    assert "minimum sample not reached" in lines[3]
+    assert lines[-2] == "new runs now run v[1] (stable is v1)"
+    assert lines[-1].startswith("v2 asked for by version: refused")

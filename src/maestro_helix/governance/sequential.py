@@ -167,8 +167,11 @@ def confidence_bounds(
     return lower, upper
 
 
-def evaluate(cand: ArmCounts, stable: ArmCounts, cfg: CanaryConfig) -> Evaluation:
-    """Decide from the counts: roll back, promote (after a clean sample) or keep going."""
+def evaluate(
+    cand: ArmCounts, stable: ArmCounts, cfg: CanaryConfig, *, bounds: bool = True
+) -> Evaluation:
+    """Decide from the counts: roll back, promote (after a clean sample) or keep going
+    (``bounds=False``: skip the rate bounds, which only inform people; simulations)."""
     line = math.log(2 / cfg.alpha)
     e_stable = log_e_worse_than(cand, stable)
     e_bar = log_e_above_bar(cand.bad, cand.n, cfg.bar)
@@ -208,6 +211,6 @@ def evaluate(cand: ArmCounts, stable: ArmCounts, cfg: CanaryConfig) -> Evaluatio
         e_stable,
         e_bar,
         line,
-        confidence_bounds(cand.bad, cand.n, cfg.alpha),
-        confidence_bounds(stable.bad, stable.n, cfg.alpha),
+        confidence_bounds(cand.bad, cand.n, cfg.alpha) if bounds else None,
+        confidence_bounds(stable.bad, stable.n, cfg.alpha) if bounds else None,
     )
