@@ -220,3 +220,89 @@ def test_worker_killed_mid_step_its_steps_are_redelivered_and_recorded_once(
     finally:
         _stop(victim, survivor)
         asyncio.run(_cleanup(world))
+
+
+async def _canary(world: dict[str, str], n: int) -> tuple[int, int, list[str]]:
+    """Through the work queue (the worker runs every step): v1 to production, v2 through staging
+    with the product owner's sign-off, a canary of v2 at 50 %, then ``n`` runs keyed by customer
+    (EU requests: v2 escalates them)."""
+    from canary_app import app, brief
+    from maestro_helix import Maestro
+    from maestro_helix.bus.workqueue import JetStreamWorkQueue
+    from maestro_helix.core.rollout import CanaryConfig, Stage
+    from maestro_helix.governance.identity import add_operator
+    from maestro_helix.governance.policy import Role
+
+    spec = app()
+    async with (
+        JetStreamWorkQueue(NATS, namespace=world["ns"]) as q,
+        Maestro.open(world["db"], agents=spec.agents, dispatcher=q, resume=False) as m,
+    ):
+        assert m.rollout is not None
+        ops = {
+            n: (await add_operator(m.store, n, r))[0]
+            for n, r in [("gina", Role.APPROVER), ("ada", Role.ADMIN), ("paul", Role.APPROVER)]
+        }
+        versions = []
+        for agent in ("writer", "writer-v2"):
+            v = (await m.engine.register(brief(agent))).version
+            await m.rollout.promote("canary-brief", v, Stage.STAGING, ops["gina"], "governance")
+            await m.rollout.promote("canary-brief", v, Stage.STAGING, ops["ada"], "admin")
+            staged = await m.store.get_workflow("canary-brief", v)
+            for _ in range(2):
+                inp = {"topic": "heat pumps", "region": "us"}
+                await m.engine.wait(await m.engine.submit(staged, inp, pin=True))
+            await m.rollout.promote(
+                "canary-brief", v, Stage.PRODUCTION, ops["paul"], "product_owner"
+            )
+            versions.append(v)
+        cfg = CanaryConfig(share=0.5, min_runs=10)
+        await m.rollout.start_canary("canary-brief", versions[1], cfg, ops["gina"])
+        inputs = [{"topic": "heat pumps", "region": "eu" if i % 2 else "us"} for i in range(n)]
+        ids = await m.engine.submit_many(
+            brief("writer"), inputs, keys=[f"customer-{i}" for i in range(n)]
+        )
+        return versions[0], versions[1], ids
+
+
+@pytest.mark.slow
+def test_a_worker_rolls_a_bad_canary_back_from_what_the_store_says(
+    world: dict[str, str], tmp_path: Path
+) -> None:
+    """The submitter decides each run's version; the worker runs the steps and, in its
+    housekeeping, evaluates the canary from the store and rolls it back."""
+    _ensure_schema(world)
+    env = _env(world)
+    cmd = [sys.executable, "-m", "maestro_helix.cli.main", "worker", "--db", world["db"],
+           "--bus", NATS, "--app", "canary_app:app", "--concurrency", "16"]  # fmt: skip
+    log = tmp_path / "w.log"
+    with log.open("w") as f:
+        w = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(2.0)
+        _alive((w, log))
+        v1, v2, ids = asyncio.run(_canary(world, 60))
+        assert len(ids) == 60
+        deadline = time.monotonic() + 90
+        while True:
+            status = _rows(world, "SELECT status, reason FROM canaries")
+            if status and status[0][0] != "running":
+                break
+            assert time.monotonic() < deadline, f"the worker did not decide: {status}"
+            time.sleep(0.5)
+        assert status[0][0] == "rolled_back" and "bar" in str(status[0][1])
+        stages = dict(_rows(world, "SELECT version, stage FROM workflow_stages"))
+        assert stages[v2] == "rolled_back" and stages[v1] == "production"
+        routed = Counter(
+            int(v)  # type: ignore[call-overload]
+            for (v,) in _rows(world, "SELECT version FROM run_routes WHERE canary_id IS NOT NULL")
+        )
+        assert set(routed) == {v1, v2}
+        (entry,) = _rows(
+            world, "SELECT human_operator_id FROM audit_log WHERE kind='canary.rolled_back'"
+        )
+        assert entry[0] == ""  # decided by the worker's housekeeping, not a person
+    finally:
+        _stop(w)
+        asyncio.run(_cleanup(world))
+    assert "Traceback" not in log.read_text()
