@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import WorkflowNotFound
 from maestro_helix.core.records import EventRecord, NewRun, RunStatus, Transition
 from maestro_helix.core.rollout import (
@@ -283,7 +283,7 @@ def _record(
     conn: Connection,
     name: str,
     version: int,
-    kind: str,
+    kind: AuditKind,
     ts: str,
     by: str | None,
     details: dict[str, Any],
@@ -304,7 +304,9 @@ def _record(
             )
         ],
     )
-    ev = EventRecord(entry_id, kind, ts, None, name, None, {"workflow_version": version, **details})
+    ev = EventRecord(
+        entry_id, kind.value, ts, None, name, None, {"workflow_version": version, **details}
+    )
     conn.execute(t.reflexive_events.insert(), [event_row(ev)])
     return ev
 
@@ -362,7 +364,7 @@ def sign_off(
         conn,
         s.workflow,
         s.version,
-        "workflow.signoff",
+        AuditKind.WORKFLOW_SIGNOFF,
         s.ts,
         s.operator_id,
         {**details, **s.details},
@@ -419,7 +421,7 @@ def promote(
                 f"v{version} promoted to production by {by}", Stage.PRODUCTION, events=done
             )
     _set_stage(conn, name, version, target, ts, by)
-    ev = _record(conn, name, version, "workflow.promoted", ts, by, details)
+    ev = _record(conn, name, version, AuditKind.WORKFLOW_PROMOTED, ts, by, details)
     return Outcome(f"v{version} is now {target.value}", target, events=(ev,))
 
 
@@ -467,7 +469,7 @@ def start_canary(
     cn = canary(conn, name, running_only=True)
     assert cn is not None
     details = {"canary_id": cn.canary_id, "stable": prod, "config": cfg.as_json(), "report": report}
-    ev = _record(conn, name, version, "canary.started", ts, by, details)
+    ev = _record(conn, name, version, AuditKind.CANARY_STARTED, ts, by, details)
     return Outcome(
         f"canary of v{version} started: {cfg.share:.0%} of new runs", canary=cn, events=(ev,)
     )
@@ -519,9 +521,9 @@ def _end_canary(
             events = _pause_candidate_runs(conn, cn, ts)
             details["paused_runs"] = len(events)
     kind = {
-        CanaryStatus.PROMOTED: "canary.promoted",
-        CanaryStatus.ROLLED_BACK: "canary.rolled_back",
-        CanaryStatus.ABORTED: "canary.aborted",
+        CanaryStatus.PROMOTED: AuditKind.CANARY_PROMOTED,
+        CanaryStatus.ROLLED_BACK: AuditKind.CANARY_ROLLED_BACK,
+        CanaryStatus.ABORTED: AuditKind.CANARY_ABORTED,
     }[status]
     events.append(_record(conn, cn.workflow, cn.candidate, kind, ts, by, details))
     return tuple(events)
@@ -576,7 +578,7 @@ def evaluate_canary(conn: Connection, name: str, ts: str, by: str | None = None)
             conn,
             name,
             cn.candidate,
-            "canary.evaluated",
+            AuditKind.CANARY_EVALUATED,
             ts,
             by,
             {"canary_id": cn.canary_id, **body},
