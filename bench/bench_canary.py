@@ -100,7 +100,7 @@ def main() -> None:
         f"running rate > 2 % after {cfg.min_runs} runs": lambda lk: running_rate(lk, cfg.min_runs),
     }
     scenarios = {
-        f"candidate as good as stable ({a.stable_rate:.0%})": a.stable_rate,
+        f"candidate as good as stable ({a.stable_rate:.1%})": a.stable_rate,
         "candidate at the bar (2 %)": BAR,
         "candidate at twice the bar (4 %)": 2 * BAR,
     }
