@@ -23,7 +23,6 @@ from maestro_helix.cli.common import (
     run_async,
 )
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.ops.canary import canary_json, stage_view_json
 
 if TYPE_CHECKING:
     from maestro_helix.governance.identity import Operator
@@ -95,6 +94,8 @@ def stage_cmd(name: str, db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> 
         async with open_store(db, must_exist=True) as store:
             v: StageView = await store.stage_view(name)
         if as_json:
+            from maestro_helix.ops.canary import stage_view_json
+
             print_json(stage_view_json(v))
             return
         table = Table("version", "stage", "since", "by", "sign-offs")
@@ -195,6 +196,8 @@ def canary_status(
                 await Rollout(store).evaluate(name)
             v: StageView = await store.stage_view(name)
         if as_json:
+            from maestro_helix.ops.canary import canary_json
+
             print_json({"name": name, "canary": canary_json(v.canary)})
             return
         _print_canary(v.canary)
