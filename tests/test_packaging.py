@@ -198,3 +198,28 @@ def test_lowest_constraints_pin_every_lower_bound() -> None:
 
     wrong = {k: (v, pins.get(k)) for k, v in floors.items() if not same(v, pins.get(k, "-"))}
     assert not wrong, f"lower bound vs constraints/lowest.txt: {wrong}"
+
+
+def test_the_ci_lock_satisfies_every_declared_requirement() -> None:
+    """constraints/ci.txt (what .ci/run installs) pins every requirement of pyproject.toml's
+    runtime and [test] dependencies at a version the requirement allows."""
+    from packaging.requirements import Requirement
+
+    lock = {}
+    for line in (ROOT / "constraints" / "ci.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.partition("==")
+            lock[re.sub(r"[-_.]+", "-", name).lower()] = v.strip()
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    reqs = [*PYPROJECT["project"]["dependencies"], *extras["test"]]
+    for extra in ("postgres", "nats", "server", "otel"):
+        reqs += extras[extra]
+    bad = []
+    for text in reqs:
+        req = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        if name == "maestro-helix":
+            continue
+        if name not in lock or not req.specifier.contains(lock[name], prereleases=True):
+            bad.append(f"{text}: locked {lock.get(name, 'nothing')}")
+    assert not bad, bad
