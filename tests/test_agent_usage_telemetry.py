@@ -19,6 +19,7 @@ from maestro_helix.agents.chat import ChatAgent
 from maestro_helix.core.clock import FakeClock
 from maestro_helix.core.outputs import AgentOutput, Usage
 from maestro_helix.core.scores import GateDecision, GateThresholds, GateVerdict, QualityScore
+from maestro_helix.core.steps import AgentResult, Scores
 from maestro_helix.core.workflow import parse_definition
 from maestro_helix.engine.bridge import (
     EventLink,
@@ -181,10 +182,9 @@ def outcome_with(model: str, tokens: int = 1) -> StepOutcome:
     usage = Usage(model=model, prompt_tokens=tokens, completion_tokens=tokens, latency_ms=5.0)
     return StepOutcome(
         inp,
-        agent_id="llm",
-        output=AgentOutput(text="x", usage=usage),
-        quality=QualityScore(0.9),
-        verdict=GateVerdict(GateDecision.PASS),
+        AgentResult(agent_id="llm", output=AgentOutput(text="x", usage=usage)),
+        Scores(QualityScore(0.9)),
+        GateVerdict(GateDecision.PASS),
     )
 
 
