@@ -213,7 +213,10 @@ def main() -> None:
         f"**utilisation {r['utilisation']:.2f}** (> 1: saturated, the overhead is the queue) | "
         "< 1 |"
     )
-    print(f"| load average (1 min) at the end | {r['load']:.1f} | — |")
+    print(
+        f"| CPU share (process CPU / wall time) | {r['cpu_s'] / r['wall_s']:.2f} of a core; "
+        f"load average (1 min) at the end {r['load']:.1f} on {os.cpu_count()} cores | — |"
+    )
 
 
 if __name__ == "__main__":
