@@ -40,7 +40,7 @@ from maestro_helix.core.steps import (
     feedback_for,
 )
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.helix.base import EvaluationRequest, RiskRequest
+from maestro_helix.helix.base import EvaluationRequest, RiskRequest, declared_sources
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
@@ -259,6 +259,7 @@ class EvaluateLink:
             expect=step.expect,
             mentions=mentions,
             attempt=inp.attempt,
+            sources=(sources := declared_sources(out.payload, step.sources)),
         )
         quality: QualityScore | EvaluationFailure
         try:
@@ -277,6 +278,7 @@ class EvaluateLink:
                     output=out.output,
                     allowed_actions=step.actions,
                     agent=agent_rec,
+                    documents=sources,
                 )
             )
         except Exception as e:

@@ -29,6 +29,7 @@ from maestro_helix.core.errors import (
 )
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.outputs import AgentOutput, storable
+from maestro_helix.core.provenance import inherited_taint
 from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.steps import StepInput, StepOutcome, feedback_for
 from maestro_helix.core.work import Dispatcher, WorkItem
@@ -141,6 +142,11 @@ def rebuild_state(
             tuple(last_at_next.verdict.get("reasons", ())),
         )
     return state
+
+
+def _passed(st: _RunState) -> dict[str, str | None]:
+    """Step id → the agent of its passed (or accepted) attempt: the last attempt of the step."""
+    return {a.step_id: a.agent_id for a in st.attempts if a.step_id in st.outputs}
 
 
 def _required_inputs(defn: WorkflowDef) -> frozenset[str]:
@@ -769,6 +775,7 @@ class Engine:
             feedback=st.feedback,
             exclude_agents=frozenset(st.exclude),
             operator_id=st.operator_id,
+            taint=inherited_taint(defn, st.next_step, _passed(st), self.catalog.untrusted),
         )
 
     async def _attempt_once(
