@@ -24,6 +24,7 @@ from maestro_helix.governance.policy import (
     parse_policy,
     requirement_for_action,
 )
+from maestro_helix.governance.policy_change import loosenings
 from maestro_helix.governance.taint import rule_of_two
 from maestro_helix.helix.base import declared_sources
 from maestro_helix.store.base import RunStatus, Store
@@ -187,6 +188,12 @@ def test_the_rule_of_two_can_be_tightened_never_switched_off(
     with pytest.raises(ConfigErrors) as e:
         parse_policy(body, "governance.json")
     assert any(err.path == field and err.source == "governance.json" for err in e.value.errors)
+
+
+def test_lowering_the_rule_of_two_counts_as_a_loosening() -> None:
+    two = parse_policy({"rule_of_two": {"approvals": 2}}, "p")
+    assert loosenings(two, GovernancePolicy()) == ["rule_of_two.approvals: lowered from 2 to 1"]
+    assert loosenings(GovernancePolicy(), two) == []
 
 
 def test_a_default_policy_keeps_its_digest() -> None:
