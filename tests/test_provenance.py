@@ -348,3 +348,55 @@ async def test_declared_sources_are_grounded_against_and_scanned_for_injection(
         bad = await m.run(flow, {"page": planted})
         recs = await m.store.step_records(bad.run_id)
         assert any(f["name"] == "injection.document" for f in recs[0].risk["factors"])
+
+
+# -- a real process ----------------------------------------------------------------------------
+
+
+def test_a_maestro_process_holds_a_web_sourced_article_for_a_person(tmp_path: Path) -> None:
+    """`maestro run` of the content example (its research step reads the web), as its own
+    process: the clean article is not published; the request it leaves in the store carries
+    the rule and the taint path, in its reasons and in its audit entry."""
+    import asyncio
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    db = tmp_path / "content.db"
+    clean = (root / "examples" / "content" / "inputs" / "clean.json").read_text()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]),
+        "MAESTRO_EXAMPLE_LEDGER": str(tmp_path / "site.jsonl"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "maestro_helix.cli.main", "run", "examples/content/workflow.yaml",
+         "--app", "examples.content.app:spec", "--db", str(db), "--json", "--input", clean],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "escalated"
+    site = tmp_path / "site.jsonl"
+    assert not site.exists() or site.read_text() == "", "nothing was published"
+
+    async def read() -> tuple[Any, list[dict[str, Any]]]:
+        from maestro_helix.store.sqlite import SQLiteStore
+
+        s = SQLiteStore(db)
+        await s.open()
+        try:
+            (req,) = await s.list_requests()
+            return req, await s.audit_entries()
+        finally:
+            await s.aclose()
+
+    req, audit = asyncio.run(read())
+    assert req.action_type == "cms.publish" and req.scores["rule"].startswith("rule of two")
+    assert (
+        "untrusted input: web read by step research (declared by the step) → draft → publish"
+        in (req.reasons)
+    )
+    (entry,) = [e for e in audit if e["kind"] == "approval.requested"]
+    assert entry["details"]["taint"][0]["path"] == ["research", "draft", "publish"]
