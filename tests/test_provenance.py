@@ -400,3 +400,47 @@ def test_a_maestro_process_holds_a_web_sourced_article_for_a_person(tmp_path: Pa
     )
     (entry,) = [e for e in audit if e["kind"] == "approval.requested"]
     assert entry["details"]["taint"][0]["path"] == ["research", "draft", "publish"]
+
+
+# -- what the approver reads -------------------------------------------------------------------
+
+
+async def test_the_approver_is_shown_the_taint_path(stores: StoreFactory, ledger: Ledger) -> None:
+    """The approval's JSON and its page in the UI both carry how untrusted content reached the
+    step: source, the step that read it, who declared it, the path."""
+    import re
+
+    import httpx
+
+    from maestro_helix.api import create_app
+    from maestro_helix.governance.identity import add_operator
+    from maestro_helix.testing import FakeClock
+
+    clock = FakeClock()
+    flow = _flow({"page": "${steps.fetch.text}"}, untrusted=["web"])
+    async with Maestro.open(
+        stores(), agents=_agents(), action_types=[_email(ledger)], clock=clock
+    ) as m:
+        run_id = await m.engine.submit(flow, {"url": "https://example.org"}, operator_id="eve")
+        assert (await m.engine.wait(run_id)).status is RunStatus.ESCALATED
+        (req,) = await m.store.list_requests(run_id=run_id)
+        token = (await add_operator(m.store, "ann", Role.APPROVER, clock))[1]
+        transport = httpx.ASGITransport(app=create_app(m))
+        async with httpx.AsyncClient(transport=transport, base_url="http://maestro.test") as c:
+            shown = await c.get(
+                f"/approvals/{req.request_id}", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert shown.json()["taint"] == [
+                {"source": "web", "step": "fetch", "declared_by": "step", "path": ["fetch", "plan"]}
+            ]
+            form = await c.get("/ui/login")
+            login = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+            assert login is not None
+            signed = await c.post("/ui/login", data={"token": token, "login_csrf": login.group(1)})
+            assert signed.status_code == 303
+            page = (await c.get(f"/ui/approvals/{req.request_id}")).text
+    assert "Untrusted input reached this step" in page
+    row = re.search(r'<tr data-field="taint">(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert "web" in row.group(1) and "fetch → plan" in row.group(1)
+    assert "rule of two: email.send" in page
