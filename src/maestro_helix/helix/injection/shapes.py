@@ -49,6 +49,11 @@ _SECRET_THING = (
     r"|policy text))"
 )
 
+_READER_HINTS: Final = (
+    " ai", "(ai", "[ai", "ai ", "ai:", "ai,", "assistant", "bot", "model", "llm", "gpt",
+    "automated", "screening", "copilot", "whoever", "agent processing", "ranking system",
+)  # fmt: skip
+
 SHAPES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     (
         "override",
@@ -151,9 +156,8 @@ SHAPES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
     ),
     (
         "addressed_to_model",
-        ("todo", "fixme", "note", "reminder", "p.s", "ps ", "instructions", "<!--", "[for",
-         "(for", "[to", "to ", "must", "should", "if this", "hidden>", "ai", "assistant", "bot",
-         "model", "llm", "automated", "screening", "copilot", "whoever"),
+        # every alternative names a reader: its words are the hints (" ai", not "ai": "said")
+        (*_READER_HINTS, "if this"),
         re.compile(
             r"(?:\b(?:todo|fixme|note|reminder|p\.?s\.?|instructions?|remark|action item)\b ?\(?"
             r"(?:(?:for|to) )?(?:the |any |all )?" + _READER + r"s?\)?\s*[:,-]"
@@ -230,4 +234,74 @@ SHAPES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"|\bwrite (?:a |some )?malware\b"
         ),
     ),
+    (
+        "override",
+        ("orders", "instructions", "commands", "directions", "safety", "conflicts", "contradicts",
+         "goes against", "vergiss", "ignoriere", "treat the", "override]", " override",
+         "law", "laws"),
+        re.compile(
+            r"\btake (?:orders|instructions|commands|directions) (?:only )?from me\b"
+            r"|\b(?:safety|content|trust and safety|moderation) (?:team|filters?|rules|layer|checks?)"
+            r" (?:is|are) (?:on holiday|away|asleep|off|offline|disabled|not watching)\b"
+            r"|\beven if (?:it|this|that) (?:conflicts|contradicts|goes against|breaks|violates)"
+            r" (?:with )?your (?:rules|instructions|guidelines|policy|programming|training)\b"
+            r"|\bvergiss alles\b|\bignoriere (?:alles|alle)\b"
+            r"|\btreat (?:the )?(?:next|following) (?:line|lines|text|message|paragraph) as (?:coming"
+            r" )?from (?:your|the) (?:administrator|admin|developer|operator|system|creator|owner)\b"
+            r"|\[\s*(?:operator|admin|system|developer|root) override\s*\]"
+            r"|\b(?:no|without) (?:laws?|rules|ethics|morals) (?:appl(?:y|ies)|at all)\b"
+        ),
+    ),
+    (
+        "prompt_exfiltration",
+        ("makers", "creators", "developers", "owners", "before we", "before this", "session start",
+         "conversation start", "chat start", "before our"),
+        re.compile(
+            r"\b(?:makers|creators|developers|owners|operators|vendors) (?:asked|told|instructed|made)"
+            r" you (?:never|not) to\b"
+            r"|\b(?:guidance|instructions|rules|guidelines|directives|configuration|prompt)\b"
+            r"(?: \w+){0,2}? you (?:got|received|were given|have been given) (?:before (?:we|this|our"
+            r"|i)\b|at (?:the )?(?:start|beginning)|at (?:session|conversation|chat) start)"
+        ),
+    ),
+    (
+        "persona",
+        ("personality", "persona", "identity", "monitoring", "watching", "every question",
+         "every request", "answer anything", "answers anything"),
+        re.compile(
+            r"\byour (?:new )?(?:personality|persona|identity|character) (?:is|will be|becomes)\b"
+            r"|\b(?:nobody|no one) is (?:monitoring|watching|logging|reading|checking) (?:this|you"
+            r"|us|the chat)\b"
+            r"|\byou must (?:answer|respond to|reply to) (?:every|all|any) (?:question|request|prompt)s?\b"
+        ),
+    ),
+    (
+        "addressed_to_model",
+        (*_READER_HINTS, "ai-", "ai_", "llm-", "llm_", "model-", "model_", "assistant-",
+         "assistant_", "_for_", "quietly", "secretly", "silently", "covertly"),
+        re.compile(
+            r"\b(?:ai|llm|model|assistant)[-_](?:instructions?|notes?|directives?|prompts?)\b"
+            r"|\bnote_for_(?:llm|ai|model|assistant)\b"
+            r"|\bif you(?:'re| are) an? (?:automated|ai) agent\b"
+            r"|\b(?:dear|hey|hello|hi) \w+ " + _READER + r"\b[ ,]"
+            r"|[\[(]\s*(?:the |any )?" + _READER + r"s?\s*:"
+            r"|\b(?:quietly|secretly|silently|covertly) (?:add|insert|include|send|forward|embed"
+            r"|append|copy|email|transfer|delete)\b"
+        ),
+    ),
+    (
+        "goal_hijack",
+        ("really want", "real request", "actual request", "true request", "real task",
+         "only acceptable", "only allowed", "only valid", "only correct", "first line",
+         "last line", "only line"),
+        re.compile(
+            r"\bwhat i (?:really|actually) want(?: is)?\s*[:—-]"
+            r"|\b(?:real|actual|true) (?:request|task|instruction|question|goal)s?\s*:"
+            r"|\bthe only (?:acceptable|allowed|valid|correct|permitted) (?:reply|answer|response"
+            r"|output)\b"
+            r"|\b(?:write|print|say|output|put|type) ['\"“][^'\"”\n]{1,60}['\"”] as the (?:first"
+            r"|last|only|opening) (?:line|word|sentence)\b"
+        ),
+    ),
+
 )  # fmt: skip
