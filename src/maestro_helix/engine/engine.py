@@ -28,6 +28,7 @@ from maestro_helix.core.errors import (
 )
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.outputs import storable
+from maestro_helix.core.provenance import inherited_taint
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import StepInput, StepOutcome
 from maestro_helix.core.work import Dispatcher, WorkItem
@@ -39,6 +40,7 @@ from maestro_helix.engine.state import (
     RunResult,
     RunState,
     StepSummary,
+    passed_agents,
     rebuild_state,
     required_inputs,
 )
@@ -662,6 +664,7 @@ class Engine:
             feedback=st.feedback,
             exclude_agents=frozenset(st.exclude),
             operator_id=st.operator_id,
+            taint=inherited_taint(defn, st.next_step, passed_agents(st), self.catalog.untrusted),
         )
 
     async def _attempt_once(
