@@ -325,3 +325,28 @@ class Store(ABC):
     @abstractmethod
     async def list_checkpoints(self) -> list[CheckpointRecord]:
         """Every stored checkpoint, smallest tree first."""
+
+    # -- predictive risk models (store/risk_sql.py) --------------------------------------------
+
+    async def save_risk_model(
+        self, make: Callable[[int], dict[str, Any]], *, ts: str, by: str | None, activate: bool
+    ) -> Any:
+        """Store ``make(version)`` as the next model version (optionally the active one)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def activate_risk_model(self, version: int, *, ts: str, by: str | None) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def risk_model(self, version: int | None = None) -> Any:
+        """One stored model version, or the active one (``None``)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def active_risk_version(self) -> int | None:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def risk_models(self) -> list[Any]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def agent_history(self, last: int = 50) -> dict[tuple[str, str], Any]:
+        """Each (agent, capability)'s record over its last ``last`` attempts."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no step history")

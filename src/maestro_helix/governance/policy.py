@@ -24,6 +24,7 @@ from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.configfile import parse_model, read_json
 from maestro_helix.core.errors import ConfigError, ConfigErrors
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.predict_policy import PredictionRule
 from maestro_helix.governance.wording import amount_text, people, tier_words
 
 __all__ = [
@@ -143,6 +144,8 @@ class GovernancePolicy(BaseModel):
         on_expiry: ``deny`` (the request is rejected) or ``escalate`` (it is re-opened with
             one more approver required and a fresh expiry, once).
         actions: per-action-type rules.
+        prediction: what the pre-execution risk prediction may do (route, tighten, hold for
+            approval; see :mod:`~maestro_helix.governance.predict_policy`).
     """
 
     model_config = _STRICT
@@ -159,6 +162,7 @@ class GovernancePolicy(BaseModel):
     expiry_s: int = Field(default=4 * 3600, ge=60, le=30 * 24 * 3600)
     on_expiry: Literal["deny", "escalate"] = "deny"
     actions: dict[str, ActionRule] = Field(default_factory=dict)
+    prediction: PredictionRule = Field(default_factory=PredictionRule)
 
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=False)
