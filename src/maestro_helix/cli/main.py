@@ -40,6 +40,7 @@ from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
+from maestro_helix.cli.risk import risk_app
 from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
 from maestro_helix.governance.policy import load_policy
@@ -65,6 +66,7 @@ app.add_typer(certs_app, name="certs")
 app.command("report")(report)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
+app.add_typer(risk_app, name="risk")
 
 
 @app.command()

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from maestro_helix.core.errors import MaestroError
 from maestro_helix.helix import injection, pii
 
 __all__ = [
@@ -79,7 +80,7 @@ class Mitigation(enum.StrEnum):
     APPROVAL = "approval"  # the step's result waits for people before anything uses it
 
 
-class ModelError(ValueError):
+class ModelError(MaestroError):
     """A model document that is malformed or whose integrity hash does not match."""
 
 
