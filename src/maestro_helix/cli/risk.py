@@ -66,7 +66,7 @@ def risk_train(
     holdout: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Newest share held out for the metrics.")
     ] = 0.25,
-    trees: Annotated[int, typer.Option(min=1, max=1000, help="Boosted trees.")] = 120,
+    trees: Annotated[int, typer.Option(min=1, max=1000, help="Boosted trees.")] = 100,
     depth: Annotated[int, typer.Option(min=1, max=6, help="Depth of each tree.")] = 3,
     min_examples: Annotated[
         int, typer.Option(min=10, help="Refuse to train on fewer recorded attempts.")

@@ -36,6 +36,7 @@ __all__ = [
     "TrainSettings",
     "build_model",
     "evaluate",
+    "export_gbt",
     "load_examples",
     "train_and_store",
 ]
@@ -59,7 +60,7 @@ class Example:
 class TrainSettings:
     """How to fit: trees, depth, learning rate, held-out share (the newest), seed."""
 
-    trees: int = 120
+    trees: int = 100
     depth: int = 3
     learning_rate: float = 0.1
     holdout: float = 0.25
@@ -136,6 +137,25 @@ def metrics_of(labels: Sequence[int], scores: Sequence[float]) -> dict[str, Any]
     }
 
 
+def export_gbt(clf: Any) -> dict[str, Any]:
+    """A fitted binary ``GradientBoostingClassifier`` (log-loss) as JSON-ready trees: the prior's
+    log-odds (``init``) and, per tree, its node arrays (a leaf has ``left == -1``)."""
+    prior = float(clf.init_.class_prior_[1])
+    trees = []
+    for est in clf.estimators_[:, 0]:
+        tr = est.tree_
+        trees.append(
+            {
+                "feature": [int(v) for v in tr.feature],
+                "threshold": [float(v) for v in tr.threshold],
+                "left": [int(v) for v in tr.children_left],
+                "right": [int(v) for v in tr.children_right],
+                "value": [float(v) for v in tr.value[:, 0, 0]],
+            }
+        )
+    return {"init": math.log(prior / (1.0 - prior)), "trees": trees}
+
+
 def build_model(
     examples: Sequence[Example], settings: TrainSettings | None = None
 ) -> dict[str, Any]:
@@ -171,26 +191,14 @@ def build_model(
         random_state=s.seed,
     )
     clf.fit([enc.vector(x.features) for x in train], y)
-    prior = float(clf.init_.class_prior_[1])
-    trees = []
-    for est in clf.estimators_[:, 0]:
-        tr = est.tree_
-        trees.append(
-            {
-                "feature": [int(v) for v in tr.feature],
-                "threshold": [float(v) for v in tr.threshold],
-                "left": [int(v) for v in tr.children_left],
-                "right": [int(v) for v in tr.children_right],
-                "value": [float(v) for v in tr.value[:, 0, 0]],
-            }
-        )
+    exported = export_gbt(clf)
     doc: dict[str, Any] = {
         "format": MODEL_FORMAT,
         "numeric": list(NUMERIC),
         "categorical": vocab,
-        "init": math.log(prior / (1.0 - prior)),
+        "init": exported["init"],
         "learning_rate": s.learning_rate,
-        "trees": trees,
+        "trees": exported["trees"],
         "trained_on": {
             "examples": len(train),
             "first_seq": train[0].seq,
