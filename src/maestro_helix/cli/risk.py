@@ -60,9 +60,9 @@ def _print_metrics(title: str, m: dict[str, Any]) -> None:
 @risk_app.command("train")
 def risk_train(
     db: DbOpt = "maestro.db",
-    activate: Annotated[
-        bool, typer.Option("--activate/--no-activate", help="Make the new model the active one.")
-    ] = True,
+    no_activate: Annotated[
+        bool, typer.Option("--no-activate", help="Store the model without making it active.")
+    ] = False,
     holdout: Annotated[
         float, typer.Option(min=0.05, max=0.5, help="Newest share held out for the metrics.")
     ] = 0.25,
@@ -84,7 +84,9 @@ def risk_train(
         async with open_store(db, must_exist=True) as store:
             by = await _who(store, token)
             ts = iso(SystemClock().now())
-            return await train_and_store(store, ts=ts, by=by, activate=activate, settings=settings)
+            return await train_and_store(
+                store, ts=ts, by=by, activate=not no_activate, settings=settings
+            )
 
     stored = run_async(main())
     if json_out:
