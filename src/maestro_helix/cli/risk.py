@@ -210,3 +210,28 @@ def risk_activate(
 
     v = run_async(main())
     out.print(f"risk model version {v} is active; processes take it up at their next tick")
+
+
+async def batch_line(store: Store, after_seq: int, db: str) -> str:
+    """One line for a batch's summary: predicted against actual (attempts the gate did not
+    pass) and what the prediction did, for the attempts recorded after ``after_seq``."""
+    from maestro_helix.helix.predict import roc_auc
+    from maestro_helix.ops.risk_model import load_examples
+
+    examples = await load_examples(store, after_seq=after_seq)
+    if not examples:
+        return ""
+    actual = sum(x.label for x in examples) / len(examples)
+    scored = [x for x in examples if x.predicted is not None]
+    if not scored:
+        return (
+            f"risk prediction: no active model; {len(examples)} attempts recorded "
+            f"({actual:.1%} not passed) · `maestro risk train --db {db}` learns from them"
+        )
+    predicted = sum(float(x.predicted or 0.0) for x in scored) / len(scored)
+    observed = sum(x.label for x in scored) / len(scored)
+    auc = roc_auc([x.label for x in scored], [float(x.predicted or 0.0) for x in scored])
+    return (
+        f"risk prediction (model v{scored[-1].model_version}): predicted {predicted:.1%} of "
+        f"attempts not passing, actual {observed:.1%} · ROC AUC {_fmt(auc)} on this batch"
+    )

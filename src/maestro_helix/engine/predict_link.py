@@ -35,6 +35,7 @@ from maestro_helix.core.workflow import Unresolved, render
 from maestro_helix.engine.bridge import default_payload, input_text
 from maestro_helix.governance.predict_policy import MitigationPlan, PredictionRule, plan_mitigation
 from maestro_helix.helix.predict import (
+    PREDICTION_KIND,
     AgentHistory,
     ModelError,
     RiskModel,
@@ -49,7 +50,6 @@ __all__ = ["PREDICTED_EVENT", "PREDICTION_KIND", "PredictLink", "RiskPredictor"]
 
 log = logging.getLogger(__name__)
 
-PREDICTION_KIND = "step.prediction"
 PREDICTED_EVENT = "step.predicted"
 
 

@@ -26,12 +26,12 @@ from typing import Any
 import orjson
 
 from maestro_helix.core.errors import MaestroError
-from maestro_helix.helix import injection, pii
 
 __all__ = [
     "CATEGORICAL",
     "MODEL_FORMAT",
     "NUMERIC",
+    "PREDICTION_KIND",
     "AgentHistory",
     "InputSignals",
     "Mitigation",
@@ -46,6 +46,9 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "maestro-risk-gbt/1"
+
+PREDICTION_KIND = "step.prediction"
+"""The audit entry kind of a recorded attempt (features, prediction, mitigation, outcome)."""
 
 NUMERIC: tuple[str, ...] = (
     "attempt",
@@ -121,6 +124,8 @@ def _shape(value: Any, depth: int, acc: list[int]) -> None:
 def input_signals(payload: Mapping[str, Any], text: str) -> InputSignals:
     """Size and shape of ``payload`` and detector counts on its ``text`` (the text itself is
     scanned here and forgotten: only the counts leave)."""
+    from maestro_helix.helix import injection, pii  # heavy: not at import (the CLI's --help)
+
     acc = [0, 0, 0, 0, 0]
     _shape(payload, 0, acc)
     found = pii.scan(text) if text else []

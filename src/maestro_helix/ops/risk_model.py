@@ -23,6 +23,7 @@ from maestro_helix.helix.predict import (
     CATEGORICAL,
     MODEL_FORMAT,
     NUMERIC,
+    PREDICTION_KIND,
     RiskModel,
     brier_score,
     calibration,
@@ -40,8 +41,6 @@ __all__ = [
     "load_examples",
     "train_and_store",
 ]
-
-PREDICTION_KIND = "step.prediction"
 
 
 @dataclass(frozen=True, slots=True)
