@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.errors import MaestroError
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 
 MODEL_FORMAT = "maestro-risk-gbt/1"
 
-PREDICTION_KIND = "step.prediction"
+PREDICTION_KIND = AuditKind.STEP_PREDICTION
 """The audit entry kind of a recorded attempt (features, prediction, mitigation, outcome)."""
 
 NUMERIC: tuple[str, ...] = (

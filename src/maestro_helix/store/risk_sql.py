@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.helix.predict import AgentHistory
 from maestro_helix.store import schema as t
@@ -49,7 +49,7 @@ def _row(r: Any) -> StoredModel:
 
 
 def _audit(
-    conn: Connection, kind: str, version: int, ts: str, by: str | None, **details: Any
+    conn: Connection, kind: AuditKind, version: int, ts: str, by: str | None, **details: Any
 ) -> None:
     lock_chain(conn)
     append_audit(
@@ -93,7 +93,7 @@ def save_model(
             "model": doc,
         },
     )
-    _audit(conn, "risk.model_saved", version, ts, by, sha256=doc["sha256"], active=activate)
+    _audit(conn, AuditKind.RISK_MODEL_SAVED, version, ts, by, sha256=doc["sha256"], active=activate)
     return get_model(conn, version)
 
 
@@ -104,7 +104,7 @@ def activate_model(conn: Connection, version: int, *, ts: str, by: str | None) -
         raise MaestroError(f"no risk model version {version}")
     conn.execute(update(t.risk_models).values(active=0))
     conn.execute(update(t.risk_models).where(c.version == version).values(active=1))
-    _audit(conn, "risk.model_activated", version, ts, by)
+    _audit(conn, AuditKind.RISK_MODEL_ACTIVATED, version, ts, by)
     return get_model(conn, version)
 
 
