@@ -82,13 +82,17 @@ def cost(model: RiskModel, tasks: list[dict[str, Any]]) -> dict[str, float]:
         for s in sigs
     ]
     samples = []
-    for _ in range(5):
+    for _ in range(9):  # the machine is shared: the minimum is the cost, the median the noise
         t0 = time.perf_counter()
         for fs in feats:
             for f in fs:
                 model.predict(f)
         samples.append((time.perf_counter() - t0) / len(feats) * 1e6)
-    return {"features_us": feat_us, "model_us_per_step": statistics.median(samples)}
+    return {
+        "features_us": feat_us,
+        "model_us_min": min(samples),
+        "model_us_median": statistics.median(samples),
+    }
 
 
 async def main(history: int, n_eval: int) -> None:
@@ -143,8 +147,10 @@ async def main(history: int, n_eval: int) -> None:
         f"| oracle (every agent fails the ticket) | {oracle} | floor |",
         f"| features per step (shape + personal-data, secret and injection detectors on "
         f"the input) | {c['features_us']:.0f} µs | — |",
-        f"| model per step (3 candidates, {len(stored.model['trees'])} trees, pure Python) "
-        f"| **{c['model_us_per_step'] / 1000:.3f} ms** | ≤ 0.2 ms |",
+        f"| model per step (3 candidates, {len(stored.model['trees'])} trees, pure Python), "
+        f"min / median of 9 passes over 500 steps "
+        f"| **{c['model_us_min'] / 1000:.3f} ms** / {c['model_us_median'] / 1000:.3f} ms "
+        f"| ≤ 0.2 ms |",
         "",
         "Calibration on the held-out part (predicted vs observed rate per bin): "
         + "; ".join(

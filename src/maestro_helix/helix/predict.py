@@ -283,6 +283,7 @@ class RiskModel:
             self._slots.append({str(v): width + i for i, v in enumerate(values)})
             width += len(values)
         self.width = width
+        self._zeros = [0.0] * (width - len(NUMERIC))
         try:
             self.init = float(doc["init"])
             self.rate = float(doc["learning_rate"])
@@ -291,12 +292,17 @@ class RiskModel:
         trees = doc.get("trees")
         if not isinstance(trees, list) or not trees:
             raise ModelError("trees: a non-empty list is required")
-        self._trees = tuple(_tree(t, width, f"trees[{i}]") for i, t in enumerate(trees))
+        checked = [_tree(t, width, f"trees[{i}]") for i, t in enumerate(trees)]
+        # one tuple per node: the walk does two index operations per level, no attribute lookups
+        self._nodes = tuple(
+            tuple(zip(t.feature, t.threshold, t.left, t.right, t.value, strict=True))
+            for t in checked
+        )
 
     def vector(self, f: Mapping[str, Any]) -> list[float]:
         """The dense feature vector of one flat feature dict (``StepFeatures.to_dict``)."""
         x = [float(f.get(n) or 0.0) for n in NUMERIC]
-        x.extend([0.0] * (self.width - len(NUMERIC)))
+        x += self._zeros
         for name, slots in zip(CATEGORICAL, self._slots, strict=True):
             at = slots.get(str(f.get(name) or ""))
             if at is not None:
@@ -305,12 +311,11 @@ class RiskModel:
 
     def raw(self, x: Sequence[float]) -> float:
         total = 0.0
-        for t in self._trees:
-            i = 0
-            left, right, feat, thr = t.left, t.right, t.feature, t.threshold
-            while left[i] >= 0:
-                i = left[i] if x[feat[i]] <= thr[i] else right[i]
-            total += t.value[i]
+        for nodes in self._nodes:
+            n = nodes[0]
+            while n[2] >= 0:  # (feature, threshold, left, right, value); a leaf has left -1
+                n = nodes[n[2]] if x[n[0]] <= n[1] else nodes[n[3]]
+            total += n[4]
         return self.init + self.rate * total
 
     def predict(self, f: StepFeatures | Mapping[str, Any]) -> float:
@@ -322,7 +327,7 @@ class RiskModel:
         return {
             "version": self.version,
             "sha256": self.doc.get("sha256"),
-            "trees": len(self._trees),
+            "trees": len(self._nodes),
             "metrics": self.doc.get("metrics", {}),
         }
 
