@@ -173,6 +173,11 @@ def test_without_a_safe_candidate_the_gate_is_tightened_or_the_result_held() -> 
     assert held.approval and held.mitigation is Mitigation.APPROVAL
 
 
+def test_an_attempt_the_gate_may_still_retry_is_tightened_not_held() -> None:
+    plan = plan_mitigation({"a": 0.95}, _RULE, _GATE, can_route=False, last_attempt=False)
+    assert not plan.approval and plan.mitigation is Mitigation.TIGHTEN
+
+
 def test_no_model_means_proceed_with_the_steps_own_gate() -> None:
     plan = plan_mitigation({}, _RULE, _GATE, can_route=True)
     assert plan.mitigation is Mitigation.PROCEED and plan.thresholds is _GATE

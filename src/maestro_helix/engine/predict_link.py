@@ -205,7 +205,8 @@ class PredictLink:
         preds = {a: model.predict(f) for a, f in feats.items()} if model is not None else {}
         rule = self.rule()
         can_route = inp.agent_id is None and inp.step.agent is None and len(candidates) > 1
-        plan = plan_mitigation(preds, rule, inp.thresholds, can_route=can_route)
+        last = inp.attempt >= inp.thresholds.max_attempts
+        plan = plan_mitigation(preds, rule, inp.thresholds, can_route=can_route, last_attempt=last)
         if preds:
             annotate_current_span(
                 {

@@ -29,8 +29,10 @@ class PredictionRule(BaseModel):
             stays below it.
         tighten_above: the gate of a step whose remaining candidates reach this is raised by
             ``tighten_qsr`` (minimum QSR) and ``tighten_mri`` (maximum MRI).
-        approval_above: at or above this the step's result waits for people (an escalation
-            with the prediction as its reason), even when the gate passes it.
+        approval_above: at or above this, on the step's last allowed attempt, the step's result
+            waits for people (an escalation with the prediction as its reason), even when the
+            gate passes it. Earlier attempts are tightened instead: a failure there is retried
+            by the gate anyway, and people are asked only where a failure would reach them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -74,6 +76,7 @@ def plan_mitigation(
     thresholds: GateThresholds,
     *,
     can_route: bool,
+    last_attempt: bool = True,
 ) -> MitigationPlan:
     """The plan for one step from each candidate's predicted chance (``predictions``; empty
     without a model: proceed)."""
@@ -89,7 +92,7 @@ def plan_mitigation(
     if pool_risk >= rule.tighten_above:
         thresholds = _tightened(thresholds, rule)
         mitigation = Mitigation.TIGHTEN
-    approval = pool_risk >= rule.approval_above
+    approval = last_attempt and pool_risk >= rule.approval_above
     if approval:
         mitigation = Mitigation.APPROVAL
     return MitigationPlan(exclude, thresholds, approval, mitigation, pool_risk)
