@@ -29,6 +29,7 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
+from maestro_helix.engine.predict_link import PredictLink, RiskPredictor, refresh_quietly
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
@@ -122,6 +123,7 @@ class Maestro:
     metrics: HelixMetrics
     work_queue: Any = None  # set by the CLI when steps go to workers
     checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
+    predictor: RiskPredictor | None = None  # the active risk model, refreshed by housekeeping
 
     @classmethod
     @asynccontextmanager
@@ -218,6 +220,11 @@ class Maestro:
             provider = tracer_provider or tracer_provider_from_env()
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
+            predictor = RiskPredictor(store, the_metrics.prediction)
+            await predictor.refresh()
+            predict = PredictLink(
+                predictor, agents, lambda: governance.policy.prediction, predictor.metrics, clock
+            )
             outer: list[Any] = [MetricsLink(the_metrics)]
             tracer = provider.get_tracer("maestro_helix") if provider is not None else None
             if tracer is not None:
@@ -234,6 +241,7 @@ class Maestro:
                 )
                 # innermost: sees the verdict
                 .with_links(add=[GovernanceLink(governance, agents.untrusted())])
+                .with_links(add=[predict])  # inside GIL: a held result reaches it escalated
                 .with_links(before=EventLink, add=outer)
             )
             catalog = Catalog(
@@ -276,6 +284,7 @@ class Maestro:
                 governance,
                 the_metrics,
                 checkpointer=checkpointer,
+                predictor=predictor,
             )
             if resume:
                 resumed = await engine.resume_unfinished()
@@ -283,7 +292,10 @@ class Maestro:
                     log.info("resuming unfinished runs", extra={"count": len(resumed)})
             if housekeeping_s is not None:
                 task = asyncio.create_task(
-                    housekeeping(engine, governance, housekeeping_s), name="maestro-housekeeping"
+                    housekeeping(
+                        engine, governance, housekeeping_s, (lambda: refresh_quietly(predictor),)
+                    ),
+                    name="maestro-housekeeping",
                 )
                 stack.push_async_callback(_cancel, task)
             yield system

@@ -83,6 +83,9 @@ class AuditKind(enum.StrEnum):
     WORKFLOW_PAUSED = "workflow.paused"
     WORKFLOW_RESUMED = "workflow.resumed"
     WORKFLOW_RESTORED = "workflow.restored"
+    STEP_PREDICTION = "step.prediction"  # engine/predict_link.py: features, prediction, outcome
+    RISK_MODEL_SAVED = "risk.model_saved"
+    RISK_MODEL_ACTIVATED = "risk.model_activated"
 
 
 @dataclass(frozen=True, slots=True)

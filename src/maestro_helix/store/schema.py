@@ -297,3 +297,16 @@ audit_sequencer = Table(
     Column("expires_at", Float, nullable=False),
 )
 """The sequencer's lease (one row): only its holder assigns seqs, until it expires."""
+
+
+risk_models = Table(
+    "risk_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("active", Integer, nullable=False, default=0, server_default="0"),
+    Column("metrics", JSON, nullable=False),
+    Column("model", JSON, nullable=False),
+)
