@@ -29,6 +29,7 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
+from maestro_helix.engine.predict_link import PredictLink, RiskPredictor, refresh_quietly
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
@@ -124,6 +125,7 @@ class Maestro:
     work_queue: Any = None  # set by the CLI when steps go to workers
     checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
     rollout: Rollout | None = None  # stages, sign-offs, canaries (ops/canary.py)
+    predictor: RiskPredictor | None = None  # the active risk model, refreshed by housekeeping
 
     @classmethod
     @asynccontextmanager
@@ -220,6 +222,11 @@ class Maestro:
             provider = tracer_provider or tracer_provider_from_env()
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
+            predictor = RiskPredictor(store, the_metrics.prediction)
+            await predictor.refresh()
+            predict = PredictLink(
+                predictor, agents, lambda: governance.policy.prediction, predictor.metrics, clock
+            )
             outer: list[Any] = [MetricsLink(the_metrics)]
             tracer = provider.get_tracer("maestro_helix") if provider is not None else None
             if tracer is not None:
@@ -234,7 +241,9 @@ class Maestro:
                     clock=clock,
                     step_timeout_s=gate_config.step_timeout_s,
                 )
-                .with_links(add=[GovernanceLink(governance)])  # innermost: sees the verdict
+                # innermost: sees the verdict
+                .with_links(add=[GovernanceLink(governance, agents.untrusted())])
+                .with_links(add=[predict])  # inside GIL: a held result reaches it escalated
                 .with_links(before=EventLink, add=outer)
             )
             catalog = Catalog(
@@ -242,6 +251,7 @@ class Maestro:
                 agents=agents.ids(),
                 action_types=frozenset(a.name for a in action_types),
                 evaluators=frozenset(evaluators or {}),
+                untrusted=agents.untrusted(),
             )
             engine = Engine(
                 store=store,
@@ -258,11 +268,18 @@ class Maestro:
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = _counted(engine.publish, the_metrics)
             governance.on_refusal.append(the_metrics.decision_refused)
-            governance.resume = engine.resume_unfinished
+            governance.resume = engine.take_up
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.start()
             stack.push_async_callback(engine.aclose)
+            rollout = Rollout(
+                store,
+                governance.action_types,
+                publish=engine.publish,
+                metrics=the_metrics.canary,
+                clock=clock,
+            )
             system = cls(
                 store,
                 the_bus,
@@ -276,13 +293,8 @@ class Maestro:
                 governance,
                 the_metrics,
                 checkpointer=checkpointer,
-                rollout=Rollout(
-                    store,
-                    governance.action_types,
-                    publish=engine.publish,
-                    metrics=the_metrics.canary,
-                    clock=clock,
-                ),
+                rollout=rollout,
+                predictor=predictor,
             )
             if resume:
                 resumed = await engine.resume_unfinished()
@@ -290,7 +302,12 @@ class Maestro:
                     log.info("resuming unfinished runs", extra={"count": len(resumed)})
             if housekeeping_s is not None:
                 task = asyncio.create_task(
-                    housekeeping(engine, governance, housekeeping_s, system.rollout),
+                    housekeeping(
+                        engine,
+                        governance,
+                        housekeeping_s,
+                        (lambda: refresh_quietly(predictor), rollout.evaluate_all),
+                    ),
                     name="maestro-housekeeping",
                 )
                 stack.push_async_callback(_cancel, task)

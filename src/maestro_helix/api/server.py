@@ -13,7 +13,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -22,6 +22,7 @@ from maestro_helix.api.app import create_app
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S, housekeeping
+from maestro_helix.engine.predict_link import refresh_quietly
 from maestro_helix.governance.policy import Role
 from maestro_helix.security.tls import MutualTLS
 
@@ -146,8 +147,14 @@ async def serve(
         ssl_context_factory=tls.ssl_context_factory if tls is not None else None,
     )
     server = _Server(config)
+    predictor = system.predictor
+    also: tuple[Callable[[], Awaitable[object]], ...] = (
+        (lambda: refresh_quietly(predictor),) if predictor is not None else ()
+    )
+    if system.rollout is not None:
+        also += (system.rollout.evaluate_all,)  # the canaries' sequential test (ops/canary.py)
     ticker = asyncio.create_task(
-        housekeeping(system.engine, system.governance, interval_s, system.rollout),
+        housekeeping(system.engine, system.governance, interval_s, also),
         name="maestro-housekeeping",
     )
     serving = asyncio.ensure_future(

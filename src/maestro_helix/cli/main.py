@@ -40,6 +40,7 @@ from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
+from maestro_helix.cli.risk import batch_line, risk_app
 from maestro_helix.cli.rollout import register_rollout
 from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
@@ -67,6 +68,7 @@ app.command("report")(report)
 register_rollout(workflows_app)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
+app.add_typer(risk_app, name="risk")
 
 
 @app.command()
@@ -137,6 +139,7 @@ def demo(
             )
             summary.summary_s += time.perf_counter() - t1
             await summary.add_governance(m.store, ids, marks)
+            risk_line = await batch_line(m.store, marks.audit, db)
         summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
         scope = "whole chain" if verify_audit else "entries of this run, linked to the chain"
@@ -144,6 +147,8 @@ def demo(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
             f" ({report.checked} {scope}) · database: {m.store.describe()}"
         )
+        if risk_line:
+            out.print(risk_line)
         if summary.pending_requests:
             out.print(
                 f"{summary.pending_requests} approval request(s) wait for people: "

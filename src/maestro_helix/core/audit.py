@@ -90,6 +90,9 @@ class AuditKind(enum.StrEnum):
     CANARY_ROLLED_BACK = "canary.rolled_back"
     CANARY_PROMOTED = "canary.promoted"
     CANARY_ABORTED = "canary.aborted"
+    STEP_PREDICTION = "step.prediction"  # engine/predict_link.py: features, prediction, outcome
+    RISK_MODEL_SAVED = "risk.model_saved"
+    RISK_MODEL_ACTIVATED = "risk.model_activated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,12 @@
 """Housekeeping every long-lived process does (``maestro serve`` and ``maestro worker`` alike):
-expire approval requests past their deadline, run cleared actions nobody is running, take up
-runs nobody live holds (decided elsewhere, or left by a process that died), and evaluate every
-running canary (rolling it back or promoting it when its test decides)."""
+expire approval requests past their deadline, run cleared actions nobody is running, and take up
+runs nobody live holds (decided elsewhere, or left by a process that died)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from maestro_helix.core.errors import MaestroError
@@ -14,7 +14,6 @@ from maestro_helix.core.errors import MaestroError
 if TYPE_CHECKING:
     from maestro_helix.engine.engine import Engine
     from maestro_helix.governance.service import Governance
-    from maestro_helix.ops.canary import Rollout
 
 __all__ = ["HOUSEKEEPING_INTERVAL_S", "housekeep_once", "housekeeping"]
 
@@ -24,8 +23,12 @@ HOUSEKEEPING_INTERVAL_S = 5.0
 
 
 async def housekeep_once(
-    engine: Engine, governance: Governance | None, rollout: Rollout | None = None
+    engine: Engine,
+    governance: Governance | None,
+    also: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> None:
+    for task in also:  # e.g. take up the active risk model (engine/predict_link.py)
+        await task()
     if governance is not None:
         await governance.refresh_policy()  # a policy applied by `maestro policy apply`
         expired = await governance.expire()
@@ -34,22 +37,20 @@ async def housekeep_once(
     taken = await engine.resume_unfinished()
     if taken:
         log.info("took up runs nobody held", extra={"count": len(taken)})
-    if rollout is not None:
-        await rollout.evaluate_all()
 
 
 async def housekeeping(
     engine: Engine,
     governance: Governance | None,
     interval_s: float = HOUSEKEEPING_INTERVAL_S,
-    rollout: Rollout | None = None,
+    also: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> None:
     """Run :func:`housekeep_once` every ``interval_s`` until cancelled; a failing tick is logged
     with its cause and the next one tries again."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await housekeep_once(engine, governance, rollout)
+            await housekeep_once(engine, governance, also)
         except MaestroError as e:
             log.warning("housekeeping failed; will retry", extra={"error": str(e)})
         except Exception as e:  # a long-lived process must outlive one bad tick

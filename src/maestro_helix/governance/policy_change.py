@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from maestro_helix.core.actions import RiskClass
 from maestro_helix.governance.policy import ActionRule, GovernancePolicy
+from maestro_helix.governance.predict_policy import prediction_loosenings
 
 __all__ = ["loosenings"]
 
@@ -46,6 +47,9 @@ def _global(old: GovernancePolicy, new: GovernancePolicy) -> list[str]:
         now = new.risk_classes.get(klass.value, 0)
         if now < was:
             out.append(f"risk_classes.{klass.value}: lowered from {was} to {now}")
+    was, now = old.rule_of_two.approvals, new.rule_of_two.approvals
+    if now < was:
+        out.append(f"rule_of_two.approvals: lowered from {was} to {now}")
     return out
 
 
@@ -76,6 +80,7 @@ def _action(name: str, a: ActionRule, b: ActionRule, old: GovernancePolicy) -> l
 def loosenings(old: GovernancePolicy, new: GovernancePolicy) -> list[str]:
     """Every rule ``new`` makes less strict than ``old``, as ``field: what changed``."""
     out = _global(old, new)
+    out.extend(prediction_loosenings(old.prediction, new.prediction))
     for name, a in old.actions.items():
         out.extend(_action(name, a, new.actions.get(name, ActionRule()), old))
     return out

@@ -299,6 +299,19 @@ audit_sequencer = Table(
 """The sequencer's lease (one row): only its holder assigns seqs, until it expires."""
 
 
+risk_models = Table(
+    "risk_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("active", Integer, nullable=False, default=0, server_default="0"),
+    Column("metrics", JSON, nullable=False),
+    Column("model", JSON, nullable=False),
+)
+
+
 # -- rollout (migration 0007_stages): stages, sign-offs, canaries, each run's route ---------------
 
 workflow_stages = Table(

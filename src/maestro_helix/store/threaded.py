@@ -63,6 +63,7 @@ from maestro_helix.store import (
     audit_sql,
     gil_sql,
     ops_sql,
+    risk_sql,
     sequencer_sql,
     sql,
     stages_sql,
@@ -161,7 +162,7 @@ class ThreadedStore(Store):
             return
         ready.set_result(None)
         try:
-            self._serve(conn)
+            conn = self._serve(conn)  # the connection in use at the end (after reconnects too)
         finally:
             conn.close()
             self._engine.dispose()
@@ -214,11 +215,11 @@ class ThreadedStore(Store):
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _serve(self, conn: Connection) -> None:
+    def _serve(self, conn: Connection) -> Connection:
         while True:
             first = self._queue.get()
             if first is _STOP:
-                return
+                return conn
             ops: list[_Op] = [first]
             stop = False
             while len(ops) < self.max_batch:
@@ -232,7 +233,7 @@ class ThreadedStore(Store):
                 ops.append(nxt)
             conn = self._run_lost_safe(conn, ops)
             if stop:
-                return
+                return conn
 
     def _run_lost_safe(self, conn: Connection, ops: list[_Op]) -> Connection:
         """Run a batch; if the connection dies under it, reconnect and run it again."""
@@ -607,6 +608,32 @@ class ThreadedStore(Store):
 
     async def policy_versions(self) -> list[admin_sql.ActivePolicy]:
         return await self._call(admin_sql.policy_versions)
+
+    # -- predictive risk models ----------------------------------------------------------------
+
+    async def save_risk_model(
+        self, make: Callable[[int], dict[str, Any]], *, ts: str, by: str | None, activate: bool
+    ) -> risk_sql.StoredModel:
+        return await self._call(
+            lambda c: risk_sql.save_model(c, make, ts=ts, by=by, activate=activate)
+        )
+
+    async def activate_risk_model(
+        self, version: int, *, ts: str, by: str | None
+    ) -> risk_sql.StoredModel:
+        return await self._call(lambda c: risk_sql.activate_model(c, version, ts=ts, by=by))
+
+    async def risk_model(self, version: int | None = None) -> risk_sql.StoredModel:
+        return await self._call(lambda c: risk_sql.get_model(c, version))
+
+    async def active_risk_version(self) -> int | None:
+        return await self._call(risk_sql.active_version)
+
+    async def risk_models(self) -> list[risk_sql.StoredModel]:
+        return await self._call(risk_sql.list_models)
+
+    async def agent_history(self, last: int = 50) -> dict[tuple[str, str], Any]:
+        return await self._call(lambda c: risk_sql.agent_history(c, last))
 
     # -- operations ----------------------------------------------------------------------------
 

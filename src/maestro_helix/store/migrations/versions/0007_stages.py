@@ -1,7 +1,7 @@
 """rollout: workflow version stages, sign-offs, canaries, and the route each new run was given
 
 Revision ID: 0007_stages
-Revises: 0006
+Revises: 0009_risk_models
 Create Date: 2026-12-01 12:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_stages"
-down_revision = "0006"
+down_revision = "0009_risk_models"
 branch_labels = None
 depends_on = None
 
