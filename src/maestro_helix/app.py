@@ -185,11 +185,9 @@ class Maestro:
             await the_bus.open()
             stack.push_async_callback(the_bus.aclose)
             gate = HelixQualityGate(gate_config)
-            router = Router()
-            router.load(
-                (s.agent_id, s.capability, s.passed, s.total, s.qsr_sum, s.mri_sum)
-                for s in await store.agent_stats()
-            )
+            # the track record lives in the store, folded in each step commit: nothing loaded
+            router = Router(gate_config.routing)
+            store.track_half_life_s = gate_config.routing.half_life_s
             qsr = QSREvaluator(custom=evaluators or {})
             owner = ownership or Ownership.from_env()
             governance = Governance(store, gil_policy, action_types, clock, owner)
@@ -231,6 +229,7 @@ class Maestro:
                     router=router,
                     clock=clock,
                     step_timeout_s=gate_config.step_timeout_s,
+                    store=store,
                 )
                 .with_links(before=GateLink, add=[GovernanceLink(governance)])
                 .with_links(before=EventLink, add=outer)

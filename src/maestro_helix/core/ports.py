@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
+from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
@@ -25,6 +26,7 @@ from maestro_helix.core.records import (
     StepRecord,
     Transition,
 )
+from maestro_helix.core.route import TrackRecord
 from maestro_helix.core.workflow import WorkflowDef
 
 __all__ = ["Store"]
@@ -148,6 +150,46 @@ class Store(ABC):
 
     @abstractmethod
     async def agent_stats(self) -> list[AgentStat]: ...
+
+    # -- routing: the shared track record (folded in each step commit) ------------------------
+
+    track_half_life_s: float = 3 * 86400.0
+    """The decay a new track record is folded with (``RoutingConfig.half_life_s``)."""
+
+    async def track_records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        """The stored records of ``agent_ids`` (all agents when empty) for ``capability``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+    async def all_track_records(self) -> list[TrackRecord]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+    # -- the knowledge base (CSIL): written only by the learning service -----------------------
+
+    async def push_knowledge(
+        self, drafts: Sequence[InsightDraft], ts: str, note: str = ""
+    ) -> KnowledgeVersion | None:
+        """A new version with ``drafts`` added (None: nothing new). Refuses (``InputError``)
+        any item in which the detectors still find personal data or secrets."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_items(
+        self, version: int | None = None, capability: str | None = None
+    ) -> tuple[int, list[Insight]]:
+        """(version, its items): the current version when ``version`` is None."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_version(self) -> int:
+        """The current version's number (0: nothing pushed yet)."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_versions(self) -> list[KnowledgeVersion]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def rollback_knowledge(self, to_version: int, ts: str) -> KnowledgeVersion:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def prune_knowledge(self, keep: int) -> tuple[int, int]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
     # -- governance (GIL) ----------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ from typing import Any, Protocol
 
 from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import AgentFailureKind
+from maestro_helix.core.knowledge import Insight
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord
+from maestro_helix.core.route import RouteDecision
 from maestro_helix.core.scores import (
     EvaluationFailure,
     Feedback,
@@ -38,6 +40,8 @@ class StepInput:
         exclude_agents: agents that already failed this step in this run.
         agent_id: set by the routing link (or fixed by the step definition).
         operator_id: who started the run, if known.
+        route: the routing decision and its explanation (set by the routing link).
+        knowledge: insights retrieved for this attempt (read-only; set by the knowledge link).
     """
 
     run_id: str
@@ -51,6 +55,8 @@ class StepInput:
     exclude_agents: frozenset[str] = frozenset()
     agent_id: str | None = None
     operator_id: str | None = None
+    route: RouteDecision | None = None
+    knowledge: tuple[Insight, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,8 @@ class StepOutcome:
     intents: tuple[ActionIntent, ...] = ()
     observers: tuple[Callable[[], object], ...] = ()
     """Run by the engine only after the attempt is committed (metrics, learning): nothing is
-    counted or learned for an attempt that was never stored."""
+    counted or learned for an attempt that was never stored. One may return an awaitable (the
+    engine awaits it)."""
 
     @property
     def qsr(self) -> float | None:

@@ -8,7 +8,7 @@ and events are collected on the outcome and written by the engine in the step's 
 
 Default order, outermost first::
 
-    EventLink → AuditLink → LearnLink → GateLink → EvaluateLink → RouteLink → AgentLink
+    EventLink → AuditLink → GateLink → EvaluateLink → RouteLink → AgentLink
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from maestro_helix.agents.failures import RetryPolicy, call_agent
 from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext, storable
+from maestro_helix.core.ports import Store
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.scores import (
     EvaluationFailure,
@@ -40,11 +41,12 @@ from maestro_helix.core.steps import (
     feedback_for,
 )
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.helix.base import EvaluationRequest, RiskRequest
+from maestro_helix.engine.routing import RouteLink
+from maestro_helix.helix.base import AgentRecord, EvaluationRequest, RiskRequest
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
-from maestro_helix.helix.routing import Router
+from maestro_helix.helix.routing import Router, explore_guard
 
 __all__ = [
     "AgentLink",
@@ -52,7 +54,6 @@ __all__ = [
     "EvaluateLink",
     "EventLink",
     "GateLink",
-    "LearnLink",
     "MaestroHelixBridge",
     "Next",
     "RouteLink",
@@ -176,6 +177,7 @@ class AgentLink:
             capability=step.capability,
             task=task,
             feedback=inp.feedback,
+            knowledge=inp.knowledge,
         )
         agent = self.agents.get(agent_id)
         output: AgentOutput | None = None
@@ -203,26 +205,6 @@ class AgentLink:
         )
 
 
-class RouteLink:
-    """Pick the agent: the step's fixed agent, or the best by composite score for its capability."""
-
-    def __init__(self, agents: AgentRegistry, router: Router) -> None:
-        self.agents = agents
-        self.router = router
-
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        if inp.agent_id is None:
-            step = inp.step
-            if step.agent is not None:
-                agent_id = step.agent
-            else:
-                assert step.capability is not None
-                candidates = [a.id for a in self.agents.for_capability(step.capability)]
-                agent_id = self.router.choose(step.capability, candidates, inp.exclude_agents)
-            inp = replace(inp, agent_id=agent_id)
-        return await nxt(inp)
-
-
 class EvaluateLink:
     """Score the output: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
 
@@ -230,12 +212,10 @@ class EvaluateLink:
         self,
         qsr: QSREvaluator,
         risk: RiskAssessor,
-        router: Router | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.qsr = qsr
         self.risk = risk
-        self.router = router
         self.clock = clock or SystemClock()
 
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
@@ -266,8 +246,9 @@ class EvaluateLink:
         except Exception as e:  # a bug in an evaluator: fail closed, never a low score
             quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
         agent_rec = None
-        if self.router is not None and out.agent_id and step.capability:
-            agent_rec = self.router.tally(out.agent_id, step.capability).record(out.agent_id)
+        rec = inp.route.record if inp.route is not None else None
+        if rec is not None and out.agent_id == rec.agent_id:  # the shared, stored record
+            agent_rec = AgentRecord(rec.agent_id, rec.passed, rec.n)
         risk: RiskScore | EvaluationFailure
         try:
             risk = self.risk.assess(
@@ -305,41 +286,8 @@ class GateLink:
                 agent_error=out.agent_error,
                 agent_failure=out.agent_failure,
             )
-        return replace(out, verdict=verdict)
-
-
-def _to_agents_credit(out: StepOutcome) -> bool:
-    """Whether the attempt counts as the agent's success: it passed the gate, or it was sent to
-    people only because the policy asks people for its actions (an amount tier), not for
-    anything the agent did."""
-    assert out.verdict is not None
-    decision = out.verdict.decision
-    if decision is GateDecision.PASS:
-        return True
-    return (
-        decision is GateDecision.ESCALATE
-        and bool(out.requests)
-        and all(r.scores.get("policy_required") for r in out.requests)
-    )
-
-
-class LearnLink:
-    """Feed the router each gated attempt's scores (numbers only: no input or output text)."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        if out.agent_id and inp.step.capability and out.verdict is not None:
-            agent_id, capability = out.agent_id, inp.step.capability
-            qsr, mri, passed = out.qsr, out.mri, _to_agents_credit(out)
-
-            def learn() -> None:
-                self.router.observe(agent_id, capability, qsr=qsr, mri=mri, passed=passed)
-
-            return replace(out, observers=(*out.observers, learn))
-        return out
+        # an exploratory pick that did not pass goes to the best agent, never to people
+        return replace(out, verdict=explore_guard(inp.route, verdict))
 
 
 _GIL_FOR = {
@@ -369,6 +317,10 @@ class AuditLink:
                 r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
             )
         details: dict[str, Any] = {"reasons": list(verdict.reasons)}
+        if inp.route is not None:  # candidates, scores, posteriors, the draw, why
+            details["routing"] = inp.route.to_dict()
+        if inp.knowledge:
+            details["knowledge"] = [k.item_id for k in inp.knowledge]
         if isinstance(r, RiskScore) and r.factors:
             details["risk_factors"] = [f.name for f in r.factors]
         if isinstance(q, EvaluationFailure):
@@ -459,17 +411,18 @@ def default_links(
     router: Router,
     clock: Clock | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
+    store: Store | None = None,
 ) -> MaestroHelixBridge:
-    """The standard chain: events, audit, learning, gate, evaluation, routing, agent."""
+    """The standard chain: events, audit, gate, evaluation, routing, agent. The track record
+    is folded by the store in the step's commit; ``store`` is where routing reads it."""
     clock = clock or SystemClock()
     return MaestroHelixBridge(
         [
             EventLink(clock),
             AuditLink(clock),
-            LearnLink(router),
             GateLink(gate),
-            EvaluateLink(qsr, risk, router, clock),
-            RouteLink(agents, router),
+            EvaluateLink(qsr, risk, clock),
+            RouteLink(agents, router, store, clock),
         ],
         AgentLink(agents, clock, step_timeout_s),
     )

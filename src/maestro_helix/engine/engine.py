@@ -9,6 +9,7 @@ the step after its last committed one, so no committed step runs twice and nothi
 from __future__ import annotations
 
 import asyncio
+import inspect
 import contextlib
 import logging
 import uuid
@@ -817,7 +818,9 @@ class Engine:
         st.lease = hand_to
         for observe in out.observers:  # only now: the attempt is stored
             try:
-                observe()
+                pending = observe()
+                if inspect.isawaitable(pending):
+                    await pending
             except Exception:  # an observer's bug must not undo a committed step
                 log.exception("step observer failed", extra={"run_id": st.run_id})
         await self._publish(events)

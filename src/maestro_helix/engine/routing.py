@@ -1,0 +1,80 @@
+"""RouteLink: pick the agent for an attempt from the track record in the store, and say why.
+
+The record is read from the store at every choice (never cached in memory), so every process and
+worker routes on the same, committed record. The decision travels on ``StepInput.route`` to the
+risk assessor (the agent's record), the gate (an exploratory attempt that fails is retried on the
+best agent) and the audit entry (``details.routing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from maestro_helix.agents.base import AgentRegistry
+from maestro_helix.core.clock import Clock, SystemClock
+from maestro_helix.core.ports import Store
+from maestro_helix.core.route import RouteDecision, TrackRecord
+from maestro_helix.core.steps import Next, StepInput, StepOutcome
+from maestro_helix.helix.routing import Router, fixed
+
+__all__ = ["RouteLink"]
+
+
+class RouteLink:
+    """The step's fixed agent, or the router's choice for its capability.
+
+    Args:
+        agents: the registry (candidates per capability).
+        router: the chooser (weights, exploration, risk ceiling).
+        store: where the track record lives; None routes on the priors alone (tests, the
+            Helix service).
+        clock: the records are decayed to its ``now``.
+    """
+
+    def __init__(
+        self,
+        agents: AgentRegistry,
+        router: Router,
+        store: Store | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.agents = agents
+        self.router = router
+        self.store = store
+        self.clock = clock or SystemClock()
+
+    async def _records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        if self.store is None:
+            return []
+        try:
+            return await self.store.track_records(capability, agent_ids)
+        except NotImplementedError:
+            return []
+
+    async def decide(self, inp: StepInput) -> RouteDecision:
+        step = inp.step
+        now = self.clock.now().timestamp()
+        cap = step.capability
+        given = inp.agent_id or step.agent
+        if given is not None:
+            rec = None
+            if cap is not None:
+                found = await self._records(cap, [given])
+                rec = (found[0] if found else TrackRecord(given, cap)).at(now)
+            route = fixed(given, cap, rec)
+            if inp.agent_id is not None and step.agent is None:
+                route = replace(route, why=f"the caller gave the agent {given}")
+            return route
+        assert cap is not None, "a step names an agent or a capability"
+        candidates = [a.id for a in self.agents.for_capability(cap)]
+        records = await self._records(cap, candidates)
+        return self.router.choose(
+            cap, candidates, records, now=now, exclude=inp.exclude_agents, attempt=inp.attempt
+        )
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        if inp.route is None:
+            route = await self.decide(inp)
+            inp = replace(inp, agent_id=route.chosen, route=route)
+        return await nxt(inp)
