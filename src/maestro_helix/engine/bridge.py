@@ -246,7 +246,8 @@ class EvaluateLink:
         except Exception as e:  # a bug in an evaluator: fail closed, never a low score
             quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
         agent_rec = None
-        rec = inp.route.record if inp.route is not None else None
+        route = out.input.route  # set by the routing link, inside this one
+        rec = route.record if route is not None else None
         if rec is not None and out.agent_id == rec.agent_id:  # the shared, stored record
             agent_rec = AgentRecord(rec.agent_id, rec.passed, rec.n)
         risk: RiskScore | EvaluationFailure
@@ -287,7 +288,7 @@ class GateLink:
                 agent_failure=out.agent_failure,
             )
         # an exploratory pick that did not pass goes to the best agent, never to people
-        return replace(out, verdict=explore_guard(inp.route, verdict))
+        return replace(out, verdict=explore_guard(out.input.route, verdict))
 
 
 _GIL_FOR = {
@@ -317,10 +318,11 @@ class AuditLink:
                 r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
             )
         details: dict[str, Any] = {"reasons": list(verdict.reasons)}
-        if inp.route is not None:  # candidates, scores, posteriors, the draw, why
-            details["routing"] = inp.route.to_dict()
-        if inp.knowledge:
-            details["knowledge"] = [k.item_id for k in inp.knowledge]
+        routed = out.input  # as the inner links left it: the route and the knowledge
+        if routed.route is not None:  # candidates, scores, posteriors, the draw, why
+            details["routing"] = routed.route.to_dict()
+        if routed.knowledge:
+            details["knowledge"] = [k.item_id for k in routed.knowledge]
         if isinstance(r, RiskScore) and r.factors:
             details["risk_factors"] = [f.name for f in r.factors]
         if isinstance(q, EvaluationFailure):

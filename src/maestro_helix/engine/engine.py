@@ -9,8 +9,8 @@ the step after its last committed one, so no committed step runs twice and nothi
 from __future__ import annotations
 
 import asyncio
-import inspect
 import contextlib
+import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence

@@ -152,9 +152,7 @@ def prune_knowledge(conn: Connection, keep: int) -> tuple[int, int]:
         return 0, 0
     gone_v = conn.execute(delete(t.knowledge_versions).where(v_c.version < oldest)).rowcount
     conn.execute(
-        delete(t.knowledge_spans).where(
-            s_c.to_version.is_not(None), s_c.to_version <= oldest
-        )
+        delete(t.knowledge_spans).where(s_c.to_version.is_not(None), s_c.to_version <= oldest)
     )
     orphans = select(i_c.item_id).where(
         ~select(s_c.item_id).where(s_c.item_id == i_c.item_id).exists()

@@ -106,8 +106,7 @@ def update_track(conn: Connection, commits: Sequence[StepCommit], half_life_s: f
     conn.execute(
         stmt,
         [
-            {"k_agent": k[0], "k_cap": k[1]}
-            | {f"v_{c}": getattr(current[k], c) for c in _COLS}
+            {"k_agent": k[0], "k_cap": k[1]} | {f"v_{c}": getattr(current[k], c) for c in _COLS}
             for k in keys
         ],
     )
