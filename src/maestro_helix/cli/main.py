@@ -36,6 +36,7 @@ from maestro_helix.cli.common import (
     run_async,
     status_text,
 )
+from maestro_helix.cli.knowledge import knowledge_app
 from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
@@ -65,6 +66,7 @@ app.add_typer(certs_app, name="certs")
 app.command("report")(report)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
+app.add_typer(knowledge_app, name="knowledge")
 
 
 @app.command()

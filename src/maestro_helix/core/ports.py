@@ -185,10 +185,10 @@ class Store(ABC):
     async def knowledge_versions(self) -> list[KnowledgeVersion]:
         raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
-    async def rollback_knowledge(self, to_version: int, ts: str) -> KnowledgeVersion:
+    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
         raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
-    async def prune_knowledge(self, keep: int) -> tuple[int, int]:
+    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
         raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
     # -- governance (GIL) ----------------------------------------------------------------------

@@ -78,6 +78,8 @@ class StepOutcome:
     finished_at: str = ""
     latency_ms: float = 0.0
     eval_ms: float = 0.0
+    reevaluations: tuple[Mapping[str, Any], ...] = ()
+    """Rounds in which the agent revised its output after suggestions and was scored again."""
     audit: tuple[AuditDraft, ...] = ()
     events: tuple[EventRecord, ...] = ()
     requests: tuple[ApprovalRequest, ...] = ()

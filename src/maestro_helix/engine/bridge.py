@@ -219,7 +219,10 @@ class EvaluateLink:
         self.clock = clock or SystemClock()
 
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
+        return await self.score(inp, await nxt(inp))
+
+    async def score(self, inp: StepInput, out: StepOutcome) -> StepOutcome:
+        """``out`` with its QSR and MRI (again, for a revised output: re-evaluation)."""
         if out.output is None:
             return out
         t0 = self.clock.monotonic()
@@ -337,6 +340,8 @@ class AuditLink:
             details["usage"] = out.output.usage.to_dict()
         if out.output is not None and out.output.self_score is not None:
             details["self_score"] = out.output.self_score
+        if out.reevaluations:
+            details["reevaluations"] = [dict(r) for r in out.reevaluations]
         if out.requests:
             details["approval_requests"] = [r.request_id for r in out.requests]
         if out.intents:

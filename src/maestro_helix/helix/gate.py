@@ -28,6 +28,7 @@ from maestro_helix.core.scores import (
     RiskScore,
 )
 from maestro_helix.core.workflow import GateOverride, StepDef, WorkflowDef
+from maestro_helix.helix.knowledge import KnowledgeConfig
 from maestro_helix.helix.routing import RoutingConfig
 
 __all__ = ["AGENT_FAILED", "GateConfig", "HelixQualityGate", "load_gate_config"]
@@ -64,6 +65,10 @@ class GateConfig(BaseModel):
     on_agent_bug: Literal["fail", "escalate", "retry"] = "fail"
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     """The router: weights, exploration, the MRI ceiling, the record's half-life."""
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    """Cross-agent learning: which outputs become insights, how many an agent is given."""
+    max_reevaluations: int = Field(default=1, ge=0, le=3)
+    """How often an agent may revise its output after suggestions and ask to be scored again."""
 
 
 def parse_gate_config(data: Any, source: str) -> GateConfig:

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import InputError
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.helix.pii import scan
 from maestro_helix.store import schema as t
+from maestro_helix.store.sql import append_audit
 
 __all__ = [
     "item_id",
@@ -113,8 +115,15 @@ def push_knowledge(
     return _new_version(conn, v, ts, "push", note)
 
 
-def rollback_knowledge(conn: Connection, to_version: int, ts: str) -> KnowledgeVersion:
-    """A new version holding exactly what ``to_version`` held."""
+def _audit(conn: Connection, kind: str, ts: str, by: str, details: dict[str, Any]) -> None:
+    entry = AuditDraft(
+        entry_id=f"{kind}/{ts}/{by}", ts=ts, kind=kind, human_operator_id=by, details=details
+    )
+    append_audit(conn, [entry])
+
+
+def rollback_knowledge(conn: Connection, to_version: int, ts: str, by: str) -> KnowledgeVersion:
+    """A new version holding exactly what ``to_version`` held; audited with ``by``."""
     _lock(conn)
     cur = _current(conn)
     kept = {int(v) for v in conn.execute(select(v_c.version)).scalars()}
@@ -136,11 +145,13 @@ def rollback_knowledge(conn: Connection, to_version: int, ts: str) -> KnowledgeV
             insert(t.knowledge_spans),
             [{"item_id": k, "from_version": v, "to_version": None} for k in add],
         )
-    return _new_version(conn, v, ts, "rollback", f"to version {to_version}")
+    made = _new_version(conn, v, ts, "rollback", f"to version {to_version}")
+    _audit(conn, "knowledge.rollback", ts, by, {"to_version": to_version, **made.to_dict()})
+    return made
 
 
-def prune_knowledge(conn: Connection, keep: int) -> tuple[int, int]:
-    """Forget all but the newest ``keep`` versions and the items only they held.
+def prune_knowledge(conn: Connection, keep: int, ts: str, by: str) -> tuple[int, int]:
+    """Forget all but the newest ``keep`` versions and the items only they held; audited.
 
     Returns (versions removed, items removed)."""
     if keep < 1:
@@ -160,7 +171,9 @@ def prune_knowledge(conn: Connection, keep: int) -> tuple[int, int]:
     ids = list(conn.execute(orphans).scalars())
     if ids:
         conn.execute(delete(t.knowledge_items).where(i_c.item_id.in_(ids)))
-    return int(gone_v or 0), len(ids)
+    done = (int(gone_v or 0), len(ids))
+    _audit(conn, "knowledge.prune", ts, by, {"keep": keep, "versions": done[0], "items": done[1]})
+    return done
 
 
 def knowledge_versions(conn: Connection) -> list[KnowledgeVersion]:

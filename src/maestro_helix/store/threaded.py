@@ -487,11 +487,11 @@ class ThreadedStore(Store):
     async def knowledge_versions(self) -> list[KnowledgeVersion]:
         return await self._call(knowledge_sql.knowledge_versions)
 
-    async def rollback_knowledge(self, to_version: int, ts: str) -> KnowledgeVersion:
-        return await self._call(lambda c: knowledge_sql.rollback_knowledge(c, to_version, ts))
+    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
+        return await self._call(lambda c: knowledge_sql.rollback_knowledge(c, to_version, ts, by))
 
-    async def prune_knowledge(self, keep: int) -> tuple[int, int]:
-        return await self._call(lambda c: knowledge_sql.prune_knowledge(c, keep))
+    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
+        return await self._call(lambda c: knowledge_sql.prune_knowledge(c, keep, ts, by))
 
     # -- governance ----------------------------------------------------------------------------
 
