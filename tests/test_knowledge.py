@@ -158,7 +158,8 @@ async def test_high_qsr_outputs_become_redacted_insights_that_later_steps_read(
 
     agents = AgentRegistry([FunctionAgent("r", researcher, {"research"}, inline=True)])
     contact = {"topic": "solar panel leasing", "contact": "ann.lee@example.com"}
-    async with Maestro.open(stores(), agents=agents) as m:
+    at_once = GateConfig.model_validate({"knowledge": {"refresh_s": 0}})  # no staleness
+    async with Maestro.open(stores(), agents=agents, gates=at_once) as m:
         first = await m.run(FLOW, contact)
         second = await m.run(FLOW, contact)
         v, items = await m.store.knowledge_items()

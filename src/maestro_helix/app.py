@@ -253,7 +253,7 @@ class Maestro:
             if gate_config.knowledge.enabled:  # learn after the gate, read just before the agent
                 learning = LearningService(store, gate_config.knowledge, clock)
                 bridge = bridge.with_links(before=GateLink, add=[LearningLink(learning)])
-                bridge = bridge.with_links(add=[KnowledgeLink(store, gate_config.knowledge)])
+                bridge = bridge.with_links(add=[KnowledgeLink(store, gate_config.knowledge, clock)])
             catalog = Catalog(
                 capabilities=agents.capabilities(),
                 agents=agents.ids(),

@@ -135,12 +135,22 @@ class KnowledgeLink:
     """Just before the agent: the insights most relevant to this step's task and input, from
     the knowledge base's current version (re-read whenever the version changes)."""
 
-    def __init__(self, store: Store, config: KnowledgeConfig | None = None) -> None:
+    def __init__(
+        self, store: Store, config: KnowledgeConfig | None = None, clock: Clock | None = None
+    ) -> None:
         self.store = store
         self.config = config or KnowledgeConfig()
+        self.clock = clock or SystemClock()
         self._index: tuple[int, BM25Index] | None = None
+        self._checked = float("-inf")
 
     async def index(self) -> BM25Index:
+        """The current version's index; the version is looked up at most every
+        ``refresh_s`` (the index is rebuilt only when it changed)."""
+        t = self.clock.monotonic()
+        if self._index is not None and t - self._checked < self.config.refresh_s:
+            return self._index[1]
+        self._checked = t
         version = await self.store.knowledge_version()
         if self._index is None or self._index[0] != version:
             _, items = await self.store.knowledge_items(version or None)

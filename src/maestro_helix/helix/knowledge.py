@@ -39,6 +39,7 @@ class KnowledgeConfig(BaseModel):
         min_qsr: an output must score at least this to become an insight.
         max_chars: an insight's length (the text is cut after redaction).
         retrieve: how many insights an agent gets per step (0: none).
+        refresh_s: how often a process looks for a newer version to read from (0: every step).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,6 +47,7 @@ class KnowledgeConfig(BaseModel):
     min_qsr: float = Field(default=0.85, ge=0.7, le=1.0)
     max_chars: int = Field(default=800, ge=80, le=8000)
     retrieve: int = Field(default=3, ge=0, le=20)
+    refresh_s: float = Field(default=2.0, ge=0.0, le=3600.0)
 
 
 class RedactionUnverified(MaestroError):

@@ -60,8 +60,11 @@ def _members(conn: Connection, version: int) -> set[str]:
     return set(conn.execute(select(s_c.item_id).where(_in(version))).scalars())
 
 
-def _new_version(conn: Connection, v: int, ts: str, op: str, note: str) -> KnowledgeVersion:
-    n = len(_members(conn, v))
+def _new_version(
+    conn: Connection, v: int, ts: str, op: str, note: str, n: int | None = None
+) -> KnowledgeVersion:
+    if n is None:
+        n = len(_members(conn, v))
     conn.execute(
         insert(t.knowledge_versions).values(version=v, created_at=ts, op=op, note=note, items=n)
     )
@@ -85,12 +88,15 @@ def push_knowledge(
             )
     _lock(conn)
     cur = _current(conn)
-    have = _members(conn, cur) if cur else set()
     fresh: dict[str, InsightDraft] = {}
     for d in drafts:
-        k = item_id(d)
-        if k not in have:
-            fresh.setdefault(k, d)
+        fresh.setdefault(item_id(d), d)
+    if cur:  # only the drafts' own rows are read: a push costs the same on a large base
+        have = conn.execute(
+            select(s_c.item_id).where(s_c.item_id.in_(list(fresh)), _in(cur))
+        ).scalars()
+        for k in set(have):
+            fresh.pop(k, None)
     if not fresh:
         return None
     v = cur + 1
@@ -112,7 +118,8 @@ def push_knowledge(
         insert(t.knowledge_spans),
         [{"item_id": k, "from_version": v, "to_version": None} for k in fresh],
     )
-    return _new_version(conn, v, ts, "push", note)
+    before = conn.execute(select(v_c["items"]).where(v_c.version == cur)).scalar() or 0
+    return _new_version(conn, v, ts, "push", note, int(before) + len(fresh))
 
 
 def _audit(conn: Connection, kind: str, ts: str, by: str, details: dict[str, Any]) -> None:
