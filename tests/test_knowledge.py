@@ -259,6 +259,8 @@ def test_the_knowledge_commands_read_and_change_what_the_demo_learnt(tmp_path: P
     db = str(tmp_path / "k.db")
     r = runner.invoke(cli, ["demo", "--tasks", "20", "--db", db])
     assert r.exit_code == 0, r.output
+    assert "routing (Thompson sampling" in r.output and "research.deep" in r.output
+    assert "knowledge base: version" in r.output
     listed = runner.invoke(cli, ["knowledge", "list", "--db", db, "--json"])
     assert listed.exit_code == 0, listed.output
     assert '"op": "push"' in listed.output

@@ -29,6 +29,8 @@ from maestro_helix.helix.routing import (
     fold,
     observation,
 )
+from maestro_helix.ops.report import build_report, render_html
+from maestro_helix.ops.routing_report import shares
 from maestro_helix.store.base import RunStatus, Store
 from maestro_helix.store.router_sql import _epoch
 
@@ -271,6 +273,7 @@ async def test_no_escalation_is_caused_by_exploration_and_every_decision_says_wh
             for e in await m.store.find_audit(AuditFilter(run_id=r.run_id, limit=50))
             if e["kind"] == "step.decision"
         ]
+        report = await build_report(m.store)
     explored = [e for e in entries if e["details"]["routing"]["exploratory"]]
     assert explored, "the weak agent was never explored: the test proves nothing"
     assert all(e["gate_decision"] == "retry" for e in explored if e["agent_id"] == "weak")
@@ -282,6 +285,17 @@ async def test_no_escalation_is_caused_by_exploration_and_every_decision_says_wh
         assert {c["agent_id"] for c in routing["candidates"]} == {"good", "weak"}
     later = [e["agent_id"] for e in entries[-10:] if e["attempt"] == 1]
     assert later.count("good") > later.count("weak")
+    page = render_html(report)
+    assert 'id="routing"' in page and "<td>weak</td>" in page
+    (good_share,) = [r for r in report.routing if r.agent_id == "good"]
+    assert good_share.late >= good_share.early and good_share.record is not None
+
+
+def test_routing_shares_compare_the_first_and_last_third() -> None:
+    runs = [[("s", 1, "a")]] * 3 + [[("s", 1, "b"), ("s", 2, "a")]] * 3 + [[("s", 1, "b")]] * 3
+    by = {r.agent_id: r for r in shares(runs)}
+    assert (by["a"].early, by["a"].late, by["b"].early, by["b"].late) == (1.0, 0.0, 0.0, 1.0)
+    assert shares([[("s", 1, "a")]] * 4) == ()  # one agent: nothing was routed
 
 
 def test_epochs_parse_the_stored_timestamps() -> None:
