@@ -26,17 +26,11 @@ from maestro_helix.core.ports import Store
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.work import Dispatcher
 from maestro_helix.core.workflow import Catalog, WorkflowDef
-from maestro_helix.engine.bridge import (
-    EvaluateLink,
-    EventLink,
-    GateLink,
-    MaestroHelixBridge,
-    default_links,
-)
+from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
 from maestro_helix.engine.learning import KnowledgeLink, LearningLink, LearningService
-from maestro_helix.engine.reevaluate import ReevaluateLink
+from maestro_helix.engine.reevaluate import Reevaluation
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
@@ -240,20 +234,18 @@ class Maestro:
                     step_timeout_s=gate_config.step_timeout_s,
                     store=store,
                 )
-                .with_links(before=GateLink, add=[GovernanceLink(governance)])
+                .with_links(add=[GovernanceLink(governance)])  # innermost: sees the verdict
                 .with_links(before=EventLink, add=outer)
             )
             if gate_config.max_reevaluations > 0:  # revise after suggestions, scored again
-                (evaluate,) = [lk for lk in bridge.links if isinstance(lk, EvaluateLink)]
-                again = ReevaluateLink(
-                    agents, evaluate, gate_config.max_reevaluations, gate_config.step_timeout_s
+                bridge = bridge.with_revision(
+                    Reevaluation(agents, gate_config.max_reevaluations, gate_config.step_timeout_s)
                 )
-                bridge = bridge.with_links(before=EvaluateLink, add=[again])
             learning = None
-            if gate_config.knowledge.enabled:  # learn after the gate, read just before the agent
+            if gate_config.knowledge.enabled:  # learn from the verdict, read before the agent
                 learning = LearningService(store, gate_config.knowledge, clock)
-                bridge = bridge.with_links(before=GateLink, add=[LearningLink(learning)])
-                bridge = bridge.with_links(add=[KnowledgeLink(store, gate_config.knowledge, clock)])
+                bridge = bridge.with_links(add=[LearningLink(learning)])
+                bridge = bridge.with_inputs([KnowledgeLink(store, gate_config.knowledge, clock)])
             catalog = Catalog(
                 capabilities=agents.capabilities(),
                 agents=agents.ids(),

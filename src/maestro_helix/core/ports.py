@@ -1,11 +1,14 @@
-"""The store port: what the engine, GIL and the API need from durable state. Backends
-(:mod:`maestro_helix.store`): SQLite (embedded), PostgreSQL (production)."""
+"""The store port: what the engine, GIL and the API need from durable state, as small typed
+protocols — a part of the system types its dependency by the ones it uses (housekeeping needs
+``RunPort`` and ``GilPort``, the audit verifier ``AuditPort``) — and :class:`Store`, all of them
+together, which each backend (:mod:`maestro_helix.store`: SQLite embedded, PostgreSQL in
+production) implements."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
@@ -29,36 +32,23 @@ from maestro_helix.core.records import (
 from maestro_helix.core.route import TrackRecord
 from maestro_helix.core.workflow import WorkflowDef
 
-__all__ = ["Store"]
+__all__ = [
+    "AdminPort",
+    "AuditPort",
+    "GilPort",
+    "KnowledgePort",
+    "ReadPort",
+    "RoutingPort",
+    "RunPort",
+    "Store",
+    "WorkflowPort",
+]
 
 T = TypeVar("T")
 
 
-class Store(ABC):
-    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
-
-    Every write method returns only once its data is durable (committed). Writes made
-    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
-    """
-
-    url: str
-
-    def describe(self) -> str:
-        """Where the data lives, fit to print (no password)."""
-        return self.url
-
-    @abstractmethod
-    async def open(self) -> None: ...
-
-    @abstractmethod
-    async def aclose(self) -> None: ...
-
-    async def __aenter__(self) -> Store:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+class WorkflowPort(Protocol):
+    """Workflow definitions: versions, restore, pause."""
 
     @abstractmethod
     async def save_workflow(self, defn: WorkflowDef, created_at: str) -> WorkflowDef:
@@ -72,6 +62,26 @@ class Store(ABC):
 
     @abstractmethod
     async def list_workflows(self) -> list[WorkflowDef]: ...
+
+    @abstractmethod
+    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+
+    @abstractmethod
+    async def restore_workflow(
+        self, name: str, version: int, ts: str, by: str | None
+    ) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def set_workflow_paused(
+        self, name: str, paused: bool, ts: str, by: str | None
+    ) -> Any: ...
+
+    @abstractmethod
+    async def paused_workflows(self) -> set[str]: ...
+
+
+class RunPort(Protocol):
+    """Runs and their steps: submit, commit a step (fenced by the lease), leases, reads."""
 
     @abstractmethod
     async def create_runs(
@@ -130,6 +140,13 @@ class Store(ABC):
     async def step_records(self, run_id: str) -> list[StepRecord]: ...
 
     @abstractmethod
+    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
+
+
+class AuditPort(Protocol):
+    """The audit chain and its verifiable log (Merkle checkpoints, batched sequencing)."""
+
+    @abstractmethod
     async def append_audit(self, entries: Sequence[AuditDraft]) -> None: ...
 
     @abstractmethod
@@ -139,6 +156,50 @@ class Store(ABC):
 
     @abstractmethod
     async def verify_audit(self) -> ChainReport: ...
+
+    @abstractmethod
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        """Audit entries matching ``f``, in seq order."""
+
+    @abstractmethod
+    async def scan_audit(
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
+    ) -> T:
+        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
+        read of the log."""
+
+    @abstractmethod
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
+        the log: the checkpointer, the API's proof tree)."""
+
+    @abstractmethod
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int
+    ) -> tuple[list[Any], tuple[int, str] | None] | None:
+        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
+        head read at the start; None when this store cannot (or the log is too small to gain)."""
+
+    @abstractmethod
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
+        audit entries their seq; how many, or None when another holder has the lease."""
+
+    @abstractmethod
+    async def pending_audit(self) -> int:
+        """Audit entries committed but not sequenced yet (batched sequencing)."""
+
+    @abstractmethod
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        """Store a signed checkpoint; False when one of that tree size is stored already."""
+
+    @abstractmethod
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        """Every stored checkpoint, smallest tree first."""
+
+
+class ReadPort(Protocol):
+    """Reflexive events, counts and score logs (reports, the router's records)."""
 
     @abstractmethod
     async def events(
@@ -151,47 +212,15 @@ class Store(ABC):
     @abstractmethod
     async def agent_stats(self) -> list[AgentStat]: ...
 
-    # -- routing: the shared track record (folded in each step commit) ------------------------
+    @abstractmethod
+    async def qsr_log(self, **filters: Any) -> Any: ...
 
-    track_half_life_s: float = 3 * 86400.0
-    """The decay a new track record is folded with (``RoutingConfig.half_life_s``)."""
+    @abstractmethod
+    async def mri_log(self, **filters: Any) -> Any: ...
 
-    async def track_records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
-        """The stored records of ``agent_ids`` (all agents when empty) for ``capability``."""
-        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
 
-    async def all_track_records(self) -> list[TrackRecord]:
-        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
-
-    # -- the knowledge base (CSIL): written only by the learning service -----------------------
-
-    async def push_knowledge(
-        self, drafts: Sequence[InsightDraft], ts: str, note: str = ""
-    ) -> KnowledgeVersion | None:
-        """A new version with ``drafts`` added (None: nothing new). Refuses (``InputError``)
-        any item in which the detectors still find personal data or secrets."""
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    async def knowledge_items(
-        self, version: int | None = None, capability: str | None = None
-    ) -> tuple[int, list[Insight]]:
-        """(version, its items): the current version when ``version`` is None."""
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    async def knowledge_version(self) -> int:
-        """The current version's number (0: nothing pushed yet)."""
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    async def knowledge_versions(self) -> list[KnowledgeVersion]:
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
-        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
-
-    # -- governance (GIL) ----------------------------------------------------------------------
+class GilPort(Protocol):
+    """Governance: approval requests, decisions, expiry, action intents and their attempts."""
 
     @abstractmethod
     async def list_requests(
@@ -252,11 +281,12 @@ class Store(ABC):
     async def intents_of(self, run_id: str) -> list[ActionIntent]: ...
 
     @abstractmethod
-    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
-
-    @abstractmethod
     async def withdraw_requests(self, run_id: str, reason: str, ts: str) -> list[str]:
         """Withdraw a stopped run's open requests (audited); returns their ids."""
+
+
+class AdminPort(Protocol):
+    """Operators and the governance policy's versions and changes."""
 
     @abstractmethod
     async def add_operator(self, operator_id: str, role: Any, token_hash: str, ts: str) -> None: ...
@@ -302,68 +332,77 @@ class Store(ABC):
     @abstractmethod
     async def policy_versions(self) -> list[Any]: ...
 
-    # -- operations (versioned workflows, pause, score logs) -----------------------------------
+
+class RoutingPort(Protocol):
+    """The router's shared track record: one row per agent × capability, folded by the store in
+    each step commit (``store/router_sql.py``), read at every routing decision."""
+
+    track_half_life_s: float = 3 * 86400.0
+    """The decay a new track record is folded with (``RoutingConfig.half_life_s``)."""
+
+    async def track_records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        """The stored records of ``agent_ids`` (all agents when empty) for ``capability``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+    async def all_track_records(self) -> list[TrackRecord]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+
+class KnowledgePort(Protocol):
+    """The versioned knowledge base (CSIL): written only by the learning service (push) and by
+    admins (rollback, prune); read by the knowledge link and the ``maestro knowledge`` commands."""
+
+    async def push_knowledge(
+        self, drafts: Sequence[InsightDraft], ts: str, note: str = ""
+    ) -> KnowledgeVersion | None:
+        """A new version with ``drafts`` added (None: nothing new). Refuses (``InputError``)
+        any item in which the detectors still find personal data or secrets."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_items(
+        self, version: int | None = None, capability: str | None = None
+    ) -> tuple[int, list[Insight]]:
+        """(version, its items): the current version when ``version`` is None."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_version(self) -> int:
+        """The current version's number (0: nothing pushed yet)."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_versions(self) -> list[KnowledgeVersion]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+
+class Store(
+    WorkflowPort, RunPort, AuditPort, ReadPort, GilPort, AdminPort, RoutingPort, KnowledgePort, ABC
+):
+    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
+
+    Every write method returns only once its data is durable (committed). Writes made
+    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
+    """
+
+    url: str
+
+    def describe(self) -> str:
+        """Where the data lives, fit to print (no password)."""
+        return self.url
 
     @abstractmethod
-    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+    async def open(self) -> None: ...
 
     @abstractmethod
-    async def restore_workflow(
-        self, name: str, version: int, ts: str, by: str | None
-    ) -> WorkflowDef: ...
+    async def aclose(self) -> None: ...
 
-    @abstractmethod
-    async def set_workflow_paused(
-        self, name: str, paused: bool, ts: str, by: str | None
-    ) -> Any: ...
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
 
-    @abstractmethod
-    async def paused_workflows(self) -> set[str]: ...
-
-    @abstractmethod
-    async def qsr_log(self, **filters: Any) -> Any: ...
-
-    @abstractmethod
-    async def mri_log(self, **filters: Any) -> Any: ...
-
-    # -- the verifiable log (Merkle tree checkpoints; governance/merkle.py) --------------------
-
-    @abstractmethod
-    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
-        """Audit entries matching ``f``, in seq order."""
-
-    @abstractmethod
-    async def scan_audit(
-        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
-    ) -> T:
-        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
-        read of the log."""
-
-    @abstractmethod
-    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
-        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
-        the log: the checkpointer, the API's proof tree)."""
-
-    @abstractmethod
-    async def audit_segments(
-        self, sizes: Sequence[int], parts: int
-    ) -> tuple[list[Any], tuple[int, str] | None] | None:
-        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
-        head read at the start; None when this store cannot (or the log is too small to gain)."""
-
-    @abstractmethod
-    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
-        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
-        audit entries their seq; how many, or None when another holder has the lease."""
-
-    @abstractmethod
-    async def pending_audit(self) -> int:
-        """Audit entries committed but not sequenced yet (batched sequencing)."""
-
-    @abstractmethod
-    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
-        """Store a signed checkpoint; False when one of that tree size is stored already."""
-
-    @abstractmethod
-    async def list_checkpoints(self) -> list[CheckpointRecord]:
-        """Every stored checkpoint, smallest tree first."""
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

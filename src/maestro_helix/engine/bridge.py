@@ -1,14 +1,20 @@
-"""MaestroHelixBridge: the hooks around every step, as an explicit chain of small links.
+"""MaestroHelixBridge: the hooks around every step, as typed phases inside a chain of links.
 
-Each link has one method, ``execute_step(input, next)``: it may change the input before calling
-``next`` and look at (or add to) the outcome after. The engine calls the first link; the last one
-(:class:`AgentLink`) runs the agent. Prediction, routing, governance, metrics and tracing are links
-too, so adding one never means editing the engine loop. Links do no I/O of their own: audit entries
-and events are collected on the outcome and written by the engine in the step's one transaction.
+The core of an attempt (:class:`StepCore`) runs its phases in order, each with its own frozen
+result: input links settle the input (routing — :class:`RouteLink` —, later prediction), the
+agent phase (:class:`AgentLink`) gives an :class:`AgentResult`, the score phase
+(:class:`EvaluateLink`) :class:`Scores`, the gate phase (:class:`GateLink`) a ``GateVerdict``.
+Outer links wrap the gated :class:`StepOutcome` with ``execute_step(input, next)``: governance,
+learning, audit, events, metrics, tracing. Adding a hook never means editing the engine loop.
+Links do no I/O of their own: audit entries and events are collected on the outcome and written
+by the engine in the step's one transaction; observers run after it commits.
 
 Default order, outermost first::
 
-    EventLink → AuditLink → GateLink → EvaluateLink → RouteLink → AgentLink
+    EventLink → AuditLink → StepCore(RouteLink | AgentLink → EvaluateLink → [revision] → GateLink)
+
+The router's track record is folded by the store in the step's commit (``store/router_sql.py``),
+not by a link: it is exactly the committed steps, in every process.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.agents.failures import RetryPolicy, call_agent
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext, storable
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import RoutingPort
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.scores import (
     EvaluationFailure,
@@ -33,7 +39,15 @@ from maestro_helix.core.scores import (
     RiskScore,
 )
 from maestro_helix.core.steps import (
+    NOT_SCORED,
+    AgentPhase,
+    AgentResult,
+    GatePhase,
+    InputLink,
     Next,
+    RevisePhase,
+    ScorePhase,
+    Scores,
     StepInput,
     StepLink,
     StepOutcome,
@@ -49,7 +63,9 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router, explore_guard
 
 __all__ = [
+    "NOT_SCORED",
     "AgentLink",
+    "AgentResult",
     "AuditLink",
     "EvaluateLink",
     "EventLink",
@@ -57,6 +73,8 @@ __all__ = [
     "MaestroHelixBridge",
     "Next",
     "RouteLink",
+    "Scores",
+    "StepCore",
     "StepInput",
     "StepLink",
     "StepOutcome",
@@ -97,6 +115,59 @@ class MaestroHelixBridge:
         links[pos:pos] = list(add)
         return MaestroHelixBridge(links, self.terminal)
 
+    def with_inputs(self, add: Sequence[InputLink], *, first: bool = False) -> MaestroHelixBridge:
+        """A new bridge whose core settles the input with ``add`` too: after its own input links
+        (e.g. routing), or before them when ``first``."""
+        if not isinstance(self.terminal, StepCore):
+            raise TypeError("the bridge's terminal is not a StepCore: it has no input links")
+        core = self.terminal
+        prepare = (*add, *core.prepare) if first else (*core.prepare, *add)
+        return MaestroHelixBridge(
+            self.links, StepCore(prepare, core.agent, core.evaluate, core.gate, core.revise)
+        )
+
+    def with_revision(self, revise: RevisePhase) -> MaestroHelixBridge:
+        """A new bridge whose core lets the agent revise its scored output before the gate."""
+        if not isinstance(self.terminal, StepCore):
+            raise TypeError("the bridge's terminal is not a StepCore: it has no phases")
+        core = self.terminal
+        return MaestroHelixBridge(
+            self.links, StepCore(core.prepare, core.agent, core.evaluate, core.gate, revise)
+        )
+
+
+class StepCore:
+    """One attempt through its phases: settle the input, run the agent, score, gate.
+
+    Args:
+        prepare: input links, in order (routing first by default).
+        agent: the agent phase; evaluate: the score phase; gate: the gate phase.
+    """
+
+    def __init__(
+        self,
+        prepare: Sequence[InputLink],
+        agent: AgentPhase,
+        evaluate: ScorePhase,
+        gate: GatePhase,
+        revise: RevisePhase | None = None,
+    ) -> None:
+        self.prepare = tuple(prepare)
+        self.agent = agent
+        self.evaluate = evaluate
+        self.gate = gate
+        self.revise = revise
+
+    async def __call__(self, inp: StepInput) -> StepOutcome:
+        for link in self.prepare:
+            inp = await link.prepare(inp)
+        result = await self.agent(inp)
+        scores = await self.evaluate.score(inp, result) if result.output is not None else NOT_SCORED
+        if self.revise is not None and result.output is not None:
+            result, scores = await self.revise.revise(inp, result, scores, self.evaluate)
+        verdict = self.gate.decide(inp, result, scores)
+        return StepOutcome(inp, result, scores, verdict)
+
 
 def _bind(link: StepLink, nxt: Next) -> Next:
     async def call(inp: StepInput) -> StepOutcome:
@@ -134,8 +205,8 @@ DEFAULT_STEP_TIMEOUT_S = 300.0
 
 
 class AgentLink:
-    """Innermost: build the agent's input from references and run the agent (with its timeout:
-    the step's ``timeout_s``, else the default)."""
+    """The agent phase: build the agent's input from references and run the agent (with its
+    timeout: the step's ``timeout_s``, else the default)."""
 
     def __init__(
         self,
@@ -148,7 +219,7 @@ class AgentLink:
         self.default_timeout_s = default_timeout_s
         self.retry = RetryPolicy(tries=3, initial_s=0.5, max_s=10.0)
 
-    async def __call__(self, inp: StepInput) -> StepOutcome:
+    async def __call__(self, inp: StepInput) -> AgentResult:
         clock = self.clock
         started = iso(clock.now())
         t0 = clock.monotonic()
@@ -160,8 +231,7 @@ class AgentLink:
                 render(step.input, inp.scope) if step.input is not None else default_payload(inp)
             )
         except Unresolved as e:
-            return StepOutcome(
-                inp,
+            return AgentResult(
                 agent_id=agent_id,
                 input_error=f"steps[{inp.index}].input: reference ${{{e.args[0]}}} has no value "
                 f"in this run",
@@ -191,14 +261,13 @@ class AgentLink:
             problem = storable(output.to_dict())
             if problem is not None:
                 output, error = None, f"the agent's output cannot be stored: {problem}"
-        return StepOutcome(
-            inp,
+        return AgentResult(
             agent_id=agent_id,
             payload=payload,
             task=task,
             output=output,
-            agent_error=error,
-            agent_failure=kind,
+            error=error,
+            failure=kind,
             started_at=started,
             finished_at=iso(clock.now()),
             latency_ms=(clock.monotonic() - t0) * 1000.0,
@@ -206,7 +275,7 @@ class AgentLink:
 
 
 class EvaluateLink:
-    """Score the output: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
+    """The score phase: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
 
     def __init__(
         self,
@@ -218,17 +287,13 @@ class EvaluateLink:
         self.risk = risk
         self.clock = clock or SystemClock()
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        return await self.score(inp, await nxt(inp))
-
-    async def score(self, inp: StepInput, out: StepOutcome) -> StepOutcome:
-        """``out`` with its QSR and MRI (again, for a revised output: re-evaluation)."""
-        if out.output is None:
-            return out
+    async def score(self, inp: StepInput, result: AgentResult) -> Scores:
+        if result.output is None:
+            return NOT_SCORED
         t0 = self.clock.monotonic()
         step = inp.step
-        text = input_text(out.payload)
-        task = out.task
+        text = input_text(result.payload)
+        task = result.task
         try:
             mentions = tuple(str(render(m, inp.scope)) for m in step.expect.mentions)
         except Unresolved:
@@ -236,9 +301,9 @@ class EvaluateLink:
         req = EvaluationRequest(
             step_id=step.id,
             task=task,
-            input=out.payload,
+            input=result.payload,
             input_text=text,
-            output=out.output,
+            output=result.output,
             expect=step.expect,
             mentions=mentions,
             attempt=inp.attempt,
@@ -249,9 +314,8 @@ class EvaluateLink:
         except Exception as e:  # a bug in an evaluator: fail closed, never a low score
             quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
         agent_rec = None
-        route = out.input.route  # set by the routing link, inside this one
-        rec = route.record if route is not None else None
-        if rec is not None and out.agent_id == rec.agent_id:  # the shared, stored record
+        rec = inp.route.record if inp.route is not None else None
+        if rec is not None and rec.agent_id == result.agent_id:  # the shared, stored record
             agent_rec = AgentRecord(rec.agent_id, rec.passed, rec.n)
         risk: RiskScore | EvaluationFailure
         try:
@@ -259,39 +323,35 @@ class EvaluateLink:
                 RiskRequest(
                     step_id=step.id,
                     input_text=f"{task} {text}" if task else text,
-                    output=out.output,
+                    output=result.output,
                     allowed_actions=step.actions,
                     agent=agent_rec,
                 )
             )
         except Exception as e:
             risk = EvaluationFailure("mri", FailureKind.CRASH, f"{type(e).__name__}: {e}")
-        return replace(
-            out, quality=quality, risk=risk, eval_ms=(self.clock.monotonic() - t0) * 1000.0
-        )
+        return Scores(quality, risk, (self.clock.monotonic() - t0) * 1000.0)
 
 
 class GateLink:
-    """Decide: pass, retry with feedback, escalate, or fail."""
+    """The gate phase: pass, retry with feedback, escalate, or fail."""
 
     def __init__(self, gate: HelixQualityGate) -> None:
         self.gate = gate
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        if out.input_error is not None:
-            verdict = GateVerdict(GateDecision.FAIL, (out.input_error,), inp.thresholds)
-        else:
-            verdict = self.gate.decide(
-                out.quality,
-                out.risk,
-                attempt=inp.attempt,
-                thresholds=inp.thresholds,
-                agent_error=out.agent_error,
-                agent_failure=out.agent_failure,
-            )
+    def decide(self, inp: StepInput, result: AgentResult, scores: Scores) -> GateVerdict:
+        if result.input_error is not None:
+            return GateVerdict(GateDecision.FAIL, (result.input_error,), inp.thresholds)
+        verdict = self.gate.decide(
+            scores.quality,
+            scores.risk,
+            attempt=inp.attempt,
+            thresholds=inp.thresholds,
+            agent_error=result.error,
+            agent_failure=result.failure,
+        )
         # an exploratory pick that did not pass goes to the best agent, never to people
-        return replace(out, verdict=explore_guard(out.input.route, verdict))
+        return explore_guard(inp.route, verdict)
 
 
 _GIL_FOR = {
@@ -311,7 +371,6 @@ class AuditLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         verdict = out.verdict
-        assert verdict is not None
         q, r = out.quality, out.risk
         versions: dict[str, str] = {}
         if q is not None:
@@ -321,11 +380,13 @@ class AuditLink:
                 r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
             )
         details: dict[str, Any] = {"reasons": list(verdict.reasons)}
-        routed = out.input  # as the inner links left it: the route and the knowledge
+        routed = out.input  # as the core's input links settled it: the route and the knowledge
         if routed.route is not None:  # candidates, scores, posteriors, the draw, why
             details["routing"] = routed.route.to_dict()
         if routed.knowledge:
             details["knowledge"] = [k.item_id for k in routed.knowledge]
+        if out.agent.revisions:
+            details["reevaluations"] = [dict(r) for r in out.agent.revisions]
         if isinstance(r, RiskScore) and r.factors:
             details["risk_factors"] = [f.name for f in r.factors]
         if isinstance(q, EvaluationFailure):
@@ -340,8 +401,6 @@ class AuditLink:
             details["usage"] = out.output.usage.to_dict()
         if out.output is not None and out.output.self_score is not None:
             details["self_score"] = out.output.self_score
-        if out.reevaluations:
-            details["reevaluations"] = [dict(r) for r in out.reevaluations]
         if out.requests:
             details["approval_requests"] = [r.request_id for r in out.requests]
         if out.intents:
@@ -349,7 +408,7 @@ class AuditLink:
         entry = AuditDraft(
             entry_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/decision",
             ts=out.finished_at or iso(self.clock.now()),
-            kind="step.decision",
+            kind=AuditKind.STEP_DECISION,
             run_id=inp.run_id,
             step_id=inp.step.id,
             step_index=inp.index,
@@ -377,7 +436,6 @@ class EventLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         verdict = out.verdict
-        assert verdict is not None
         payload: dict[str, Any] = {
             "attempt": inp.attempt,
             "step_index": inp.index,
@@ -418,18 +476,17 @@ def default_links(
     router: Router,
     clock: Clock | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
-    store: Store | None = None,
+    store: RoutingPort | None = None,
 ) -> MaestroHelixBridge:
-    """The standard chain: events, audit, gate, evaluation, routing, agent. The track record
-    is folded by the store in the step's commit; ``store`` is where routing reads it."""
+    """The standard chain: events and audit around the core (route, agent, score, gate).
+    ``store`` is where routing reads the track record (None: the priors alone)."""
     clock = clock or SystemClock()
     return MaestroHelixBridge(
-        [
-            EventLink(clock),
-            AuditLink(clock),
-            GateLink(gate),
+        [EventLink(clock), AuditLink(clock)],
+        StepCore(
+            [RouteLink(agents, router, store, clock)],
+            AgentLink(agents, clock, step_timeout_s),
             EvaluateLink(qsr, risk, clock),
-            RouteLink(agents, router, store, clock),
-        ],
-        AgentLink(agents, clock, step_timeout_s),
+            GateLink(gate),
+        ),
     )

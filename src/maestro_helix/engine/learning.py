@@ -17,7 +17,7 @@ from typing import Any
 
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import KnowledgePort
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 from maestro_helix.core.workflow import Unresolved, render
@@ -48,7 +48,7 @@ class LearningService:
 
     def __init__(
         self,
-        store: Store,
+        store: KnowledgePort,
         config: KnowledgeConfig | None = None,
         clock: Clock | None = None,
         redactor: Redactor = redact,
@@ -132,11 +132,14 @@ class LearningLink:
 
 
 class KnowledgeLink:
-    """Just before the agent: the insights most relevant to this step's task and input, from
-    the knowledge base's current version (re-read whenever the version changes)."""
+    """An input link, just before the agent: the insights most relevant to this step's task
+    and input, from the knowledge base's current version (re-read when the version changes)."""
 
     def __init__(
-        self, store: Store, config: KnowledgeConfig | None = None, clock: Clock | None = None
+        self,
+        store: KnowledgePort,
+        config: KnowledgeConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.config = config or KnowledgeConfig()
@@ -169,10 +172,11 @@ class KnowledgeLink:
         idx = await self.index()
         return tuple(i for i, _ in idx.search(query, self.config.retrieve, step.capability))
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        if not inp.knowledge:
-            inp = replace(inp, knowledge=await self.retrieve(inp))
-        return await nxt(inp)
+    async def prepare(self, inp: StepInput) -> StepInput:
+        """An input link (after routing): the input with its retrieved insights."""
+        if inp.knowledge:
+            return inp
+        return replace(inp, knowledge=await self.retrieve(inp))
 
 
 def _strings(value: Any) -> list[str]:

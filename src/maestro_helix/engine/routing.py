@@ -1,4 +1,5 @@
-"""RouteLink: pick the agent for an attempt from the track record in the store, and say why.
+"""RouteLink (an input link): pick the agent for an attempt from the track record in the store,
+and say why.
 
 The record is read from the store at every choice (never cached in memory), so every process and
 worker routes on the same, committed record. The decision travels on ``StepInput.route`` to the
@@ -13,9 +14,9 @@ from dataclasses import replace
 
 from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.core.clock import Clock, SystemClock
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import RoutingPort
 from maestro_helix.core.route import RouteDecision, TrackRecord
-from maestro_helix.core.steps import Next, StepInput, StepOutcome
+from maestro_helix.core.steps import StepInput
 from maestro_helix.helix.routing import Router, fixed
 
 __all__ = ["RouteLink"]
@@ -36,7 +37,7 @@ class RouteLink:
         self,
         agents: AgentRegistry,
         router: Router,
-        store: Store | None = None,
+        store: RoutingPort | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.agents = agents
@@ -73,8 +74,9 @@ class RouteLink:
             cap, candidates, records, now=now, exclude=inp.exclude_agents, attempt=inp.attempt
         )
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        if inp.route is None:
-            route = await self.decide(inp)
-            inp = replace(inp, agent_id=route.chosen, route=route)
-        return await nxt(inp)
+    async def prepare(self, inp: StepInput) -> StepInput:
+        """An input link: the input with its agent and the routing decision."""
+        if inp.route is not None:
+            return inp
+        route = await self.decide(inp)
+        return replace(inp, agent_id=route.chosen, route=route)

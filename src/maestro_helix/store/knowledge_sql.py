@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import InputError
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.helix.pii import scan
@@ -122,7 +122,7 @@ def push_knowledge(
     return _new_version(conn, v, ts, "push", note, int(before) + len(fresh))
 
 
-def _audit(conn: Connection, kind: str, ts: str, by: str, details: dict[str, Any]) -> None:
+def _audit(conn: Connection, kind: AuditKind, ts: str, by: str, details: dict[str, Any]) -> None:
     entry = AuditDraft(
         entry_id=f"{kind}/{ts}/{by}", ts=ts, kind=kind, human_operator_id=by, details=details
     )
@@ -153,7 +153,7 @@ def rollback_knowledge(conn: Connection, to_version: int, ts: str, by: str) -> K
             [{"item_id": k, "from_version": v, "to_version": None} for k in add],
         )
     made = _new_version(conn, v, ts, "rollback", f"to version {to_version}")
-    _audit(conn, "knowledge.rollback", ts, by, {"to_version": to_version, **made.to_dict()})
+    _audit(conn, AuditKind.KNOWLEDGE_ROLLBACK, ts, by, {"to_version": to_version, **made.to_dict()})
     return made
 
 
@@ -179,7 +179,13 @@ def prune_knowledge(conn: Connection, keep: int, ts: str, by: str) -> tuple[int,
     if ids:
         conn.execute(delete(t.knowledge_items).where(i_c.item_id.in_(ids)))
     done = (int(gone_v or 0), len(ids))
-    _audit(conn, "knowledge.prune", ts, by, {"keep": keep, "versions": done[0], "items": done[1]})
+    _audit(
+        conn,
+        AuditKind.KNOWLEDGE_PRUNE,
+        ts,
+        by,
+        {"keep": keep, "versions": done[0], "items": done[1]},
+    )
     return done
 
 

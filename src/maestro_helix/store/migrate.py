@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
+from maestro_helix.store.sql import schema_lock_sql
+
 _HERE = Path(__file__).parent
 
 
@@ -17,7 +19,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-_MIGRATION_LOCK = 0x6D6967726174  # "migrat": serialises schema upgrades across processes
+_MIGRATION_LOCK = 0x6D69  # "mi": serialises schema upgrades across processes (per schema)
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
@@ -27,7 +29,7 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     a transaction-scoped advisory lock (the others wait, then find the schema current); SQLite's
     upgrade runs inside the store's ``BEGIN IMMEDIATE`` transaction, which is exclusive."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        connection.exec_driver_sql(schema_lock_sql(_MIGRATION_LOCK))
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
