@@ -12,7 +12,13 @@ committed to SQLite with fsync.
 - engine overhead per step: the time between one agent returning and the next agent of the same
   run starting (scoring, gate, audit, the commit, scheduling), and from submit to the first
   agent; p50 / p99;
-- peak RSS of the process.
+- peak RSS of the process;
+- CPU per step attempt (the process's user + system time over the run, the store's writer
+  thread included, divided by the attempts): its inverse is what one engine process can do
+  (steps/s on one core). The offered load is runs in flight / mean wait (steps/s). When the
+  offered load is above the capacity (utilisation > 1) the engine is saturated and the
+  "overhead" measured is mostly the queue of steps waiting for the CPU, not the cost of one
+  step: compare p50/p99 at a utilisation below 1 (fewer runs in flight) for the cost itself.
 
 Run:  python bench/bench_slow_agents.py --runs 10000 --steps 2
 """
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import datetime as dt
 import itertools
+import os
 import platform
 import random
 import resource
@@ -56,11 +63,18 @@ def wait_for(ref: str, step: str) -> float:
     return random.Random(f"{ref}/{step}").uniform(0.2, 2.0)
 
 
-def make_agent(timeline: Timeline) -> FunctionAgent:
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def make_agent(timeline: Timeline, waits: Mapping[tuple[str, str], float]) -> FunctionAgent:
     async def slow(inp: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
         t0 = time.perf_counter()
         ref = str(inp["ref"])
-        await asyncio.sleep(wait_for(ref, ctx.step))
+        # drawn before the run (seeding a Random per call would be CPU the loop's other steps
+        # wait for, counted as engine overhead)
+        await asyncio.sleep(waits[(ref, ctx.step)])
         timeline.spans[(ref, ctx.step)] = (t0, time.perf_counter())
         return AgentOutput(
             text=f"Order {ref}: the parcel left the warehouse and arrives within two days.",
@@ -93,19 +107,23 @@ async def bench(runs: int, steps: int, db: Path, durability: str) -> dict[str, A
 
     timeline = Timeline()
     store = SQLiteStore(db, durability=durability)  # type: ignore[arg-type]
+    inputs = [{"ref": f"A-{i:06d}"} for i in range(runs)]
+    names = [f"s{i}" for i in range(steps)]
+    waits = {(x["ref"], s): wait_for(x["ref"], s) for x in inputs for s in names}
     async with Maestro.open(
-        store, agents=AgentRegistry([make_agent(timeline)]), concurrency=runs, resume=False
+        store, agents=AgentRegistry([make_agent(timeline, waits)]), concurrency=runs, resume=False
     ) as m:
         defn = await m.engine.register(workflow(steps))
-        inputs = [{"ref": f"A-{i:06d}"} for i in range(runs)]
+        cpu0 = cpu_s()
         t0 = time.perf_counter()
         ids = await m.engine.submit_many(defn, inputs)
         t_submitted = time.perf_counter()
         results = await asyncio.gather(*(m.engine.wait(i, poll_s=0.2) for i in ids))
         wall = time.perf_counter() - t0
+        cpu = cpu_s() - cpu0
     completed = sum(r.status is RunStatus.COMPLETED for r in results)
-    names = [f"s{i}" for i in range(steps)]
-    per_run_wait = [sum(wait_for(x["ref"], s) for s in names) for x in inputs]
+    attempts = sum(len(r.attempts) for r in results)
+    per_run_wait = [sum(waits[(x["ref"], s)] for s in names) for x in inputs]
     gaps: list[float] = []
     first: list[float] = []
     for x in inputs:
@@ -117,7 +135,16 @@ async def bench(runs: int, steps: int, db: Path, durability: str) -> dict[str, A
             gaps.append(b[0] - a[1])  # type: ignore[index]
     ideal = max(per_run_wait)
     mean_run = sum(per_run_wait) / runs
+    cpu_per_attempt = cpu / max(attempts, 1)
+    offered = runs / (mean_run / steps)  # steps/s the waits would let through
     return {
+        "attempts": attempts,
+        "cpu_s": cpu,
+        "cpu_per_attempt_ms": cpu_per_attempt * 1000,
+        "capacity": 1.0 / cpu_per_attempt if cpu_per_attempt else float("inf"),
+        "offered": offered,
+        "utilisation": offered * cpu_per_attempt,
+        "load": os.getloadavg()[0],
         "runs": runs,
         "steps": steps,
         "completed": completed,
@@ -177,6 +204,19 @@ def main() -> None:
         f"p99 {r['first_p99_ms']:.0f} ms | — |"
     )
     print(f"| peak RSS | **{r['peak_rss_mib']:.0f} MiB** | < 1 GiB |")
+    print(
+        f"| CPU per step attempt (process user + sys / {r['attempts']} attempts) | "
+        f"{r['cpu_per_attempt_ms']:.2f} ms → capacity {r['capacity']:.0f} steps/s | — |"
+    )
+    print(
+        f"| offered load (runs in flight / mean wait) | {r['offered']:.0f} steps/s → "
+        f"**utilisation {r['utilisation']:.2f}** (> 1: saturated, the overhead is the queue) | "
+        "< 1 |"
+    )
+    print(
+        f"| CPU share (process CPU / wall time) | {r['cpu_s'] / r['wall_s']:.2f} of a core; "
+        f"load average (1 min) at the end {r['load']:.1f} on {os.cpu_count()} cores | — |"
+    )
 
 
 if __name__ == "__main__":

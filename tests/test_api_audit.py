@@ -107,8 +107,12 @@ async def test_inclusion_and_consistency_proofs_verify(api: Api) -> None:
         bytes.fromhex(big["root_hash"]),
         [bytes.fromhex(h) for h in c["proof"]],
     )
-    assert (await api.get("/audit/proof/inclusion", seq=n + 1)).status_code == 422
-    assert (await api.get("/audit/proof/consistency", old=2, new=n + 5)).status_code == 422
+    beyond = await api.get("/audit/proof/inclusion", seq=n + 1)
+    assert (beyond.status_code, beyond.json()["error"]["code"]) == (404, "not_in_checkpoint")
+    beyond = await api.get("/audit/proof/consistency", old=2, new=n + 5)
+    assert (beyond.status_code, beyond.json()["error"]["code"]) == (404, "tree_size_not_found")
+    backwards = await api.get("/audit/proof/consistency", old=3, new=2)
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_request")
 
 
 async def test_a_server_without_the_key_cannot_sign(stores: StoreFactory) -> None:

@@ -3,6 +3,7 @@ without the optional dependencies (each missing one named by its extra)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -164,3 +165,61 @@ def test_the_cli_restates_the_certificate_defaults_faithfully() -> None:
         tls.DEFAULT_CLIENT_NAME,
     )
     assert {k.value for k in cli.LeafKind} <= {k.value for k in certs.CertKind}
+
+
+def _floors(reqs: list[str]) -> dict[str, str]:
+    """``name -> lower bound`` of requirements like ``psycopg[binary]>=3.2.3``."""
+    out = {}
+    for r in reqs:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?>=([^,;\s]+)", r)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_lowest_constraints_pin_every_lower_bound() -> None:
+    """constraints/lowest.txt (what .ci/lowest installs) pins each runtime dependency and each
+    production extra at exactly its lower bound: a raised or new bound cannot go untested."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    floors = _floors(PYPROJECT["project"]["dependencies"])
+    for extra in ("postgres", "nats", "server", "otel"):
+        floors.update(_floors(extras[extra]))
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints" / "lowest.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    pins = {k.strip().lower(): v.strip() for k, v in pins.items()}
+
+    def same(a: str, b: str) -> bool:  # 2.10 == 2.10.0
+        pa, pb = a.split("."), b.split(".")
+        n = max(len(pa), len(pb))
+        return pa + ["0"] * (n - len(pa)) == pb + ["0"] * (n - len(pb))
+
+    wrong = {k: (v, pins.get(k)) for k, v in floors.items() if not same(v, pins.get(k, "-"))}
+    assert not wrong, f"lower bound vs constraints/lowest.txt: {wrong}"
+
+
+def test_the_ci_lock_satisfies_every_declared_requirement() -> None:
+    """constraints/ci.txt (what .ci/run installs) pins every requirement of pyproject.toml's
+    runtime and [test] dependencies at a version the requirement allows."""
+    from packaging.requirements import Requirement
+
+    lock = {}
+    for line in (ROOT / "constraints" / "ci.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.partition("==")
+            lock[re.sub(r"[-_.]+", "-", name).lower()] = v.strip()
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    reqs = [*PYPROJECT["project"]["dependencies"], *extras["test"]]
+    for extra in ("postgres", "nats", "server", "otel"):
+        reqs += extras[extra]
+    bad = []
+    for text in reqs:
+        req = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        if name == "maestro-helix":
+            continue
+        if name not in lock or not req.specifier.contains(lock[name], prereleases=True):
+            bad.append(f"{text}: locked {lock.get(name, 'nothing')}")
+    assert not bad, bad

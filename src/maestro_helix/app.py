@@ -234,7 +234,8 @@ class Maestro:
                     step_timeout_s=gate_config.step_timeout_s,
                     store=store,
                 )
-                .with_links(add=[GovernanceLink(governance)])  # innermost: sees the verdict
+                # innermost: sees the verdict
+                .with_links(add=[GovernanceLink(governance, agents.untrusted())])
                 .with_links(before=EventLink, add=outer)
             )
             if gate_config.max_reevaluations > 0:  # revise after suggestions, scored again
@@ -251,6 +252,7 @@ class Maestro:
                 agents=agents.ids(),
                 action_types=frozenset(a.name for a in action_types),
                 evaluators=frozenset(evaluators or {}),
+                untrusted=agents.untrusted(),
             )
             engine = Engine(
                 store=store,
@@ -267,7 +269,7 @@ class Maestro:
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = _counted(engine.publish, the_metrics)
             governance.on_refusal.append(the_metrics.decision_refused)
-            governance.resume = engine.resume_unfinished
+            governance.resume = engine.take_up
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.start()

@@ -205,6 +205,23 @@ async def call_with_retries(
             on_retry(exc, state.attempt_number, pause)
         return pause
 
+    # The first try runs outside tenacity: almost every call succeeds at once, and tenacity's
+    # per-call state (~0.2 ms of CPU a call here) is then spent only when a retry is due. A
+    # transient first failure is replayed as tenacity's first try, so the pauses, the stop and
+    # on_retry are exactly tenacity's.
+    try:
+        return await fn()
+    except Exception as e:
+        if policy.tries <= 1 or not _is_transient(e):
+            e.add_note("after 1 try")
+            raise
+        replay: list[Exception] = [e]
+
+    async def again() -> T:
+        if replay:
+            raise replay.pop()
+        return await fn()
+
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.tries),
         wait=wait,
@@ -217,7 +234,7 @@ async def call_with_retries(
         async for attempt in retrying:
             with attempt:
                 tries += 1
-                return await fn()
+                return await again()
     except Exception as e:
         e.add_note(f"after {tries} tr{'y' if tries == 1 else 'ies'}")
         raise

@@ -33,14 +33,21 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 _WORDS = {
     401: "no API token, or an unknown or disabled one",
     403: "the caller's role is below the one this needs",
-    404: "no such entry, or no signed checkpoint yet",
+    404: "no such entry, no signed checkpoint yet, or a tree size or entry beyond the log",
     409: "the log contradicts its checkpoint, its chain is broken, or no signing key here",
-    422: "a bad path or query parameter (e.g. a tree size beyond the log)",
+    422: "a bad path or query parameter (e.g. an old tree size above the new one)",
 }
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _WORDS[s]} for s in sorted({401, *statuses})}
+
+
+def _json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The errors of a route whose success is not JSON: FastAPI would file a ``model`` under the
+    route's own media type, but the error body is JSON like everywhere else."""
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {s: {"description": _WORDS[s], "content": body} for s in sorted({401, *statuses})}
 
 
 class _Out(BaseModel):
@@ -166,7 +173,7 @@ def audit_router() -> APIRouter:
         response_class=PlainTextResponse,
         responses={
             200: {"content": {"text/plain": {}}, "description": "the newest signed note"},
-            **_errors(404),
+            **_json_errors(404),
         },
     )
     async def latest_checkpoint(system: System, _: AnyRole) -> PlainTextResponse:
@@ -190,28 +197,42 @@ def audit_router() -> APIRouter:
         _: AnyRole,
         seq: Annotated[int, Query(ge=1, le=_INT63, description="the entry")],
     ) -> InclusionProof:
-        """Proof that entry ``seq`` is in the tree of the newest signed checkpoint."""
+        """Proof that entry ``seq`` is in the tree of the newest signed checkpoint (404 when
+        the entry is not in that tree: not written yet, or after the checkpoint)."""
         cp = await latest(system)
+        if seq > cp.tree_size:
+            raise ApiError(
+                404,
+                "not_in_checkpoint",
+                f"entry {seq} is not in the newest checkpoint's tree (size {cp.tree_size})",
+            )
         t = await tree(system)
         try:
             return InclusionProof(**inclusion_body(t, seq, cp))
         except AuditLogError as e:
-            if seq > cp.tree_size:
-                raise ApiError(422, "invalid_request", str(e)) from None
             raise _conflict(e) from None
 
-    @r.get("/audit/proof/consistency", tags=["audit"], responses=_errors(409, 422))
+    @r.get("/audit/proof/consistency", tags=["audit"], responses=_errors(404, 409, 422))
     async def consistency(
         system: System,
         _: AnyRole,
         old: Annotated[int, Query(ge=0, le=_INT63, description="older tree size")],
-        new: Annotated[int, Query(ge=0, le=_INT63, description="newer tree size")],
+        new: Annotated[
+            int, Query(ge=0, le=_INT63, description="newer tree size (at least ``old``)")
+        ],
     ) -> ConsistencyProof:
-        """Proof that the tree of size ``new`` only appended to the tree of size ``old``."""
+        """Proof that the tree of size ``new`` only appended to the tree of size ``old``: 404
+        when the log has fewer than ``new`` entries, 422 when ``old`` is above ``new``."""
+        if old > new:
+            raise ApiError(422, "invalid_request", f"old ({old}) must not be above new ({new})")
         t = await tree(system)
+        if new > t.size:
+            raise ApiError(
+                404, "tree_size_not_found", f"the log has {t.size} entries: no tree of size {new}"
+            )
         try:
             return ConsistencyProof(**consistency_body(t, old, new))
         except AuditLogError as e:
-            raise ApiError(422, "invalid_request", str(e)) from None
+            raise _conflict(e) from None
 
     return r

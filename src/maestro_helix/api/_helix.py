@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.api._auth import AnyRole, System
 from maestro_helix.api._errors import ApiError
+from maestro_helix.api._ops import error_responses
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import AgentFailureKind
 from maestro_helix.core.outputs import AgentOutput, ProposedAction
@@ -216,22 +217,49 @@ async def gate_step(system: Maestro, body: GateBody) -> GateOut:
     )
 
 
+# what a 422 means here beyond the schema: rules JSON Schema cannot state (two fields together,
+# the server's own configuration); the body is the API's one error shape
+_EXPECT_RULES = (
+    "expect.min_length above expect.max_length, an expect.output_schema that is not a valid "
+    "JSON Schema (draft 2020-12)"
+)
+_EVALUATOR_RULE = "an evaluator name the server has not registered (code invalid_request)"
+_ERRORS = {
+    "evaluate": error_responses(
+        400,
+        413,
+        422,
+        words={422: f"a body the schema refuses, or: {_EXPECT_RULES}, {_EVALUATOR_RULE}"},
+    ),
+    "assess": error_responses(400, 413, 422, words={422: "a body the schema refuses"}),
+    "gate": error_responses(
+        400,
+        413,
+        422,
+        words={
+            422: f"a body the schema refuses, or: neither output nor agent_error given, "
+            f"{_EXPECT_RULES}, {_EVALUATOR_RULE}"
+        },
+    ),
+}
+
+
 def helix_router() -> APIRouter:
     r = APIRouter(prefix="/v1/helix", tags=["helix"])
 
-    @r.post("/evaluate")
+    @r.post("/evaluate", responses=_ERRORS["evaluate"])
     async def evaluate(body: EvaluateBody, system: System, op: AnyRole) -> EvaluateOut:
         """QSR of one step output: the score, each criterion, and suggestions to improve it."""
         q = await evaluate_step(system, body, body.output.to_output(), body.expect, body.evaluators)
         return EvaluateOut(quality=q.to_dict(), evaluation_failed=isinstance(q, EvaluationFailure))
 
-    @r.post("/assess")
+    @r.post("/assess", responses=_ERRORS["assess"])
     async def assess(body: AssessBody, system: System, op: AnyRole) -> AssessOut:
         """MRI of one step output: the risk index and the factors that made it."""
         risk = assess_step(system, body, body.output.to_output(), body.allowed_actions)
         return AssessOut(risk=risk.to_dict(), evaluation_failed=isinstance(risk, EvaluationFailure))
 
-    @r.post("/gate")
+    @r.post("/gate", responses=_ERRORS["gate"])
     async def gate(body: GateBody, system: System, op: AnyRole) -> GateOut:
         """QSR, MRI and the gate's decision (pass, retry, escalate, fail) with its reasons."""
         return await gate_step(system, body)

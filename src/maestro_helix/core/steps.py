@@ -14,6 +14,7 @@ from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import AgentFailureKind
 from maestro_helix.core.knowledge import Insight
 from maestro_helix.core.outputs import AgentOutput
+from maestro_helix.core.provenance import NO_TAINT, Taint
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord
 from maestro_helix.core.route import RouteDecision
 from maestro_helix.core.scores import (
@@ -59,6 +60,8 @@ class StepInput:
         operator_id: who started the run, if known.
         route: the routing decision and its explanation (set by the routing link).
         knowledge: insights retrieved for this attempt (read-only; set by the knowledge link).
+        taint: the untrusted content reaching this step through its references and its own
+            declaration (:func:`maestro_helix.core.provenance.inherited_taint`).
     """
 
     run_id: str
@@ -74,6 +77,7 @@ class StepInput:
     operator_id: str | None = None
     route: RouteDecision | None = None
     knowledge: tuple[Insight, ...] = ()
+    taint: Taint = NO_TAINT
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from maestro_helix.core.clock import Clock, SystemClock
+from maestro_helix.core.outputs import Usage
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "LATENCY_BUCKETS",
+    "MAX_MODELS_PER_AGENT",
     "SCORE_BUCKETS",
     "ASGIApp",
     "HelixMetrics",
@@ -92,6 +94,12 @@ _STEP_LABELS = ("workflow", "step", "agent")
 # RunStatus.finished, spelled out: observability does not import the store
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _NO_AGENT = "none"  # an attempt that failed before routing (Prometheus treats "" as absent)
+_USAGE_LABELS = ("agent", "model")
+# the model is what the endpoint answered: a few per agent are kept, the rest become "other" so
+# an endpoint that answers with a new name each call cannot grow the series without bound
+MAX_MODELS_PER_AGENT = 8
+_OTHER_MODEL = "other"
+_NO_MODEL = "unknown"
 
 ASGIApp = Callable[
     [
@@ -155,6 +163,17 @@ class _StepSeries:
     mri_average: _DecayingAverage
 
 
+@dataclass(frozen=True, slots=True)
+class _UsageSeries:
+    """The labelled children of one (agent, model) for model-call usage, resolved once."""
+
+    input_tokens: Counter
+    output_tokens: Counter
+    cost: Counter
+    latency: Histogram
+    retries: Counter
+
+
 class HelixMetrics:
     """The runbook's metrics on one registry.
 
@@ -181,6 +200,12 @@ class HelixMetrics:
       status (completed, failed, cancelled), each once, from :meth:`run_finished`.
     - ``gil_decisions_refused_total`` (counter, ``code``): refused human decisions.
     - ``gil_actions_total`` (counter, ``action_type``, ``outcome``): cleared actions run.
+    - Model calls (agents that report ``AgentOutput.usage``, e.g. ``ChatAgent``), labels
+      ``agent`` and ``model`` (the model the endpoint named; past
+      :data:`MAX_MODELS_PER_AGENT` per agent, ``"other"``): ``maestro_agent_tokens_total``
+      (counter, + ``type``: ``input`` | ``output``), ``maestro_agent_cost_usd_total`` (counter),
+      ``maestro_agent_call_seconds`` (histogram: the call's wall time, its transient retries
+      included), ``maestro_agent_call_retries_total`` (counter: HTTP tries beyond the first).
 
     The averages are exponentially weighted in *time* (not in samples): each score weighs
     ``0.5 ** (age / average_halflife_s)``, so with the default 60 s the gauge follows the last
@@ -297,7 +322,34 @@ class HelixMetrics:
             ("action_type", "outcome"),
             registry=r,
         )
+        self.agent_tokens = Counter(
+            "maestro_agent_tokens_total",
+            "Tokens of model calls as the endpoint reported them (type=input|output).",
+            (*_USAGE_LABELS, "type"),
+            registry=r,
+        )
+        self.agent_cost = Counter(
+            "maestro_agent_cost_usd_total",
+            "Cost of model calls in USD at the agent's configured prices.",
+            _USAGE_LABELS,
+            registry=r,
+        )
+        self.agent_call_latency = Histogram(
+            "maestro_agent_call_seconds",
+            "Wall time of one model call, its transient retries and their pauses included.",
+            _USAGE_LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.agent_call_retries = Counter(
+            "maestro_agent_call_retries_total",
+            "HTTP tries of model calls beyond the first (transient failures retried).",
+            _USAGE_LABELS,
+            registry=r,
+        )
         self._series: dict[tuple[str, str, str], _StepSeries] = {}
+        self._usage: dict[tuple[str, str], _UsageSeries] = {}
+        self._models: dict[str, set[str]] = {}
         self._averages: dict[str, tuple[_DecayingAverage, _DecayingAverage]] = {}
         self._lock = threading.Lock()
         self._lag_value = 0.0
@@ -363,6 +415,9 @@ class HelixMetrics:
                 s.qsr.observe(qsr)
             if mri is not None:
                 s.mri.observe(mri)
+        output = out.output
+        if output is not None and output.usage is not None:
+            self._record_usage(out.agent_id or _NO_AGENT, output.usage)
         verdict = out.verdict
         if verdict is None:
             return
@@ -380,6 +435,40 @@ class HelixMetrics:
             s.escalations.inc(escalation_requests)
         elif decision is GateDecision.ESCALATE:
             s.escalations.inc()  # no GIL link in the chain: the decision itself is the escalation
+
+    def _record_usage(self, agent: str, usage: Usage) -> None:
+        model = usage.model or _NO_MODEL
+        u = self._usage.get((agent, model)) or self._resolve_usage(agent, model)
+        if usage.prompt_tokens:
+            u.input_tokens.inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            u.output_tokens.inc(usage.completion_tokens)
+        if usage.cost_usd > 0:
+            u.cost.inc(usage.cost_usd)
+        u.latency.observe(usage.latency_ms / 1000.0)
+        if usage.tries > 1:
+            u.retries.inc(usage.tries - 1)
+
+    def _resolve_usage(self, agent: str, model: str) -> _UsageSeries:
+        with self._lock:
+            seen = self._models.setdefault(agent, set())
+            if model not in seen and len(seen) >= MAX_MODELS_PER_AGENT:
+                model = _OTHER_MODEL  # kept under "other" only: the dict stays bounded too
+            found = self._usage.get((agent, model))
+            if found is not None:
+                return found
+            if model != _OTHER_MODEL:
+                seen.add(model)
+            key = (agent, model)
+            series = _UsageSeries(
+                input_tokens=self.agent_tokens.labels(*key, "input"),
+                output_tokens=self.agent_tokens.labels(*key, "output"),
+                cost=self.agent_cost.labels(*key),
+                latency=self.agent_call_latency.labels(*key),
+                retries=self.agent_call_retries.labels(*key),
+            )
+            self._usage[key] = series
+            return series
 
     # -- facts from elsewhere -----------------------------------------------------------------
 

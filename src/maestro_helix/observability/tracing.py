@@ -25,6 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.core.extras import require
+from maestro_helix.core.outputs import Usage
 from maestro_helix.core.scores import EvaluationFailure
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 
@@ -53,9 +54,12 @@ class TracingLink:
     ``maestro.step_index``, ``maestro.attempt``, ``maestro.run_id``, and once the attempt is
     done ``maestro.agent``, ``helix.qsr``, ``helix.mri``, ``helix.decision``,
     ``helix.eval_ms``, ``maestro.latency_ms``, ``gil.requests`` (absent when unknown: a failed
-    evaluator has no score). The status is ERROR when an evaluator failed, the agent failed,
-    its input could not be built, or a link raised (the exception is recorded too); a gate
-    decision other than PASS is a normal outcome, not an error.
+    evaluator has no score). An agent that reports its model call's usage (``ChatAgent``) adds
+    the OpenTelemetry GenAI attributes ``gen_ai.usage.input_tokens``,
+    ``gen_ai.usage.output_tokens``, ``gen_ai.response.model`` and ``maestro.agent.call_ms``,
+    ``maestro.agent.cost_usd``, ``maestro.agent.tries``. The status is ERROR when an evaluator
+    failed, the agent failed, its input could not be built, or a link raised (the exception is
+    recorded too); a gate decision other than PASS is a normal outcome, not an error.
 
     The span is a child of whatever span is current, e.g. a :func:`run_span` the engine opens
     around a run; without one each attempt is its own trace, and ``maestro.run_id`` ties a
@@ -112,6 +116,8 @@ def _describe(span: Span, out: StepOutcome) -> None:
         attrs["helix.decision"] = out.verdict.decision.value
     if out.requests:
         attrs["gil.requests"] = len(out.requests)
+    if out.output is not None and out.output.usage is not None:
+        attrs.update(_usage_attributes(out.output.usage))
     span.set_attributes(attrs)
     problems: list[str] = []
     for result in (out.quality, out.risk):
@@ -131,6 +137,20 @@ def _describe(span: Span, out: StepOutcome) -> None:
         problems.append(f"input: {out.input_error}")
     if problems:
         span.set_status(Status(StatusCode.ERROR, "; ".join(problems)))
+
+
+def _usage_attributes(u: Usage) -> dict[str, str | float | int]:
+    """A model call's usage under the OpenTelemetry GenAI names where they exist."""
+    attrs: dict[str, str | float | int] = {
+        "gen_ai.usage.input_tokens": u.prompt_tokens,
+        "gen_ai.usage.output_tokens": u.completion_tokens,
+        "maestro.agent.call_ms": u.latency_ms,
+        "maestro.agent.cost_usd": u.cost_usd,
+        "maestro.agent.tries": u.tries,
+    }
+    if u.model:
+        attrs["gen_ai.response.model"] = u.model
+    return attrs
 
 
 def _with_ids(out: StepOutcome, ids: Mapping[str, str]) -> StepOutcome:
