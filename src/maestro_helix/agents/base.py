@@ -10,8 +10,8 @@ from typing import Any, Protocol, runtime_checkable
 from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.errors import NoAgentForCapability, UnknownAgentError
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
-from maestro_helix.core.scores import Feedback
 from maestro_helix.core.provenance import Source, agent_sources
+from maestro_helix.core.scores import Feedback
 
 __all__ = [
     "Agent",
