@@ -28,11 +28,12 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 PROBE = HERE / "_throughput_probe.py"
 BEFORE = "9855f9d"  # main before "One engine, many processes"
+LEASES_ONLY = "4f716be"  # leases, claims and attempts in, before the scoring/governance merges
 
 
-def _tree_before(tmp: Path) -> Path:
-    wt = tmp / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(wt), BEFORE], cwd=ROOT,
+def _tree_at(tmp: Path, rev: str) -> Path:
+    wt = tmp / rev
+    subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=ROOT,
                    check=True, capture_output=True)  # fmt: skip
     return wt
 
@@ -71,17 +72,20 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    before = _tree_before(tmp)
+    before = _tree_at(tmp, BEFORE)
+    leased = _tree_at(tmp, LEASES_ONLY)
     try:
-        a, b, one, two = [], [], [], []
+        a, lo, b, one, two = [], [], [], [], []
         for _ in range(args.rounds):
             a.append(_probe(before / "src", args.tasks))
+            lo.append(_probe(leased / "src", args.tasks))
             b.append(_probe(ROOT / "src", args.tasks))
             one.append(_probe(ROOT / "src", args.tasks, str(tmp / f"one-{len(one)}.db")))
             two.append(_two_processes(ROOT / "src", args.tasks, tmp))
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT,
-                       capture_output=True)  # fmt: skip
+        for wt in (before, leased):
+            subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=ROOT,
+                           capture_output=True)  # fmt: skip
     med = statistics.median
     lines = [
         "",
@@ -96,14 +100,18 @@ def main() -> None:
         "|---|---|---|",
         f"| before leases ({BEFORE}), one process | {med(a):,.0f} | "
         f"{', '.join(f'{x:,.0f}' for x in a)} |",
-        f"| with leases (this tree), one process | {med(b):,.0f} | "
+        f"| leases only ({LEASES_ONLY}), one process | {med(lo):,.0f} | "
+        f"{', '.join(f'{x:,.0f}' for x in lo)} |",
+        f"| this tree (leases + everything merged since), one process | {med(b):,.0f} | "
         f"{', '.join(f'{x:,.0f}' for x in b)} |",
         f"| with leases, one process, {args.tasks} runs | {med(one):,.0f} | "
         f"{', '.join(f'{x:,.0f}' for x in one)} |",
         f"| with leases, two processes on one file, {args.tasks // 2} runs each | "
         f"{med(two):,.0f} | {', '.join(f'{x:,.0f}' for x in two)} |",
         "",
-        f"After/before: **{med(b) / med(a):.2f}×**. Two processes / one: "
+        f"Leasing alone (leases only / before): **{med(lo) / med(a):.2f}×**. This tree / "
+        f"before: **{med(b) / med(a):.2f}×** (includes the scoring and governance work merged "
+        "since). Two processes / one: "
         f"**{med(two) / med(one):.2f}×**.",
         "",
     ]

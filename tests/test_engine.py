@@ -82,7 +82,8 @@ async def test_good_run_passes_every_step_and_audits_it(stores: StoreFactory) ->
         assert e["human_operator_id"] == "" and e["gil_decision"] == "not_required"
         assert (await m.verify_audit()).ok
         stored = [ev.type for ev in await m.store.events(run_id=r.run_id)]
-    assert stored == ["run.submitted", "step.evaluated", "step.evaluated", "run.completed"]
+    attempt = ["step.predicted", "step.evaluated"]  # the risk prediction's record, then the scores
+    assert stored == ["run.submitted", *attempt, *attempt, "run.completed"]
     assert bus.types() == stored
 
 

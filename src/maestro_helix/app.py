@@ -30,6 +30,7 @@ from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_l
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
 from maestro_helix.engine.learning import KnowledgeLink, LearningLink, LearningService
+from maestro_helix.engine.predict_link import PredictLink, RiskPredictor, refresh_quietly
 from maestro_helix.engine.reevaluate import Reevaluation
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
@@ -125,6 +126,7 @@ class Maestro:
     work_queue: Any = None  # set by the CLI when steps go to workers
     checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
     learning: LearningService | None = None  # the knowledge base's writer (gate config)
+    predictor: RiskPredictor | None = None  # the active risk model, refreshed by housekeeping
 
     @classmethod
     @asynccontextmanager
@@ -219,6 +221,11 @@ class Maestro:
             provider = tracer_provider or tracer_provider_from_env()
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
+            predictor = RiskPredictor(store, the_metrics.prediction)
+            await predictor.refresh()
+            predict = PredictLink(
+                predictor, agents, lambda: governance.policy.prediction, predictor.metrics, clock
+            )
             outer: list[Any] = [MetricsLink(the_metrics)]
             tracer = provider.get_tracer("maestro_helix") if provider is not None else None
             if tracer is not None:
@@ -236,6 +243,7 @@ class Maestro:
                 )
                 # innermost: sees the verdict
                 .with_links(add=[GovernanceLink(governance, agents.untrusted())])
+                .with_links(add=[predict])  # inside GIL: a held result reaches it escalated
                 .with_links(before=EventLink, add=outer)
             )
             if gate_config.max_reevaluations > 0:  # revise after suggestions, scored again
@@ -288,6 +296,7 @@ class Maestro:
                 the_metrics,
                 checkpointer=checkpointer,
                 learning=learning,
+                predictor=predictor,
             )
             if resume:
                 resumed = await engine.resume_unfinished()
@@ -295,7 +304,10 @@ class Maestro:
                     log.info("resuming unfinished runs", extra={"count": len(resumed)})
             if housekeeping_s is not None:
                 task = asyncio.create_task(
-                    housekeeping(engine, governance, housekeeping_s), name="maestro-housekeeping"
+                    housekeeping(
+                        engine, governance, housekeeping_s, (lambda: refresh_quietly(predictor),)
+                    ),
+                    name="maestro-housekeeping",
                 )
                 stack.push_async_callback(_cancel, task)
             yield system

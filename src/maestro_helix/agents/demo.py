@@ -2,9 +2,13 @@
 
 They do real (if small) text work on their input, so the evaluators have something to judge:
 - ``research.deep`` writes findings on the topic with sources.
-- ``research.quick`` is the weaker agent: cheaper, but for about a third of topics it drifts off
-  topic and forgets its sources — the gate retries those and the router learns to prefer the
-  deep one.
+- ``research.quick`` is the weaker agent: cheaper, but when the request carries a note (and for
+  about a seventh of the other topics) its first attempt drifts off topic and forgets its sources
+  — the gate retries those and the router learns to prefer the deep one.
+- ``research.deep`` has a hidden weakness of its own: on long requests (topic and angle over 40
+  characters, about a sixth of them) its first attempt loses the topic. Both weaknesses depend on
+  the input's shape, so the risk predictor (``maestro risk train``) can learn them and route each
+  request to the agent that handles it.
 - Every research agent quotes the customer's note when there is one. Some notes hold an email
   address or phone number (personal data: MRI trips, the step is retried with the evaluator's
   feedback and the agent redacts it) and a few carry a prompt injection (not correctable:
@@ -134,7 +138,14 @@ def _research(
     return AgentOutput(text=text, data={"findings": findings, "sources": sources, "topic": topic})
 
 
+def _off_topic() -> AgentOutput:
+    text = "Several general trends are worth watching this year across many industries."
+    return AgentOutput(text=text, data={"findings": [text]})
+
+
 def _research_deep(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
+    if len(str(input["topic"])) + len(str(input["angle"])) > 40 and ctx.feedback is None:
+        return _off_topic()
     return _research(
         input["topic"], input["angle"], input["domain"], input.get("note") or "", ctx, deep=True
     )
@@ -142,10 +153,10 @@ def _research_deep(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
 
 def _research_quick(input: Mapping[str, Any], ctx: StepContext) -> AgentOutput:
     topic, angle = input["topic"], input["angle"]
-    sloppy = _h("quick", topic, angle) % 3 == 0 and ctx.feedback is None
+    noted = bool(input.get("note"))
+    sloppy = (noted or _h("quick", topic, angle) % 7 == 0) and ctx.feedback is None
     if sloppy:
-        text = "Several general trends are worth watching this year across many industries."
-        return AgentOutput(text=text, data={"findings": [text]})
+        return _off_topic()
     return _research(topic, angle, input["domain"], input.get("note") or "", ctx, deep=False)
 
 

@@ -22,6 +22,7 @@ from maestro_helix.api.app import create_app
 from maestro_helix.app import Maestro
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.engine.housekeeping import HOUSEKEEPING_INTERVAL_S, housekeeping
+from maestro_helix.engine.predict_link import refresh_quietly
 from maestro_helix.governance.policy import Role
 from maestro_helix.security.tls import MutualTLS
 
@@ -146,8 +147,11 @@ async def serve(
         ssl_context_factory=tls.ssl_context_factory if tls is not None else None,
     )
     server = _Server(config)
+    predictor = system.predictor
+    also = (lambda: refresh_quietly(predictor),) if predictor is not None else ()
     ticker = asyncio.create_task(
-        housekeeping(system.engine, system.governance, interval_s), name="maestro-housekeeping"
+        housekeeping(system.engine, system.governance, interval_s, also),
+        name="maestro-housekeeping",
     )
     serving = asyncio.ensure_future(
         tls.serve(server, [sock]) if tls is not None else server.serve(sockets=[sock])

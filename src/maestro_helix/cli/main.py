@@ -41,6 +41,7 @@ from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
+from maestro_helix.cli.risk import batch_line, risk_app
 from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
 from maestro_helix.governance.policy import load_policy
@@ -67,6 +68,7 @@ app.command("report")(report)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(risk_app, name="risk")
 
 
 @app.command()
@@ -142,6 +144,7 @@ def demo(
             await summary.add_governance(m.store, ids, marks)
             routing = await routing_table(m.store, results, m.router)
             knowledge = await knowledge_line(m.store)
+            risk_line = await batch_line(m.store, marks.audit, db)
         summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
         if routing is not None:
@@ -153,6 +156,8 @@ def demo(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"
             f" ({report.checked} {scope}) · database: {m.store.describe()}"
         )
+        if risk_line:
+            out.print(risk_line)
         if summary.pending_requests:
             out.print(
                 f"{summary.pending_requests} approval request(s) wait for people: "

@@ -85,6 +85,9 @@ class AuditKind(enum.StrEnum):
     WORKFLOW_RESTORED = "workflow.restored"
     KNOWLEDGE_ROLLBACK = "knowledge.rollback"
     KNOWLEDGE_PRUNE = "knowledge.prune"
+    STEP_PREDICTION = "step.prediction"  # engine/predict_link.py: features, prediction, outcome
+    RISK_MODEL_SAVED = "risk.model_saved"
+    RISK_MODEL_ACTIVATED = "risk.model_activated"
 
 
 @dataclass(frozen=True, slots=True)

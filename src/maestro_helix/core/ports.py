@@ -38,6 +38,7 @@ __all__ = [
     "GilPort",
     "KnowledgePort",
     "ReadPort",
+    "RiskPort",
     "RoutingPort",
     "RunPort",
     "Store",
@@ -379,8 +380,45 @@ class KnowledgePort(Protocol):
         raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
 
+class RiskPort(Protocol):
+    """The risk predictor's models (``store/risk_sql.py``) and the agents' recent record. The
+    defaults raise: a store without them runs with no model (prediction proceeds)."""
+
+    async def save_risk_model(
+        self, make: Callable[[int], dict[str, Any]], *, ts: str, by: str | None, activate: bool
+    ) -> Any:
+        """Store ``make(version)`` as the next model version (optionally the active one)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def activate_risk_model(self, version: int, *, ts: str, by: str | None) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def risk_model(self, version: int | None = None) -> Any:
+        """One stored model version, or the active one (``None``)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def active_risk_version(self) -> int | None:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def risk_models(self) -> list[Any]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no risk models")
+
+    async def agent_history(self, last: int = 50) -> dict[tuple[str, str], Any]:
+        """Each (agent, capability)'s record over its last ``last`` attempts."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no step history")
+
+
 class Store(
-    WorkflowPort, RunPort, AuditPort, ReadPort, GilPort, AdminPort, RoutingPort, KnowledgePort, ABC
+    WorkflowPort,
+    RunPort,
+    AuditPort,
+    ReadPort,
+    GilPort,
+    AdminPort,
+    RiskPort,
+    RoutingPort,
+    KnowledgePort,
+    ABC,
 ):
     """Durable state of workflows, runs, steps, the audit chain and reflexive events.
 

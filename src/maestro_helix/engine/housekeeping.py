@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from maestro_helix.core.errors import MaestroError
@@ -21,7 +22,13 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 5.0
 
 
-async def housekeep_once(engine: Engine, governance: Governance | None) -> None:
+async def housekeep_once(
+    engine: Engine,
+    governance: Governance | None,
+    also: Sequence[Callable[[], Awaitable[object]]] = (),
+) -> None:
+    for task in also:  # e.g. take up the active risk model (engine/predict_link.py)
+        await task()
     if governance is not None:
         await governance.refresh_policy()  # a policy applied by `maestro policy apply`
         expired = await governance.expire()
@@ -33,14 +40,17 @@ async def housekeep_once(engine: Engine, governance: Governance | None) -> None:
 
 
 async def housekeeping(
-    engine: Engine, governance: Governance | None, interval_s: float = HOUSEKEEPING_INTERVAL_S
+    engine: Engine,
+    governance: Governance | None,
+    interval_s: float = HOUSEKEEPING_INTERVAL_S,
+    also: Sequence[Callable[[], Awaitable[object]]] = (),
 ) -> None:
     """Run :func:`housekeep_once` every ``interval_s`` until cancelled; a failing tick is logged
     with its cause and the next one tries again."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await housekeep_once(engine, governance)
+            await housekeep_once(engine, governance, also)
         except MaestroError as e:
             log.warning("housekeeping failed; will retry", extra={"error": str(e)})
         except Exception as e:  # a long-lived process must outlive one bad tick

@@ -24,6 +24,7 @@ from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.configfile import parse_model, read_json
 from maestro_helix.core.errors import ConfigError, ConfigErrors
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.governance.predict_policy import PredictionRule
 from maestro_helix.governance.wording import amount_text, people, tier_words
 
 __all__ = [
@@ -159,6 +160,8 @@ class GovernancePolicy(BaseModel):
             one more approver required and a fresh expiry, once).
         actions: per-action-type rules.
         rule_of_two: a tainted step's actions need people (:class:`RuleOfTwo`).
+        prediction: what the pre-execution risk prediction may do (route, tighten, hold for
+            approval; see :mod:`~maestro_helix.governance.predict_policy`).
     """
 
     model_config = _STRICT
@@ -176,11 +179,14 @@ class GovernancePolicy(BaseModel):
     on_expiry: Literal["deny", "escalate"] = "deny"
     actions: dict[str, ActionRule] = Field(default_factory=dict)
     rule_of_two: RuleOfTwo = Field(default_factory=RuleOfTwo)
+    prediction: PredictionRule = Field(default_factory=PredictionRule)
 
     def canonical(self) -> dict[str, Any]:
         body = self.model_dump(mode="json", exclude_defaults=False)
         if self.rule_of_two == RuleOfTwo():  # policies stored before it keep their digest
             del body["rule_of_two"]
+        if self.prediction == PredictionRule():  # likewise for the prediction rule
+            del body["prediction"]
         return body
 
     def digest(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from maestro_helix.core.actions import RiskClass
 from maestro_helix.governance.policy import ActionRule, GovernancePolicy
+from maestro_helix.governance.predict_policy import prediction_loosenings
 
 __all__ = ["loosenings"]
 
@@ -79,6 +80,7 @@ def _action(name: str, a: ActionRule, b: ActionRule, old: GovernancePolicy) -> l
 def loosenings(old: GovernancePolicy, new: GovernancePolicy) -> list[str]:
     """Every rule ``new`` makes less strict than ``old``, as ``field: what changed``."""
     out = _global(old, new)
+    out.extend(prediction_loosenings(old.prediction, new.prediction))
     for name, a in old.actions.items():
         out.extend(_action(name, a, new.actions.get(name, ActionRule()), old))
     return out

@@ -39,6 +39,7 @@ from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.outputs import Usage
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
+from maestro_helix.observability.predict_metrics import PredictionMetrics
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ class HelixMetrics:
         if not average_halflife_s > 0:
             raise ValueError(f"average_halflife_s must be > 0, not {average_halflife_s!r}")
         self.registry = registry
+        self.prediction = PredictionMetrics(registry)  # the pre-execution risk prediction
         self.clock = clock or SystemClock()
         self.average_halflife_s = average_halflife_s
         r = registry

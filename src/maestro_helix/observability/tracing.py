@@ -37,6 +37,7 @@ __all__ = [
     "STEP_SPAN",
     "TRACE_ID_KEY",
     "TracingLink",
+    "annotate_current_span",
     "run_span",
     "tracer_provider_from_env",
 ]
@@ -252,3 +253,11 @@ def configure_logging(level: int = logging.WARNING) -> None:
     from maestro_helix.observability.logs import configure_logging as configure
 
     configure(level)
+
+
+def annotate_current_span(attributes: Mapping[str, str | float | int]) -> None:
+    """Add attributes to the current span (the attempt's ``maestro.step`` span inside a
+    :class:`TracingLink`); nothing when no span is recording."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(dict(attributes))

@@ -348,3 +348,14 @@ knowledge_spans = Table(
     Index("ix_knowledge_spans_versions", "from_version", "to_version"),
 )
 """Item ``item_id`` is in every version v with from_version <= v < to_version (open: current)."""
+risk_models = Table(
+    "risk_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("active", Integer, nullable=False, default=0, server_default="0"),
+    Column("metrics", JSON, nullable=False),
+    Column("model", JSON, nullable=False),
+)

@@ -65,6 +65,7 @@ from maestro_helix.store import (
     gil_sql,
     knowledge_sql,
     ops_sql,
+    risk_sql,
     router_sql,
     sequencer_sql,
     sql,
@@ -640,6 +641,32 @@ class ThreadedStore(Store):
 
     async def policy_versions(self) -> list[admin_sql.ActivePolicy]:
         return await self._call(admin_sql.policy_versions)
+
+    # -- predictive risk models ----------------------------------------------------------------
+
+    async def save_risk_model(
+        self, make: Callable[[int], dict[str, Any]], *, ts: str, by: str | None, activate: bool
+    ) -> risk_sql.StoredModel:
+        return await self._call(
+            lambda c: risk_sql.save_model(c, make, ts=ts, by=by, activate=activate)
+        )
+
+    async def activate_risk_model(
+        self, version: int, *, ts: str, by: str | None
+    ) -> risk_sql.StoredModel:
+        return await self._call(lambda c: risk_sql.activate_model(c, version, ts=ts, by=by))
+
+    async def risk_model(self, version: int | None = None) -> risk_sql.StoredModel:
+        return await self._call(lambda c: risk_sql.get_model(c, version))
+
+    async def active_risk_version(self) -> int | None:
+        return await self._call(risk_sql.active_version)
+
+    async def risk_models(self) -> list[risk_sql.StoredModel]:
+        return await self._call(risk_sql.list_models)
+
+    async def agent_history(self, last: int = 50) -> dict[tuple[str, str], Any]:
+        return await self._call(lambda c: risk_sql.agent_history(c, last))
 
     # -- operations ----------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """the router's shared track record; the versioned knowledge base (CSIL)
 
 Revision ID: 0008_router_knowledge
-Revises: 0006
+Revises: 0009_risk_models
 Create Date: 2026-12-01 12:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_router_knowledge"
-down_revision = "0006"
+down_revision = "0009_risk_models"  # after main's predictor tables (one head)
 branch_labels = None
 depends_on = None
 
