@@ -17,6 +17,8 @@ from maestro_helix.core.outputs import StepContext
 from maestro_helix.core.scores import CriterionScore
 from maestro_helix.core.workflow import parse_definition
 from maestro_helix.helix.base import EvaluationRequest
+from maestro_helix.helix.gate import GateConfig
+from maestro_helix.helix.routing import RoutingConfig
 from maestro_helix.store.base import RunStatus, Store
 from maestro_helix.testing import RecordingBus
 
@@ -111,7 +113,8 @@ async def test_retry_prefers_another_agent_with_the_capability(stores: StoreFact
         researcher=(lambda inp: "off topic", {"research"}),
         backup=(good_research, {"research"}),
     )
-    async with Maestro.open(stores(), agents=agents) as m:
+    greedy = GateConfig(routing=RoutingConfig(explore=0))  # the first attempt: researcher
+    async with Maestro.open(stores(), agents=agents, gates=greedy) as m:
         r = await m.run(FLOW, {"topic": TOPIC})
     first, second = r.attempts[0], r.attempts[1]
     assert first.decision == "retry"

@@ -26,10 +26,14 @@ from maestro_helix.core.records import RunStatus
 from maestro_helix.engine.housekeeping import housekeep_once
 from maestro_helix.governance.policy import GovernancePolicy
 from maestro_helix.governance.predict_policy import PredictionRule
+from maestro_helix.helix.gate import GateConfig
+from maestro_helix.helix.routing import RoutingConfig
 from maestro_helix.ops.risk_model import TrainSettings, load_examples, train_and_store
 from maestro_helix.store.base import Store
 
 TS = "2026-12-01T12:00:00+00:00"
+# these tests count attempts: routing on the posterior mean (no Thompson draw), as before
+GREEDY = GateConfig(routing=RoutingConfig(explore=0))
 
 
 async def _history(m: Maestro, n: int, seed: int = 1) -> list[Any]:
@@ -55,7 +59,7 @@ async def _trained(m: Maestro, n: int = 200) -> Any:
 async def test_every_attempt_is_recorded_with_features_and_outcome_only(
     stores: Callable[[], Store],
 ) -> None:
-    async with Maestro.open(stores(), agents=triage_agents()) as m:
+    async with Maestro.open(stores(), agents=triage_agents(), gates=GREEDY) as m:
         results = await _history(m, 20)
         rows = await m.store.audit_entries()
         events = await m.store.events(limit=1000)
@@ -97,7 +101,7 @@ async def test_models_are_stored_versioned_hashed_and_one_is_active(
 async def test_risky_agents_are_routed_away_and_it_is_audited_evented_and_counted(
     stores: Callable[[], Store],
 ) -> None:
-    async with Maestro.open(stores(), agents=triage_agents()) as m:
+    async with Maestro.open(stores(), agents=triage_agents(), gates=GREEDY) as m:
         await _trained(m)
         before = len(await m.store.audit_entries(limit=100_000))
         results = await m.run_many(triage_workflow(), triage_tasks(80, seed=5))
@@ -123,7 +127,7 @@ async def test_a_result_predicted_too_risky_waits_for_people_even_when_the_gate_
     hold_all = GovernancePolicy(
         prediction=PredictionRule(route_above=1.0, tighten_above=0.0, approval_above=0.0)
     )
-    async with Maestro.open(stores(), agents=triage_agents(), policy=hold_all) as m:
+    async with Maestro.open(stores(), agents=triage_agents(), gates=GREEDY, policy=hold_all) as m:
         await _trained(m)
         r = await m.run(triage_workflow(), triage_tasks(1, seed=9)[0])
         rows = await m.store.audit_entries(limit=100_000)
@@ -142,8 +146,8 @@ async def test_another_process_takes_up_the_active_model_at_its_housekeeping_tic
     stores: Callable[[], Store],
 ) -> None:
     async with (
-        Maestro.open(stores(), agents=triage_agents()) as a,
-        Maestro.open(stores(), agents=triage_agents()) as b,
+        Maestro.open(stores(), agents=triage_agents(), gates=GREEDY) as a,
+        Maestro.open(stores(), agents=triage_agents(), gates=GREEDY) as b,
     ):
         assert b.predictor is not None and b.predictor.version is None
         await _trained(a)
@@ -155,11 +159,11 @@ async def test_another_process_takes_up_the_active_model_at_its_housekeeping_tic
 
 async def test_a_tampered_stored_model_is_refused_and_nothing_is_predicted(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    async with Maestro.open(db, agents=triage_agents()) as m:
+    async with Maestro.open(db, agents=triage_agents(), gates=GREEDY) as m:
         await _trained(m)
     with sqlite3.connect(db) as c:
         c.execute("UPDATE risk_models SET model = json_set(model, '$.init', 3.0)")
-    async with Maestro.open(db, agents=triage_agents()) as m:
+    async with Maestro.open(db, agents=triage_agents(), gates=GREEDY) as m:
         assert m.predictor is not None and m.predictor.model is None
         r = await m.run(triage_workflow(), triage_tasks(1, seed=4)[0])
         (entry,) = [
@@ -171,7 +175,7 @@ async def test_a_tampered_stored_model_is_refused_and_nothing_is_predicted(tmp_p
 
 
 async def test_the_drift_gauge_compares_predictions_with_outcomes(tmp_path: Path) -> None:
-    async with Maestro.open(tmp_path / "m.db", agents=triage_agents()) as m:
+    async with Maestro.open(tmp_path / "m.db", agents=triage_agents(), gates=GREEDY) as m:
         await _trained(m)
         await m.run_many(triage_workflow(), triage_tasks(60, seed=6))
         assert m.predictor is not None
@@ -191,7 +195,7 @@ def test_risk_commands_train_show_evaluate_and_activate(tmp_path: Path) -> None:
     db = str(tmp_path / "m.db")
 
     async def history() -> None:
-        async with Maestro.open(db, agents=triage_agents()) as m:
+        async with Maestro.open(db, agents=triage_agents(), gates=GREEDY) as m:
             await _history(m, 200)
 
     asyncio.run(history())
@@ -218,7 +222,7 @@ def test_training_on_too_little_history_is_refused_with_the_reason(tmp_path: Pat
     import asyncio
 
     async def main() -> None:
-        async with Maestro.open(tmp_path / "m.db", agents=triage_agents()) as m:
+        async with Maestro.open(tmp_path / "m.db", agents=triage_agents(), gates=GREEDY) as m:
             await _history(m, 10)
             assert len(await load_examples(m.store)) == 10
             with pytest.raises(MaestroError, match="10 recorded attempts, at least 50 needed"):

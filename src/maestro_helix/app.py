@@ -29,7 +29,9 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef
 from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
+from maestro_helix.engine.learning import KnowledgeLink, LearningLink, LearningService
 from maestro_helix.engine.predict_link import PredictLink, RiskPredictor, refresh_quietly
+from maestro_helix.engine.reevaluate import Reevaluation
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
@@ -125,6 +127,7 @@ class Maestro:
     work_queue: Any = None  # set by the CLI when steps go to workers
     checkpointer: Checkpointer | None = None  # signs the audit log's tree head (with a key)
     rollout: Rollout | None = None  # stages, sign-offs, canaries (ops/canary.py)
+    learning: LearningService | None = None  # the knowledge base's writer (gate config)
     predictor: RiskPredictor | None = None  # the active risk model, refreshed by housekeeping
 
     @classmethod
@@ -189,11 +192,9 @@ class Maestro:
             await the_bus.open()
             stack.push_async_callback(the_bus.aclose)
             gate = HelixQualityGate(gate_config)
-            router = Router()
-            router.load(
-                (s.agent_id, s.capability, s.passed, s.total, s.qsr_sum, s.mri_sum)
-                for s in await store.agent_stats()
-            )
+            # the track record lives in the store, folded in each step commit: nothing loaded
+            router = Router(gate_config.routing)
+            store.track_half_life_s = gate_config.routing.half_life_s
             qsr = QSREvaluator(custom=evaluators or {})
             owner = ownership or Ownership.from_env()
             governance = Governance(store, gil_policy, action_types, clock, owner)
@@ -240,12 +241,22 @@ class Maestro:
                     router=router,
                     clock=clock,
                     step_timeout_s=gate_config.step_timeout_s,
+                    store=store,
                 )
                 # innermost: sees the verdict
                 .with_links(add=[GovernanceLink(governance, agents.untrusted())])
                 .with_links(add=[predict])  # inside GIL: a held result reaches it escalated
                 .with_links(before=EventLink, add=outer)
             )
+            if gate_config.max_reevaluations > 0:  # revise after suggestions, scored again
+                bridge = bridge.with_revision(
+                    Reevaluation(agents, gate_config.max_reevaluations, gate_config.step_timeout_s)
+                )
+            learning = None
+            if gate_config.knowledge.enabled:  # learn from the verdict, read before the agent
+                learning = LearningService(store, gate_config.knowledge, clock)
+                bridge = bridge.with_links(add=[LearningLink(learning)])
+                bridge = bridge.with_inputs([KnowledgeLink(store, gate_config.knowledge, clock)])
             catalog = Catalog(
                 capabilities=agents.capabilities(),
                 agents=agents.ids(),
@@ -294,6 +305,7 @@ class Maestro:
                 the_metrics,
                 checkpointer=checkpointer,
                 rollout=rollout,
+                learning=learning,
                 predictor=predictor,
             )
             if resume:

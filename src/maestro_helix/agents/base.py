@@ -11,6 +11,7 @@ from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.errors import NoAgentForCapability, UnknownAgentError
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
 from maestro_helix.core.provenance import Source, agent_sources
+from maestro_helix.core.scores import Feedback
 
 __all__ = [
     "Agent",
@@ -137,6 +138,9 @@ def _arity(fn: AgentFn) -> int:
 
 
 SelfCheck = Callable[[Mapping[str, Any], AgentOutput], float | Awaitable[float]]
+Reviser = Callable[[Mapping[str, Any], AgentOutput, Feedback], Any]
+"""Given the input, the scored output and the evaluator's feedback, a revised output (``str``,
+``dict`` or :class:`AgentOutput`, may be async) or None to keep the output as it is."""
 
 
 class MetacognitiveAgent:
@@ -153,6 +157,8 @@ class MetacognitiveAgent:
         agent: the agent to wrap.
         self_check: returns the agent's own 0..1 estimate of its output's quality.
         feedback_key: input key under which to pass the feedback on retries (None: ctx only).
+        reviser: revises a scored output after suggestions (on a passing output too), so the
+            agent can ask to be scored again (``max_reevaluations`` rounds, recorded).
     """
 
     def __init__(
@@ -161,8 +167,11 @@ class MetacognitiveAgent:
         *,
         self_check: SelfCheck | None = None,
         feedback_key: str | None = "feedback",
+        reviser: Reviser | None = None,
     ) -> None:
         self.agent = agent
+        self._reviser = reviser
+        self.can_revise = reviser is not None
         self.id = agent.id
         self.capabilities = agent.capabilities
         self.untrusted: frozenset[Source] = frozenset(getattr(agent, "untrusted", ()))
@@ -181,6 +190,18 @@ class MetacognitiveAgent:
         if inspect.isawaitable(score):
             score = await score
         return replace(out, self_score=max(0.0, min(1.0, float(score))))
+
+    async def revise(
+        self, input: Mapping[str, Any], output: AgentOutput, feedback: Feedback, ctx: StepContext
+    ) -> AgentOutput | None:
+        """A revised output after the evaluator's suggestions, or None (no reviser, or it keeps
+        the output)."""
+        if self._reviser is None:
+            return None
+        value = self._reviser(input, output, feedback)
+        if inspect.isawaitable(value):
+            value = await value
+        return None if value is None else normalise_output(value)
 
 
 @dataclass(frozen=True, slots=True)

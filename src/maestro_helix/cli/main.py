@@ -36,6 +36,7 @@ from maestro_helix.cli.common import (
     run_async,
     status_text,
 )
+from maestro_helix.cli.knowledge import knowledge_app
 from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
@@ -68,6 +69,7 @@ app.command("report")(report)
 register_rollout(workflows_app)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(policy_app, name="policy")
+app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(risk_app, name="risk")
 
 
@@ -101,6 +103,7 @@ def demo(
 
         from maestro_helix.agents.demo import demo_tasks
         from maestro_helix.appspec import demo_app
+        from maestro_helix.cli.routing_view import knowledge_line, routing_table
         from maestro_helix.cli.summary import BatchSummary, Marks, process_elapsed_s, verify_since
         from maestro_helix.helix.gate import load_gate_config
 
@@ -129,8 +132,10 @@ def demo(
             with progress:
                 bar = progress.add_task("tasks", total=tasks)
                 ids = await m.engine.submit_many(defn, inputs)
+                results = []
                 for run_id in ids:
-                    summary.add(await m.engine.wait(run_id))
+                    results.append(await m.engine.wait(run_id))
+                    summary.add(results[-1])
                     progress.advance(bar)
             summary.elapsed_s = time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -139,9 +144,15 @@ def demo(
             )
             summary.summary_s += time.perf_counter() - t1
             await summary.add_governance(m.store, ids, marks)
+            routing = await routing_table(m.store, results, m.router)
+            knowledge = await knowledge_line(m.store)
             risk_line = await batch_line(m.store, marks.audit, db)
         summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
+        if routing is not None:
+            out.print(routing)
+        if knowledge is not None:
+            out.print(knowledge, highlight=False, soft_wrap=True)
         scope = "whole chain" if verify_audit else "entries of this run, linked to the chain"
         out.print(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"

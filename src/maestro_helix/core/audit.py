@@ -90,6 +90,8 @@ class AuditKind(enum.StrEnum):
     CANARY_ROLLED_BACK = "canary.rolled_back"
     CANARY_PROMOTED = "canary.promoted"
     CANARY_ABORTED = "canary.aborted"
+    KNOWLEDGE_ROLLBACK = "knowledge.rollback"
+    KNOWLEDGE_PRUNE = "knowledge.prune"
     STEP_PREDICTION = "step.prediction"  # engine/predict_link.py: features, prediction, outcome
     RISK_MODEL_SAVED = "risk.model_saved"
     RISK_MODEL_ACTIVATED = "risk.model_activated"

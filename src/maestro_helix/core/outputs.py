@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from maestro_helix.core.knowledge import Insight
 from maestro_helix.core.scores import Feedback
 
 
@@ -149,6 +150,8 @@ class StepContext:
     capability: str | None = None
     task: str = ""
     feedback: Feedback | None = None
+    knowledge: tuple[Insight, ...] = ()
+    """Insights from earlier high-QSR outputs, redacted, retrieved for this step (read-only)."""
 
 
 MAX_STORED_BYTES = 16 * 1024 * 1024

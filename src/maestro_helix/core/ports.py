@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
+from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
@@ -28,15 +29,18 @@ from maestro_helix.core.records import (
     StepRecord,
     Transition,
 )
+from maestro_helix.core.route import TrackRecord
 from maestro_helix.core.workflow import WorkflowDef
 
 __all__ = [
     "AdminPort",
     "AuditPort",
     "GilPort",
+    "KnowledgePort",
     "ReadPort",
     "RiskPort",
     "RolloutPort",
+    "RoutingPort",
     "RunPort",
     "Store",
     "WorkflowPort",
@@ -334,7 +338,7 @@ class AdminPort(Protocol):
 class RolloutPort(ABC):  # noqa: B024 (defaults, no abstract method: backends without rollouts)
     """Rollout: stages, sign-offs, canaries (``store/stages_sql.py``; values in
     ``core/rollout.py``). The defaults raise NotImplementedError: a store without rollouts runs
-    every run on the version submitted (``engine/routing.py``)."""
+    every run on the version submitted (``engine/rollout.py``)."""
 
     async def route_plan(self, name: str) -> Any:
         """The :class:`~maestro_helix.core.rollout.RoutePlan` of ``name`` now."""
@@ -370,6 +374,50 @@ class RolloutPort(ABC):  # noqa: B024 (defaults, no abstract method: backends wi
 
     async def running_canaries(self) -> list[str]:
         raise NotImplementedError
+class RoutingPort(Protocol):
+    """The router's shared track record: one row per agent × capability, folded by the store in
+    each step commit (``store/router_sql.py``), read at every routing decision."""
+
+    track_half_life_s: float = 3 * 86400.0
+    """The decay a new track record is folded with (``RoutingConfig.half_life_s``)."""
+
+    async def track_records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        """The stored records of ``agent_ids`` (all agents when empty) for ``capability``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+    async def all_track_records(self) -> list[TrackRecord]:
+        raise NotImplementedError(f"{type(self).__name__} keeps no track records")
+
+
+class KnowledgePort(Protocol):
+    """The versioned knowledge base (CSIL): written only by the learning service (push) and by
+    admins (rollback, prune); read by the knowledge link and the ``maestro knowledge`` commands."""
+
+    async def push_knowledge(
+        self, drafts: Sequence[InsightDraft], ts: str, note: str = ""
+    ) -> KnowledgeVersion | None:
+        """A new version with ``drafts`` added (None: nothing new). Refuses (``InputError``)
+        any item in which the detectors still find personal data or secrets."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_items(
+        self, version: int | None = None, capability: str | None = None
+    ) -> tuple[int, list[Insight]]:
+        """(version, its items): the current version when ``version`` is None."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_version(self) -> int:
+        """The current version's number (0: nothing pushed yet)."""
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def knowledge_versions(self) -> list[KnowledgeVersion]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
+
+    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
+        raise NotImplementedError(f"{type(self).__name__} has no knowledge base")
 
 
 class RiskPort(Protocol):
@@ -401,7 +449,17 @@ class RiskPort(Protocol):
 
 
 class Store(
-    WorkflowPort, RunPort, AuditPort, ReadPort, GilPort, AdminPort, RiskPort, RolloutPort, ABC
+    WorkflowPort,
+    RunPort,
+    AuditPort,
+    ReadPort,
+    GilPort,
+    AdminPort,
+    RiskPort,
+    RoutingPort,
+    KnowledgePort,
+    RolloutPort,
+    ABC,
 ):
     """Durable state of workflows, runs, steps, the audit chain and reflexive events.
 

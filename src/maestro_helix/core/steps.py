@@ -12,9 +12,11 @@ from typing import Any, Protocol
 
 from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import AgentFailureKind
+from maestro_helix.core.knowledge import Insight
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.provenance import NO_TAINT, Taint
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord
+from maestro_helix.core.route import RouteDecision
 from maestro_helix.core.scores import (
     EvaluationFailure,
     Feedback,
@@ -33,6 +35,7 @@ __all__ = [
     "GatePhase",
     "InputLink",
     "Next",
+    "RevisePhase",
     "ScorePhase",
     "Scores",
     "StepInput",
@@ -55,6 +58,8 @@ class StepInput:
         exclude_agents: agents that already failed this step in this run.
         agent_id: set by the routing link (or fixed by the step definition).
         operator_id: who started the run, if known.
+        route: the routing decision and its explanation (set by the routing link).
+        knowledge: insights retrieved for this attempt (read-only; set by the knowledge link).
         taint: the untrusted content reaching this step through its references and its own
             declaration (:func:`maestro_helix.core.provenance.inherited_taint`).
     """
@@ -70,6 +75,8 @@ class StepInput:
     exclude_agents: frozenset[str] = frozenset()
     agent_id: str | None = None
     operator_id: str | None = None
+    route: RouteDecision | None = None
+    knowledge: tuple[Insight, ...] = ()
     taint: Taint = NO_TAINT
 
 
@@ -84,6 +91,8 @@ class AgentResult:
         error, failure: the agent's failure (message and classified kind), if any.
         input_error: the step's input could not be built (a reference without a value).
         started_at, finished_at: ISO times; latency_ms: the agent call's duration.
+        revisions: rounds in which the agent revised its output after the evaluator's
+            suggestions and asked to be scored again (re-evaluation on request).
     """
 
     agent_id: str
@@ -96,6 +105,7 @@ class AgentResult:
     started_at: str = ""
     finished_at: str = ""
     latency_ms: float = 0.0
+    revisions: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +138,8 @@ class StepOutcome:
     events: tuple[EventRecord, ...] = ()
     observers: tuple[Callable[[], object], ...] = ()
     """Run by the engine only after the attempt is committed (metrics, learning): nothing is
-    counted or learned for an attempt that was never stored."""
+    counted or learned for an attempt that was never stored. One may return an awaitable (the
+    engine awaits it)."""
 
     # -- the phases, read flat ------------------------------------------------------------------
 
@@ -264,6 +275,15 @@ class ScorePhase(Protocol):
     """Phase 2: score the agent's result."""
 
     async def score(self, inp: StepInput, result: AgentResult) -> Scores: ...
+
+
+class RevisePhase(Protocol):
+    """Between scoring and the gate (optional): the agent may revise its scored output after
+    the evaluator's suggestions and be scored again. Returns the result and scores to gate."""
+
+    async def revise(
+        self, inp: StepInput, result: AgentResult, scores: Scores, evaluate: ScorePhase
+    ) -> tuple[AgentResult, Scores]: ...
 
 
 class GatePhase(Protocol):

@@ -11,7 +11,10 @@ by the engine in the step's one transaction; observers run after it commits.
 
 Default order, outermost first::
 
-    EventLink → AuditLink → LearnLink → StepCore(RouteLink | AgentLink → EvaluateLink → GateLink)
+    EventLink → AuditLink → StepCore(RouteLink | AgentLink → EvaluateLink → [revision] → GateLink)
+
+The router's track record is folded by the store in the step's commit (``store/router_sql.py``),
+not by a link: it is exactly the committed steps, in every process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from maestro_helix.agents.failures import RetryPolicy, call_agent
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext, storable
+from maestro_helix.core.ports import RoutingPort
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.scores import (
     EvaluationFailure,
@@ -41,6 +45,7 @@ from maestro_helix.core.steps import (
     GatePhase,
     InputLink,
     Next,
+    RevisePhase,
     ScorePhase,
     Scores,
     StepInput,
@@ -50,11 +55,12 @@ from maestro_helix.core.steps import (
     feedback_for,
 )
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.helix.base import EvaluationRequest, RiskRequest, declared_sources
+from maestro_helix.engine.routing import RouteLink
+from maestro_helix.helix.base import AgentRecord, EvaluationRequest, RiskRequest, declared_sources
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
-from maestro_helix.helix.routing import Router
+from maestro_helix.helix.routing import Router, explore_guard
 
 __all__ = [
     "NOT_SCORED",
@@ -64,7 +70,6 @@ __all__ = [
     "EvaluateLink",
     "EventLink",
     "GateLink",
-    "LearnLink",
     "MaestroHelixBridge",
     "Next",
     "RouteLink",
@@ -118,7 +123,16 @@ class MaestroHelixBridge:
         core = self.terminal
         prepare = (*add, *core.prepare) if first else (*core.prepare, *add)
         return MaestroHelixBridge(
-            self.links, StepCore(prepare, core.agent, core.evaluate, core.gate)
+            self.links, StepCore(prepare, core.agent, core.evaluate, core.gate, core.revise)
+        )
+
+    def with_revision(self, revise: RevisePhase) -> MaestroHelixBridge:
+        """A new bridge whose core lets the agent revise its scored output before the gate."""
+        if not isinstance(self.terminal, StepCore):
+            raise TypeError("the bridge's terminal is not a StepCore: it has no phases")
+        core = self.terminal
+        return MaestroHelixBridge(
+            self.links, StepCore(core.prepare, core.agent, core.evaluate, core.gate, revise)
         )
 
 
@@ -136,17 +150,21 @@ class StepCore:
         agent: AgentPhase,
         evaluate: ScorePhase,
         gate: GatePhase,
+        revise: RevisePhase | None = None,
     ) -> None:
         self.prepare = tuple(prepare)
         self.agent = agent
         self.evaluate = evaluate
         self.gate = gate
+        self.revise = revise
 
     async def __call__(self, inp: StepInput) -> StepOutcome:
         for link in self.prepare:
             inp = await link.prepare(inp)
         result = await self.agent(inp)
         scores = await self.evaluate.score(inp, result) if result.output is not None else NOT_SCORED
+        if self.revise is not None and result.output is not None:
+            result, scores = await self.revise.revise(inp, result, scores, self.evaluate)
         verdict = self.gate.decide(inp, result, scores)
         return StepOutcome(inp, result, scores, verdict)
 
@@ -229,6 +247,7 @@ class AgentLink:
             capability=step.capability,
             task=task,
             feedback=inp.feedback,
+            knowledge=inp.knowledge,
         )
         agent = self.agents.get(agent_id)
         output: AgentOutput | None = None
@@ -255,26 +274,6 @@ class AgentLink:
         )
 
 
-class RouteLink:
-    """An input link: the step's fixed agent, or the best by composite score for its capability."""
-
-    def __init__(self, agents: AgentRegistry, router: Router) -> None:
-        self.agents = agents
-        self.router = router
-
-    async def prepare(self, inp: StepInput) -> StepInput:
-        if inp.agent_id is None:
-            step = inp.step
-            if step.agent is not None:
-                agent_id = step.agent
-            else:
-                assert step.capability is not None
-                candidates = [a.id for a in self.agents.for_capability(step.capability)]
-                agent_id = self.router.choose(step.capability, candidates, inp.exclude_agents)
-            inp = replace(inp, agent_id=agent_id)
-        return inp
-
-
 class EvaluateLink:
     """The score phase: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
 
@@ -282,12 +281,10 @@ class EvaluateLink:
         self,
         qsr: QSREvaluator,
         risk: RiskAssessor,
-        router: Router | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.qsr = qsr
         self.risk = risk
-        self.router = router
         self.clock = clock or SystemClock()
 
     async def score(self, inp: StepInput, result: AgentResult) -> Scores:
@@ -318,8 +315,9 @@ class EvaluateLink:
         except Exception as e:  # a bug in an evaluator: fail closed, never a low score
             quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
         agent_rec = None
-        if self.router is not None and step.capability:
-            agent_rec = self.router.tally(result.agent_id, step.capability).record(result.agent_id)
+        rec = inp.route.record if inp.route is not None else None
+        if rec is not None and rec.agent_id == result.agent_id:  # the shared, stored record
+            agent_rec = AgentRecord(rec.agent_id, rec.passed, rec.n)
         risk: RiskScore | EvaluationFailure
         try:
             risk = self.risk.assess(
@@ -346,7 +344,7 @@ class GateLink:
     def decide(self, inp: StepInput, result: AgentResult, scores: Scores) -> GateVerdict:
         if result.input_error is not None:
             return GateVerdict(GateDecision.FAIL, (result.input_error,), inp.thresholds)
-        return self.gate.decide(
+        verdict = self.gate.decide(
             scores.quality,
             scores.risk,
             attempt=inp.attempt,
@@ -354,39 +352,8 @@ class GateLink:
             agent_error=result.error,
             agent_failure=result.failure,
         )
-
-
-def _to_agents_credit(out: StepOutcome) -> bool:
-    """Whether the attempt counts as the agent's success: it passed the gate, or it was sent to
-    people only because the policy asks people for its actions (an amount tier), not for
-    anything the agent did."""
-    decision = out.verdict.decision
-    if decision is GateDecision.PASS:
-        return True
-    return (
-        decision is GateDecision.ESCALATE
-        and bool(out.requests)
-        and all(r.scores.get("policy_required") for r in out.requests)
-    )
-
-
-class LearnLink:
-    """Feed the router each gated attempt's scores (numbers only: no input or output text)."""
-
-    def __init__(self, router: Router) -> None:
-        self.router = router
-
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        if inp.step.capability:
-            agent_id, capability = out.agent_id, inp.step.capability
-            qsr, mri, passed = out.qsr, out.mri, _to_agents_credit(out)
-
-            def learn() -> None:
-                self.router.observe(agent_id, capability, qsr=qsr, mri=mri, passed=passed)
-
-            return replace(out, observers=(*out.observers, learn))
-        return out
+        # an exploratory pick that did not pass goes to the best agent, never to people
+        return explore_guard(inp.route, verdict)
 
 
 _GIL_FOR = {
@@ -415,6 +382,13 @@ class AuditLink:
                 r.assessor_version if isinstance(r, RiskScore) else r.evaluator_version
             )
         details: dict[str, Any] = {"reasons": list(verdict.reasons)}
+        routed = out.input  # as the core's input links settled it: the route and the knowledge
+        if routed.route is not None:  # candidates, scores, posteriors, the draw, why
+            details["routing"] = routed.route.to_dict()
+        if routed.knowledge:
+            details["knowledge"] = [k.item_id for k in routed.knowledge]
+        if out.agent.revisions:
+            details["reevaluations"] = [dict(r) for r in out.agent.revisions]
         if isinstance(r, RiskScore) and r.factors:
             details["risk_factors"] = [f.name for f in r.factors]
         if isinstance(q, EvaluationFailure):
@@ -504,15 +478,17 @@ def default_links(
     router: Router,
     clock: Clock | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
+    store: RoutingPort | None = None,
 ) -> MaestroHelixBridge:
-    """The standard chain: events, audit, learning around the core (route, agent, score, gate)."""
+    """The standard chain: events and audit around the core (route, agent, score, gate).
+    ``store`` is where routing reads the track record (None: the priors alone)."""
     clock = clock or SystemClock()
     return MaestroHelixBridge(
-        [EventLink(clock), AuditLink(clock), LearnLink(router)],
+        [EventLink(clock), AuditLink(clock)],
         StepCore(
-            [RouteLink(agents, router)],
+            [RouteLink(agents, router, store, clock)],
             AgentLink(agents, clock, step_timeout_s),
-            EvaluateLink(qsr, risk, router, clock),
+            EvaluateLink(qsr, risk, clock),
             GateLink(gate),
         ),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +37,7 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import MaestroHelixBridge
 from maestro_helix.engine.local import LocalDispatcher, next_of
 from maestro_helix.engine.publisher import EventPublisher
-from maestro_helix.engine.routing import RouteChanged, RoutePlan, RunRoute, route, store_routed
+from maestro_helix.engine.rollout import RouteChanged, RoutePlan, RunRoute, route, store_routed
 from maestro_helix.engine.state import (
     RunResult,
     RunState,
@@ -254,7 +255,7 @@ class Engine:
     ) -> str:
         """Store a new run and queue it. Returns its id once the run is durable.
 
-        The version it runs is chosen here, once (:func:`~maestro_helix.engine.routing.route`):
+        The version it runs is chosen here, once (:func:`~maestro_helix.engine.rollout.route`):
         ``defn``'s own version while the workflow has no production version (or when ``pin``),
         else production or, by ``key`` (default: the run id), a running canary's candidate."""
         ids = await self.submit_many(
@@ -770,7 +771,9 @@ class Engine:
         st.lease = hand_to
         for observe in out.observers:  # only now: the attempt is stored
             try:
-                observe()
+                pending = observe()
+                if inspect.isawaitable(pending):
+                    await pending
             except Exception:  # an observer's bug must not undo a committed step
                 log.exception("step observer failed", extra={"run_id": st.run_id})
         await self._publish(events)

@@ -1,54 +1,82 @@
-"""Which version a new run gets: read the rollout from the store once per submit, route each run
-(``governance/stages.route_runs``), and store the runs with their routes in one transaction that
-refuses a plan gone stale (a canary started, rolled back or promoted in between).
+"""RouteLink (an input link): pick the agent for an attempt from the track record in the store,
+and say why.
 
-A workflow nobody has promoted has no production version: its runs get the version submitted
-(``newest``) and are stored on the fast path, as before stages existed. Once a version is in
-production, every unpinned run is routed and its route is a row of ``run_routes``.
+The record is read from the store at every choice (never cached in memory), so every process and
+worker routes on the same, committed record. The decision travels on ``StepInput.route`` to the
+risk assessor (the agent's record), the gate (an exploratory attempt that fails is retried on the
+best agent) and the audit entry (``details.routing``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
-from maestro_helix.core.ports import Store
-from maestro_helix.core.records import EventRecord, NewRun
-from maestro_helix.core.rollout import RouteChanged, RoutePlan, RouteReason, RunRoute
-from maestro_helix.core.workflow import WorkflowDef
-from maestro_helix.governance.stages import route_runs
+from maestro_helix.agents.base import AgentRegistry
+from maestro_helix.core.clock import Clock, SystemClock
+from maestro_helix.core.ports import RoutingPort
+from maestro_helix.core.route import RouteDecision, TrackRecord
+from maestro_helix.core.steps import StepInput
+from maestro_helix.helix.routing import Router, fixed
 
-__all__ = ["RouteChanged", "RoutePlan", "RunRoute", "route", "store_routed"]
-
-
-async def route(
-    store: Store,
-    defn: WorkflowDef,
-    run_ids: Sequence[str],
-    keys: Sequence[str | None] | None,
-    pin: bool,
-) -> tuple[RoutePlan, list[RunRoute]]:
-    """The plan read now and each run's route by it."""
-    try:
-        plan: RoutePlan = await store.route_plan(defn.name)
-    except NotImplementedError:  # a store without rollouts: every run gets what was submitted
-        plan = RoutePlan(defn.name)
-    return plan, route_runs(plan, defn.version, run_ids, keys, pin=pin)
+__all__ = ["RouteLink"]
 
 
-async def store_routed(
-    store: Store,
-    plan: RoutePlan,
-    runs: Sequence[NewRun],
-    events: Sequence[EventRecord],
-    routes: Sequence[RunRoute],
-) -> None:
-    """Store the runs; with their route rows whenever the workflow has a rollout.
+class RouteLink:
+    """The step's fixed agent, or the router's choice for its capability.
 
-    Nothing promoted yet (no production version, nothing rolled back) and no pin: the batched
-    fast path. A promotion landing between the read and this write leaves those runs on the
-    version their caller submitted, which is what they were given; nothing can be blocked yet."""
-    fresh = plan.production is None and not plan.blocked
-    if fresh and all(r.reason is RouteReason.NEWEST for r in routes):
-        await store.create_runs(runs, events)
-        return
-    await store.create_routed_runs(runs, events, routes, plan.token)
+    Args:
+        agents: the registry (candidates per capability).
+        router: the chooser (weights, exploration, risk ceiling).
+        store: where the track record lives; None routes on the priors alone (tests, the
+            Helix service).
+        clock: the records are decayed to its ``now``.
+    """
+
+    def __init__(
+        self,
+        agents: AgentRegistry,
+        router: Router,
+        store: RoutingPort | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.agents = agents
+        self.router = router
+        self.store = store
+        self.clock = clock or SystemClock()
+
+    async def _records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        if self.store is None:
+            return []
+        try:
+            return await self.store.track_records(capability, agent_ids)
+        except NotImplementedError:
+            return []
+
+    async def decide(self, inp: StepInput) -> RouteDecision:
+        step = inp.step
+        now = self.clock.now().timestamp()
+        cap = step.capability
+        given = inp.agent_id or step.agent
+        if given is not None:
+            rec = None
+            if cap is not None:
+                found = await self._records(cap, [given])
+                rec = (found[0] if found else TrackRecord(given, cap)).at(now)
+            route = fixed(given, cap, rec)
+            if inp.agent_id is not None and step.agent is None:
+                route = replace(route, why=f"the caller gave the agent {given}")
+            return route
+        assert cap is not None, "a step names an agent or a capability"
+        candidates = [a.id for a in self.agents.for_capability(cap)]
+        records = await self._records(cap, candidates)
+        return self.router.choose(
+            cap, candidates, records, now=now, exclude=inp.exclude_agents, attempt=inp.attempt
+        )
+
+    async def prepare(self, inp: StepInput) -> StepInput:
+        """An input link: the input with its agent and the routing decision."""
+        if inp.route is not None:
+            return inp
+        route = await self.decide(inp)
+        return replace(inp, agent_id=route.chosen, route=route)

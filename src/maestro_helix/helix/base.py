@@ -45,8 +45,8 @@ class AgentRecord:
     """An agent's track record for a capability: gated steps passed out of steps gated."""
 
     agent_id: str
-    passed: int = 0
-    total: int = 0
+    passed: float = 0  # decayed counts (core.route.TrackRecord) are fractional
+    total: float = 0
 
     def reliability(self, prior_passes: float = 2.0, prior_total: float = 3.0) -> float:
         """Smoothed pass rate (RMM): a Beta prior so a new agent is neither trusted nor shunned."""

@@ -28,8 +28,13 @@ from maestro_helix.core.scores import (
     RiskScore,
 )
 from maestro_helix.core.workflow import GateOverride, StepDef, WorkflowDef
+from maestro_helix.helix.knowledge import KnowledgeConfig
+from maestro_helix.helix.routing import RoutingConfig
 
-__all__ = ["GateConfig", "HelixQualityGate", "load_gate_config"]
+__all__ = ["AGENT_FAILED", "GateConfig", "HelixQualityGate", "load_gate_config"]
+
+AGENT_FAILED = "agent failed: "
+"""How the reason for an attempt whose agent failed begins (the track record reads it)."""
 
 
 class _WorkflowGates(BaseModel):
@@ -58,6 +63,12 @@ class GateConfig(BaseModel):
     step_timeout_s: float = Field(default=300.0, gt=0)
     """How long an agent may take on one step unless the step sets ``timeout_s``."""
     on_agent_bug: Literal["fail", "escalate", "retry"] = "fail"
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    """The router: weights, exploration, the MRI ceiling, the record's half-life."""
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    """Cross-agent learning: which outputs become insights, how many an agent is given."""
+    max_reevaluations: int = Field(default=1, ge=0, le=3)
+    """How often an agent may revise its output after suggestions and ask to be scored again."""
 
 
 def parse_gate_config(data: Any, source: str) -> GateConfig:
@@ -150,7 +161,7 @@ class HelixQualityGate:
                     t,
                 )
         if agent_error is not None:
-            reason = f"agent failed: {agent_error}"
+            reason = f"{AGENT_FAILED}{agent_error}"
             if agent_failure is not None and not agent_failure.retryable:
                 bug = self._on_bug(agent_failure, reason, t)
                 if bug is not None:

@@ -32,6 +32,7 @@ from typing import Literal
 
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import RunRecord, RunStatus, StepRecord
+from maestro_helix.ops import routing_report
 
 __all__ = [
     "GO_SHARE",
@@ -177,6 +178,8 @@ class ReportData:
     by_workflow: tuple[GroupStats, ...]
     by_agent: tuple[GroupStats, ...]
     checks: tuple[Check, ...]
+    routing: tuple[routing_report.RoutingShare, ...] = ()
+    knowledge: routing_report.KnowledgeSummary | None = None
 
     @property
     def share_met(self) -> float | None:
@@ -471,6 +474,8 @@ async def build_report(
         ),
         by_agent=tuple(_group(name, ss) for name, ss in sorted(by_agent.items())),
         checks=_checks(per10k, overall),
+        routing=routing_report.from_steps(steps, await routing_report.records_of(store)),
+        knowledge=await routing_report.knowledge_summary(store),
     )
 
 
@@ -735,6 +740,7 @@ quality gates without manual GIL escalations.</p></section>
 attempts were judged against, when they all had the same one.</p>
 <div class="cards">{workflows or "<p>no attempts</p>"}</div>
 <h2>QSR and MRI by agent</h2><div class="cards">{agents or "<p>no attempts</p>"}</div>
+{routing_report.render(data.routing, data.knowledge)}
 <h2 id="latency">Latency</h2>
 <p class="muted">Step latency: the agent's run time for one attempt, as stored with the step.
 Evaluation latency: QSR and MRI evaluation of that attempt; the runbook's target is under

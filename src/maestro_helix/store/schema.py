@@ -299,6 +299,55 @@ audit_sequencer = Table(
 """The sequencer's lease (one row): only its holder assigns seqs, until it expires."""
 
 
+# -- routing and the knowledge base (see store/router_sql.py, store/knowledge_sql.py) -----------
+
+agent_track = Table(
+    "agent_track",
+    metadata,
+    Column("agent_id", String(128), primary_key=True),
+    Column("capability", String(64), primary_key=True),
+    Column("n", Float, nullable=False),
+    Column("passed", Float, nullable=False),
+    Column("qsr_sum", Float, nullable=False),
+    Column("mri_sum", Float, nullable=False),
+    Column("as_of", Float, nullable=False),
+    Column("half_life_s", Float, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("passes", Integer, nullable=False),
+)
+"""Each agent × capability's decayed track record, folded in the step commit (helix/routing)."""
+
+knowledge_versions = Table(
+    "knowledge_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", String(32), nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("items", Integer, nullable=False),
+)
+"""One row per version of the knowledge base: what made it (push, rollback) and its size."""
+
+knowledge_items = Table(
+    "knowledge_items",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column("capability", String(64), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("provenance", JSON, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+"""Insights, redacted before they were stored; immutable (versions say which are in)."""
+
+knowledge_spans = Table(
+    "knowledge_spans",
+    metadata,
+    Column("item_id", String(64), ForeignKey("knowledge_items.item_id"), primary_key=True),
+    Column("from_version", Integer, primary_key=True),
+    Column("to_version", Integer, nullable=True),
+    Index("ix_knowledge_spans_versions", "from_version", "to_version"),
+)
+"""Item ``item_id`` is in every version v with from_version <= v < to_version (open: current)."""
 risk_models = Table(
     "risk_models",
     metadata,

@@ -35,9 +35,12 @@ from maestro_helix.core.records import (
     Transition,
 )
 from maestro_helix.core.workflow import WorkflowDef
+from maestro_helix.helix.routing import RoutingConfig
+from maestro_helix.store import router_sql
 from maestro_helix.store import schema as t
 
 _ACTIVE = [s.value for s in UNFINISHED]
+DEFAULT_HALF_LIFE_S = RoutingConfig().half_life_s
 _EVENTS_INSERT = t.reflexive_events.insert().values(
     {
         c: bindparam(c)
@@ -254,6 +257,7 @@ class WriteBatch:
     commits: list[StepCommit] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[AuditDraft] = field(default_factory=list)  # standalone appends, grouped too
+    track_half_life_s: float = DEFAULT_HALF_LIFE_S  # a new track record's decay (router_sql)
     run_leases: list[float | None] = field(default_factory=list)  # per new run: its lease_s
 
     def __bool__(self) -> bool:
@@ -358,6 +362,7 @@ class WriteBatch:
                     attempts.append(_attempt_row(i, c.updated_at or c.step.finished_at))
         bulk(conn, "steps.insert", t.steps.insert(), steps, "steps")
         bulk(conn, "runs.step_update", _RUN_STEP_UPDATE, updates, "")
+        router_sql.update_track(conn, commits, self.track_half_life_s)
         if audit:
             append_audit(conn, audit)
         if requests:

@@ -36,6 +36,7 @@ from maestro_helix.core.errors import (
     StoreClosed,
     StoreError,
 )
+from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import (
     ActionAttempt,
@@ -55,6 +56,7 @@ from maestro_helix.core.records import (
     Transition,
 )
 from maestro_helix.core.rollout import RoutePlan
+from maestro_helix.core.route import TrackRecord
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.governance.auditscan import Segment, segment_length
 from maestro_helix.governance.policy import GovernancePolicy, Role
@@ -62,8 +64,10 @@ from maestro_helix.store import (
     admin_sql,
     audit_sql,
     gil_sql,
+    knowledge_sql,
     ops_sql,
     risk_sql,
+    router_sql,
     sequencer_sql,
     sql,
     stages_sql,
@@ -108,6 +112,7 @@ class ThreadedStore(Store):
         self._engine: Engine | None = None
         self._closed = False
         self.audit_batched = False
+        self.track_half_life_s = sql.DEFAULT_HALF_LIFE_S  # a new track record's decay
 
     def use_batched_audit(self) -> None:
         """Write audit entries as pending; an :class:`~maestro_helix.store.sequencer.
@@ -292,7 +297,7 @@ class ThreadedStore(Store):
         )
 
     def _apply(self, conn: Connection, ops: list[_Op]) -> list[Any]:
-        batch = sql.WriteBatch()
+        batch = sql.WriteBatch(track_half_life_s=self.track_half_life_s)
         results: list[Any] = []
         commits: list[tuple[int, str]] = []
         for i, op in enumerate(ops):
@@ -482,6 +487,36 @@ class ThreadedStore(Store):
 
     async def agent_stats(self) -> list[AgentStat]:
         return await self._call(sql.agent_stats)
+
+    # -- routing and knowledge (router_sql.py, knowledge_sql.py) ------------------------------
+
+    async def track_records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
+        return await self._call(lambda c: router_sql.track_records(c, capability, agent_ids))
+
+    async def all_track_records(self) -> list[TrackRecord]:
+        return await self._call(router_sql.all_track_records)
+
+    async def push_knowledge(
+        self, drafts: Sequence[InsightDraft], ts: str, note: str = ""
+    ) -> KnowledgeVersion | None:
+        return await self._call(lambda c: knowledge_sql.push_knowledge(c, drafts, ts, note))
+
+    async def knowledge_items(
+        self, version: int | None = None, capability: str | None = None
+    ) -> tuple[int, list[Insight]]:
+        return await self._call(lambda c: knowledge_sql.knowledge_items(c, version, capability))
+
+    async def knowledge_version(self) -> int:
+        return await self._call(knowledge_sql.current_version)
+
+    async def knowledge_versions(self) -> list[KnowledgeVersion]:
+        return await self._call(knowledge_sql.knowledge_versions)
+
+    async def rollback_knowledge(self, to_version: int, ts: str, by: str) -> KnowledgeVersion:
+        return await self._call(lambda c: knowledge_sql.rollback_knowledge(c, to_version, ts, by))
+
+    async def prune_knowledge(self, keep: int, ts: str, by: str) -> tuple[int, int]:
+        return await self._call(lambda c: knowledge_sql.prune_knowledge(c, keep, ts, by))
 
     # -- governance ----------------------------------------------------------------------------
 

@@ -1,0 +1,189 @@
+"""Cross-agent learning in the step chain: the learning service (the knowledge base's only
+writer), the link that hands it high-QSR outputs after their commit, and the link that gives
+agents what was learnt (read-only, retrieved by BM25 from the current version).
+
+Nothing is learnt from an attempt that was never stored: the push is an observer, run by the
+engine after the step's commit. Every insight is redacted with the project's detectors and
+verified before it is pushed; the store verifies again and refuses what still holds personal
+data or secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from maestro_helix.core.clock import Clock, SystemClock, iso
+from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
+from maestro_helix.core.ports import KnowledgePort
+from maestro_helix.core.scores import GateDecision
+from maestro_helix.core.steps import Next, StepInput, StepOutcome
+from maestro_helix.core.workflow import Unresolved, render
+from maestro_helix.helix.knowledge import (
+    BM25Index,
+    KnowledgeConfig,
+    RedactionUnverified,
+    Redactor,
+    draft_insight,
+)
+from maestro_helix.helix.pii import redact
+
+__all__ = ["KnowledgeLink", "LearningLink", "LearningService"]
+
+log = logging.getLogger(__name__)
+
+
+class LearningService:
+    """Turns high-QSR outputs into insights and pushes them: the one writer of the base.
+
+    Args:
+        store: where the knowledge base lives.
+        config: thresholds and sizes.
+        clock: timestamps of the versions.
+        redactor: the redaction (default: :func:`maestro_helix.helix.pii.redact`); whatever it
+            returns is verified with the detectors before anything is pushed.
+    """
+
+    def __init__(
+        self,
+        store: KnowledgePort,
+        config: KnowledgeConfig | None = None,
+        clock: Clock | None = None,
+        redactor: Redactor = redact,
+    ) -> None:
+        self.store = store
+        self.config = config or KnowledgeConfig()
+        self.clock = clock or SystemClock()
+        self.redactor = redactor
+        self.refused = 0  # insights refused because redaction could not be verified
+
+    def insight_of(self, out: StepOutcome) -> InsightDraft | None:
+        """The insight a gated attempt yields, or None (not passed, QSR too low, no text)."""
+        inp = out.input
+        qsr = out.qsr
+        if out.verdict is None or out.verdict.decision is not GateDecision.PASS:
+            return None
+        if qsr is None or qsr < self.config.min_qsr or out.output is None:
+            return None
+        text = out.output.text.strip()
+        if not text:
+            return None
+        provenance: dict[str, Any] = {
+            "run_id": inp.run_id,
+            "workflow": inp.workflow.name,
+            "workflow_version": inp.workflow.version,
+            "step_id": inp.step.id,
+            "step_index": inp.index,
+            "attempt": inp.attempt,
+            "agent_id": out.agent_id,
+            "qsr": round(qsr, 4),
+        }
+        return draft_insight(
+            task=out.task,
+            output_text=text,
+            capability=inp.step.capability,
+            provenance=provenance,
+            max_chars=self.config.max_chars,
+            redactor=self.redactor,
+        )
+
+    async def push(self, drafts: list[InsightDraft], note: str = "") -> KnowledgeVersion | None:
+        """A new version with ``drafts`` (None when nothing is new)."""
+        if not drafts:
+            return None
+        return await self.store.push_knowledge(drafts, iso(self.clock.now()), note)
+
+    async def learn(self, out: StepOutcome) -> KnowledgeVersion | None:
+        """Push the insight of one committed attempt; a refused redaction is logged, counted
+        and stores nothing."""
+        try:
+            draft = self.insight_of(out)
+        except RedactionUnverified as e:
+            self.refused += 1
+            log.warning(
+                "insight refused",
+                extra={"run_id": out.input.run_id, "step_id": out.input.step.id, "why": str(e)},
+            )
+            return None
+        if draft is None:
+            return None
+        return await self.push([draft], f"{out.input.run_id}/{out.input.step.id}")
+
+
+class LearningLink:
+    """After the gate: a passing, high-QSR attempt is handed to the learning service once the
+    engine has committed it (an observer)."""
+
+    def __init__(self, service: LearningService) -> None:
+        self.service = service
+
+    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        out = await nxt(inp)
+        if out.verdict is None or out.verdict.decision is not GateDecision.PASS:
+            return out
+        service = self.service
+
+        async def learn() -> None:
+            await service.learn(out)
+
+        return replace(out, observers=(*out.observers, learn))
+
+
+class KnowledgeLink:
+    """An input link, just before the agent: the insights most relevant to this step's task
+    and input, from the knowledge base's current version (re-read when the version changes)."""
+
+    def __init__(
+        self,
+        store: KnowledgePort,
+        config: KnowledgeConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or KnowledgeConfig()
+        self.clock = clock or SystemClock()
+        self._index: tuple[int, BM25Index] | None = None
+        self._checked = float("-inf")
+
+    async def index(self) -> BM25Index:
+        """The current version's index; the version is looked up at most every
+        ``refresh_s`` (the index is rebuilt only when it changed)."""
+        t = self.clock.monotonic()
+        if self._index is not None and t - self._checked < self.config.refresh_s:
+            return self._index[1]
+        self._checked = t
+        version = await self.store.knowledge_version()
+        if self._index is None or self._index[0] != version:
+            _, items = await self.store.knowledge_items(version or None)
+            self._index = (version, BM25Index(items))
+        return self._index[1]
+
+    async def retrieve(self, inp: StepInput) -> tuple[Insight, ...]:
+        if self.config.retrieve <= 0:
+            return ()
+        step = inp.step
+        try:
+            task = str(render(step.task, inp.scope)) if step.task else ""
+        except Unresolved:
+            task = step.task or ""
+        query = " ".join([task, *_strings(inp.scope.get("input", {}))])
+        idx = await self.index()
+        return tuple(i for i, _ in idx.search(query, self.config.retrieve, step.capability))
+
+    async def prepare(self, inp: StepInput) -> StepInput:
+        """An input link (after routing): the input with its retrieved insights."""
+        if inp.knowledge:
+            return inp
+        return replace(inp, knowledge=await self.retrieve(inp))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
