@@ -123,13 +123,9 @@ def run_peer(peer: str, n: int, concurrency: int, tmp: Path, pg: str) -> dict[st
     """One peer in a process of its own (bench/peers.py); its JSON line."""
     d = tmp / peer
     d.mkdir()
-    done = subprocess.run(
-        [sys.executable, str(HERE / "peers.py"), peer, "--tasks", str(n)]
-        + ["--concurrency", str(concurrency), "--dir", str(d), "--pg", pg],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    argv = [sys.executable, str(HERE / "peers.py"), peer, "--tasks", str(n)]
+    argv += ["--concurrency", str(concurrency), "--dir", str(d), "--pg", pg]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench/peers.py {peer} failed ({done.returncode}):\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -229,8 +225,7 @@ def main() -> None:
     lines = [
         f"## {args.section}: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC (commit {git_rev()})",
         "",
-        f"- machine: {machine()}; load average (1 min) at start / end: "
-        f"{load0:.1f} / {load1:.1f}",
+        f"- machine: {machine()}; load average (1 min) at start / end: {load0:.1f} / {load1:.1f}",
         f"- command: `python bench/bench_engine.py --tasks {args.tasks}"
         + (f" --peer-tasks {peer_n}" if peer_n != args.tasks else "")
         + f" --concurrency {args.concurrency}`",
