@@ -39,7 +39,7 @@ def head_revisions() -> frozenset[str]:
     revisions: set[str] = set()
     downs: set[str] = set()
     for path in _VERSIONS.glob("*.py"):
-        found = dict(m.groups() for m in _ASSIGN.finditer(path.read_text("utf-8")))
+        found = {m[1]: m[2] for m in _ASSIGN.finditer(path.read_text("utf-8"))}
         if "revision" not in found:
             continue
         revisions.add(str(ast.literal_eval(found["revision"])))
