@@ -398,12 +398,11 @@ def _repetition(words: Sequence[str], text: str) -> float:
 def _salad(words: Sequence[str], text: str) -> float:
     """0..1: signs of shuffled words: determiners before function words *and* sentences that
     end on one word and start lower-case on the next (either alone occurs in real text)."""
-    det = bad_det = 0
-    for a, b in itertools.pairwise(words):
-        if a in _DETERMINERS:
-            det += 1
-            if b in _NOT_AFTER_DET:
-                bad_det += 1
+    # the determiners' positions (each followed by a word), found in C: most words are not one
+    at = list(itertools.compress(range(len(words) - 1), map(_DETERMINERS.__contains__, words)))
+    det = len(at)
+    if det < 2:
+        return 0.0
     ends = lower_starts = 0
     for m in _BOUNDARY.finditer(text):
         if m.group(1).lower() in _ABBREV:
@@ -411,8 +410,9 @@ def _salad(words: Sequence[str], text: str) -> float:
         ends += 1
         if m.group(2).islower():
             lower_starts += 1
-    if det < 2 or ends < 2:
+    if ends < 2:
         return 0.0
+    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
     det_s = _clamp((bad_det / det - 0.08) / 0.2)
     bound_s = _clamp((lower_starts / ends - 0.3) / 0.4)
     return math.sqrt(det_s * bound_s)
