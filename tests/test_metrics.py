@@ -24,8 +24,10 @@ from maestro_helix.core.scores import (
 )
 from maestro_helix.core.workflow import WorkflowDef, parse_definition
 from maestro_helix.engine.bridge import (
+    AgentResult,
     EventLink,
     MaestroHelixBridge,
+    Scores,
     StepInput,
     StepOutcome,
     default_links,
@@ -91,13 +93,15 @@ def outcome(
 ) -> StepOutcome:
     return StepOutcome(
         step_input(workflow, index=index, run_id=run_id),
-        agent_id=agent,
-        quality=QualityScore(qsr)
-        if qsr is not None
-        else EvaluationFailure("qsr", FailureKind.CRASH, "ValueError: boom"),
-        risk=RiskScore(mri) if mri is not None else None,
-        verdict=GateVerdict(decision),
-        eval_ms=eval_ms,
+        AgentResult(agent_id=agent or ""),
+        Scores(
+            QualityScore(qsr)
+            if qsr is not None
+            else EvaluationFailure("qsr", FailureKind.CRASH, "ValueError: boom"),
+            RiskScore(mri) if mri is not None else None,
+            eval_ms,
+        ),
+        GateVerdict(decision),
         requests=tuple(requests),
     )
 

@@ -26,7 +26,7 @@ from maestro_helix.core.ports import Store
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.work import Dispatcher
 from maestro_helix.core.workflow import Catalog, WorkflowDef
-from maestro_helix.engine.bridge import EventLink, GateLink, MaestroHelixBridge, default_links
+from maestro_helix.engine.bridge import EventLink, MaestroHelixBridge, default_links
 from maestro_helix.engine.engine import Engine, RunResult
 from maestro_helix.engine.housekeeping import housekeeping
 from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
@@ -232,7 +232,7 @@ class Maestro:
                     clock=clock,
                     step_timeout_s=gate_config.step_timeout_s,
                 )
-                .with_links(before=GateLink, add=[GovernanceLink(governance)])
+                .with_links(add=[GovernanceLink(governance)])  # innermost: sees the verdict
                 .with_links(before=EventLink, add=outer)
             )
             catalog = Catalog(

@@ -9,6 +9,7 @@ hash) is also kept apart from the entries, so cutting entries off the end is cau
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ __all__ = [
     "AUDIT_FIELDS",
     "GENESIS_HASH",
     "AuditDraft",
+    "AuditKind",
     "CanonicalRow",
     "ChainReport",
     "ChainWalker",
@@ -56,13 +58,40 @@ AUDIT_FIELDS = (
 """Every field that goes into an entry's hash (all columns except ``hash`` itself)."""
 
 
+class AuditKind(enum.StrEnum):
+    """What an audit entry records. Stored (and hashed) as its value."""
+
+    STEP_DECISION = "step.decision"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_DECISION = "approval.decision"
+    APPROVAL_REFUSED = "approval.refused"
+    APPROVAL_WITHDRAWN = "approval.withdrawn"
+    APPROVAL_EXPIRED = "approval.expired"
+    ACTION_EXECUTED = "action.executed"
+    ACTION_REFUSED = "action.refused"
+    ACTION_RETRY = "action.retry"
+    OPERATOR_ADDED = "operator.added"
+    OPERATOR_DISABLED = "operator.disable"
+    OPERATOR_ENABLED = "operator.enable"
+    OPERATOR_TOKEN_ROTATED = "operator.rotate-token"
+    OPERATOR_REMOVED = "operator.remove"
+    OPERATOR_REFUSED = "operator.refused"
+    POLICY_CHANGED = "policy.changed"
+    POLICY_PROPOSED = "policy.proposed"
+    POLICY_REFUSED = "policy.refused"
+    POLICY_REJECTED = "policy.rejected"
+    WORKFLOW_PAUSED = "workflow.paused"
+    WORKFLOW_RESUMED = "workflow.resumed"
+    WORKFLOW_RESTORED = "workflow.restored"
+
+
 @dataclass(frozen=True, slots=True)
 class AuditDraft:
     """An audit entry before the store gives it its place (seq) in the chain."""
 
     entry_id: str
     ts: str
-    kind: str
+    kind: AuditKind
     run_id: str | None = None
     step_id: str | None = None
     step_index: int | None = None
@@ -82,7 +111,7 @@ class AuditDraft:
         return {
             "entry_id": self.entry_id,
             "ts": self.ts,
-            "kind": self.kind,
+            "kind": str(self.kind),
             "run_id": self.run_id,
             "step_id": self.step_id,
             "step_index": self.step_index,

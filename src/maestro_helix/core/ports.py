@@ -1,11 +1,14 @@
-"""The store port: what the engine, GIL and the API need from durable state. Backends
-(:mod:`maestro_helix.store`): SQLite (embedded), PostgreSQL (production)."""
+"""The store port: what the engine, GIL and the API need from durable state, as small typed
+protocols — a part of the system types its dependency by the ones it uses (housekeeping needs
+``RunPort`` and ``GilPort``, the audit verifier ``AuditPort``) — and :class:`Store`, all of them
+together, which each backend (:mod:`maestro_helix.store`: SQLite embedded, PostgreSQL in
+production) implements."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
 from maestro_helix.core.records import (
@@ -27,36 +30,13 @@ from maestro_helix.core.records import (
 )
 from maestro_helix.core.workflow import WorkflowDef
 
-__all__ = ["Store"]
+__all__ = ["AdminPort", "AuditPort", "GilPort", "ReadPort", "RunPort", "Store", "WorkflowPort"]
 
 T = TypeVar("T")
 
 
-class Store(ABC):
-    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
-
-    Every write method returns only once its data is durable (committed). Writes made
-    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
-    """
-
-    url: str
-
-    def describe(self) -> str:
-        """Where the data lives, fit to print (no password)."""
-        return self.url
-
-    @abstractmethod
-    async def open(self) -> None: ...
-
-    @abstractmethod
-    async def aclose(self) -> None: ...
-
-    async def __aenter__(self) -> Store:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+class WorkflowPort(Protocol):
+    """Workflow definitions: versions, restore, pause."""
 
     @abstractmethod
     async def save_workflow(self, defn: WorkflowDef, created_at: str) -> WorkflowDef:
@@ -70,6 +50,26 @@ class Store(ABC):
 
     @abstractmethod
     async def list_workflows(self) -> list[WorkflowDef]: ...
+
+    @abstractmethod
+    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+
+    @abstractmethod
+    async def restore_workflow(
+        self, name: str, version: int, ts: str, by: str | None
+    ) -> WorkflowDef: ...
+
+    @abstractmethod
+    async def set_workflow_paused(
+        self, name: str, paused: bool, ts: str, by: str | None
+    ) -> Any: ...
+
+    @abstractmethod
+    async def paused_workflows(self) -> set[str]: ...
+
+
+class RunPort(Protocol):
+    """Runs and their steps: submit, commit a step (fenced by the lease), leases, reads."""
 
     @abstractmethod
     async def create_runs(
@@ -128,6 +128,13 @@ class Store(ABC):
     async def step_records(self, run_id: str) -> list[StepRecord]: ...
 
     @abstractmethod
+    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
+
+
+class AuditPort(Protocol):
+    """The audit chain and its verifiable log (Merkle checkpoints, batched sequencing)."""
+
+    @abstractmethod
     async def append_audit(self, entries: Sequence[AuditDraft]) -> None: ...
 
     @abstractmethod
@@ -137,6 +144,50 @@ class Store(ABC):
 
     @abstractmethod
     async def verify_audit(self) -> ChainReport: ...
+
+    @abstractmethod
+    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
+        """Audit entries matching ``f``, in seq order."""
+
+    @abstractmethod
+    async def scan_audit(
+        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
+    ) -> T:
+        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
+        read of the log."""
+
+    @abstractmethod
+    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
+        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
+        the log: the checkpointer, the API's proof tree)."""
+
+    @abstractmethod
+    async def audit_segments(
+        self, sizes: Sequence[int], parts: int
+    ) -> tuple[list[Any], tuple[int, str] | None] | None:
+        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
+        head read at the start; None when this store cannot (or the log is too small to gain)."""
+
+    @abstractmethod
+    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
+        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
+        audit entries their seq; how many, or None when another holder has the lease."""
+
+    @abstractmethod
+    async def pending_audit(self) -> int:
+        """Audit entries committed but not sequenced yet (batched sequencing)."""
+
+    @abstractmethod
+    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
+        """Store a signed checkpoint; False when one of that tree size is stored already."""
+
+    @abstractmethod
+    async def list_checkpoints(self) -> list[CheckpointRecord]:
+        """Every stored checkpoint, smallest tree first."""
+
+
+class ReadPort(Protocol):
+    """Reflexive events, counts and score logs (reports, the router's records)."""
 
     @abstractmethod
     async def events(
@@ -149,7 +200,15 @@ class Store(ABC):
     @abstractmethod
     async def agent_stats(self) -> list[AgentStat]: ...
 
-    # -- governance (GIL) ----------------------------------------------------------------------
+    @abstractmethod
+    async def qsr_log(self, **filters: Any) -> Any: ...
+
+    @abstractmethod
+    async def mri_log(self, **filters: Any) -> Any: ...
+
+
+class GilPort(Protocol):
+    """Governance: approval requests, decisions, expiry, action intents and their attempts."""
 
     @abstractmethod
     async def list_requests(
@@ -210,11 +269,12 @@ class Store(ABC):
     async def intents_of(self, run_id: str) -> list[ActionIntent]: ...
 
     @abstractmethod
-    async def accepted_attempts(self, run_id: str) -> set[tuple[int, int]]: ...
-
-    @abstractmethod
     async def withdraw_requests(self, run_id: str, reason: str, ts: str) -> list[str]:
         """Withdraw a stopped run's open requests (audited); returns their ids."""
+
+
+class AdminPort(Protocol):
+    """Operators and the governance policy's versions and changes."""
 
     @abstractmethod
     async def add_operator(self, operator_id: str, role: Any, token_hash: str, ts: str) -> None: ...
@@ -260,68 +320,29 @@ class Store(ABC):
     @abstractmethod
     async def policy_versions(self) -> list[Any]: ...
 
-    # -- operations (versioned workflows, pause, score logs) -----------------------------------
+
+class Store(WorkflowPort, RunPort, AuditPort, ReadPort, GilPort, AdminPort, ABC):
+    """Durable state of workflows, runs, steps, the audit chain and reflexive events.
+
+    Every write method returns only once its data is durable (committed). Writes made
+    concurrently may be grouped into one transaction, but each is all-or-nothing on its own.
+    """
+
+    url: str
+
+    def describe(self) -> str:
+        """Where the data lives, fit to print (no password)."""
+        return self.url
 
     @abstractmethod
-    async def list_workflow_versions(self, name: str) -> list[Any]: ...
+    async def open(self) -> None: ...
 
     @abstractmethod
-    async def restore_workflow(
-        self, name: str, version: int, ts: str, by: str | None
-    ) -> WorkflowDef: ...
+    async def aclose(self) -> None: ...
 
-    @abstractmethod
-    async def set_workflow_paused(
-        self, name: str, paused: bool, ts: str, by: str | None
-    ) -> Any: ...
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
 
-    @abstractmethod
-    async def paused_workflows(self) -> set[str]: ...
-
-    @abstractmethod
-    async def qsr_log(self, **filters: Any) -> Any: ...
-
-    @abstractmethod
-    async def mri_log(self, **filters: Any) -> Any: ...
-
-    # -- the verifiable log (Merkle tree checkpoints; governance/merkle.py) --------------------
-
-    @abstractmethod
-    async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
-        """Audit entries matching ``f``, in seq order."""
-
-    @abstractmethod
-    async def scan_audit(
-        self, fn: Callable[[Iterator[CanonicalRow], tuple[int, str] | None], T]
-    ) -> T:
-        """``fn(entries as canonical rows in seq order, recorded head)`` over one consistent
-        read of the log."""
-
-    @abstractmethod
-    async def audit_rows(self, after_seq: int = 0, limit: int = 10_000) -> list[CanonicalRow]:
-        """Entries ``after_seq + 1 .. after_seq + limit`` as canonical rows (for followers of
-        the log: the checkpointer, the API's proof tree)."""
-
-    @abstractmethod
-    async def audit_segments(
-        self, sizes: Sequence[int], parts: int
-    ) -> tuple[list[Any], tuple[int, str] | None] | None:
-        """The log checked in ``parts`` worker processes (``governance/auditscan.py``), with the
-        head read at the start; None when this store cannot (or the log is too small to gain)."""
-
-    @abstractmethod
-    async def sequence_audit(self, holder: str, lease_s: float, limit: int) -> int | None:
-        """As sequencer ``holder`` (taking or renewing the lease): give up to ``limit`` pending
-        audit entries their seq; how many, or None when another holder has the lease."""
-
-    @abstractmethod
-    async def pending_audit(self) -> int:
-        """Audit entries committed but not sequenced yet (batched sequencing)."""
-
-    @abstractmethod
-    async def save_checkpoint(self, cp: CheckpointRecord) -> bool:
-        """Store a signed checkpoint; False when one of that tree size is stored already."""
-
-    @abstractmethod
-    async def list_checkpoints(self) -> list[CheckpointRecord]:
-        """Every stored checkpoint, smallest tree first."""
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,14 +1,17 @@
-"""MaestroHelixBridge: the hooks around every step, as an explicit chain of small links.
+"""MaestroHelixBridge: the hooks around every step, as typed phases inside a chain of links.
 
-Each link has one method, ``execute_step(input, next)``: it may change the input before calling
-``next`` and look at (or add to) the outcome after. The engine calls the first link; the last one
-(:class:`AgentLink`) runs the agent. Prediction, routing, governance, metrics and tracing are links
-too, so adding one never means editing the engine loop. Links do no I/O of their own: audit entries
-and events are collected on the outcome and written by the engine in the step's one transaction.
+The core of an attempt (:class:`StepCore`) runs its phases in order, each with its own frozen
+result: input links settle the input (routing — :class:`RouteLink` —, later prediction), the
+agent phase (:class:`AgentLink`) gives an :class:`AgentResult`, the score phase
+(:class:`EvaluateLink`) :class:`Scores`, the gate phase (:class:`GateLink`) a ``GateVerdict``.
+Outer links wrap the gated :class:`StepOutcome` with ``execute_step(input, next)``: governance,
+learning, audit, events, metrics, tracing. Adding a hook never means editing the engine loop.
+Links do no I/O of their own: audit entries and events are collected on the outcome and written
+by the engine in the step's one transaction; observers run after it commits.
 
 Default order, outermost first::
 
-    EventLink → AuditLink → LearnLink → GateLink → EvaluateLink → RouteLink → AgentLink
+    EventLink → AuditLink → LearnLink → StepCore(RouteLink | AgentLink → EvaluateLink → GateLink)
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.agents.failures import RetryPolicy, call_agent
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.outputs import AgentOutput, StepContext, storable
 from maestro_helix.core.records import EventRecord
@@ -32,7 +35,14 @@ from maestro_helix.core.scores import (
     RiskScore,
 )
 from maestro_helix.core.steps import (
+    NOT_SCORED,
+    AgentPhase,
+    AgentResult,
+    GatePhase,
+    InputLink,
     Next,
+    ScorePhase,
+    Scores,
     StepInput,
     StepLink,
     StepOutcome,
@@ -47,7 +57,9 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.helix.routing import Router
 
 __all__ = [
+    "NOT_SCORED",
     "AgentLink",
+    "AgentResult",
     "AuditLink",
     "EvaluateLink",
     "EventLink",
@@ -56,6 +68,8 @@ __all__ = [
     "MaestroHelixBridge",
     "Next",
     "RouteLink",
+    "Scores",
+    "StepCore",
     "StepInput",
     "StepLink",
     "StepOutcome",
@@ -96,6 +110,46 @@ class MaestroHelixBridge:
         links[pos:pos] = list(add)
         return MaestroHelixBridge(links, self.terminal)
 
+    def with_inputs(self, add: Sequence[InputLink], *, first: bool = False) -> MaestroHelixBridge:
+        """A new bridge whose core settles the input with ``add`` too: after its own input links
+        (e.g. routing), or before them when ``first``."""
+        if not isinstance(self.terminal, StepCore):
+            raise TypeError("the bridge's terminal is not a StepCore: it has no input links")
+        core = self.terminal
+        prepare = (*add, *core.prepare) if first else (*core.prepare, *add)
+        return MaestroHelixBridge(
+            self.links, StepCore(prepare, core.agent, core.evaluate, core.gate)
+        )
+
+
+class StepCore:
+    """One attempt through its phases: settle the input, run the agent, score, gate.
+
+    Args:
+        prepare: input links, in order (routing first by default).
+        agent: the agent phase; evaluate: the score phase; gate: the gate phase.
+    """
+
+    def __init__(
+        self,
+        prepare: Sequence[InputLink],
+        agent: AgentPhase,
+        evaluate: ScorePhase,
+        gate: GatePhase,
+    ) -> None:
+        self.prepare = tuple(prepare)
+        self.agent = agent
+        self.evaluate = evaluate
+        self.gate = gate
+
+    async def __call__(self, inp: StepInput) -> StepOutcome:
+        for link in self.prepare:
+            inp = await link.prepare(inp)
+        result = await self.agent(inp)
+        scores = await self.evaluate.score(inp, result) if result.output is not None else NOT_SCORED
+        verdict = self.gate.decide(inp, result, scores)
+        return StepOutcome(inp, result, scores, verdict)
+
 
 def _bind(link: StepLink, nxt: Next) -> Next:
     async def call(inp: StepInput) -> StepOutcome:
@@ -133,8 +187,8 @@ DEFAULT_STEP_TIMEOUT_S = 300.0
 
 
 class AgentLink:
-    """Innermost: build the agent's input from references and run the agent (with its timeout:
-    the step's ``timeout_s``, else the default)."""
+    """The agent phase: build the agent's input from references and run the agent (with its
+    timeout: the step's ``timeout_s``, else the default)."""
 
     def __init__(
         self,
@@ -147,7 +201,7 @@ class AgentLink:
         self.default_timeout_s = default_timeout_s
         self.retry = RetryPolicy(tries=3, initial_s=0.5, max_s=10.0)
 
-    async def __call__(self, inp: StepInput) -> StepOutcome:
+    async def __call__(self, inp: StepInput) -> AgentResult:
         clock = self.clock
         started = iso(clock.now())
         t0 = clock.monotonic()
@@ -159,8 +213,7 @@ class AgentLink:
                 render(step.input, inp.scope) if step.input is not None else default_payload(inp)
             )
         except Unresolved as e:
-            return StepOutcome(
-                inp,
+            return AgentResult(
                 agent_id=agent_id,
                 input_error=f"steps[{inp.index}].input: reference ${{{e.args[0]}}} has no value "
                 f"in this run",
@@ -189,14 +242,13 @@ class AgentLink:
             problem = storable(output.to_dict())
             if problem is not None:
                 output, error = None, f"the agent's output cannot be stored: {problem}"
-        return StepOutcome(
-            inp,
+        return AgentResult(
             agent_id=agent_id,
             payload=payload,
             task=task,
             output=output,
-            agent_error=error,
-            agent_failure=kind,
+            error=error,
+            failure=kind,
             started_at=started,
             finished_at=iso(clock.now()),
             latency_ms=(clock.monotonic() - t0) * 1000.0,
@@ -204,13 +256,13 @@ class AgentLink:
 
 
 class RouteLink:
-    """Pick the agent: the step's fixed agent, or the best by composite score for its capability."""
+    """An input link: the step's fixed agent, or the best by composite score for its capability."""
 
     def __init__(self, agents: AgentRegistry, router: Router) -> None:
         self.agents = agents
         self.router = router
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+    async def prepare(self, inp: StepInput) -> StepInput:
         if inp.agent_id is None:
             step = inp.step
             if step.agent is not None:
@@ -220,11 +272,11 @@ class RouteLink:
                 candidates = [a.id for a in self.agents.for_capability(step.capability)]
                 agent_id = self.router.choose(step.capability, candidates, inp.exclude_agents)
             inp = replace(inp, agent_id=agent_id)
-        return await nxt(inp)
+        return inp
 
 
 class EvaluateLink:
-    """Score the output: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
+    """The score phase: QSR (quality) and MRI (risk). A crashing evaluator is its own outcome."""
 
     def __init__(
         self,
@@ -238,14 +290,13 @@ class EvaluateLink:
         self.router = router
         self.clock = clock or SystemClock()
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        if out.output is None:
-            return out
+    async def score(self, inp: StepInput, result: AgentResult) -> Scores:
+        if result.output is None:
+            return NOT_SCORED
         t0 = self.clock.monotonic()
         step = inp.step
-        text = input_text(out.payload)
-        task = out.task
+        text = input_text(result.payload)
+        task = result.task
         try:
             mentions = tuple(str(render(m, inp.scope)) for m in step.expect.mentions)
         except Unresolved:
@@ -253,9 +304,9 @@ class EvaluateLink:
         req = EvaluationRequest(
             step_id=step.id,
             task=task,
-            input=out.payload,
+            input=result.payload,
             input_text=text,
-            output=out.output,
+            output=result.output,
             expect=step.expect,
             mentions=mentions,
             attempt=inp.attempt,
@@ -266,53 +317,47 @@ class EvaluateLink:
         except Exception as e:  # a bug in an evaluator: fail closed, never a low score
             quality = EvaluationFailure("qsr", FailureKind.CRASH, f"{type(e).__name__}: {e}")
         agent_rec = None
-        if self.router is not None and out.agent_id and step.capability:
-            agent_rec = self.router.tally(out.agent_id, step.capability).record(out.agent_id)
+        if self.router is not None and step.capability:
+            agent_rec = self.router.tally(result.agent_id, step.capability).record(result.agent_id)
         risk: RiskScore | EvaluationFailure
         try:
             risk = self.risk.assess(
                 RiskRequest(
                     step_id=step.id,
                     input_text=f"{task} {text}" if task else text,
-                    output=out.output,
+                    output=result.output,
                     allowed_actions=step.actions,
                     agent=agent_rec,
                 )
             )
         except Exception as e:
             risk = EvaluationFailure("mri", FailureKind.CRASH, f"{type(e).__name__}: {e}")
-        return replace(
-            out, quality=quality, risk=risk, eval_ms=(self.clock.monotonic() - t0) * 1000.0
-        )
+        return Scores(quality, risk, (self.clock.monotonic() - t0) * 1000.0)
 
 
 class GateLink:
-    """Decide: pass, retry with feedback, escalate, or fail."""
+    """The gate phase: pass, retry with feedback, escalate, or fail."""
 
     def __init__(self, gate: HelixQualityGate) -> None:
         self.gate = gate
 
-    async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
-        out = await nxt(inp)
-        if out.input_error is not None:
-            verdict = GateVerdict(GateDecision.FAIL, (out.input_error,), inp.thresholds)
-        else:
-            verdict = self.gate.decide(
-                out.quality,
-                out.risk,
-                attempt=inp.attempt,
-                thresholds=inp.thresholds,
-                agent_error=out.agent_error,
-                agent_failure=out.agent_failure,
-            )
-        return replace(out, verdict=verdict)
+    def decide(self, inp: StepInput, result: AgentResult, scores: Scores) -> GateVerdict:
+        if result.input_error is not None:
+            return GateVerdict(GateDecision.FAIL, (result.input_error,), inp.thresholds)
+        return self.gate.decide(
+            scores.quality,
+            scores.risk,
+            attempt=inp.attempt,
+            thresholds=inp.thresholds,
+            agent_error=result.error,
+            agent_failure=result.failure,
+        )
 
 
 def _to_agents_credit(out: StepOutcome) -> bool:
     """Whether the attempt counts as the agent's success: it passed the gate, or it was sent to
     people only because the policy asks people for its actions (an amount tier), not for
     anything the agent did."""
-    assert out.verdict is not None
     decision = out.verdict.decision
     if decision is GateDecision.PASS:
         return True
@@ -331,7 +376,7 @@ class LearnLink:
 
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
-        if out.agent_id and inp.step.capability and out.verdict is not None:
+        if inp.step.capability:
             agent_id, capability = out.agent_id, inp.step.capability
             qsr, mri, passed = out.qsr, out.mri, _to_agents_credit(out)
 
@@ -359,7 +404,6 @@ class AuditLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         verdict = out.verdict
-        assert verdict is not None
         q, r = out.quality, out.risk
         versions: dict[str, str] = {}
         if q is not None:
@@ -390,7 +434,7 @@ class AuditLink:
         entry = AuditDraft(
             entry_id=f"{inp.run_id}/{inp.index}/{inp.attempt}/decision",
             ts=out.finished_at or iso(self.clock.now()),
-            kind="step.decision",
+            kind=AuditKind.STEP_DECISION,
             run_id=inp.run_id,
             step_id=inp.step.id,
             step_index=inp.index,
@@ -418,7 +462,6 @@ class EventLink:
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         verdict = out.verdict
-        assert verdict is not None
         payload: dict[str, Any] = {
             "attempt": inp.attempt,
             "step_index": inp.index,
@@ -460,16 +503,14 @@ def default_links(
     clock: Clock | None = None,
     step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
 ) -> MaestroHelixBridge:
-    """The standard chain: events, audit, learning, gate, evaluation, routing, agent."""
+    """The standard chain: events, audit, learning around the core (route, agent, score, gate)."""
     clock = clock or SystemClock()
     return MaestroHelixBridge(
-        [
-            EventLink(clock),
-            AuditLink(clock),
-            LearnLink(router),
-            GateLink(gate),
+        [EventLink(clock), AuditLink(clock), LearnLink(router)],
+        StepCore(
+            [RouteLink(agents, router)],
+            AgentLink(agents, clock, step_timeout_s),
             EvaluateLink(qsr, risk, router, clock),
-            RouteLink(agents, router),
-        ],
-        AgentLink(agents, clock, step_timeout_s),
+            GateLink(gate),
+        ),
     )

@@ -14,7 +14,6 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from maestro_helix.bus.base import EventBus
@@ -28,12 +27,21 @@ from maestro_helix.core.errors import (
     StoreError,
 )
 from maestro_helix.core.lease import Ownership
-from maestro_helix.core.outputs import AgentOutput, storable
-from maestro_helix.core.scores import Feedback, GateDecision
-from maestro_helix.core.steps import StepInput, StepOutcome, feedback_for
+from maestro_helix.core.outputs import storable
+from maestro_helix.core.scores import GateDecision
+from maestro_helix.core.steps import StepInput, StepOutcome
 from maestro_helix.core.work import Dispatcher, WorkItem
 from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import MaestroHelixBridge
+from maestro_helix.engine.local import LocalDispatcher, next_of
+from maestro_helix.engine.publisher import EventPublisher
+from maestro_helix.engine.state import (
+    RunResult,
+    RunState,
+    StepSummary,
+    rebuild_state,
+    required_inputs,
+)
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
@@ -44,7 +52,6 @@ from maestro_helix.core.records import (
     EventRecord,
     Lease,
     NewRun,
-    RunRecord,
     RunStatus,
     StepCommit,
     StepRecord,
@@ -60,98 +67,6 @@ _CLOSED = (
 )
 
 __all__ = ["Dispatcher", "Engine", "RunResult", "StepSummary", "WorkItem", "rebuild_state"]
-
-
-@dataclass(frozen=True, slots=True)
-class StepSummary:
-    step_id: str
-    attempt: int
-    agent_id: str | None
-    decision: str
-    qsr: float | None
-    mri: float | None
-    eval_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """How a run ended (or where it stopped)."""
-
-    run_id: str
-    status: RunStatus
-    attempts: tuple[StepSummary, ...] = ()
-    outputs: Mapping[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def retries(self) -> int:
-        return sum(1 for a in self.attempts if a.decision == GateDecision.RETRY.value)
-
-    @property
-    def escalated(self) -> bool:
-        return any(a.decision == GateDecision.ESCALATE.value for a in self.attempts)
-
-
-@dataclass(slots=True)
-class _RunState:
-    run_id: str
-    defn: WorkflowDef
-    input: Mapping[str, Any]
-    next_step: int = 0
-    attempt: int = 1
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    feedback: Feedback | None = None
-    exclude: set[str] = field(default_factory=set)
-    attempts: list[StepSummary] = field(default_factory=list)
-    operator_id: str | None = None
-    lease: Lease | None = None
-
-
-def rebuild_state(
-    rec: RunRecord,
-    defn: WorkflowDef,
-    records: Sequence[StepRecord],
-    accepted: set[tuple[int, int]],
-) -> _RunState:
-    """A run's state from the store, the one way it is derived: outputs of passed and
-    human-accepted attempts, every attempt, the next attempt number and its feedback."""
-    state = _RunState(
-        rec.run_id, defn, rec.input, next_step=rec.next_step, operator_id=rec.operator_id
-    )
-    last_at_next: StepRecord | None = None
-    for r in records:
-        state.attempts.append(
-            StepSummary(
-                r.step_id, r.attempt, r.agent_id, r.decision, r.qsr, r.mri, r.eval_latency_ms
-            )
-        )
-        passed = r.decision == GateDecision.PASS.value or (r.step_index, r.attempt) in accepted
-        if passed and r.output is not None:
-            state.outputs[r.step_id] = AgentOutput.from_dict(r.output).as_reference()
-        if r.step_index == rec.next_step:
-            last_at_next = r
-            if r.agent_id and r.decision != GateDecision.PASS.value:
-                state.exclude.add(r.agent_id)
-    if last_at_next is not None:
-        state.attempt = last_at_next.attempt + 1
-        state.feedback = feedback_for(
-            last_at_next.attempt,
-            last_at_next.quality,
-            last_at_next.risk,
-            tuple(last_at_next.verdict.get("reasons", ())),
-        )
-    return state
-
-
-def _required_inputs(defn: WorkflowDef) -> frozenset[str]:
-    """Input keys the definition reads without ``?``."""
-    keys = set()
-    for step in defn.steps:
-        for _, ref in step.references():
-            parts = ref.split(".")
-            if parts[0] == "input" and len(parts) > 1 and not ref.endswith("?"):
-                keys.add(parts[1])
-    return frozenset(keys)
 
 
 class Engine:
@@ -209,14 +124,16 @@ class Engine:
         """Entered around each run's execution here, with (run_id, workflow): tracing sets it."""
         self.on_run_stopped: list[Callable[[str, str], object]] = []
         """Called with (workflow, status) when a run stops here (metrics, notifications)."""
-        self._queue: asyncio.Queue[str | _RunState | None] = asyncio.Queue()
+        self._local = LocalDispatcher()
+        """Attempts of runs executed here, taken by this engine's tasks."""
+        self._states: dict[str, RunState] = {}
+        """States of runs submitted here and not yet taken (no store read before step one)."""
         self._workers: list[asyncio.Task[None]] = []
         self._renewer: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Future[RunResult | None]] = {}
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
-        self._unpublished: list[EventRecord] = []
-        self._republisher: asyncio.Task[None] | None = None
+        self._events = EventPublisher(bus)
         self._defs: dict[tuple[str, int], WorkflowDef] = {}
         self._required: dict[tuple[str, int], frozenset[str]] = {}
         self._closing = False
@@ -244,10 +161,8 @@ class Engine:
         if self._closed:
             return
         self._closed = self._closing = True
-        while not self._queue.empty():  # queued here, not started: left to other processes
-            self._queue.get_nowait()
-        for _ in self._workers:
-            self._queue.put_nowait(None)
+        self._local.close(len(self._workers))  # not started: left to other processes
+        self._states.clear()
         if self._workers:
             _, pending = await asyncio.wait(self._workers, timeout=grace_s)
             for task in pending:
@@ -261,7 +176,7 @@ class Engine:
             await self.store.release_leases(self.owner)
         except MaestroError as e:  # they expire by themselves
             log.warning("could not release leases at close", extra={"error": str(e)})
-        await self._close_republisher()
+        await self._events.aclose()
 
     async def _close_renewer(self) -> None:
         if self._renewer is not None:
@@ -269,19 +184,6 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
             self._renewer = None
-
-    async def _close_republisher(self) -> None:
-        if self._republisher is not None and not self._republisher.done():
-            try:  # give a recovering bus a little time to take what is waiting
-                await asyncio.wait_for(asyncio.shield(self._republisher), timeout=10)
-            except TimeoutError:
-                self._republisher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._republisher
-                log.error(
-                    "closing with unpublished events (they are in the store)",
-                    extra={"count": len(self._unpublished)},
-                )
 
     async def _renew(self) -> None:
         """Keep this process's leases and action claims alive while it works."""
@@ -327,7 +229,7 @@ class Engine:
         key = (defn.name, defn.version)
         required = self._required.get(key)
         if required is None:
-            required = self._required[key] = _required_inputs(defn)
+            required = self._required[key] = required_inputs(defn)
         missing = sorted(k for k in required if k not in data)
         if missing:
             raise InputError(
@@ -373,11 +275,15 @@ class Engine:
                 )
                 continue
             loop = asyncio.get_running_loop()
+            step0 = defn.steps[0]
+            items = []
             for r in runs:
                 self._waiters[r.run_id] = loop.create_future()
-                st = _RunState(r.run_id, defn, r.input, operator_id=operator_id)
+                st = RunState(r.run_id, defn, r.input, operator_id=operator_id)
                 st.lease = Lease(self.owner, 1)
-                self._queue.put_nowait(st)
+                self._states[r.run_id] = st
+                items.append(WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1))
+            await self._local.dispatch(items)
         return ids
 
     async def _store_runs(
@@ -486,8 +392,8 @@ class Engine:
         for run_id in ids:
             if run_id not in self._active and run_id not in self._waiters:
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
-                self._queue.put_nowait(run_id)
                 taken.append(run_id)
+        await self._local.dispatch([next_of(run_id) for run_id in taken])
         return taken
 
     # -- control ------------------------------------------------------------------------------
@@ -533,7 +439,7 @@ class Engine:
         if run_id not in self._active:
             if run_id not in self._waiters or self._waiters[run_id].done():
                 self._waiters[run_id] = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait(run_id)
+            await self._local.dispatch([next_of(run_id)])
 
     async def _transition(self, run_id: str, to: RunStatus, allowed: tuple[RunStatus, ...]) -> None:
         now = iso(self.clock.now())
@@ -560,57 +466,28 @@ class Engine:
         """Publish events already stored (by the engine or by GIL), surviving bus outages."""
         await self._publish(events)
 
-    async def _publish(self, events: Sequence[EventRecord]) -> None:
-        """Publish stored events. A bus outage never stops a run: the events are already in the
-        store, and those the bus refused are re-published (same ids: de-duplicated) until it
-        takes them."""
-        if not events:
-            return
-        if self._unpublished:  # keep order: nothing overtakes what is waiting
-            self._unpublished.extend(events)
-            return
-        try:
-            await self.bus.publish(events)
-        except MaestroError as e:
-            log.warning("event bus unavailable; will re-publish", extra={"error": str(e)})
-            self._unpublished.extend(events)
-            if self._republisher is None or self._republisher.done():
-                self._republisher = asyncio.create_task(self._republish(), name="republish")
-
-    async def _republish(self) -> None:
-        delay = 0.2
-        while self._unpublished:
-            await asyncio.sleep(delay)
-            batch = list(self._unpublished)
-            try:
-                await self.bus.publish(batch)
-            except MaestroError as e:
-                delay = min(delay * 2, 5.0)
-                log.warning(
-                    "event bus still unavailable", extra={"error": str(e), "waiting": len(batch)}
-                )
-                continue
-            del self._unpublished[: len(batch)]
-            delay = 0.2
-
     @property
     def unpublished(self) -> int:
         """Events stored but not yet taken by the bus (non-zero only during a bus outage)."""
-        return len(self._unpublished)
+        return self._events.unpublished
+
+    async def _publish(self, events: Sequence[EventRecord]) -> None:
+        await self._events.publish(events)
 
     # -- execution ----------------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        """One of this engine's N consumers of its local work queue."""
         while True:
-            item = await self._queue.get()
+            item = await self._local.take()
             if item is None or self._closing:
                 return
-            run_id = item if isinstance(item, str) else item.run_id
+            run_id = item.run_id
             if run_id in self._active:
                 continue
             self._active.add(run_id)
             try:
-                state = item if isinstance(item, _RunState) else await self._load(run_id)
+                state = self._states.pop(run_id, None) or await self._load(run_id)
                 result = await self._execute(state) if state is not None else None
             except LeaseLost as e:  # another process holds the run now: it is theirs
                 log.info(
@@ -657,7 +534,7 @@ class Engine:
         if fut is not None and not fut.done():
             fut.set_exception(exc)
 
-    async def _load(self, run_id: str, owner: str | None = None) -> _RunState | None:
+    async def _load(self, run_id: str, owner: str | None = None) -> RunState | None:
         """Take the run's lease and rebuild its state from its committed steps. None when
         another live process holds it, or it is no longer unfinished."""
         if owner == QUEUE_OWNER:  # hand it to the work queue: any worker may take it
@@ -681,31 +558,40 @@ class Engine:
             return None
         return state
 
-    async def _execute(self, st: _RunState) -> RunResult | None:
+    async def _execute(self, st: RunState) -> RunResult | None:
         with self.run_scope(st.run_id, st.defn.name):  # e.g. the run's trace span
             return await self._execute_steps(st)
 
-    async def _execute_steps(self, st: _RunState) -> RunResult | None:
-        steps = st.defn.steps
-        if st.next_step >= len(steps):  # its last step was accepted by people
-            await self._complete(st)
-            return None
-        while st.next_step < len(steps):
+    async def _execute_steps(self, st: RunState) -> RunResult | None:
+        """Take the run's attempts one after the other while it runs here: each through
+        :meth:`_step`, the function a worker's :meth:`execute_item` runs too."""
+        while True:
             if self._closing:  # stop at this boundary; the lease is released at close
                 return None
             stop = self._stop_requested.pop(st.run_id, None)
             if stop is not None:
                 await self.store.release_leases(self.owner, [st.run_id])
                 return None
-            status, stopped, error = await self._attempt_once(st)
+            status, stopped, error = await self._step(st)
             if stopped is not None:
                 self._stop_requested.pop(st.run_id, None)
                 return None
+            if status is None:  # completed without a step (its last one was accepted)
+                return None
             if status is not RunStatus.RUNNING:  # stopped here, as committed
                 return RunResult(st.run_id, status, tuple(st.attempts), dict(st.outputs), error)
-        return None
 
-    async def _complete(self, st: _RunState) -> None:
+    async def _step(
+        self, st: RunState, *, hand_to_queue: bool = False
+    ) -> tuple[RunStatus | None, RunStatus | None, str | None]:
+        """The one step function: a run whose every step is done completes (status None);
+        otherwise its next attempt runs, is scored, gated, committed and published."""
+        if st.next_step >= len(st.defn.steps):  # its last step was accepted by people
+            await self._complete(st)
+            return None, None, None
+        return await self._attempt_once(st, hand_to_queue=hand_to_queue)
+
+    async def _complete(self, st: RunState) -> None:
         """A run whose every step is done (the last one accepted by people) completes."""
         now = iso(self.clock.now())
         ev = EventRecord(
@@ -726,7 +612,7 @@ class Engine:
                 listener(st.defn.name, RunStatus.COMPLETED.value)
         await self.store.release_leases(self.owner, [st.run_id])
 
-    async def _pause_for_workflow(self, st: _RunState) -> None:
+    async def _pause_for_workflow(self, st: RunState) -> None:
         now = iso(self.clock.now())
         ev = EventRecord(
             f"{st.run_id}.{st.next_step}.{st.attempt}.workflow-paused",
@@ -755,7 +641,7 @@ class Engine:
                 await self.store.release_leases(st.lease.owner, [st.run_id])
         await self._publish([ev])
 
-    def _step_input(self, st: _RunState) -> StepInput:
+    def _step_input(self, st: RunState) -> StepInput:
         defn = st.defn
         step = defn.steps[st.next_step]
         return StepInput(
@@ -772,7 +658,7 @@ class Engine:
         )
 
     async def _attempt_once(
-        self, st: _RunState, *, hand_to_queue: bool = False
+        self, st: RunState, *, hand_to_queue: bool = False
     ) -> tuple[RunStatus, RunStatus | None, str | None]:
         """Run, score, gate, commit and publish the next attempt of ``st``; move ``st`` on.
 
@@ -865,12 +751,12 @@ class Engine:
                     return None
                 left = (held.lease_until or 0.0) - self.ownership.now()
                 raise RunHeld(run_id, held.owner, min(max(left, 0.5), self.ownership.ttl_s))
-            if st.next_step >= len(st.defn.steps):
-                await self._complete(st)
-                return None
-            if (st.next_step, st.attempt) == (step_index, attempt):
+            if st.next_step >= len(st.defn.steps) or (st.next_step, st.attempt) == (
+                step_index,
+                attempt,
+            ):
                 try:
-                    status, stopped, _ = await self._attempt_once(st, hand_to_queue=True)
+                    status, stopped, _ = await self._step(st, hand_to_queue=True)
                 except LeaseLost:
                     return None
                 if stopped is not None or status is not RunStatus.RUNNING:
@@ -884,13 +770,13 @@ class Engine:
         finally:
             self._active.discard(run_id)
 
-    def _item(self, st: _RunState) -> WorkItem:
+    def _item(self, st: RunState) -> WorkItem:
         step = st.defn.steps[st.next_step]
         epoch = st.lease.epoch if st.lease is not None else 0
         return WorkItem(st.run_id, st.next_step, st.attempt, step.capability, step.agent, epoch)
 
     @staticmethod
-    def _advance(st: _RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:
+    def _advance(st: RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:
         decision = out.decision
         last = st.next_step == len(st.defn.steps) - 1
         if decision is GateDecision.PASS:
@@ -902,7 +788,7 @@ class Engine:
             return RunStatus.ESCALATED, st.next_step, None
         return RunStatus.FAILED, st.next_step, f"step {out.input.step.id!r}: {reasons}"
 
-    def _run_event(self, st: _RunState, status: RunStatus, out: StepOutcome) -> EventRecord:
+    def _run_event(self, st: RunState, status: RunStatus, out: StepOutcome) -> EventRecord:
         return EventRecord(
             f"{st.run_id}/{out.input.index}/{out.input.attempt}/{status.value}",
             f"run.{status.value}",

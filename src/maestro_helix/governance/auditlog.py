@@ -29,7 +29,7 @@ from typing import Any
 
 from maestro_helix.core.clock import Clock, SystemClock
 from maestro_helix.core.errors import AuditLogError, MaestroError
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import AuditPort
 from maestro_helix.core.records import CheckpointRecord
 from maestro_helix.governance.audit import (
     CanonicalRow,
@@ -267,7 +267,7 @@ class LogTree:
         self._chain = ChainWalker()
         self._lock = asyncio.Lock()
 
-    async def refresh(self, store: Store) -> MerkleTree:
+    async def refresh(self, store: AuditPort) -> MerkleTree:
         async with self._lock:
             while True:
                 rows = await store.audit_rows(after_seq=self.tree.size, limit=5000)
@@ -368,7 +368,7 @@ class Checkpointer:
 
     def __init__(
         self,
-        store: Store,
+        store: AuditPort,
         signer: NoteSigner,
         policy: CheckpointPolicy | None = None,
         clock: Clock | None = None,

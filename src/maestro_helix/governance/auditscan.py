@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import AuditPort
 from maestro_helix.governance.audit import GENESIS_HASH, CanonicalRow, ChainReport, ChainWalker
 from maestro_helix.governance.auditlog import Anchor, LogReport, _Walk, verify_log
 from maestro_helix.governance.merkle import EMPTY_ROOT, CompactRange
@@ -184,7 +184,7 @@ def combine_segments(
 
 
 async def verify_store(
-    store: Store, anchors: Sequence[Anchor] = (), *, allow_empty: bool = False, parts: int = 0
+    store: AuditPort, anchors: Sequence[Anchor] = (), *, allow_empty: bool = False, parts: int = 0
 ) -> LogReport:
     """Verify the log in ``store``: in ``parts`` processes when the store can and the log is big
     (default: one per CPU, at most 8), else in one pass."""

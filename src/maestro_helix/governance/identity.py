@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.ports import Store
@@ -97,7 +97,7 @@ async def change_operator(
                 AuditDraft(
                     entry_id=f"operator.refused/{name}/{ts}",
                     ts=ts,
-                    kind="operator.refused",
+                    kind=AuditKind.OPERATOR_REFUSED,
                     human_operator_id=by.operator_id,
                     details={"operator_id": name, "change": change.value, "reason": why},
                 )

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from maestro_helix.core.actions import ActionSpec
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, iso
 from maestro_helix.core.outputs import ProposedAction
 from maestro_helix.core.records import ActionIntent, ApprovalRequest
@@ -241,7 +241,7 @@ def requested_audit(inp: StepInput, req: ApprovalRequest) -> AuditDraft:
     return AuditDraft(
         entry_id=f"{req.request_id}/requested",
         ts=req.created_at,
-        kind="approval.requested",
+        kind=AuditKind.APPROVAL_REQUESTED,
         run_id=req.run_id,
         step_id=inp.step.id,
         step_index=req.step_index,

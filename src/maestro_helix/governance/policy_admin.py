@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from maestro_helix.core.actions import ActionSpec
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.errors import ConfigErrors, MaestroError
 from maestro_helix.core.ports import Store
@@ -59,7 +59,7 @@ async def apply_policy(
                 AuditDraft(
                     entry_id=f"policy.refused/{who.operator_id}/{ts}",
                     ts=ts,
-                    kind="policy.refused",
+                    kind=AuditKind.POLICY_REFUSED,
                     human_operator_id=who.operator_id,
                     details={"source": source, "reason": str(e), "digest": policy.digest()},
                 )

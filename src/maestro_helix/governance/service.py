@@ -14,14 +14,14 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
 from maestro_helix.core.lease import Ownership
-from maestro_helix.core.ports import Store
+from maestro_helix.core.ports import AdminPort, GilPort
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord, RunStatus
 from maestro_helix.governance.planning import GovernanceLink, plan_step
 from maestro_helix.governance.policy import (
@@ -47,6 +47,10 @@ class ActionResult:
     error: str | None = None
 
 
+class GovernanceStore(GilPort, AdminPort, Protocol):
+    """What GIL needs from the store: requests, decisions, intents, and the active policy."""
+
+
 class Governance:
     """Policy, decisions and action execution over a store.
 
@@ -59,7 +63,7 @@ class Governance:
 
     def __init__(
         self,
-        store: Store,
+        store: GovernanceStore,
         policy: GovernancePolicy | None = None,
         action_types: Sequence[ActionSpec] = (),
         clock: Clock | None = None,
@@ -229,7 +233,7 @@ class Governance:
         audit = AuditDraft(
             entry_id=f"{intent.idempotency_key}/executed/{intent.attempts}/{intent.owner}",
             ts=ts,
-            kind="action.executed",
+            kind=AuditKind.ACTION_EXECUTED,
             run_id=intent.run_id,
             gil_decision="executed" if ok else "execution_failed",
             human_operator_id="",

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.policy import GovernancePolicy, Role, parse_policy
 from maestro_helix.governance.records import (
@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 
-def _audit(kind: str, ts: str, by: str | None, details: dict[str, Any], key: str) -> AuditDraft:
+def _audit(
+    kind: AuditKind, ts: str, by: str | None, details: dict[str, Any], key: str
+) -> AuditDraft:
     return AuditDraft(
         entry_id=f"{kind}/{key}/{ts}",
         ts=ts,
@@ -70,7 +72,7 @@ def add_operator(conn: Connection, operator_id: str, role: Role, token_hash: str
             AuditDraft(
                 entry_id=f"operator/{operator_id}/{ts}",
                 ts=ts,
-                kind="operator.added",
+                kind=AuditKind.OPERATOR_ADDED,
                 human_operator_id="",
                 details={"operator_id": operator_id, "role": role.value},
             )
@@ -122,7 +124,9 @@ def change_operator(
     else:
         conn.execute(delete(t.operators).where(where))
     details = {"operator_id": operator_id, "by": by or "database access (no token)"}
-    append_audit(conn, [_audit(f"operator.{change.value}", ts, by, details, operator_id)])
+    append_audit(
+        conn, [_audit(AuditKind(f"operator.{change.value}"), ts, by, details, operator_id)]
+    )
 
 
 # -- policy versions ------------------------------------------------------------------------------
@@ -183,7 +187,7 @@ def _write_version(
         },
     )
     details = {"version": version, "digest": digest, "previous": latest, **extra}
-    append_audit(conn, [_audit("policy.changed", ts, by, details, str(version))])
+    append_audit(conn, [_audit(AuditKind.POLICY_CHANGED, ts, by, details, str(version))])
     return version
 
 
@@ -255,7 +259,7 @@ def apply_policy(
     version = None
     if loosens:
         details = {"change_id": change_id, "base_version": base, "loosens": list(loosens)}
-        append_audit(conn, [_audit("policy.proposed", ts, by, details, change_id)])
+        append_audit(conn, [_audit(AuditKind.POLICY_PROPOSED, ts, by, details, change_id)])
     else:
         version = _write_version(conn, policy, ts, by, current.version if current else None)
     found = _change(
@@ -288,7 +292,7 @@ def approve_policy_change(
         raise MaestroError(f"policy change {change_id} is {change.status.value}, not pending")
     if by == change.proposed_by:
         details = {"change_id": change_id, "code": "same_person"}
-        append_audit(conn, [_audit("policy.refused", ts, by, details, change_id)])
+        append_audit(conn, [_audit(AuditKind.POLICY_REFUSED, ts, by, details, change_id)])
         why = f"{by} proposed policy change {change_id}: a second admin must approve it"
         return replace(change, refused=why)
     current = _latest(conn)
@@ -317,7 +321,7 @@ def approve_policy_change(
         )
     else:
         details = {"change_id": change_id, "proposed_by": change.proposed_by}
-        append_audit(conn, [_audit("policy.rejected", ts, by, details, change_id)])
+        append_audit(conn, [_audit(AuditKind.POLICY_REJECTED, ts, by, details, change_id)])
     return replace(change, status=status, decided_by=by, decided_at=ts, version=version)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.records import (
     ActionAttempt,
@@ -125,7 +125,7 @@ def list_requests(
 def _audit(
     req: ApprovalRequest,
     d: DecisionInput,
-    kind: str,
+    kind: AuditKind,
     gil: str,
     details: dict[str, Any],
     workflow: tuple[str, int] | None,
@@ -180,7 +180,7 @@ def _refused(
     conn: Connection, req: ApprovalRequest, d: DecisionInput, refusal: Refusal, wf: Any
 ) -> None:
     details = {"decision": d.decision.value, "code": refusal.code, "message": refusal.message}
-    append_audit(conn, [_audit(req, d, "approval.refused", "refused", details, wf)])
+    append_audit(conn, [_audit(req, d, AuditKind.APPROVAL_REFUSED, "refused", details, wf)])
     if refusal.code == "run_finished":  # a request left open by an older version: close it
         withdraw_requests(conn, req.run_id, refusal.message, d.ts)
 
@@ -228,7 +228,7 @@ def decide(conn: Connection, d: DecisionInput) -> DecisionOutcome:
     }
     if d.reason:
         details["reason"] = d.reason
-    append_audit(conn, [_audit(req, d, "approval.decision", ruling.gil, details, wf)])
+    append_audit(conn, [_audit(req, d, AuditKind.APPROVAL_DECISION, ruling.gil, details, wf)])
     intents: tuple[ActionIntent, ...] = ()
     events: list[EventRecord] = []
     if ruling.settled:
@@ -340,7 +340,8 @@ def withdraw_requests(conn: Connection, run_id: str, reason: str, ts: str) -> li
         _set_status(conn, req.request_id, RequestStatus.WITHDRAWN, ts)
         d = _system_input(req, ts)
         append_audit(
-            conn, [_audit(req, d, "approval.withdrawn", "withdrawn", {"reason": reason}, wf)]
+            conn,
+            [_audit(req, d, AuditKind.APPROVAL_WITHDRAWN, "withdrawn", {"reason": reason}, wf)],
         )
     return [r.request_id for r in rows]
 
@@ -384,10 +385,12 @@ def expire_due(
                 )
             )
             details = {"required": e.required}
-            append_audit(conn, [_audit(req, d, "approval.expired", "escalated", details, wf)])
+            append_audit(
+                conn, [_audit(req, d, AuditKind.APPROVAL_EXPIRED, "escalated", details, wf)]
+            )
         else:
             _set_status(conn, req.request_id, RequestStatus.EXPIRED, ts)
-            append_audit(conn, [_audit(req, d, "approval.expired", "expired", {}, wf)])
+            append_audit(conn, [_audit(req, d, AuditKind.APPROVAL_EXPIRED, "expired", {}, wf)])
             _settle(conn, req, RequestStatus.EXPIRED, ts, events)
         done.append(get_request(conn, req.request_id))
     return done, events
@@ -421,7 +424,7 @@ def _refuse(conn: Connection, row: Any, why: str, c: Claim) -> ActionIntent:
             AuditDraft(
                 entry_id=f"{row.idempotency_key}/refused/{c.ts}",
                 ts=c.ts,
-                kind="action.refused",
+                kind=AuditKind.ACTION_REFUSED,
                 run_id=row.run_id,
                 gil_decision="refused",
                 human_operator_id="",
@@ -573,7 +576,7 @@ def retry_intent(conn: Connection, key: str, ts: str, by: str) -> ActionIntent:
             AuditDraft(
                 entry_id=f"{key}/retry/{ts}",
                 ts=ts,
-                kind="action.retry",
+                kind=AuditKind.ACTION_RETRY,
                 run_id=row.run_id,
                 gil_decision="retry",
                 human_operator_id=by,

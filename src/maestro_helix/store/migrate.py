@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from maestro_helix.store.sql import schema_lock_sql
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -57,7 +59,7 @@ def at_head(connection: Connection) -> bool:
     return current == heads
 
 
-_MIGRATION_LOCK = 0x6D6967726174  # "migrat": serialises schema upgrades across processes
+_MIGRATION_LOCK = 0x6D69  # "mi": serialises schema upgrades across processes (per schema)
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
@@ -69,7 +71,7 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     if revision == "head" and at_head(connection):
         return  # a schema at head is never changed by another process's upgrade
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        connection.exec_driver_sql(schema_lock_sql(_MIGRATION_LOCK))
     from alembic import command
 
     cfg = alembic_config()

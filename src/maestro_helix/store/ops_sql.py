@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.audit import AuditDraft
+from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import InputError, WorkflowNotFound
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.store import schema as t
@@ -220,7 +220,7 @@ def restore_workflow(
             AuditDraft(
                 entry_id=f"workflow/{name}/restored/{new_version}",
                 ts=ts,
-                kind="workflow.restored",
+                kind=AuditKind.WORKFLOW_RESTORED,
                 workflow=name,
                 workflow_version=new_version,
                 human_operator_id=by or "",
@@ -256,7 +256,7 @@ def set_workflow_paused(
         conn.execute(workflow_state.insert(), {"name": name, **values})
     else:
         conn.execute(update(workflow_state).where(s.name == name).values(**values))
-    kind = "workflow.paused" if paused else "workflow.resumed"
+    kind = AuditKind.WORKFLOW_PAUSED if paused else AuditKind.WORKFLOW_RESUMED
     append_audit(
         conn,
         [

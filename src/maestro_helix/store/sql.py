@@ -450,17 +450,31 @@ def read_head(conn: Connection) -> tuple[int, str]:
     return (int(row.seq), str(row.hash)) if row else (0, GENESIS_HASH)
 
 
-_CHAIN_LOCK = 0x6D61657374726F  # "maestro": the advisory lock that serialises chain appends
+_CHAIN_LOCK = 0x6D61  # "ma": the advisory lock class that serialises chain appends
+
+
+def schema_lock_sql(lock_class: int) -> str:
+    """A transaction-scoped PostgreSQL advisory lock of ``lock_class`` for the current schema.
+
+    Advisory locks are database-wide; keyed by schema as well, deployments (or test suites) in
+    separate schemas of one database never wait on each other's locks."""
+    return f"SELECT pg_advisory_xact_lock({lock_class}, hashtext(coalesce(current_schema(), '')))"
+
+
+CHAIN_LOCK_SQL = schema_lock_sql(_CHAIN_LOCK)
 
 
 def lock_chain(conn: Connection) -> None:
     """Serialise appends to the audit chain across connections and processes.
 
     SQLite transactions here start with BEGIN IMMEDIATE (one writer at a time) already;
-    PostgreSQL takes a transaction-scoped advisory lock, released at commit or rollback.
+    PostgreSQL takes a transaction-scoped advisory lock, released at commit or rollback (taking
+    it again in the same transaction is free). A batch that locked rows before waiting for it can
+    deadlock with another that holds it and waits for those rows; PostgreSQL aborts one and the
+    store runs that batch again whole (``ThreadedStore``).
     """
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})")
+        conn.exec_driver_sql(CHAIN_LOCK_SQL)
 
 
 BATCHED_AUDIT = "maestro.audit_batched"

@@ -71,9 +71,9 @@ class SQLiteStore(ThreadedStore):
         def _connect(dbapi_conn: Any, _rec: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL may wait too
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sync}")
-            cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

@@ -146,9 +146,7 @@ class ThreadedStore(Store):
             self._engine = self._make_engine()
             if self.audit_batched:  # every connection, reconnects too, writes audit as pending
                 event.listen(self._engine, "connect", _mark_batched)
-            conn = self._engine.connect()
-            with conn.begin():
-                upgrade(conn)
+            conn = self._connect_upgraded()
         except Exception as e:  # reported to open(); the thread ends
             ready.set_exception(StoreError(f"cannot open {self.describe()}: {_reason(e)}"))
             return
@@ -158,6 +156,30 @@ class ThreadedStore(Store):
         finally:
             conn.close()
             self._engine.dispose()
+
+    def _connect_upgraded(self) -> Connection:
+        """The writer's connection, schema brought up to date. Processes opening one fresh
+        database together wait for each other (SQLite's WAL switch and first write can report
+        "database is locked" past busy_timeout; PostgreSQL may pick one to break a deadlock):
+        tried again with backoff, bounded by ``reconnect_s``."""
+        assert self._engine is not None
+        deadline = time.monotonic() + self.reconnect_s
+        delay = 0.05
+        while True:
+            conn: Connection | None = None
+            try:
+                conn = self._engine.connect()
+                with conn.begin():
+                    upgrade(conn)
+                return conn
+            except Exception as e:
+                if conn is not None:
+                    conn.close()
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise
+                log.info("database busy while opening; trying again", extra={"error": _reason(e)})
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _reconnect(self, conn: Connection) -> Connection:
         """A fresh connection after the old one was lost (waits with backoff, bounded)."""
@@ -211,7 +233,7 @@ class ThreadedStore(Store):
             try:
                 self._run_batch(conn, ops, raise_lost=True)
                 return conn
-            except _Busy as busy:  # another process kept the write lock past busy_timeout
+            except _Busy as busy:  # locked past busy_timeout, or chosen to break a deadlock
                 if time.monotonic() > deadline:
                     _deliver([(op, None, StoreError(f"database busy: {busy}")) for op in ops])
                     return conn
@@ -610,10 +632,19 @@ class _Busy(Exception):
     pass
 
 
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
 def _is_busy(e: BaseException) -> bool:
-    """SQLite's "database is locked": a writer in another process outlasted busy_timeout (its
-    busy handler is not fair under sustained load); the transaction wrote nothing."""
-    return isinstance(e, DBAPIError) and "database is locked" in str(getattr(e, "orig", e))
+    """The transaction wrote nothing and the same batch may simply run again: SQLite's
+    "database is locked" (a writer in another process outlasted busy_timeout; its busy handler
+    is not fair under sustained load), or PostgreSQL aborting it to break a deadlock."""
+    if not isinstance(e, DBAPIError):
+        return False
+    orig = getattr(e, "orig", e)
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
 
 
 def _is_disconnect(e: BaseException) -> bool:
