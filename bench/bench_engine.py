@@ -91,6 +91,11 @@ async def evaluator_latency(db: Path, limit: int = 6000) -> dict[str, float]:
                 if s.output is not None:
                     records.append((r.input, s))
     qsr, risk = QSREvaluator(), RiskAssessor()
+    # the injection scan remembers texts it saw; start (b) with none of (a)'s remembered, so
+    # only the repeats within these samples (a run's input at each of its steps) are reused
+    from maestro_helix.helix import injection
+
+    injection._remembered.cache_clear()
     from maestro_helix.core.workflow import render
 
     samples: list[float] = []
