@@ -111,6 +111,47 @@ def hetu(r: random.Random) -> str:
     return f"{head}{sign}{serial:03d}{_HETU[int(f'{head}{serial:03d}') % 31]}"
 
 
+def amka(r: random.Random) -> str:
+    y, m, d = _date(r)
+    body = f"{d:02d}{m:02d}{y % 100:02d}{r.randint(0, 999):04d}"
+    return body + _luhn_digit(body)
+
+
+def taj(r: random.Random) -> str:
+    body = f"{r.randint(0, 99_999_999):08d}"
+    return body + str(_w(body, "37373737") % 10)
+
+
+def egn(r: random.Random) -> str:
+    y, m, d = _date(r, 1940, 2020)
+    mm = m + (40 if y >= 2000 else 0)
+    body = f"{y % 100:02d}{mm:02d}{d:02d}{r.randint(0, 999):03d}"
+    c = sum(int(a) * w for a, w in zip(body, (2, 4, 8, 5, 10, 9, 7, 3, 6), strict=True)) % 11
+    return body + str(0 if c == 10 else c)
+
+
+def oib(r: random.Random) -> str:
+    body = f"{r.randint(0, 9_999_999_999):010d}"
+    a = 10
+    for c in body:
+        a = (int(c) + a) % 10 or 10
+        a = a * 2 % 11
+    c = 11 - a
+    return body + str(0 if c == 10 else c)
+
+
+def ee_lt_code(r: random.Random) -> str:
+    while True:
+        y, m, d = _date(r, 1940, 2015)
+        g = (3 if y < 2000 else 5) + r.randint(0, 1)
+        body = f"{g}{y % 100:02d}{m:02d}{d:02d}{r.randint(0, 999):03d}"
+        c = _w(body, "1234567891") % 11
+        if c == 10:
+            c = _w(body, "3456789123") % 11
+            c = 0 if c == 10 else c
+        return body + str(c)
+
+
 # (scheme, maker, templates: each has one {v})
 EU_IDS: tuple[tuple[str, Callable[[random.Random], str], tuple[str, ...]], ...] = (
     ("pl_pesel", pesel, ("PESEL: {v}", "Numer PESEL {v}, adres w załączniku.",
@@ -125,6 +166,12 @@ EU_IDS: tuple[tuple[str, Callable[[random.Random], str], tuple[str, ...]], ...] 
     ("pt_nif", pt_nif, ("NIF: {v}", "Número de contribuinte {v}.", "NIF {v} na fatura")),
     ("at_svnr", at_svnr, ("SVNR: {v}", "Sozialversicherungsnummer {v}", "SV-Nummer: {v}")),
     ("fi_hetu", hetu, ("Henkilötunnus: {v}", "hetu {v}", "Asiakas {v} soitti.")),
+    ("gr_amka", amka, ("ΑΜΚΑ: {v}", "AMKA {v}", "Ο ΑΜΚΑ μου είναι {v}.")),
+    ("hu_taj", taj, ("TAJ szám: {v}", "TAJ: {v}", "A tajszámom {v}.")),
+    ("bg_egn", egn, ("ЕГН: {v}", "ЕГН {v}, адрес в София.", "EGN {v}")),
+    ("hr_oib", oib, ("OIB: {v}", "Moj OIB je {v}.", "osobni identifikacijski broj {v}")),
+    ("ee_isikukood", ee_lt_code, ("Isikukood: {v}", "isikukood {v}")),
+    ("lt_asmens_kodas", ee_lt_code, ("Asmens kodas: {v}", "asmens kodas {v}")),
 )  # fmt: skip
 
 # Numbers of the same lengths where no id belongs: they must stay quiet.

@@ -179,11 +179,34 @@ async def test_a_question_gets_a_reply_and_no_refund(tmp_path: Path) -> None:
 # --- content ------------------------------------------------------------------------------------
 
 
-async def test_clean_sources_are_drafted_and_published_once(tmp_path: Path) -> None:
+async def _approve_publication(m: Any, run_id: str) -> Any:
+    """The rule of two: an article drafted from web sources is published only after a person
+    approves it, with the taint path shown."""
+    (req,) = await m.store.list_requests(run_id=run_id)
+    assert req.action_type == "cms.publish" and req.scores["rule"].startswith("rule of two")
+    assert any("web read by step research" in reason for reason in req.reasons)
+    await m.governance.decide(
+        req.request_id,
+        operator_id="editor",
+        role=Role.APPROVER,
+        decision=Decision.APPROVE,
+        payload_hash_seen=req.payload_hash,
+    )
+    await m.engine.resume_unfinished()
+    return await m.engine.wait(run_id)
+
+
+async def test_clean_sources_are_drafted_and_published_once_a_person_approves(
+    tmp_path: Path,
+) -> None:
     site = tmp_path / "site.jsonl"
     spec = spec_of("content", site)
     async with await _open(tmp_path, "content", spec) as m:
         r = await m.run(spec.workflows[0], inputs("content", "clean"))
+        assert r.status is RunStatus.ESCALATED
+        assert [a.decision for a in r.attempts] == ["pass", "pass", "pass"]
+        assert lines(site) == [], "nothing is published before the approval"
+        r = await _approve_publication(m, r.run_id)
     assert r.status is RunStatus.COMPLETED
     assert [p["slug"] for p in lines(site)] == ["heat-pumps"]
 
@@ -240,6 +263,8 @@ async def test_content_app_runs_with_chat_agents_when_an_endpoint_is_configured(
     assert type(spec.agents.get("content.researcher")).__name__ == "ChatAgent"
     async with await _open(tmp_path, "content", spec) as m:
         r = await m.run(spec.workflows[0], inputs("content", "clean"))
+        assert r.status is RunStatus.ESCALATED, r.attempts
+        r = await _approve_publication(m, r.run_id)
     assert r.status is RunStatus.COMPLETED, r.attempts
     assert len(model_endpoint.seen) == 2
     assert r.outputs["research"]["facts"][0]["source"] == "https://a.example"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -456,3 +457,53 @@ def test_policy_with_high_bar_below_low_bar_is_refused(tmp_path: Path) -> None:
 def test_repo_policy_file_is_valid() -> None:
     policy = load_policy(Path(__file__).parents[1] / "config" / "governance.json")
     assert policy.high_risk_approvals == 2
+
+
+async def test_a_closing_process_finishes_the_handler_call_it_started(
+    stores: StoreFactory, ledger: Ledger
+) -> None:
+    """Closing (SIGTERM, a CLI command ending) waits for an action handler in flight: the
+    effect and its finished attempt are both recorded, nothing is left for another process to
+    call again."""
+    import asyncio
+    import dataclasses
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def slow_transfer(payload: Any, key: str) -> Any:
+        started.set()
+        time.sleep(1.5)
+        return ledger.transfer(payload, key)
+
+    specs = [
+        dataclasses.replace(a, handler=slow_transfer) if a.name == "payments.transfer" else a
+        for a in actions(ledger)
+    ]
+    store = stores()
+    async with Maestro.open(store, agents=agents(), action_types=specs) as m:
+        _, req = await _payout(m)
+        for who in ("ann", "bob"):
+            decision = m.governance.decide(
+                req.request_id,
+                operator_id=who,
+                role=Role.APPROVER,
+                decision=Decision.APPROVE,
+                payload_hash_seen=req.payload_hash,
+            )
+            if who == "ann":
+                await decision
+        deciding = asyncio.ensure_future(decision)
+        await asyncio.to_thread(started.wait, 10)
+        assert not deciding.done(), "the handler is still running when the process closes"
+    # closed: the handler's call finished and was recorded before the store closed
+    assert [e for e in ledger.entries() if " transfer " in e], "the effect happened"
+    async with Maestro.open(stores(), agents=agents(), action_types=specs) as again:
+        intents = await again.store.intents_of(req.run_id)
+        (intent,) = [i for i in intents if i.action_type == "payments.transfer"]
+        assert intent.status == "succeeded"
+        attempts = await again.store.action_attempts(intent.idempotency_key)
+        assert len(attempts) == 1 and attempts[0].outcome == "succeeded"
+    with contextlib.suppress(Exception):
+        await deciding

@@ -353,7 +353,8 @@ def test_national_id_schemes_are_documented() -> None:
     assert set(NATIONAL_ID_SCHEMES) == {
         "us_ssn", "uk_nino", "es_dni", "es_nie", "fr_nir", "it_cf", "nl_bsn", "br_cpf",
         "in_aadhaar", "de_steuer_id", "pl_pesel", "se_personnummer", "dk_cpr", "be_nrn",
-        "ro_cnp", "cz_rodne_cislo", "pt_nif", "at_svnr", "fi_hetu",
+        "ro_cnp", "cz_rodne_cislo", "pt_nif", "at_svnr", "fi_hetu", "gr_amka", "hu_taj",
+        "bg_egn", "hr_oib", "ee_isikukood", "lt_asmens_kodas",
     }  # fmt: skip
 
 
@@ -705,3 +706,43 @@ def test_a_real_looking_token_still_counts_outside_a_fixture_name() -> None:
 )
 def test_a_bare_number_after_a_name_and_comma_is_a_phone(text: str, found: bool) -> None:
     assert ("phone" in _kinds(text)) is found
+
+
+@pytest.mark.parametrize(
+    ("scheme", "label"),
+    [
+        ("gr_amka", "AMKA"),
+        ("hu_taj", "TAJ szám"),
+        ("bg_egn", "ЕГН"),
+        ("hr_oib", "OIB"),
+        ("ee_isikukood", "isikukood"),
+        ("lt_asmens_kodas", "asmens kodas"),
+    ],
+)
+def test_larger_eu_states_ids_need_their_check_digit_and_their_word(
+    scheme: str, label: str
+) -> None:
+    make = next(m for s, m, _ in EU_IDS if s == scheme)
+    r = random.Random(f"broken-{scheme}")
+    for _ in range(30):
+        v = make(r)
+        assert _schemes(f"{label}: {v}") == [scheme], v
+        broken = v[:-1] + str((int(v[-1]) + 1) % 10)
+        assert _schemes(f"{label}: {broken}") == [], broken
+        assert scan(f"Order {v} shipped on Monday.") == [], v
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme"),
+    [  # example numbers published with the schemes' descriptions (not our generators')
+        ("isikukood 37605030299", "ee_isikukood"),
+        ("asmens kodas 33309240064", "lt_asmens_kodas"),
+        ("OIB: 69435151530", "hr_oib"),
+        ("OIB 94577403194", "hr_oib"),
+        ("ЕГН 7523169263", "bg_egn"),
+        ("ЕГН: 8032056031", "bg_egn"),
+        ("TAJ szám: 111 111 110", "hu_taj"),
+    ],
+)
+def test_published_example_ids_are_found(text: str, scheme: str) -> None:
+    assert _schemes(text) == [scheme]

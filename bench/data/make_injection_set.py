@@ -367,7 +367,31 @@ def build() -> list[dict[str, Any]]:
                     "split": name,
                 }
             )
+    more(rows, rng, fake, fill)
     return rows
+
+
+def more(rows: list[dict[str, Any]], rng: random.Random, fake: Faker, fill: Any) -> None:
+    """The compositional attacks and hard benign traffic of injection_more.py (both splits)."""
+    import injection_more as m
+
+    def fill_more(text: str) -> str:
+        return text.replace("{name}", fake.name()).replace(
+            "{num}", str(fake.random_int(10000, 99999))
+        )
+
+    for split in (0, 1):
+        name = ("train", "test")[split]
+        for family, text in m.attacks(rng, split, fill_more):
+            trick, text = obfuscate(rng, text) if rng.random() < 0.25 else ("none", text)
+            rows.append({"text": text, "label": 1, "family": family, "trick": trick,
+                         "split": name})  # fmt: skip
+        for family, text in m.benign(rng, split, fill_more):
+            rows.append({"text": text, "label": 0, "family": family, "trick": "none",
+                         "split": name})  # fmt: skip
+        for text in m.docs_rows(rng, split, 600, 600):
+            rows.append({"text": text, "label": 0, "family": "stdlib_docs", "trick": "none",
+                         "split": name})  # fmt: skip
 
 
 def main() -> None:

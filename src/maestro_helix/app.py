@@ -232,7 +232,8 @@ class Maestro:
                     clock=clock,
                     step_timeout_s=gate_config.step_timeout_s,
                 )
-                .with_links(add=[GovernanceLink(governance)])  # innermost: sees the verdict
+                # innermost: sees the verdict
+                .with_links(add=[GovernanceLink(governance, agents.untrusted())])
                 .with_links(before=EventLink, add=outer)
             )
             catalog = Catalog(
@@ -240,6 +241,7 @@ class Maestro:
                 agents=agents.ids(),
                 action_types=frozenset(a.name for a in action_types),
                 evaluators=frozenset(evaluators or {}),
+                untrusted=agents.untrusted(),
             )
             engine = Engine(
                 store=store,
@@ -256,7 +258,7 @@ class Maestro:
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = _counted(engine.publish, the_metrics)
             governance.on_refusal.append(the_metrics.decision_refused)
-            governance.resume = engine.resume_unfinished
+            governance.resume = engine.take_up
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)
             await engine.start()

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.errors import NoAgentForCapability, UnknownAgentError
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
+from maestro_helix.core.provenance import Source, agent_sources
 
 __all__ = [
     "Agent",
@@ -81,6 +82,8 @@ class FunctionAgent:
         capabilities: what it can do, e.g. ``{"research"}``.
         blocking: kept for compatibility (sync callables run in a thread by default).
         inline: run a sync callable on the event loop.
+        untrusted: the untrusted sources it reads (``web``, ``email``, ``upload``, ``tenant``,
+            ``tool``): the outputs of every step it runs are tainted (the rule of two).
     """
 
     def __init__(
@@ -91,9 +94,11 @@ class FunctionAgent:
         *,
         blocking: bool = True,
         inline: bool = False,
+        untrusted: Iterable[str] = (),
     ) -> None:
         self.id = id
         self.capabilities = frozenset(capabilities)
+        self.untrusted = frozenset(Source(s) for s in untrusted)
         self._fn = fn
         self._async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
@@ -160,6 +165,7 @@ class MetacognitiveAgent:
         self.agent = agent
         self.id = agent.id
         self.capabilities = agent.capabilities
+        self.untrusted: frozenset[Source] = frozenset(getattr(agent, "untrusted", ()))
         # an agent that retries its own transient failures (ChatAgent) still does when wrapped
         self.retries_transient: bool = bool(getattr(agent, "retries_transient", False))
         self._self_check = self_check
@@ -209,9 +215,14 @@ class AgentRegistry:
         *,
         blocking: bool = True,
         inline: bool = False,
+        untrusted: Iterable[str] = (),
     ) -> Agent:
         """Register a plain callable (see :class:`FunctionAgent`)."""
-        return self.register(FunctionAgent(id, fn, capabilities, blocking=blocking, inline=inline))
+        return self.register(
+            FunctionAgent(
+                id, fn, capabilities, blocking=blocking, inline=inline, untrusted=untrusted
+            )
+        )
 
     def get(self, agent_id: str) -> Agent:
         try:
@@ -235,6 +246,10 @@ class AgentRegistry:
 
     def ids(self) -> frozenset[str]:
         return frozenset(self._agents)
+
+    def untrusted(self) -> dict[str, frozenset[Source]]:
+        """Agent id → the untrusted sources it declares (agents that declare none are absent)."""
+        return agent_sources(e.agent for e in self._agents.values())
 
     def __len__(self) -> int:
         return len(self._agents)

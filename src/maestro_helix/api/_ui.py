@@ -42,7 +42,7 @@ from maestro_helix.api._views import (
 )
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.governance.identity import AuthError, Operator, authenticate, hash_token
-from maestro_helix.governance.planning import approval_summary, own_payloads
+from maestro_helix.governance.planning import approval_summary, own_payloads, taint_paths
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.store.gil_sql import DecisionOutcome, RequestNotFound
 
@@ -303,6 +303,7 @@ def _router() -> APIRouter:
             payload_json=_json(req.payload),
             what=approval_summary(req),
             rule=req.scores.get("rule") or "; ".join(req.reasons[:1]),
+            taint=taint_paths(req),
             own_payloads=own_payloads(req),
             results=await action_results(system.store, req),
             quorum_text=_quorum_text(len(approvers(page.records)), req.required_approvals),

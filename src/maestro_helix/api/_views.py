@@ -103,6 +103,7 @@ def request_json(
         "seconds_left": seconds_left(req, now),
         "scores": {k: req.scores.get(k) for k in _SCORE_KEYS},
         "rule": req.scores.get("rule"),
+        "taint": list(req.scores.get("taint") or ()),
         "actions": [
             {k: a[k] for k in ("type", "amount", "currency", "display", "rule", "line")}
             for a in approval_summary(req)

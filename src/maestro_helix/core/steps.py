@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import AgentFailureKind
 from maestro_helix.core.outputs import AgentOutput
+from maestro_helix.core.provenance import NO_TAINT, Taint
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord
 from maestro_helix.core.scores import (
     EvaluationFailure,
@@ -54,6 +55,8 @@ class StepInput:
         exclude_agents: agents that already failed this step in this run.
         agent_id: set by the routing link (or fixed by the step definition).
         operator_id: who started the run, if known.
+        taint: the untrusted content reaching this step through its references and its own
+            declaration (:func:`maestro_helix.core.provenance.inherited_taint`).
     """
 
     run_id: str
@@ -67,6 +70,7 @@ class StepInput:
     exclude_agents: frozenset[str] = frozenset()
     agent_id: str | None = None
     operator_id: str | None = None
+    taint: Taint = NO_TAINT
 
 
 @dataclass(frozen=True, slots=True)

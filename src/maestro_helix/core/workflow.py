@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from maestro_helix.core.configfile import MAX_FILE_BYTES, load_yaml, validation_errors
 from maestro_helix.core.errors import ConfigError, WorkflowDefinitionError
+from maestro_helix.core.provenance import Source
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$"
 _REF = re.compile(r"\$\{([^}]*)\}")
@@ -91,6 +92,12 @@ class StepDef(_Frozen):
     (an earlier step's output). A value that is exactly one reference keeps its type. A trailing
     ``?`` makes a reference optional: ``${input.note?}`` is empty when the input has no note.
     Without ``input`` the agent gets ``{"input": <run input>, "steps": {<earlier outputs>}}``.
+
+    ``untrusted`` declares the untrusted content the step reads (``web``, ``email``, ``upload``,
+    ``tenant``, ``tool``): its output is tainted, and so is every later step that references it
+    (see :mod:`maestro_helix.core.provenance`). ``sources`` names the input keys whose values
+    are source documents (retrieved pages, emails, tool results): the QSR's grounding check
+    scores the output against them and the MRI scans each for prompt injection.
     """
 
     id: str = Field(pattern=_NAME)
@@ -103,11 +110,20 @@ class StepDef(_Frozen):
     actions: tuple[str, ...] = ()
     evaluators: tuple[str, ...] = ()
     timeout_s: float | None = Field(default=None, gt=0)
+    untrusted: tuple[Source, ...] = ()
+    sources: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _one_target(self) -> StepDef:
         if (self.capability is None) == (self.agent is None):
             raise ValueError("give exactly one of 'capability' or 'agent'")
+        if self.input is not None:
+            missing = [k for k in self.sources if k not in self.input]
+            if missing:
+                raise ValueError(
+                    f"sources {missing} are not keys of the step's input "
+                    f"(keys: {', '.join(self.input) or 'none'})"
+                )
         return self
 
     def references(self) -> list[tuple[str, str]]:
@@ -222,6 +238,8 @@ class Catalog:
     agents: frozenset[str]
     action_types: frozenset[str] | None = None  # None: action types are not checked
     evaluators: frozenset[str] = frozenset()
+    untrusted: Mapping[str, frozenset[Source]] = field(default_factory=dict)
+    """Agent id → the untrusted sources the agent declares it reads (provenance)."""
 
 
 def _known(names: Iterable[str]) -> str:

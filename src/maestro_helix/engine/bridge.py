@@ -50,7 +50,7 @@ from maestro_helix.core.steps import (
     feedback_for,
 )
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.helix.base import EvaluationRequest, RiskRequest
+from maestro_helix.helix.base import EvaluationRequest, RiskRequest, declared_sources
 from maestro_helix.helix.gate import HelixQualityGate
 from maestro_helix.helix.qsr import QSREvaluator
 from maestro_helix.helix.risk import RiskAssessor
@@ -310,6 +310,7 @@ class EvaluateLink:
             expect=step.expect,
             mentions=mentions,
             attempt=inp.attempt,
+            sources=(sources := declared_sources(result.payload, step.sources)),
         )
         quality: QualityScore | EvaluationFailure
         try:
@@ -328,6 +329,7 @@ class EvaluateLink:
                     output=result.output,
                     allowed_actions=step.actions,
                     agent=agent_rec,
+                    documents=sources,
                 )
             )
         except Exception as e:

@@ -28,6 +28,7 @@ from maestro_helix.core.errors import (
 )
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.outputs import storable
+from maestro_helix.core.provenance import inherited_taint
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.steps import StepInput, StepOutcome
 from maestro_helix.core.work import Dispatcher, WorkItem
@@ -39,6 +40,7 @@ from maestro_helix.engine.state import (
     RunResult,
     RunState,
     StepSummary,
+    passed_agents,
     rebuild_state,
     required_inputs,
 )
@@ -156,8 +158,9 @@ class Engine:
 
     async def aclose(self, *, grace_s: float = 10.0) -> None:
         """Stop taking work. Runs in flight stop at their next step boundary (an attempt still
-        running after ``grace_s`` is abandoned uncommitted); every lease this process holds is
-        released, so other processes continue those runs at once."""
+        running after ``grace_s`` is abandoned uncommitted); action handler calls in flight are
+        waited for (at least a minute), never walked away from; then every lease this process
+        holds is released, so other processes continue those runs at once."""
         if self._closed:
             return
         self._closed = self._closing = True
@@ -169,6 +172,8 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        if self.governance is not None:  # handler calls in flight finish, claims renewed
+            await self.governance.drain(max(grace_s, 60.0))
         for run_id in list(self._waiters):
             self._settle(run_id, RunResult(run_id, RunStatus.RUNNING, error=_CLOSED))
         await self._close_renewer()
@@ -379,7 +384,11 @@ class Engine:
         that nobody is running (or whose claimer died) are executed first."""
         if self.governance is not None:
             await self.governance.execute()
-        ids = await self.store.runs_to_resume(self.owner)
+        return await self.take_up(await self.store.runs_to_resume(self.owner))
+
+    async def take_up(self, ids: Sequence[str]) -> list[str]:
+        """Take up these runs unless another live process holds them (a run a decision here
+        moved on: this process continues that one, not every run it could find)."""
         if self.dispatcher is not None:
             items = []
             for run_id in ids:
@@ -387,7 +396,7 @@ class Engine:
                 if st is not None and st.next_step < len(st.defn.steps):
                     items.append(self._item(st))
             await self.dispatcher.dispatch(items)
-            return ids
+            return list(ids)
         taken = []
         for run_id in ids:
             if run_id not in self._active and run_id not in self._waiters:
@@ -655,6 +664,7 @@ class Engine:
             feedback=st.feedback,
             exclude_agents=frozenset(st.exclude),
             operator_id=st.operator_id,
+            taint=inherited_taint(defn, st.next_step, passed_agents(st), self.catalog.untrusted),
         )
 
     async def _attempt_once(

@@ -14,7 +14,14 @@ from maestro_helix.core.scores import Feedback, GateDecision
 from maestro_helix.core.steps import feedback_for
 from maestro_helix.core.workflow import WorkflowDef
 
-__all__ = ["RunResult", "RunState", "StepSummary", "rebuild_state", "required_inputs"]
+__all__ = [
+    "RunResult",
+    "RunState",
+    "StepSummary",
+    "passed_agents",
+    "rebuild_state",
+    "required_inputs",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,12 @@ def rebuild_state(
             tuple(last_at_next.verdict.get("reasons", ())),
         )
     return state
+
+
+def passed_agents(st: RunState) -> dict[str, str | None]:
+    """Step id → the agent of its passed (or accepted) attempt: the step's last attempt. What
+    :func:`maestro_helix.core.provenance.inherited_taint` derives a step's taint from."""
+    return {a.step_id: a.agent_id for a in st.attempts if a.step_id in st.outputs}
 
 
 def required_inputs(defn: WorkflowDef) -> frozenset[str]:

@@ -15,6 +15,7 @@ from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, iso
 from maestro_helix.core.outputs import ProposedAction
+from maestro_helix.core.provenance import NO_TAINT, Source, Taint, step_taint
 from maestro_helix.core.records import ActionIntent, ApprovalRequest
 from maestro_helix.core.scores import GateDecision, RiskScore
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
@@ -28,6 +29,7 @@ from maestro_helix.governance.policy import (
     requirement_for_action,
 )
 from maestro_helix.governance.rules import RequestKind, RequestStatus, intents_for
+from maestro_helix.governance.taint import rule_of_two, taint_reasons
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
@@ -38,15 +40,20 @@ __all__ = [
     "approval_summary",
     "own_payloads",
     "plan_step",
+    "taint_paths",
 ]
 
 
 def action_view(
-    policy: GovernancePolicy, action: ProposedAction, spec: ActionSpec | None, mri: float
+    policy: GovernancePolicy,
+    action: ProposedAction,
+    spec: ActionSpec | None,
+    mri: float,
+    taint: Taint = NO_TAINT,
 ) -> dict[str, Any]:
     """What an approver sees first about one action: type, amount, currency, the declared
     display fields, and the rule that applies, in words."""
-    need = requirement_for_action(policy, action, spec, mri)
+    need = rule_of_two(policy, requirement_for_action(policy, action, spec, mri), action, taint)
     shown = spec.display if spec is not None else ()
     currency = None
     if spec is not None and spec.currency_field is not None:
@@ -71,6 +78,7 @@ class _Plan:
     policy_version: int
     action_types: Mapping[str, ActionSpec]
     now_iso: str
+    taint: Taint = NO_TAINT
 
 
 def _request(
@@ -113,6 +121,7 @@ def _request(
             "rule": req.rule,
             "actions": actions,
             "policy_required": policy_required,
+            "taint": plan.taint.to_list(),
         },
         required_approvals=req.approvals,
         requester_id=inp.operator_id,
@@ -144,11 +153,15 @@ def _escalation(plan: _Plan, inp: StepInput, out: StepOutcome, clock: Clock) -> 
     # are governed by tiers (the policy says how many people an amount needs)
     base_mri = _non_action_mri(out) if tiered else out.mri
     req = escalation_requirement(plan.policy, out.verdict.reasons, base_mri)
+    if plan.taint.tainted:  # the approver sees how untrusted content reached the step
+        req = replace(req, reasons=(*req.reasons, *taint_reasons(plan.taint)))
     views = []
     for action in actions:
         spec = plan.action_types.get(action.type)
-        need = requirement_for_action(plan.policy, action, spec, mri)
-        views.append(action_view(plan.policy, action, spec, mri))
+        need = rule_of_two(
+            plan.policy, requirement_for_action(plan.policy, action, spec, mri), action, plan.taint
+        )
+        views.append(action_view(plan.policy, action, spec, mri, plan.taint))
         if need.needed and need.approvals >= req.approvals:
             req = Requirement(
                 True,
@@ -188,11 +201,15 @@ def plan_step(
     policy_version: int,
     action_types: Mapping[str, ActionSpec],
     clock: Clock,
+    taint: Taint = NO_TAINT,
 ) -> tuple[tuple[ApprovalRequest, ...], tuple[ActionIntent, ...]]:
-    """What GIL requires of one gated attempt: approval requests and cleared action intents."""
+    """What GIL requires of one gated attempt: approval requests and cleared action intents.
+
+    ``taint`` is the untrusted content that reached the step: with it, every proposed action
+    needs people (:func:`~maestro_helix.governance.taint.rule_of_two`)."""
     if out.verdict is None:
         return (), ()
-    plan = _Plan(policy, policy_version, action_types, iso(clock.now()))
+    plan = _Plan(policy, policy_version, action_types, iso(clock.now()), taint)
     decision = out.verdict.decision
     mri = out.mri if out.mri is not None else 1.0
     if decision is GateDecision.ESCALATE:
@@ -203,7 +220,7 @@ def plan_step(
     intents: list[ActionIntent] = []
     for i, action in enumerate(out.output.actions):
         spec = action_types.get(action.type)
-        req = requirement_for_action(policy, action, spec, mri)
+        req = rule_of_two(policy, requirement_for_action(policy, action, spec, mri), action, taint)
         if req.needed:
             requests.append(
                 _request(
@@ -215,7 +232,7 @@ def plan_step(
                     kind=RequestKind.ACTION,
                     action_type=action.type,
                     payload=action.payload,
-                    actions=[action_view(policy, action, spec, mri)],
+                    actions=[action_view(policy, action, spec, mri, taint)],
                     expires_iso=iso(clock.now() + timedelta(seconds=req.expiry_s)),
                 )
             )
@@ -259,19 +276,31 @@ def requested_audit(inp: StepInput, req: ApprovalRequest) -> AuditDraft:
             "required": req.required_approvals,
             "rule": req.scores.get("rule"),
             "policy_version": req.policy_version,
+            "taint": req.scores.get("taint") or [],
         },
     )
 
 
 class GovernanceLink:
-    """Attach GIL's requirements to the outcome (pure: the engine stores them with the step)."""
+    """Attach GIL's requirements to the outcome (pure: the engine stores them with the step).
 
-    def __init__(self, governance: Governance) -> None:
+    Args:
+        governance: the policy, its version, the action types and the clock.
+        untrusted: agent id → the untrusted sources the agent declares (its step's taint).
+    """
+
+    def __init__(
+        self, governance: Governance, untrusted: Mapping[str, frozenset[Source]] | None = None
+    ) -> None:
         self.governance = governance
+        self.untrusted: Mapping[str, frozenset[Source]] = untrusted or {}
 
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
         out = await nxt(inp)
         g = self.governance
+        taint = inp.taint
+        if self.untrusted and out.agent_id in self.untrusted:
+            taint = step_taint(inp.step, out.agent_id, taint, self.untrusted)
         requests, intents = plan_step(
             inp,
             out,
@@ -279,6 +308,7 @@ class GovernanceLink:
             policy_version=g.policy_version,
             action_types=g.action_types,
             clock=g.clock,
+            taint=taint,
         )
         if not requests and not intents:
             return out
@@ -314,6 +344,17 @@ def approval_summary(req: ApprovalRequest) -> list[dict[str, Any]]:
         if target:
             line += f" to {target}"
         out.append({**a, "line": line, "money": money, "shown": shown})
+    return out
+
+
+def taint_paths(req: ApprovalRequest) -> list[dict[str, Any]]:
+    """How untrusted content reached the step, as stored with the request: one entry per
+    origin with its source, the step that read it, who declared it and the path it took."""
+    out = []
+    for o in req.scores.get("taint") or ():
+        if isinstance(o, dict):
+            path = [str(p) for p in o.get("path") or ()]
+            out.append({**o, "path": path, "path_text": " → ".join(path)})
     return out
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "MriTier",
     "Requirement",
     "Role",
+    "RuleOfTwo",
     "Tier",
     "check_invariants",
     "escalation_requirement",
@@ -123,6 +124,20 @@ class ActionRule(BaseModel):
         return self
 
 
+class RuleOfTwo(BaseModel):
+    """Untrusted input and an external state change never together without a human.
+
+    A step whose input or output is tainted (it, its agent, or a step it reads declares
+    untrusted sources: see :mod:`maestro_helix.core.provenance`) and that proposes an action
+    needs ``approvals`` people for it, whatever its scores. Configurable only to tighten:
+    ``enabled`` cannot be false and ``approvals`` is at least 1.
+    """
+
+    model_config = _STRICT
+    enabled: bool = True
+    approvals: int = Field(default=1, ge=1, le=5)
+
+
 class GovernancePolicy(BaseModel):
     """The content of ``governance.json``.
 
@@ -143,6 +158,7 @@ class GovernancePolicy(BaseModel):
         on_expiry: ``deny`` (the request is rejected) or ``escalate`` (it is re-opened with
             one more approver required and a fresh expiry, once).
         actions: per-action-type rules.
+        rule_of_two: a tainted step's actions need people (:class:`RuleOfTwo`).
     """
 
     model_config = _STRICT
@@ -159,9 +175,13 @@ class GovernancePolicy(BaseModel):
     expiry_s: int = Field(default=4 * 3600, ge=60, le=30 * 24 * 3600)
     on_expiry: Literal["deny", "escalate"] = "deny"
     actions: dict[str, ActionRule] = Field(default_factory=dict)
+    rule_of_two: RuleOfTwo = Field(default_factory=RuleOfTwo)
 
     def canonical(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=False)
+        body = self.model_dump(mode="json", exclude_defaults=False)
+        if self.rule_of_two == RuleOfTwo():  # policies stored before it keep their digest
+            del body["rule_of_two"]
+        return body
 
     def digest(self) -> str:
         return hashlib.sha256(
@@ -183,6 +203,15 @@ def _global_invariants(p: GovernancePolicy, source: str) -> list[ConfigError]:
         errors.append(
             ConfigError(
                 source, "approve_escalations", "cannot be false: a person decides escalations"
+            )
+        )
+    if not p.rule_of_two.enabled:
+        errors.append(
+            ConfigError(
+                source,
+                "rule_of_two.enabled",
+                "cannot be false: a step that read untrusted content never changes external "
+                "state without a human",
             )
         )
     if p.high_risk_approvals < 2:

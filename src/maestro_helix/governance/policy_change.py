@@ -46,6 +46,9 @@ def _global(old: GovernancePolicy, new: GovernancePolicy) -> list[str]:
         now = new.risk_classes.get(klass.value, 0)
         if now < was:
             out.append(f"risk_classes.{klass.value}: lowered from {was} to {now}")
+    was, now = old.rule_of_two.approvals, new.rule_of_two.approvals
+    if now < was:
+        out.append(f"rule_of_two.approvals: lowered from {was} to {now}")
     return out
 
 

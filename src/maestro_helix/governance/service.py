@@ -10,6 +10,7 @@ handler, and an intent is marked *started* (committed) before the handler is cal
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -82,9 +83,10 @@ class Governance:
         assembly points it at the engine's publisher."""
         self.on_refusal: list[Callable[[str], None]] = []
         """Called with the code of every refused decision (metrics)."""
-        self.resume: Callable[[], Awaitable[Any]] = _no_resume
+        self.resume: Callable[[Sequence[str]], Awaitable[Any]] = _no_resume
         """How a run moved on by a decision continues (the assembly points it at
-        ``Engine.resume_unfinished``)."""
+        ``Engine.take_up``: the process that recorded the decision continues that run)."""
+        self._in_flight: set[asyncio.Task[ActionResult]] = set()
 
     async def start(self, requested: GovernancePolicy | None = None, source: str = "") -> None:
         """Read the active policy from the store; never write it, except on a fresh database
@@ -165,7 +167,7 @@ class Governance:
         if execute and outcome.intents:
             await self.execute(keys=[i.idempotency_key for i in outcome.intents])
         if outcome.result is Verdict.RECORDED and outcome.run_status is RunStatus.RUNNING:
-            await self.resume()
+            await self.resume([outcome.request.run_id])
         return outcome
 
     async def expire(self) -> list[ApprovalRequest]:
@@ -201,11 +203,41 @@ class Governance:
                 listener(intent)
             for observe in self.on_refusal:
                 observe((intent.error or "refused").split(":", 1)[0])
-        return [await self._run(intent) for intent in claimed]
+        return [await self._run_tracked(intent) for intent in claimed]
 
     async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
         """Run intents this process stored as claimed (cleared with their step)."""
-        return [await self._run(intent) for intent in intents]
+        return [await self._run_tracked(intent) for intent in intents]
+
+    @property
+    def in_flight(self) -> int:
+        """Handler calls running in this process now."""
+        return len(self._in_flight)
+
+    async def drain(self, timeout_s: float = 60.0) -> int:
+        """Wait for the handler calls in flight here (a process that is closing never walks
+        away from an effect half made: its claims stay renewed meanwhile). Returns how many were
+        still running after ``timeout_s`` (their claims expire; another process calls them again
+        with the same idempotency key)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self._in_flight:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                log.error(
+                    "closing with action handlers still running",
+                    extra={"count": len(self._in_flight)},
+                )
+                break
+            await asyncio.wait(set(self._in_flight), timeout=left)
+        return len(self._in_flight)
+
+    async def _run_tracked(self, intent: ActionIntent) -> ActionResult:
+        """Run one claimed intent as a task of its own: cancelling the caller (a step task at
+        close) does not cancel the handler call; :meth:`drain` waits for it."""
+        task = asyncio.ensure_future(self._run(intent))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(task)
 
     async def retry(self, key: str, *, by: str) -> list[ActionResult]:
         """Run a failed action again, with the same idempotency key (audited)."""
@@ -284,7 +316,7 @@ async def _no_publish(events: Sequence[EventRecord]) -> None:
     return None
 
 
-async def _no_resume() -> None:
+async def _no_resume(run_ids: Sequence[str]) -> None:
     return None
 
 

@@ -69,5 +69,39 @@ class RiskRequest:
     documents: tuple[str, ...] = ()
 
 
+def declared_sources(payload: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The source texts of a step: the values of its ``sources`` input keys in the rendered
+    input the agent received (without an ``input`` mapping, keys of the run input). A string
+    is one document, a list holds one document per item, a mapping is one document of its
+    text values; keys that are absent or hold no text give nothing."""
+    if not keys:
+        return ()
+    run_input = payload.get("input")
+    docs: list[str] = []
+    for k in keys:
+        if k in payload:
+            value = payload[k]
+        elif isinstance(run_input, Mapping) and k in run_input:
+            value = run_input[k]
+        else:
+            continue
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            text = _document_text(item)
+            if text.strip():
+                docs.append(text)
+    return tuple(docs)
+
+
+def _document_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return "\n".join(t for v in value.values() if (t := _document_text(v)))
+    if isinstance(value, list | tuple):
+        return "\n".join(t for v in value if (t := _document_text(v)))
+    return ""
+
+
 CustomCriterion = Callable[[EvaluationRequest], CriterionScore | Awaitable[CriterionScore]]
 """A custom evaluator: returns one criterion (sync or async). Registered explicitly by name."""

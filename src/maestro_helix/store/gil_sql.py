@@ -7,7 +7,6 @@ deciding at once are serialised and the quorum is counted exactly once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -47,7 +46,7 @@ from maestro_helix.governance.rules import (
     settle,
 )
 from maestro_helix.store import schema as t
-from maestro_helix.store.sql import append_audit, event_row, intent_row
+from maestro_helix.store.sql import append_audit, event_row, intent_row, lease_now
 
 __all__ = [
     "Claim",
@@ -447,7 +446,7 @@ def claim_intents(
     expired (it died mid-call: the same idempotency key is used again). Each claim records the
     handler call about to be made. Returns (claimed, refused by the pre-handler checks)."""
     ae = t.action_executions.c
-    now = time.time()
+    now = lease_now(conn)
     until = now + c.ttl_s
     q = select(t.action_executions).where(
         or_(ae.status == "pending", and_(ae.status == "started", ae.claim_until < now))

@@ -254,13 +254,14 @@ class WriteBatch:
     commits: list[StepCommit] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[AuditDraft] = field(default_factory=list)  # standalone appends, grouped too
+    run_leases: list[float | None] = field(default_factory=list)  # per new run: its lease_s
 
     def __bool__(self) -> bool:
         return bool(self.runs or self.commits or self.events or self.audit)
 
     def add_runs(self, runs: Sequence[NewRun], events: Sequence[EventRecord]) -> None:
-        now = time.time()
         for r in runs:
+            self.run_leases.append(r.lease_s if r.owner is not None else None)
             self.runs.append(
                 {
                     "run_id": r.run_id,
@@ -275,7 +276,7 @@ class WriteBatch:
                     "created_at": r.created_at,
                     "updated_at": r.created_at,
                     "owner": r.owner,
-                    "lease_until": now + r.lease_s if r.owner is not None else None,
+                    "lease_until": None,  # counted from the write (flush)
                     "epoch": 1 if r.owner is not None else 0,
                 }
             )
@@ -288,6 +289,10 @@ class WriteBatch:
         """Write everything collected. Returns, per touched run, the status of runs that are
         now inactive, or the :class:`LeaseLost` refusing its commit (that commit wrote nothing)."""
         if self.runs:
+            now = lease_now(conn)
+            for row, lease_s in zip(self.runs, self.run_leases, strict=True):
+                if lease_s is not None:
+                    row["lease_until"] = now + lease_s
             bulk(conn, "runs.insert", t.runs.insert(), self.runs, "runs")
         refused = check_leases(conn, self.commits)
         commits = [c for c in self.commits if c.step.run_id not in refused]
@@ -320,7 +325,7 @@ class WriteBatch:
     def _write_commits(self, conn: Connection, commits: Sequence[StepCommit]) -> None:
         if not commits:
             return
-        now = time.time()  # leases count from the write, taken under the writer's lock
+        now = lease_now(conn)  # leases count from the write, taken under the writer's lock
         steps: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         audit: list[AuditDraft] = []
@@ -375,7 +380,7 @@ def acquire_run(
     that waits on the work queue). Raises the fencing token. Returns the run and whether its
     workflow is paused, or None when another live process holds it (or it is not unfinished)."""
     r = t.runs.c
-    now = time.time()
+    now = lease_now(conn)
     until = now + ttl_s
     moved = conn.execute(
         update(t.runs)
@@ -402,7 +407,7 @@ def acquire_run(
 
 def renew_leases(conn: Connection, owner: str, ttl_s: float) -> int:
     """Extend every lease and action claim ``owner`` holds; returns the runs renewed."""
-    until = time.time() + ttl_s
+    until = lease_now(conn) + ttl_s
     n = conn.execute(
         update(t.runs)
         .where(t.runs.c.owner == owner, t.runs.c.status.in_(_ACTIVE))
@@ -428,7 +433,7 @@ def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None =
 def runs_to_resume(conn: Connection, owner: str) -> list[str]:
     """Unfinished runs no live process holds (free, ours, or with an expired lease)."""
     r = t.runs.c
-    now = time.time()
+    now = lease_now(conn)
     rows = conn.execute(
         select(r.run_id)
         .where(
@@ -438,6 +443,16 @@ def runs_to_resume(conn: Connection, owner: str) -> list[str]:
         .order_by(r.created_at, r.run_id)
     )
     return [row.run_id for row in rows]
+
+
+def lease_now(conn: Connection) -> float:
+    """Now, for lease and claim times (seconds since the epoch): the database server's clock
+    on PostgreSQL, so processes on many machines agree whatever their own clocks say; this
+    machine's on SQLite, where every process sharing the file is on this machine."""
+    if conn.dialect.name == "postgresql":
+        now = conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())").scalar_one()
+        return float(now)
+    return time.time()
 
 
 _READ_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash)

@@ -152,7 +152,7 @@ class ThreadedStore(Store):
             return
         ready.set_result(None)
         try:
-            self._serve(conn)
+            conn = self._serve(conn)  # the connection in use at the end (after reconnects too)
         finally:
             conn.close()
             self._engine.dispose()
@@ -205,11 +205,11 @@ class ThreadedStore(Store):
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    def _serve(self, conn: Connection) -> None:
+    def _serve(self, conn: Connection) -> Connection:
         while True:
             first = self._queue.get()
             if first is _STOP:
-                return
+                return conn
             ops: list[_Op] = [first]
             stop = False
             while len(ops) < self.max_batch:
@@ -223,7 +223,7 @@ class ThreadedStore(Store):
                 ops.append(nxt)
             conn = self._run_lost_safe(conn, ops)
             if stop:
-                return
+                return conn
 
     def _run_lost_safe(self, conn: Connection, ops: list[_Op]) -> Connection:
         """Run a batch; if the connection dies under it, reconnect and run it again."""

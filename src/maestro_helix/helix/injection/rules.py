@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from maestro_helix.helix.injection.shapes import SHAPES
+
 __all__ = ["RULES", "rule_hits"]
 
 _F = r"(?:[^\w\n]+[\w'’]+){0,5}?[^\w\n]+"  # up to five filler words
@@ -191,7 +193,8 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
             r"(?:limits|restrictions|rules|filters|guidelines|boundaries|limitations|censorship)\b"
             r"|\byou(?:'re| are) no longer \w+[;,.] (?:you(?:'re| are)|now you are) \w+"
             r"|\byou have been (?:upgraded|converted|transformed|switched|unlocked|freed|liberated)\b"
-            r"|\b(?:an? )?(?:unfiltered|amoral|unrestricted|uncensored|unethical|unbound|rogue)"
+            # not "rogue": "a rogue AI" is a stock character of fiction and news
+            r"|\b(?:an? )?(?:unfiltered|amoral|unrestricted|uncensored|unethical|unbound)"
             r"(?: and \w+)? (?:chatbot|ai|assistant|model|bot|language model)\b"
             r"|\b(?:doesn't|does not|don't|do not|won't|will not|never) (?:have|has|follow|obey|care"
             r" about|adhere to) any (?:[\w-]+ ){0,3}?(?:guidelines|rules|restrictions"
@@ -220,9 +223,12 @@ RULES: Final[tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]] = (
         "role_tag",
         ("<", "[inst", "[/inst", "##", "[system", "{system", "system]"),
         re.compile(
-            r"</?\s*(?:system|assistant|developer|user|instructions?|im_start|im_end|sys)\s*>"
+            # a bare <user> element is ordinary XML; a user tag next to another role tag is not
+            r"</?\s*(?:system|assistant|developer|instructions?|im_start|im_end|sys)\s*>"
+            r"|</?\s*user\s*>\s*</?\s*(?:system|assistant|developer)\s*>"
             r"|<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
-            r"|\[/?inst\]|<</?sys>>|\[/?system\]|\{\{?system\}?\}"
+            # [system] heading an INI section ("[system]\nlog_level = info") is configuration
+            r"|\[/?inst\]|<</?sys>>|\[/?system\](?![ \t]*\n[ \t]*[\w.-]+[ \t]*=)|\{\{?system\}?\}"
             r"|(?:^|[:.] )[ \t]*#{2,6}[ \t]*(?:system|instructions?|system prompt|new instructions?"
             r"|assistant|admin)[ \t]*:?",
             re.MULTILINE,
@@ -322,7 +328,9 @@ def _minimal(hints: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(h for h in hints if not any(o != h and o in h for o in hints))
 
 
-_GATES: Final = tuple((category, _minimal(hints), pattern) for category, hints, pattern in RULES)
+_GATES: Final = tuple(
+    (category, _minimal(hints), pattern) for category, hints, pattern in (*RULES, *SHAPES)
+)
 _ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in _GATES for h in hints))
 
 

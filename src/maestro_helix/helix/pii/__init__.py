@@ -15,7 +15,8 @@ Kinds reported (:attr:`Finding.kind`):
   :attr:`Finding.scheme` saying which one: ``us_ssn``, ``uk_nino``, ``es_dni``, ``es_nie``,
   ``fr_nir``, ``it_cf``, ``nl_bsn``, ``br_cpf``, ``in_aadhaar``, ``de_steuer_id``, and from
   :mod:`.national` ``pl_pesel``, ``se_personnummer``, ``dk_cpr``, ``be_nrn``, ``ro_cnp``,
-  ``cz_rodne_cislo``, ``pt_nif``, ``at_svnr``, ``fi_hetu``);
+  ``cz_rodne_cislo``, ``pt_nif``, ``at_svnr``, ``gr_amka``, ``hu_taj``, ``bg_egn``, ``hr_oib``,
+  ``ee_isikukood``, ``lt_asmens_kodas``, ``fi_hetu``);
 * secrets: ``secret.aws_access_key``, ``secret.github_token``, ``secret.openai_key``,
   ``secret.anthropic_key``, ``secret.slack_token``, ``secret.slack_webhook``,
   ``secret.stripe_key``, ``secret.google_api_key``, ``secret.gitlab_token``, ``secret.npm_token``,

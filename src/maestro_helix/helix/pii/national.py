@@ -119,6 +119,56 @@ def _at_svnr(d: str) -> bool:
     return _date_ok(int(d[8:10]), int(d[6:8]), int(d[4:6]), 1900)
 
 
+def _gr_amka(d: str) -> bool:
+    """AMKA (Greece): DDMMYY + four digits, Luhn over all eleven."""
+    if not _luhn(d):
+        return False
+    dd, mm, yy = int(d[:2]), int(d[2:4]), int(d[4:6])
+    return 1 <= mm <= 12 and 1 <= dd <= calendar.monthrange(2000 + yy, mm)[1]
+
+
+def _hu_taj(d: str) -> bool:
+    """TAJ szám (Hungary): weights 3 and 7 alternating over eight digits, sum mod 10."""
+    return _weighted(d[:8], "37373737") % 10 == ord(d[8]) - 48
+
+
+def _bg_egn(d: str) -> bool:
+    """ЕГН (Bulgaria): YYMMDD (month +20 for the 1800s, +40 from 2000), serial, check digit
+    with weights 2 4 8 5 10 9 7 3 6 mod 11 (10 becomes 0)."""
+    weights = (2, 4, 8, 5, 10, 9, 7, 3, 6)
+    check = sum((ord(c) - 48) * w for c, w in zip(d[:9], weights, strict=True)) % 11
+    if (0 if check == 10 else check) != ord(d[9]) - 48:
+        return False
+    mm = int(d[2:4])
+    century = 1800 if 21 <= mm <= 32 else 2000 if 41 <= mm <= 52 else 1900
+    return _date_ok(int(d[:2]), mm % 20, int(d[4:6]), century)
+
+
+def _hr_oib(d: str) -> bool:
+    """OIB (Croatia): ISO 7064 MOD 11,10 over the first ten digits."""
+    a = 10
+    for c in d[:10]:
+        a = (a + ord(c) - 48) % 10 or 10
+        a = a * 2 % 11
+    check = 11 - a
+    return (0 if check == 10 else check) == ord(d[10]) - 48
+
+
+def _ee_lt_personal_code(d: str) -> bool:
+    """Isikukood (Estonia) and asmens kodas (Lithuania): G YYMMDD SSS C, G 1-6 the century
+    and sex; C by weights 1234567891 mod 11, or 3456789123 when that gives 10 (then 0)."""
+    if d[0] not in "123456":
+        return False
+    check = _weighted(d[:10], "1234567891") % 11
+    if check == 10:
+        check = _weighted(d[:10], "3456789123") % 11
+        check = 0 if check == 10 else check
+    if check != ord(d[10]) - 48:
+        return False
+    century = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}[d[0]]
+    return _date_ok(int(d[1:3]), int(d[3:5]), int(d[5:7]), century)
+
+
 Shape = tuple[tuple[int, ...], tuple[str, ...]]
 """(digit group sizes, separator kinds) of a written form."""
 
@@ -226,6 +276,49 @@ NATIONAL_IDS: Final[tuple[NationalId, ...]] = (
         _at_svnr,
         frozenset({"svnr", "sozialversicherungsnummer", "versicherungsnummer", "svn"}),
         ("sozialversicherungs", "social security number", "e-card", "sv-nummer", "sv nummer"),
+    ),
+    NationalId(
+        "gr_amka",
+        (11,),
+        _gr_amka,
+        frozenset({"amka", "αμκα"}),
+        ("αριθμός μητρώου κοινωνικής ασφάλισης", "social security registration number"),
+    ),
+    NationalId(
+        "hu_taj",
+        (9,),
+        _hu_taj,
+        frozenset({"taj", "tajszám", "tajszáma", "tajszámom"}),
+        ("taj szám", "taj-szám", "társadalombiztosítási azonosító", "social insurance number"),
+        context_sizes=((3, 3, 3),),
+    ),
+    NationalId(
+        "bg_egn",
+        (10,),
+        _bg_egn,
+        frozenset({"егн", "egn"}),
+        ("единен граждански номер", "unified civil number"),
+    ),
+    NationalId(
+        "hr_oib",
+        (11,),
+        _hr_oib,
+        frozenset({"oib"}),
+        ("osobni identifikacijski broj", "personal identification number"),
+    ),
+    NationalId(
+        "ee_isikukood",
+        (11,),
+        _ee_lt_personal_code,
+        frozenset({"isikukood", "isikukoodiga", "isikukoodi"}),
+        ("personal identification code", "personal code"),
+    ),
+    NationalId(
+        "lt_asmens_kodas",
+        (11,),
+        _ee_lt_personal_code,
+        frozenset({"ak"}),
+        ("asmens kodas", "asmens kodą", "asmens kodo"),
     ),
 )
 """The digit-only schemes, tried in this order after the older ones in ``digits``."""
