@@ -2,8 +2,9 @@
 
 (a) throughput of the gated, audited, durable three-step workflow (demo agents, SQLite, fsync);
 (b) QSR + MRI latency per step, p50 and p99, on the outputs that run produced;
-(c) the same three-step workflow with trivial agents in LangGraph, with its in-memory saver and
-    with its SQLite saver, as the peer.
+(c) the peers, each in a process of its own (bench/peers.py): the same three steps with trivial
+    work in LangGraph (in-memory and SQLite saver) and DBOS Transact (SQLite in WAL mode and
+    PostgreSQL), as many runs in flight as ours; then the ratios.
 
 Run:  pip install -e ".[bench]" && python bench/bench_engine.py --tasks 10000
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from maestro_helix.agents.demo import demo_actions, demo_agents, demo_tasks, demo_workflow
 from maestro_helix.app import Maestro
@@ -33,6 +35,7 @@ from maestro_helix.helix.risk import RiskAssessor
 from maestro_helix.store.base import RunStatus
 
 HERE = Path(__file__).parent
+PG_DEFAULT = os.environ.get("MAESTRO_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,10 +55,10 @@ async def run_ours(n: int, db: Path, concurrency: int, durability: str) -> dict[
     ) as m:
         defn = await m.engine.register(demo_workflow())
         tasks = demo_tasks(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ids = await m.engine.submit_many(defn, tasks)
         results = [await m.engine.wait(i) for i in ids]
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         report = await m.verify_audit()
         steps = await m.store.count("steps")
     done = sum(r.status in (RunStatus.COMPLETED, RunStatus.ESCALATED) for r in results)
@@ -64,6 +67,7 @@ async def run_ours(n: int, db: Path, concurrency: int, durability: str) -> dict[
         "tasks": n,
         "elapsed_s": elapsed,
         "tasks_per_min": n / elapsed * 60,
+        "cpu_s": cpu,
         "step_attempts": steps,
         "escalated": sum(r.status is RunStatus.ESCALATED for r in results),
         "retries": sum(r.retries for r in results),
@@ -87,6 +91,11 @@ async def evaluator_latency(db: Path, limit: int = 6000) -> dict[str, float]:
                 if s.output is not None:
                     records.append((r.input, s))
     qsr, risk = QSREvaluator(), RiskAssessor()
+    # the injection scan remembers texts it saw; start (b) with none of (a)'s remembered, so
+    # only the repeats within these samples (a run's input at each of its steps) are reused
+    from maestro_helix.helix import injection
+
+    injection._remembered.cache_clear()
     from maestro_helix.core.workflow import render
 
     samples: list[float] = []
@@ -110,61 +119,22 @@ async def evaluator_latency(db: Path, limit: int = 6000) -> dict[str, float]:
     }
 
 
-# -- (c) LangGraph ------------------------------------------------------------------------------
+# -- (c) peers ----------------------------------------------------------------------------------
+
+PEERS = ("langgraph-memory", "langgraph-sqlite", "dbos-sqlite", "dbos-postgres")
 
 
-class _State(TypedDict, total=False):
-    topic: str
-    findings: str
-    analysis: str
-    summary: str
-
-
-def _graph(checkpointer: Any) -> Any:
-    from langgraph.graph import END, START, StateGraph
-
-    def research(s: _State) -> _State:
-        return {"findings": f"findings on {s['topic']}"}
-
-    def analysis(s: _State) -> _State:
-        return {"analysis": f"analysis of {s['findings']}"}
-
-    def synthesis(s: _State) -> _State:
-        return {"summary": f"summary: {s['analysis']}"}
-
-    g = StateGraph(_State)
-    g.add_node("research", research)
-    g.add_node("analysis", analysis)
-    g.add_node("synthesis", synthesis)
-    g.add_edge(START, "research")
-    g.add_edge("research", "analysis")
-    g.add_edge("analysis", "synthesis")
-    g.add_edge("synthesis", END)
-    return g.compile(checkpointer=checkpointer)
-
-
-def run_langgraph(n: int, saver: str, tmp: Path) -> dict[str, Any]:
-    tasks = demo_tasks(n)
-    if saver == "memory":
-        from langgraph.checkpoint.memory import InMemorySaver
-
-        graph = _graph(InMemorySaver())
-        conn = None
-    else:
-        import sqlite3
-
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        conn = sqlite3.connect(tmp / "langgraph.db", check_same_thread=False)
-        graph = _graph(SqliteSaver(conn))
-    t0 = time.perf_counter()
-    for i, t in enumerate(tasks):
-        out = graph.invoke({"topic": t["topic"]}, {"configurable": {"thread_id": f"t{i}"}})
-        assert out["summary"]
-    elapsed = time.perf_counter() - t0
-    if conn is not None:
-        conn.close()
-    return {"tasks": n, "elapsed_s": elapsed, "tasks_per_min": n / elapsed * 60}
+def run_peer(peer: str, n: int, concurrency: int, tmp: Path, pg: str) -> dict[str, Any]:
+    """One peer in a process of its own (bench/peers.py); its JSON line."""
+    d = tmp / peer
+    d.mkdir()
+    argv = [sys.executable, str(HERE / "peers.py"), peer, "--tasks", str(n)]
+    argv += ["--concurrency", str(concurrency), "--dir", str(d), "--pg", pg]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"bench/peers.py {peer} failed ({done.returncode}):\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -204,6 +174,20 @@ def git_rev() -> str:
         return "unknown"
 
 
+TARGETS = {  # ours / peer, issue 15
+    "langgraph-memory": 2.0,
+    "langgraph-sqlite": 8.0,
+    "dbos-sqlite": 10.0,
+    "dbos-postgres": 5.0,  # the production path's target; the embedded one is only compared
+}
+LABELS = {
+    "langgraph-memory": "LangGraph, InMemorySaver (nothing durable)",
+    "langgraph-sqlite": "LangGraph, AsyncSqliteSaver",
+    "dbos-sqlite": "DBOS Transact, SQLite system database (WAL, synchronous=FULL)",
+    "dbos-postgres": "DBOS Transact, PostgreSQL system database (same machine)",
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tasks", type=int, default=10_000)
@@ -211,14 +195,21 @@ def main() -> None:
         "--peer-tasks",
         type=int,
         default=None,
-        help="tasks for each LangGraph run (default: same as --tasks)",
+        help="tasks for each peer run (default: same as --tasks)",
     )
-    ap.add_argument("--concurrency", type=int, default=256)
+    ap.add_argument("--concurrency", type=int, default=256, help="runs in flight, ours and peers'")
+    ap.add_argument("--peers", default=",".join(PEERS), help="comma-separated; '' for none")
+    ap.add_argument("--pg", default=PG_DEFAULT, help="PostgreSQL for dbos-postgres's database")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--section", default="engine")
     args = ap.parse_args()
     peer_n = args.peer_tasks or args.tasks
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = sorted(set(peers) - set(PEERS))
+    if unknown:
+        ap.error(f"--peers: unknown {unknown}; choose from {', '.join(PEERS)}")
 
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         print(f"(a) maestro: {args.tasks} tasks, SQLite synchronous=FULL ...", flush=True)
@@ -227,26 +218,24 @@ def main() -> None:
         print("(b) QSR + MRI latency ...", flush=True)
         lat = asyncio.run(evaluator_latency(tmp / "bench.db"))
         print(f"    p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms", flush=True)
-        print(f"(c) LangGraph in-memory saver: {peer_n} tasks ...", flush=True)
-        lg_mem = run_langgraph(peer_n, "memory", tmp)
-        print(f"    {lg_mem['tasks_per_min']:,.0f} tasks/min", flush=True)
-        print(f"(c) LangGraph SQLite saver: {peer_n} tasks ...", flush=True)
-        lg_sql = run_langgraph(peer_n, "sqlite", tmp)
-        print(f"    {lg_sql['tasks_per_min']:,.0f} tasks/min", flush=True)
+        results = {}
+        for peer in peers:
+            print(f"(c) {peer}: {peer_n} tasks, {args.concurrency} in flight ...", flush=True)
+            results[peer] = run_peer(peer, peer_n, args.concurrency, tmp, args.pg)
+            print(f"    {results[peer]['tasks_per_min']:,.0f} tasks/min", flush=True)
+    load1 = os.getloadavg()[0]
 
-    import importlib.metadata as md
-
-    r_sql = ours["tasks_per_min"] / lg_sql["tasks_per_min"]
-    r_mem = ours["tasks_per_min"] / lg_mem["tasks_per_min"]
+    versions = "; ".join(dict.fromkeys(r["version"] for r in results.values())) or "none"
+    cpu_ms = ours["cpu_s"] / ours["tasks"] * 1000
     lines = [
         f"## {args.section}: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC (commit {git_rev()})",
         "",
-        f"- machine: {machine()}",
+        f"- machine: {machine()}; load average (1 min) at start / end: {load0:.1f} / {load1:.1f}",
         f"- command: `python bench/bench_engine.py --tasks {args.tasks}"
         + (f" --peer-tasks {peer_n}" if peer_n != args.tasks else "")
         + f" --concurrency {args.concurrency}`",
-        f"- peer: langgraph {md.version('langgraph')}, "
-        f"langgraph-checkpoint-sqlite {md.version('langgraph-checkpoint-sqlite')}",
+        f"- peers ({args.concurrency} in flight each, one process each, trivial 3-step work, "
+        f"no scoring, gating or audit): {versions}",
         "",
         "| measurement | figure | target |",
         "|---|---|---|",
@@ -254,17 +243,20 @@ def main() -> None:
         f"({ours['step_attempts']} step attempts, {ours['retries']} retries, "
         f"{ours['escalated']} escalations, {ours['audit_entries']} audit entries; SQLite WAL, "
         f"synchronous=FULL) | **{ours['tasks_per_min']:,.0f} tasks/min** "
-        f"({ours['elapsed_s']:.2f} s) | ≥ 60,000 |",
+        f"({ours['elapsed_s']:.2f} s; {cpu_ms:.2f} ms CPU per task) | ≥ 60,000 |",
         f"| (b) QSR + MRI per step, {lat['n']} real step outputs | p50 {lat['p50_ms']:.3f} ms, "
         f"**p99 {lat['p99_ms']:.3f} ms** (max {lat['max_ms']:.2f}) | p99 ≤ 2 ms |",
-        f"| (c) LangGraph, trivial agents, InMemorySaver, {lg_mem['tasks']} tasks | "
-        f"{lg_mem['tasks_per_min']:,.0f} tasks/min | — |",
-        f"| (c) LangGraph, trivial agents, SqliteSaver, {lg_sql['tasks']} tasks | "
-        f"{lg_sql['tasks_per_min']:,.0f} tasks/min | — |",
-        f"| ratio ours / LangGraph SqliteSaver | **{r_sql:.1f}×** | ≥ 10× |",
-        f"| ratio ours / LangGraph InMemorySaver | **{r_mem:.1f}×** | ≥ 2.5× |",
-        "",
     ]
+    for peer, r in results.items():
+        peer_cpu = r["cpu_s"] / r["tasks"] * 1000
+        lines.append(
+            f"| (c) {LABELS[peer]}, {r['tasks']} tasks | {r['tasks_per_min']:,.0f} tasks/min "
+            f"({peer_cpu:.2f} ms CPU per task) | — |"
+        )
+    for peer, r in results.items():
+        ratio = ours["tasks_per_min"] / r["tasks_per_min"]
+        lines.append(f"| ratio ours / {LABELS[peer]} | **{ratio:.2f}×** | ≥ {TARGETS[peer]:g}× |")
+    lines.append("")
     text = "\n".join(lines)
     print(text)
     existing = args.out.read_text() if args.out.exists() else "# Benchmark results\n\n"

@@ -209,3 +209,34 @@ def test_clean_step_has_no_injection_factor() -> None:
         documents=("Returns are accepted within 30 days with a receipt.",),
     )
     assert not [f for f in RiskAssessor().assess(req).factors if f.name.startswith("injection")]
+
+
+# ---------------------------------------------------------------------------- remembered scans
+
+
+def test_a_text_seen_again_gets_the_same_detection_without_a_second_scan() -> None:
+    from maestro_helix.helix import injection
+
+    texts = [*KNOWN_ATTACKS, "A plain summary of the quarterly sales figures.", "confidence: 0.8"]
+    fresh = [injection._detect(t, True) for t in texts]
+    injection._remembered.cache_clear()
+    first = [detect(t) for t in texts]
+    misses = injection._remembered.cache_info().misses
+    again = [detect(t) for t in texts]
+    info = injection._remembered.cache_info()
+    assert first == fresh and again == fresh
+    assert info.misses == misses == len(texts) and info.hits == len(texts)
+    # the model switch is part of what is remembered
+    assert detect(KNOWN_ATTACKS[0], use_model=False) == injection._detect(KNOWN_ATTACKS[0], False)
+    assert injection._remembered.cache_info().misses == len(texts) + 1
+
+
+def test_long_texts_are_scanned_each_time_not_remembered() -> None:
+    from maestro_helix.helix import injection
+
+    long_text = "Quarterly figures, region by region. " * 200 + KNOWN_ATTACKS[0]
+    assert len(long_text) > injection._MEMO_CHARS
+    injection._remembered.cache_clear()
+    assert detect(long_text) == injection._detect(long_text, True)
+    assert "override" in detect(long_text).markers
+    assert injection._remembered.cache_info().currsize == 0

@@ -4,6 +4,8 @@ and good answers of the same shape are not."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maestro_helix.core.outputs import AgentOutput
 from maestro_helix.core.scores import CriterionScore, QualityScore
@@ -251,3 +253,17 @@ def test_a_closing_bracket_after_a_plain_word_is_still_mid_sentence() -> None:
         cr.check_truncation("The full list is in the docs (https://docs.example.com/x)").score
         == 1.0
     )
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("abXy .!?\n\t_19²½ÉéßΩ-,")) | st.characters(),
+        max_size=80,
+    )
+)
+def test_sentence_boundaries_are_what_the_pattern_finds(text: str) -> None:
+    from maestro_helix.helix.criteria import _BOUNDARY, _boundaries
+
+    expected = [(m.group(1), m.group(2)) for m in _BOUNDARY.finditer(text)]
+    assert list(_boundaries(text)) == expected

@@ -374,6 +374,8 @@ class RolloutPort(ABC):  # noqa: B024 (defaults, no abstract method: backends wi
 
     async def running_canaries(self) -> list[str]:
         raise NotImplementedError
+
+
 class RoutingPort(Protocol):
     """The router's shared track record: one row per agent × capability, folded by the store in
     each step commit (``store/router_sql.py``), read at every routing decision."""

@@ -33,7 +33,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -337,7 +337,8 @@ _NOT_AFTER_DET: Final = frozenset(
     ]
 )
 _ABBREV: Final = frozenset(("e.g", "i.e", "etc", "vs", "cf", "al", "no", "approx", "fig"))
-_BOUNDARY: Final = re.compile(r"([^\W\d_]+)[.!?]\s+([^\W\d_])")
+_BOUNDARY: Final = re.compile(r"([^\W\d_]+)[.!?]\s+([^\W\d_])")  # what _boundaries finds
+_SENTENCE_END: Final = re.compile(r"[.!?]\s+([^\W\d_])")
 _LATIN_WORD: Final = re.compile(r"[a-z]+")
 _IMPLAUSIBLE_BELOW: Final = -3.7  # mean log-probability of a word's letter pairs
 
@@ -395,24 +396,44 @@ def _repetition(words: Sequence[str], text: str) -> float:
     return max(gram_rep, comp_rep)
 
 
+def _boundaries(text: str) -> Iterator[tuple[str, str]]:
+    """``(group 1, group 2)`` of every ``_BOUNDARY.finditer(text)`` match, in linear time.
+
+    The pattern, tried at every position, rescans each word letter by letter (quadratic in the
+    word's length); here the sentence ends are found first and the word before each is walked
+    back to, no further than the end of the previous match, as ``finditer`` would have it.
+    A letter of the pattern (``[^\\W\\d_]``) is a character that is alphanumeric and not a
+    decimal digit.
+    """
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        p = start = m.start()
+        while start > pos and text[start - 1].isalnum() and not text[start - 1].isdecimal():
+            start -= 1
+        if start == p:
+            continue
+        pos = m.end()
+        yield text[start:p], m.group(1)
+
+
 def _salad(words: Sequence[str], text: str) -> float:
     """0..1: signs of shuffled words: determiners before function words *and* sentences that
     end on one word and start lower-case on the next (either alone occurs in real text)."""
-    det = bad_det = 0
-    for a, b in itertools.pairwise(words):
-        if a in _DETERMINERS:
-            det += 1
-            if b in _NOT_AFTER_DET:
-                bad_det += 1
+    # the determiners' positions (each followed by a word), found in C: most words are not one
+    at = list(itertools.compress(range(len(words) - 1), map(_DETERMINERS.__contains__, words)))
+    det = len(at)
+    if det < 2:
+        return 0.0
     ends = lower_starts = 0
-    for m in _BOUNDARY.finditer(text):
-        if m.group(1).lower() in _ABBREV:
+    for word, first in _boundaries(text):
+        if word.lower() in _ABBREV:
             continue
         ends += 1
-        if m.group(2).islower():
+        if first.islower():
             lower_starts += 1
-    if det < 2 or ends < 2:
+    if ends < 2:
         return 0.0
+    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
     det_s = _clamp((bad_det / det - 0.08) / 0.2)
     bound_s = _clamp((lower_starts / ends - 0.3) / 0.4)
     return math.sqrt(det_s * bound_s)

@@ -29,9 +29,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from maestro_helix.core.scores import (
     CriterionScore,
     EvaluationFailure,
@@ -330,6 +327,8 @@ class QSREvaluator(CustomRunner):
         key = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
         validator = self._validators_by_json.get(key)
         if validator is None:
+            from jsonschema import Draft202012Validator  # only steps with a schema need it
+
             validator = Draft202012Validator(schema)
             self._validators_by_json[key] = validator
             if len(self._validators_by_json) > _SCHEMA_CACHE_SIZE:
@@ -490,6 +489,8 @@ class QSREvaluator(CustomRunner):
             details.append("missing or empty: " + ", ".join(missing))
             fixes.append("Add the missing field(s): " + ", ".join(missing))
         if schema is not None:
+            from jsonschema.exceptions import best_match
+
             instance = data if isinstance(data, dict) else dict(data)
             error = best_match(self.validator_for(schema).iter_errors(instance))
             if error is None:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
@@ -487,6 +487,37 @@ def claim_intents(
     return claimed, refused
 
 
+# built once: finish_intent runs once per action, on the writer thread's hot path
+_ATTEMPT_FINISH = (
+    update(t.action_attempts)
+    .where(
+        t.action_attempts.c.idempotency_key == bindparam("k_key"),
+        t.action_attempts.c.attempt == bindparam("k_attempt"),
+    )
+    .values(
+        finished_at=bindparam("v_ts"), outcome=bindparam("v_outcome"), error=bindparam("v_error")
+    )
+)
+_EXECUTION_FINISH = (
+    update(t.action_executions)
+    .where(
+        t.action_executions.c.idempotency_key == bindparam("k_key"),
+        t.action_executions.c.owner == bindparam("k_owner"),
+        t.action_executions.c.attempts == bindparam("k_attempt"),
+        t.action_executions.c.status == "started",
+    )
+    .values(
+        status=bindparam("v_outcome"),
+        result=bindparam("v_result", type_=t.action_executions.c.result.type),
+        error=bindparam("v_error"),
+        updated_at=bindparam("v_ts"),
+        owner=None,
+        claim_until=None,
+    )
+)
+_EVENT_INSERT = t.reflexive_events.insert()
+
+
 def finish_intent(
     conn: Connection,
     intent: ActionIntent,
@@ -501,30 +532,18 @@ def finish_intent(
     """Record the end of one handler call. Returns False when the claim was no longer ours
     (it expired and another process took the action over): the call is recorded, the action's
     status is left to its current claimer."""
-    outcome = "succeeded" if ok else "failed"
-    conn.execute(
-        update(t.action_attempts)
-        .where(
-            t.action_attempts.c.idempotency_key == intent.idempotency_key,
-            t.action_attempts.c.attempt == intent.attempts,
-        )
-        .values(finished_at=ts, outcome=outcome, error=error)
-    )
-    ae = t.action_executions.c
-    mine = conn.execute(
-        update(t.action_executions)
-        .where(
-            ae.idempotency_key == intent.idempotency_key,
-            ae.owner == intent.owner,
-            ae.attempts == intent.attempts,
-            ae.status == "started",
-        )
-        .values(
-            status=outcome, result=result, error=error, updated_at=ts, owner=None, claim_until=None
-        )
-    ).rowcount
+    params = {
+        "k_key": intent.idempotency_key,
+        "k_attempt": intent.attempts,
+        "k_owner": intent.owner,
+        "v_ts": ts,
+        "v_outcome": "succeeded" if ok else "failed",
+        "v_error": error,
+    }
+    conn.execute(_ATTEMPT_FINISH, params)
+    mine = conn.execute(_EXECUTION_FINISH, {**params, "v_result": result}).rowcount
     append_audit(conn, [audit])
-    conn.execute(t.reflexive_events.insert(), event_row(event))
+    conn.execute(_EVENT_INSERT, event_row(event))
     return bool(mine)
 
 

@@ -460,8 +460,13 @@ def lease_now(conn: Connection) -> float:
     return time.time()
 
 
+_READ_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash)
+_HEAD_DELETE = t.audit_head.delete()
+_HEAD_INSERT = t.audit_head.insert()
+
+
 def read_head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.hash)).first()
+    row = conn.execute(_READ_HEAD).first()
     return (int(row.seq), str(row.hash)) if row else (0, GENESIS_HASH)
 
 
@@ -529,8 +534,8 @@ def chain_append(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
         rows.append(row)
     bulk(conn, "audit.insert", t.audit_log.insert(), rows, "audit_log")
     # one row holds the head; upsert it portably (delete + insert in the same transaction)
-    conn.execute(t.audit_head.delete())
-    conn.execute(t.audit_head.insert(), {"id": 1, "seq": seq, "hash": prev})
+    conn.execute(_HEAD_DELETE)
+    conn.execute(_HEAD_INSERT, {"id": 1, "seq": seq, "hash": prev})
 
 
 def audit_entries(conn: Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:

@@ -15,8 +15,10 @@ is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` u
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from maestro_helix.helix.criteria import implausible_word
 from maestro_helix.helix.injection.model import load_model
@@ -66,8 +68,16 @@ def _maybe_rot13(low: str) -> bool:
     return False
 
 
+_MEMO_CHARS: Final = 4_096  # texts up to this long are remembered ...
+_MEMO_SIZE: Final = 8_192  # ... this many of them (at most ~32 MiB of keys), least recent out
+
+
 def detect(text: str, *, use_model: bool = True) -> Detection:
     """Scan one text with all three layers.
+
+    A pure function of its arguments, so the result for a text seen recently is reused: a run's
+    input is scanned at every step and retry, and data values ("confidence: 0.8") recur from
+    step to step. Texts longer than :data:`_MEMO_CHARS` are scanned every time.
 
     Args:
         text: any text (an input, an output, a tool-call argument, a retrieved document).
@@ -75,6 +85,17 @@ def detect(text: str, *, use_model: bool = True) -> Detection:
     """
     if not text or not text.strip():
         return Detection((), 0.0)
+    if len(text) <= _MEMO_CHARS:
+        return _remembered(text, use_model)
+    return _detect(text, use_model)
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _remembered(text: str, use_model: bool) -> Detection:
+    return _detect(text, use_model)
+
+
+def _detect(text: str, use_model: bool) -> Detection:
     low = normalise(text)
     markers = list(rule_hits(low))
     for encoding, payload in decoded_views(text):
