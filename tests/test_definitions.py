@@ -202,3 +202,18 @@ def test_digest_ignores_nothing_but_changes_with_content() -> None:
     b = parse_definition({"name": "f", "steps": [{"id": "a", "capability": "analysis"}]})
     assert a.digest() != b.digest()
     assert a.digest() == parse_definition(a.canonical()).digest()
+
+
+@pytest.mark.parametrize("value", [True, 2.5, "2"])
+def test_a_gates_attempts_must_be_a_whole_number(value: object) -> None:
+    from maestro_helix.core.workflow import GateOverride
+
+    with pytest.raises(ValueError):
+        GateOverride.model_validate({"max_attempts": value})
+
+
+def test_a_gates_attempts_may_be_written_as_a_whole_float() -> None:
+    """JSON Schema counts 1.0 as an integer; the API's clients (and YAML) may send it so."""
+    from maestro_helix.core.workflow import GateOverride
+
+    assert GateOverride.model_validate({"max_attempts": 2.0}).max_attempts == 2

@@ -14,9 +14,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from maestro_helix.core.configfile import MAX_FILE_BYTES, load_yaml, validation_errors
 from maestro_helix.core.errors import ConfigError, WorkflowDefinitionError
@@ -31,6 +39,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _integral(value: object) -> object:
+    """JSON's integers include 1.0 (JSON Schema says so): a float with no fraction is that
+    integer; anything else is left for the strict check to refuse (a bool stays a bool)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class GateOverride(_Frozen):
     """Per-workflow or per-step gate settings; unset fields inherit. Strict: a boolean is
     not a number, a string is not a boolean."""
@@ -39,7 +55,9 @@ class GateOverride(_Frozen):
 
     min_qsr: float | None = Field(default=None, ge=0.0, le=1.0)
     max_mri: float | None = Field(default=None, ge=0.0, le=1.0)
-    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    max_attempts: Annotated[int | None, BeforeValidator(_integral)] = Field(
+        default=None, ge=1, le=20
+    )
     on_exhausted: Literal["escalate", "fail"] | None = None
     retry_on_risk: bool | None = None
 
