@@ -72,8 +72,10 @@ def _env(effects: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     env["MP_EFFECTS"] = str(effects)
-    # longer than any write waits for the lock here, so a live holder always renews in time
-    env["MAESTRO_LEASE_S"] = "6"
+    # the product's default lease: a live holder renews every ttl/3 through its writer's queue;
+    # with five processes on two cores beside the rest of the suite, 6 s left too little slack
+    # (a renewal queued behind a busy writer arrived after the lease had passed to another)
+    env["MAESTRO_LEASE_S"] = "10"
     env["MAESTRO_LOG_LEVEL"] = "INFO"
     return env
 

@@ -46,8 +46,9 @@ class ActionIn(_In):
 
     type: str = Field(min_length=1, max_length=200)
     payload: dict[str, Any] = Field(default_factory=dict)
-    amount: float | None = Field(default=None, allow_inf_nan=False)
-    reversible: bool | None = None
+    amount: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    """A number (an integer is one too); never a boolean or a numeric string."""
+    reversible: bool | None = Field(default=None, strict=True)
 
 
 class OutputIn(_In):
