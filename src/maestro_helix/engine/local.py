@@ -33,10 +33,6 @@ class LocalDispatcher:
         for item in items:
             self._queue.put_nowait(item)
 
-    def dispatch_nowait(self, items: Sequence[WorkItem]) -> None:
-        for item in items:
-            self._queue.put_nowait(item)
-
     async def take(self) -> WorkItem | None:
         """The next item; None when the queue was closed."""
         return await self._queue.get()

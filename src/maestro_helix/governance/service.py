@@ -209,11 +209,6 @@ class Governance:
         """Run intents this process stored as claimed (cleared with their step)."""
         return [await self._run_tracked(intent) for intent in intents]
 
-    @property
-    def in_flight(self) -> int:
-        """Handler calls running in this process now."""
-        return len(self._in_flight)
-
     async def drain(self, timeout_s: float = 60.0) -> int:
         """Wait for the handler calls in flight here (a process that is closing never walks
         away from an effect half made: its claims stay renewed meanwhile). Returns how many were

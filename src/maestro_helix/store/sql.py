@@ -292,8 +292,8 @@ class WriteBatch:
     def flush(self, conn: Connection) -> dict[str, str | LeaseLost]:
         """Write everything collected. Returns, per touched run, the status of runs that are
         now inactive, or the :class:`LeaseLost` refusing its commit (that commit wrote nothing)."""
+        now = lease_now(conn) if self.runs or self.commits else 0.0  # one clock read a batch
         if self.runs:
-            now = lease_now(conn)
             for row, lease_s in zip(self.runs, self.run_leases, strict=True):
                 if lease_s is not None:
                     row["lease_until"] = now + lease_s
@@ -309,7 +309,7 @@ class WriteBatch:
                     else c
                     for c in commits
                 ]
-        self._write_commits(conn, commits)
+        self._write_commits(conn, commits, now)
         if self.audit:
             append_audit(conn, self.audit)
         if self.events:
@@ -326,10 +326,11 @@ class WriteBatch:
         self.runs, self.commits, self.events, self.audit = [], [], [], []
         return results
 
-    def _write_commits(self, conn: Connection, commits: Sequence[StepCommit]) -> None:
+    def _write_commits(self, conn: Connection, commits: Sequence[StepCommit], now: float) -> None:
+        """``now``: read inside this transaction, under the writer's lock (leases count from the
+        write)."""
         if not commits:
             return
-        now = lease_now(conn)  # leases count from the write, taken under the writer's lock
         steps: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         audit: list[AuditDraft] = []
