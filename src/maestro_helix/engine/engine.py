@@ -193,9 +193,16 @@ class Engine:
             self._renewer = None
 
     async def _renew(self) -> None:
-        """Keep this process's leases and action claims alive while it works."""
+        """Keep this process alive in the store (its heartbeat, on a connection of its own) and
+        its leases and action claims renewed while it works. Another process takes over what
+        this one holds only when both have lapsed: late renewals alone never hand over a run,
+        or an action whose handler is being called here."""
         period = self.ownership.ttl_s / 3
         while True:
+            try:
+                await self.store.keep_alive(self.owner, self.ownership.ttl_s)
+            except MaestroError as e:
+                log.warning("heartbeat failed; will retry", extra={"error": str(e)})
             await asyncio.sleep(period)
             try:
                 await self.store.renew_leases(self.owner, self.ownership.ttl_s)
