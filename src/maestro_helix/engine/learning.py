@@ -157,7 +157,8 @@ class KnowledgeLink:
         version = await self.store.knowledge_version()
         if self._index is None or self._index[0] != version:
             _, items = await self.store.knowledge_items(version or None)
-            self._index = (version, BM25Index(items))
+            previous = self._index[1] if self._index is not None else None
+            self._index = (version, BM25Index(items, previous=previous))
         return self._index[1]
 
     async def retrieve(self, inp: StepInput) -> tuple[Insight, ...]:
