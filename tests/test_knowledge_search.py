@@ -74,3 +74,16 @@ def test_an_index_built_from_the_last_version_scores_as_a_fresh_one() -> None:
     for _ in range(30):
         query = " ".join(rng.choices(VOCAB, k=6))
         assert grown.search(query, 3) == fresh.search(query, 3)
+
+
+def test_an_index_of_a_rolled_back_version_scores_as_a_fresh_one() -> None:
+    """A version that is not the last one plus more (a rollback, a prune) is indexed anew,
+    reusing only the word counts."""
+    rng = random.Random(4)
+    items = _corpus(rng, 120)
+    kept = items[10:60] + items[80:]
+    again = BM25Index(kept, previous=BM25Index(items))
+    fresh = BM25Index(kept)
+    for _ in range(30):
+        query = " ".join(rng.choices(VOCAB, k=5))
+        assert again.search(query, 4, "research") == fresh.search(query, 4, "research")

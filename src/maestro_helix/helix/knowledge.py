@@ -168,19 +168,21 @@ def tokens(text: str) -> list[str]:
 
 
 class BM25Index:
-    """Okapi BM25 over a fixed set of insights (built once per knowledge version).
+    """Okapi BM25 over the insights of one knowledge version.
 
     Searching is exact and touches little: an inverted index gives each query word's
-    insights, words are taken by their largest possible contribution, and once no insight
-    unseen so far could still reach the ``k``-th best score, the remaining words only complete
-    the scores of those already found (a query about one topic reads that topic's insights,
-    not the whole base).
+    insights, words are taken by the most they can add, and once no insight unseen so far
+    could still reach the ``k``-th best score, the remaining words only complete the scores of
+    those already found (a query about one topic reads that topic's insights, not the whole
+    base). Weights are computed at query time from the counts, so a new version that only adds
+    insights extends the last version's index instead of building it again.
 
     Args:
         items: the version's insights.
         k1, b: the usual BM25 parameters.
-        previous: the index of an earlier version: the word counts of insights it holds are
-            reused (a new version mostly adds a few insights to the last one).
+        previous: the index of an earlier version, given up to this one: when ``items`` begin
+            with its insights (a push adds at the end), it is extended in place; otherwise
+            the word counts of the insights it holds are reused.
     """
 
     def __init__(
@@ -190,70 +192,101 @@ class BM25Index:
         b: float = 0.75,
         previous: BM25Index | None = None,
     ) -> None:
-        self.items = tuple(items)
         self.k1, self.b = k1, b
+        if (
+            previous is not None
+            and (previous.k1, previous.b) == (k1, b)
+            and previous._prefix_of(items)
+        ):
+            self.__dict__.update(previous.__dict__)  # take its counts over, then add the rest
+            previous.__dict__.clear()
+            self._add(items[len(self._ids) :], {})
+            return
         known = previous._counts if previous is not None else {}
+        self.items: list[Insight] = []
+        self._ids: list[str] = []
         self._counts: dict[str, Counter[str]] = {}
-        for item in self.items:
-            tf = known.get(item.item_id)
-            self._counts[item.item_id] = tf if tf is not None else Counter(tokens(item.text))
-        self._tf = [self._counts[i.item_id] for i in self.items]
-        self._len = [sum(tf.values()) for tf in self._tf]
-        self._avg = (sum(self._len) / len(self._len)) if self._len else 0.0
-        df: Counter[str] = Counter()
-        for tf in self._tf:
-            df.update(tf.keys())
-        n = len(self.items)
-        self._idf = {w: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
-        avg = self._avg or 1.0
-        self._norm = [k1 * (1.0 - b + b * ln / avg) for ln in self._len]
-        self._postings: dict[str, list[tuple[int, float]]] = {}
-        self._max: dict[str, float] = {}
-        for i, tf in enumerate(self._tf):
-            for w, f in tf.items():
-                weight = self._weight(w, f, i)
-                self._postings.setdefault(w, []).append((i, weight))
-                if weight > self._max.get(w, 0.0):
-                    self._max[w] = weight
+        self._tf: list[Counter[str]] = []
+        self._len: list[int] = []
+        self._total = 0
+        self._df: Counter[str] = Counter()
+        self._postings: dict[str, list[int]] = {}
+        self._maxf: dict[str, int] = {}
+        self._minlen: dict[str, int] = {}
+        self._add(items, known)
 
-    def _weight(self, w: str, f: int, i: int) -> float:
-        return self._idf[w] * f * (self.k1 + 1.0) / (f + self._norm[i])
+    def _prefix_of(self, items: Sequence[Insight]) -> bool:
+        ids = getattr(self, "_ids", None)
+        if ids is None or len(items) < len(ids):
+            return False
+        return all(a == b.item_id for a, b in zip(ids, items, strict=False))
+
+    def _add(self, items: Sequence[Insight], known: dict[str, Counter[str]]) -> None:
+        for item in items:
+            tf = known.get(item.item_id)
+            if tf is None:
+                tf = Counter(tokens(item.text))
+            i = len(self.items)
+            n = sum(tf.values())
+            self.items.append(item)
+            self._ids.append(item.item_id)
+            self._counts[item.item_id] = tf
+            self._tf.append(tf)
+            self._len.append(n)
+            self._total += n
+            self._df.update(tf.keys())
+            for w, f in tf.items():
+                self._postings.setdefault(w, []).append(i)
+                if f > self._maxf.get(w, 0):
+                    self._maxf[w] = f
+                if n < self._minlen.get(w, n + 1):
+                    self._minlen[w] = n
 
     def search(
         self, query: str, k: int, capability: str | None = None
     ) -> list[tuple[Insight, float]]:
         """The ``k`` best-scoring insights (score > 0), for ``capability`` when given."""
-        terms = sorted((w for w in set(tokens(query)) if w in self._postings), key=self._order)
-        if not terms or k <= 0:
+        n = len(self.items)
+        words = [w for w in set(tokens(query)) if w in self._postings]
+        if not words or k <= 0 or n == 0:
             return []
+        k1 = self.k1
+        c1 = k1 * (1.0 - self.b)  # a document's length norm: c1 + c2 * its length
+        c2 = k1 * self.b / ((self._total / n) or 1.0)
+        gain = {}  # idf * (k1 + 1): a word's weight is gain * f / (f + norm)
+        most = {}  # the most a word can add (its largest count, in its shortest insight)
+        for w in words:
+            d = self._df[w]
+            gain[w] = math.log(1.0 + (n - d + 0.5) / (d + 0.5)) * (k1 + 1.0)
+            f = self._maxf[w]
+            most[w] = gain[w] * f / (f + c1 + c2 * self._minlen[w])
+        terms = sorted(words, key=lambda w: (-most[w], w))
         left = [0.0] * (len(terms) + 1)  # left[j]: the most the words from j on can add
         for j in range(len(terms) - 1, -1, -1):
-            left[j] = left[j + 1] + self._max[terms[j]]
-        items = self.items
+            left[j] = left[j + 1] + most[terms[j]]
+        items, tfs, lens = self.items, self._tf, self._len
         wanted: dict[int, bool] = {}
-
-        def fits(i: int) -> bool:
-            ok = wanted.get(i)
-            if ok is None:
-                ok = wanted[i] = capability is None or items[i].capability in (capability, None)
-            return ok
-
         totals: dict[int, float] = {}
         j = 0
         while j < len(terms):
             if len(totals) >= k and heapq.nlargest(k, totals.values())[-1] > left[j]:
                 break  # no insight unseen so far can reach the k best
-            for i, weight in self._postings[terms[j]]:
-                if fits(i):
-                    totals[i] = totals.get(i, 0.0) + weight
+            w = terms[j]
+            g = gain[w]
+            for i in self._postings[w]:
+                ok = wanted.get(i)
+                if ok is None:
+                    cap = items[i].capability
+                    ok = wanted[i] = capability is None or cap is None or cap == capability
+                if ok:
+                    f = tfs[i][w]
+                    totals[i] = totals.get(i, 0.0) + g * f / (f + c1 + c2 * lens[i])
             j += 1
         for w in terms[j:]:  # complete the scores of those found
+            g = gain[w]
             for i in totals:
-                f = self._tf[i].get(w)
+                f = tfs[i].get(w)
                 if f:
-                    totals[i] += self._weight(w, f, i)
+                    totals[i] += g * f / (f + c1 + c2 * lens[i])
         best = heapq.nsmallest(k, ((-s, i) for i, s in totals.items() if s > 0))
         return [(items[i], -neg) for neg, i in best]
-
-    def _order(self, w: str) -> tuple[float, str]:
-        return (-self._max[w], w)
