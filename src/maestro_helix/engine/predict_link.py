@@ -32,7 +32,7 @@ from maestro_helix.core.records import AuditFilter, EventRecord
 from maestro_helix.core.scores import GateDecision, GateVerdict
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.engine.bridge import default_payload, input_text
+from maestro_helix.engine.bridge import assessed_input, default_payload, input_text
 from maestro_helix.governance.predict_policy import MitigationPlan, PredictionRule, plan_mitigation
 from maestro_helix.helix.predict import (
     PREDICTION_KIND,
@@ -180,9 +180,11 @@ class PredictLink:
             payload = (
                 render(step.input, inp.scope) if step.input is not None else default_payload(inp)
             )
+            task = str(render(step.task, inp.scope)) if step.task else ""
         except Unresolved:
             return {}
-        signals = input_signals(payload, input_text(payload))
+        # the same string the risk assessor scans after the agent: its scan is then remembered
+        signals = input_signals(payload, assessed_input(task, input_text(payload)))
         now, cap = self.clock.now(), step.capability or ""
         return {
             a: StepFeatures.at(
