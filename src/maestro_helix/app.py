@@ -223,7 +223,7 @@ class Maestro:
             provider = tracer_provider or tracer_provider_from_env()
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
-            predictor = RiskPredictor(store, the_metrics.prediction)
+            predictor = RiskPredictor(store, the_metrics.prediction, clock=clock)
             await predictor.refresh()
             predict = PredictLink(
                 predictor, agents, lambda: governance.policy.prediction, predictor.metrics, clock

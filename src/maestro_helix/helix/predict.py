@@ -28,9 +28,11 @@ import orjson
 
 from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.route import TrackRecord
 
 __all__ = [
     "CATEGORICAL",
+    "HELD_BY_PREDICTION",
     "MODEL_FORMAT",
     "NUMERIC",
     "PREDICTION_KIND",
@@ -51,6 +53,10 @@ MODEL_FORMAT = "maestro-risk-gbt/1"
 
 PREDICTION_KIND = AuditKind.STEP_PREDICTION
 """The audit entry kind of a recorded attempt (features, prediction, mitigation, outcome)."""
+
+HELD_BY_PREDICTION = "held for approval by the risk predictor"
+"""How the reason of a result the gate passed but the predictor held for people begins: the
+router's track record counts such an attempt as the agent's success (it did nothing wrong)."""
 
 NUMERIC: tuple[str, ...] = (
     "attempt",
@@ -167,12 +173,27 @@ def input_signals(payload: Mapping[str, Any], text: str) -> InputSignals:
 
 @dataclass(frozen=True, slots=True)
 class AgentHistory:
-    """An agent's recent record on one capability (from the store's step history)."""
+    """An agent's recent record on one capability (from the shared track record)."""
 
     pass_rate: float = -1.0  # -1: no history yet
     qsr: float = -1.0
     mri: float = -1.0
     n: int = 0
+
+    @classmethod
+    def of(cls, rec: TrackRecord, now: float, last: int = 50) -> AgentHistory:
+        """From the router's stored record (``agent_track``, folded in every step commit):
+        decayed pass rate and mean QSR and MRI, decayed to ``now``; ``n`` the attempts counted,
+        capped at ``last`` (the feature's range when it was read from the last attempts)."""
+        r = rec.at(now)
+        if r.n <= 0 or rec.total <= 0:
+            return cls()
+        return cls(
+            pass_rate=round(r.passed / r.n, 4),
+            qsr=round(r.qsr_sum / r.n, 4),
+            mri=round(r.mri_sum / r.n, 4),
+            n=min(int(rec.total), last),
+        )
 
 
 @dataclass(frozen=True, slots=True)
