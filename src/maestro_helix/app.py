@@ -255,6 +255,7 @@ class Maestro:
             learning = None
             if gate_config.knowledge.enabled:  # learn from the verdict, read before the agent
                 learning = LearningService(store, gate_config.knowledge, clock)
+                stack.push_async_callback(learning.aclose)  # after the engine: its last insights
                 bridge = bridge.with_links(add=[LearningLink(learning)])
                 bridge = bridge.with_inputs([KnowledgeLink(store, gate_config.knowledge, clock)])
             catalog = Catalog(
