@@ -507,3 +507,63 @@ async def test_a_closing_process_finishes_the_handler_call_it_started(
         assert len(attempts) == 1 and attempts[0].outcome == "succeeded"
     with contextlib.suppress(Exception):
         await deciding
+
+
+async def test_late_lease_renewals_never_hand_an_action_in_flight_to_another_caller(
+    stores: StoreFactory, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live process whose renewals are stuck (its writer queued behind a slow transaction, a
+    starved CPU) keeps the action it is calling: neither its own housekeeping nor another
+    process calls the handler again while its heartbeat goes on. (CI found this: a driver's
+    housekeeping re-claimed five of its own transfers mid-call, 11 s into a stalled writer.)"""
+    import asyncio
+    import dataclasses
+    import threading
+    import time
+
+    from maestro_helix.core.lease import Ownership
+
+    started = threading.Event()
+
+    def slow_transfer(payload: Any, key: str) -> Any:
+        started.set()
+        time.sleep(2.0)
+        return ledger.transfer(payload, key)
+
+    specs = [
+        dataclasses.replace(a, handler=slow_transfer) if a.name == "payments.transfer" else a
+        for a in actions(ledger)
+    ]
+    store = stores()
+    async with Maestro.open(
+        store, agents=agents(), action_types=specs, ownership=Ownership(ttl_s=0.6)
+    ) as m:
+        _, req = await _payout(m)
+
+        async def stuck(owner: str, ttl_s: float) -> int:
+            return 0  # the renewal never reaches the database
+
+        monkeypatch.setattr(store, "renew_leases", stuck)
+        decisions = [
+            m.governance.decide(
+                req.request_id,
+                operator_id=who,
+                role=Role.APPROVER,
+                decision=Decision.APPROVE,
+                payload_hash_seen=req.payload_hash,
+            )
+            for who in ("ann", "bob")
+        ]
+        await decisions[0]
+        deciding = asyncio.ensure_future(decisions[1])
+        assert await asyncio.to_thread(started.wait, 10)
+        await asyncio.sleep(1.0)  # the claim's own time (0.6 s) is over; renewals never came
+        assert await m.governance.execute() == [], "its own housekeeping called it again"
+        async with Maestro.open(stores(), agents=agents(), action_types=specs) as other:
+            assert await other.governance.execute() == [], "another process called it again"
+        await deciding
+        intents = await m.store.intents_of(req.run_id)
+        (intent,) = [i for i in intents if i.action_type == "payments.transfer"]
+        attempts = await m.store.action_attempts(intent.idempotency_key)
+    assert [a.outcome for a in attempts] == ["succeeded"]
+    assert len([e for e in ledger.entries() if " transfer " in e]) == 1

@@ -267,3 +267,32 @@ def test_sentence_boundaries_are_what_the_pattern_finds(text: str) -> None:
 
     expected = [(m.group(1), m.group(2)) for m in _BOUNDARY.finditer(text)]
     assert list(_boundaries(text)) == expected
+
+
+def test_compressibility_is_measured_as_zlib_measures_it() -> None:
+    """The repetition criterion's compressed size (a window sized to the text) stays within a
+    few per cent of ``zlib.compress(text, 6)`` for prose, loops and long texts."""
+    import random
+    import zlib
+
+    from maestro_helix.helix.criteria import _compressed_size
+
+    rng = random.Random(5)
+    vocab = [
+        "supply",
+        "chain",
+        "growth",
+        "market",
+        "storage",
+        "cost",
+        "region",
+        "analysts",
+        "expect",
+        "trend",
+        "grid",
+    ]
+    texts = [" ".join(rng.choice(vocab) for _ in range(n)).encode() for n in (40, 200, 900, 7000)]
+    texts += [b"the same sentence again and again. " * k for k in (8, 60, 1200)]
+    for raw in texts:
+        want = len(zlib.compress(raw, 6))
+        assert abs(_compressed_size(raw) - want) <= max(3, 0.05 * want), len(raw)

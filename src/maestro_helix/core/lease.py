@@ -2,7 +2,10 @@
 
 A run being executed belongs to one process (its lease: owner, expiry, fencing epoch); an action
 about to run is claimed the same way. A live process renews what it holds every ``ttl_s / 3``
-seconds; after a crash its leases expire and live processes take the work over. Lease times are
+seconds, and beats (its row in ``owners``, written on a connection of its own, never queued
+behind its writer). Work passes to another process only when both have lapsed: after a crash
+its leases expire, its heartbeat stops, and live processes take the work over; a live process
+whose renewals are merely late (a stalled writer, a starved CPU) keeps it. Lease times are
 wall-clock Unix seconds, so processes on several machines need clocks within a fraction of
 ``ttl_s`` of each other (NTP gives milliseconds).
 """

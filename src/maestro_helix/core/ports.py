@@ -115,6 +115,15 @@ class RunPort(Protocol):
         """Extend every run lease and action claim of ``owner`` by ``ttl_s`` from now."""
 
     @abstractmethod
+    async def keep_alive(self, owner: str, ttl_s: float) -> None:
+        """Record that ``owner`` lives for ``ttl_s`` more seconds, never queued behind other
+        writes: what a beating process holds never passes to another process."""
+
+    @abstractmethod
+    async def live_owners(self) -> list[tuple[str, float, str]]:
+        """Processes beating now: (owner, alive until, started at)."""
+
+    @abstractmethod
     async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
         """Give up ``owner``'s run leases (all of them, or those of ``run_ids``)."""
 

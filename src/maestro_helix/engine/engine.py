@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,9 @@ from maestro_helix.helix.gate import HelixQualityGate
 log = logging.getLogger(__name__)
 
 _WORKFLOW_PAUSED = "workflow paused"
+_FINISHED_KEPT = 10_000
+"""Finished runs whose result :meth:`Engine.wait` answers from memory (older ones: the store)."""
+
 _CLOSED = (
     "this process stopped before the run finished; another process (or a restart) continues it"
 )
@@ -135,6 +139,9 @@ class Engine:
         self._workers: list[asyncio.Task[None]] = []
         self._renewer: asyncio.Task[None] | None = None
         self._waiters: dict[str, asyncio.Future[RunResult | None]] = {}
+        # finished runs this process stopped itself, newest last: wait() after the fact answers
+        # from them (a finished run never changes again); bounded, the store has the rest
+        self._finished: OrderedDict[str, RunResult] = OrderedDict()
         self._active: set[str] = set()
         self._stop_requested: dict[str, RunStatus] = {}
         self._events = EventPublisher(bus)
@@ -193,9 +200,16 @@ class Engine:
             self._renewer = None
 
     async def _renew(self) -> None:
-        """Keep this process's leases and action claims alive while it works."""
+        """Keep this process alive in the store (its heartbeat, on a connection of its own) and
+        its leases and action claims renewed while it works. Another process takes over what
+        this one holds only when both have lapsed: late renewals alone never hand over a run,
+        or an action whose handler is being called here."""
         period = self.ownership.ttl_s / 3
         while True:
+            try:
+                await self.store.keep_alive(self.owner, self.ownership.ttl_s)
+            except MaestroError as e:
+                log.warning("heartbeat failed; will retry", extra={"error": str(e)})
             await asyncio.sleep(period)
             try:
                 await self.store.renew_leases(self.owner, self.ownership.ttl_s)
@@ -396,6 +410,9 @@ class Engine:
             done = await asyncio.shield(fut)
             if done is not None:
                 return done
+        finished = self._finished.get(run_id)
+        if finished is not None:  # it finished here before anyone asked
+            return finished
         delay = poll_s
         while (await self.store.get_run(run_id)).status in UNFINISHED:
             fut = self._waiters.get(run_id)
@@ -592,6 +609,10 @@ class Engine:
     def _settle(self, run_id: str, result: RunResult | None) -> None:
         """Wake whoever waits here, with the result when this process stopped the run itself
         (None: :meth:`wait` reads the store)."""
+        if result is not None and result.status.finished:
+            self._finished[run_id] = result
+            if len(self._finished) > _FINISHED_KEPT:
+                self._finished.popitem(last=False)
         fut = self._waiters.pop(run_id, None)
         if fut is not None and not fut.done():
             fut.set_result(result)
@@ -768,6 +789,8 @@ class Engine:
                 claim_s=self.ownership.ttl_s,
             )
         )
+        if stopped is status:  # the store reports the run's stop: this commit's own
+            stopped = None
         st.lease = hand_to
         for observe in out.observers:  # only now: the attempt is stored
             try:

@@ -215,19 +215,29 @@ class KnowledgeLink:
         self.clock = clock or SystemClock()
         self._index: tuple[int, BM25Index] | None = None
         self._checked = float("-inf")
+        self._refreshing = asyncio.Lock()
 
     async def index(self) -> BM25Index:
         """The current version's index; the version is looked up at most every
-        ``refresh_s`` (the index is rebuilt only when it changed)."""
+        ``refresh_s`` (the index is rebuilt only when it changed), by one caller at a time:
+        the others use the index they have meanwhile (the first ones wait for it)."""
         t = self.clock.monotonic()
-        if self._index is not None and t - self._checked < self.config.refresh_s:
+        if self._index is not None and (
+            t - self._checked < self.config.refresh_s or self._refreshing.locked()
+        ):
             return self._index[1]
-        self._checked = t
-        version = await self.store.knowledge_version()
-        if self._index is None or self._index[0] != version:
-            _, items = await self.store.knowledge_items(version or None)
-            self._index = (version, BM25Index(items))
-        return self._index[1]
+        async with self._refreshing:
+            if self._index is not None and self.clock.monotonic() - self._checked < (
+                self.config.refresh_s
+            ):
+                return self._index[1]  # refreshed while this caller waited
+            self._checked = self.clock.monotonic()
+            version = await self.store.knowledge_version()
+            if self._index is None or self._index[0] != version:
+                _, items = await self.store.knowledge_items(version or None)
+                previous = self._index[1] if self._index is not None else None
+                self._index = (version, BM25Index(items, previous=previous))
+            return self._index[1]
 
     async def retrieve(self, inp: StepInput) -> tuple[Insight, ...]:
         if self.config.retrieve <= 0:

@@ -10,6 +10,7 @@ values in their context; only the learning service pushes.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -173,15 +174,34 @@ def tokens(text: str) -> list[str]:
 class BM25Index:
     """Okapi BM25 over a fixed set of insights (built once per knowledge version).
 
+    Searching is exact and touches little: an inverted index gives each query word's
+    insights, words are taken by their largest possible contribution, and once no insight
+    unseen so far could still reach the ``k``-th best score, the remaining words only complete
+    the scores of those already found (a query about one topic reads that topic's insights,
+    not the whole base).
+
     Args:
         items: the version's insights.
         k1, b: the usual BM25 parameters.
+        previous: the index of an earlier version: the word counts of insights it holds are
+            reused (a new version mostly adds a few insights to the last one).
     """
 
-    def __init__(self, items: Sequence[Insight], k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        items: Sequence[Insight],
+        k1: float = 1.5,
+        b: float = 0.75,
+        previous: BM25Index | None = None,
+    ) -> None:
         self.items = tuple(items)
         self.k1, self.b = k1, b
-        self._tf = [Counter(tokens(i.text)) for i in self.items]
+        known = previous._counts if previous is not None else {}
+        self._counts: dict[str, Counter[str]] = {}
+        for item in self.items:
+            tf = known.get(item.item_id)
+            self._counts[item.item_id] = tf if tf is not None else Counter(tokens(item.text))
+        self._tf = [self._counts[i.item_id] for i in self.items]
         self._len = [sum(tf.values()) for tf in self._tf]
         self._avg = (sum(self._len) / len(self._len)) if self._len else 0.0
         df: Counter[str] = Counter()
@@ -189,24 +209,55 @@ class BM25Index:
             df.update(tf.keys())
         n = len(self.items)
         self._idf = {w: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
+        avg = self._avg or 1.0
+        self._norm = [k1 * (1.0 - b + b * ln / avg) for ln in self._len]
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._max: dict[str, float] = {}
+        for i, tf in enumerate(self._tf):
+            for w, f in tf.items():
+                weight = self._weight(w, f, i)
+                self._postings.setdefault(w, []).append((i, weight))
+                if weight > self._max.get(w, 0.0):
+                    self._max[w] = weight
+
+    def _weight(self, w: str, f: int, i: int) -> float:
+        return self._idf[w] * f * (self.k1 + 1.0) / (f + self._norm[i])
 
     def search(
         self, query: str, k: int, capability: str | None = None
     ) -> list[tuple[Insight, float]]:
         """The ``k`` best-scoring insights (score > 0), for ``capability`` when given."""
-        q = set(tokens(query))
-        if not q or k <= 0:
+        terms = sorted((w for w in set(tokens(query)) if w in self._postings), key=self._order)
+        if not terms or k <= 0:
             return []
-        scored: list[tuple[float, int]] = []
-        for i, (item, tf) in enumerate(zip(self.items, self._tf, strict=True)):
-            if capability is not None and item.capability not in (capability, None):
-                continue
-            s = 0.0
-            norm = self.k1 * (1.0 - self.b + self.b * self._len[i] / (self._avg or 1.0))
-            for w in q & tf.keys():
-                f = tf[w]
-                s += self._idf[w] * f * (self.k1 + 1.0) / (f + norm)
-            if s > 0:
-                scored.append((s, i))
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        return [(self.items[i], s) for s, i in scored[:k]]
+        left = [0.0] * (len(terms) + 1)  # left[j]: the most the words from j on can add
+        for j in range(len(terms) - 1, -1, -1):
+            left[j] = left[j + 1] + self._max[terms[j]]
+        items = self.items
+        wanted: dict[int, bool] = {}
+
+        def fits(i: int) -> bool:
+            ok = wanted.get(i)
+            if ok is None:
+                ok = wanted[i] = capability is None or items[i].capability in (capability, None)
+            return ok
+
+        totals: dict[int, float] = {}
+        j = 0
+        while j < len(terms):
+            if len(totals) >= k and heapq.nlargest(k, totals.values())[-1] > left[j]:
+                break  # no insight unseen so far can reach the k best
+            for i, weight in self._postings[terms[j]]:
+                if fits(i):
+                    totals[i] = totals.get(i, 0.0) + weight
+            j += 1
+        for w in terms[j:]:  # complete the scores of those found
+            for i in totals:
+                f = self._tf[i].get(w)
+                if f:
+                    totals[i] += self._weight(w, f, i)
+        best = heapq.nsmallest(k, ((-s, i) for i, s in totals.items() if s > 0))
+        return [(items[i], -neg) for neg, i in best]
+
+    def _order(self, w: str) -> tuple[float, str]:
+        return (-self._max[w], w)

@@ -115,12 +115,19 @@ def update_track(conn: Connection, commits: Sequence[StepCommit], half_life_s: f
     )
 
 
+# built once: read before every routed attempt
+_TRACK_OF_CAP = select(t.agent_track).where(t.agent_track.c.capability == bindparam("cap"))
+_TRACK_OF_AGENTS = _TRACK_OF_CAP.where(
+    t.agent_track.c.agent_id.in_(bindparam("agents", expanding=True))
+)
+
+
 def track_records(conn: Connection, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
-    a = t.agent_track.c
-    q = select(t.agent_track).where(a.capability == capability)
     if agent_ids:
-        q = q.where(a.agent_id.in_(list(agent_ids)))
-    return [_record(r) for r in conn.execute(q)]
+        rows = conn.execute(_TRACK_OF_AGENTS, {"cap": capability, "agents": list(agent_ids)})
+    else:
+        rows = conn.execute(_TRACK_OF_CAP, {"cap": capability})
+    return [_record(r) for r in rows]
 
 
 def all_track_records(conn: Connection) -> list[TrackRecord]:

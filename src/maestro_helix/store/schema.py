@@ -299,6 +299,18 @@ audit_sequencer = Table(
 """The sequencer's lease (one row): only its holder assigns seqs, until it expires."""
 
 
+owners = Table(
+    "owners",
+    metadata,
+    Column("owner", String(96), primary_key=True),
+    Column("alive_until", Float, nullable=False),
+    Column("started_at", String(32), nullable=False),
+)
+"""Each process's heartbeat (``host:pid:nonce``), written on a connection of its own: a lease or
+claim passes to another process only once its holder's lease time is over *and* its holder has
+stopped beating (a live process whose writer is merely slow keeps what it holds)."""
+
+
 # -- routing and the knowledge base (see store/router_sql.py, store/knowledge_sql.py) -----------
 
 agent_track = Table(

@@ -11,10 +11,26 @@ import hashlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Float, String, bindparam, case, cast, func, or_, select, text, update
+from sqlalchemy import (
+    JSON,
+    Float,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
@@ -397,7 +413,7 @@ def acquire_run(
                 r.owner.is_(None),
                 r.owner == QUEUE_OWNER,
                 r.owner == owner,
-                r.lease_until < now,
+                lapsed(r.owner, r.lease_until, now),
             ),
         )
         .values(owner=owner, lease_until=until, epoch=r.epoch + 1)
@@ -409,6 +425,54 @@ def acquire_run(
         select(t.workflow_state.c.paused).where(t.workflow_state.c.name == rec.workflow)
     ).scalar()
     return rec, bool(paused)
+
+
+def owner_alive(owner: Any, now: float) -> Any:
+    """Whether ``owner`` (a column) has beaten within its lease time (:func:`keep_alive`)."""
+    o = t.owners.c
+    return exists().where(o.owner == owner, o.alive_until >= now)
+
+
+def lapsed(owner: Any, until: Any, now: float) -> Any:
+    """A lease or claim another process may take over: its time is over and its holder has
+    stopped beating. A holder whose renewals are late (a writer queue stalled behind a slow
+    transaction, a starved CPU) but whose heartbeat goes on keeps what it holds: handing an
+    action it is calling to another process would call the handler twice."""
+    return and_(until < now, ~owner_alive(owner, now))
+
+
+_DAY_S = 86_400.0
+
+
+def keep_alive(conn: Connection, owner: str, ttl_s: float) -> None:
+    """Record that ``owner`` is alive for ``ttl_s`` more seconds (the database's clock on
+    PostgreSQL). A process's first beat also drops rows of processes silent for a day."""
+    now = lease_now(conn)
+    o = t.owners.c
+    n = conn.execute(
+        update(t.owners).where(o.owner == owner).values(alive_until=now + ttl_s)
+    ).rowcount
+    if n:
+        return
+    conn.execute(delete(t.owners).where(o.alive_until < now - _DAY_S))
+    conn.execute(
+        t.owners.insert().values(
+            owner=owner,
+            alive_until=now + ttl_s,
+            started_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="microseconds"),
+        )
+    )
+
+
+def live_owners(conn: Connection) -> list[tuple[str, float, str]]:
+    """Processes beating now: (owner, alive until, started at)."""
+    o = t.owners.c
+    rows = conn.execute(
+        select(o.owner, o.alive_until, o.started_at)
+        .where(o.alive_until >= lease_now(conn))
+        .order_by(o.started_at)
+    )
+    return [(r.owner, r.alive_until, r.started_at) for r in rows]
 
 
 def renew_leases(conn: Connection, owner: str, ttl_s: float) -> int:
@@ -444,7 +508,7 @@ def runs_to_resume(conn: Connection, owner: str) -> list[str]:
         select(r.run_id)
         .where(
             r.status.in_(_ACTIVE),
-            or_(r.owner.is_(None), r.owner == owner, r.lease_until < now),
+            or_(r.owner.is_(None), r.owner == owner, lapsed(r.owner, r.lease_until, now)),
         )
         .order_by(r.created_at, r.run_id)
     )

@@ -54,6 +54,9 @@ class SQLiteStore(ThreadedStore):
     def describe(self) -> str:
         return self.path
 
+    def _own_connections(self) -> bool:
+        return self.path != ":memory:"
+
     def _reader_target(self) -> ReaderTarget | None:
         return None if self.path == ":memory:" else ReaderTarget(self.url, {})
 

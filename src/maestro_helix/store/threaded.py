@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,6 +113,8 @@ class ThreadedStore(Store):
         self._closed = False
         self.audit_batched = False
         self.track_half_life_s = sql.DEFAULT_HALF_LIFE_S  # a new track record's decay
+        self._beats: ThreadPoolExecutor | None = None  # the heartbeat's own thread ...
+        self._beat_conn: Connection | None = None  # ... and connection (see keep_alive)
 
     def use_batched_audit(self) -> None:
         """Write audit entries as pending; an :class:`~maestro_helix.store.sequencer.
@@ -131,6 +133,10 @@ class ThreadedStore(Store):
 
     def describe(self) -> str:
         return self.url
+
+    def _own_connections(self) -> bool:
+        """Whether a second connection sees this database (not so for SQLite ``:memory:``)."""
+        return True
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -153,8 +159,47 @@ class ThreadedStore(Store):
         if self._thread is None or self._closed:
             return
         self._closed = True
+        if self._beats is not None:  # its last beat ends first; then its connection closes
+            beats, self._beats = self._beats, None
+            await asyncio.wrap_future(beats.submit(self._close_beat_conn))
+            beats.shutdown(wait=False)
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
+
+    # -- heartbeat ----------------------------------------------------------------------------
+
+    async def keep_alive(self, owner: str, ttl_s: float) -> None:
+        """Say ``owner`` is alive for ``ttl_s`` more seconds, on a thread and connection of its
+        own: never queued behind the writer, so a busy writer does not make a live process look
+        dead (its runs and in-flight action calls would pass to another process)."""
+        if self._closed or self._thread is None:
+            raise StoreClosed("the store is closed" if self._closed else "the store is not open")
+        if not self._own_connections():
+            await self._call(lambda c: sql.keep_alive(c, owner, ttl_s))
+            return
+        if self._beats is None:
+            self._beats = ThreadPoolExecutor(1, thread_name_prefix=f"maestro-{self.name}-beat")
+        await asyncio.wrap_future(self._beats.submit(self._beat, owner, ttl_s))
+
+    def _beat(self, owner: str, ttl_s: float) -> None:
+        assert self._engine is not None
+        try:
+            if self._beat_conn is None:
+                self._beat_conn = self._engine.connect()
+            with self._beat_conn.begin():
+                sql.keep_alive(self._beat_conn, owner, ttl_s)
+        except Exception as e:  # a fresh connection next time
+            self._close_beat_conn()
+            raise StoreError(f"heartbeat failed: {_reason(e)}") from e
+
+    def _close_beat_conn(self) -> None:
+        conn, self._beat_conn = self._beat_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    async def live_owners(self) -> list[tuple[str, float, str]]:
+        return await self._call(sql.live_owners)
 
     def _writer(self, ready: Future[None]) -> None:
         try:
