@@ -223,7 +223,7 @@ class Maestro:
             provider = tracer_provider or tracer_provider_from_env()
             if provider is not None and tracer_provider is None:
                 stack.callback(provider.shutdown)  # we made it: we flush and close it
-            predictor = RiskPredictor(store, the_metrics.prediction)
+            predictor = RiskPredictor(store, the_metrics.prediction, clock=clock)
             await predictor.refresh()
             predict = PredictLink(
                 predictor, agents, lambda: governance.policy.prediction, predictor.metrics, clock
@@ -255,6 +255,7 @@ class Maestro:
             learning = None
             if gate_config.knowledge.enabled:  # learn from the verdict, read before the agent
                 learning = LearningService(store, gate_config.knowledge, clock)
+                stack.push_async_callback(learning.aclose)  # after the engine: its last insights
                 bridge = bridge.with_links(add=[LearningLink(learning)])
                 bridge = bridge.with_inputs([KnowledgeLink(store, gate_config.knowledge, clock)])
             catalog = Catalog(

@@ -10,9 +10,15 @@ They do real (if small) text work on their input, so the evaluators have somethi
   the input's shape, so the risk predictor (``maestro risk train``) can learn them and route each
   request to the agent that handles it.
 - Every research agent quotes the customer's note when there is one. Some notes hold an email
-  address or phone number (personal data: MRI trips, the step is retried with the evaluator's
-  feedback and the agent redacts it) and a few carry a prompt injection (not correctable:
-  escalated to humans).
+  address or phone number (personal data: MRI trips) and a few carry a prompt injection (not
+  correctable: escalated to humans).
+- Re-evaluation on request: the research agents can revise. After their output is scored they
+  hear the evaluator's suggestions (the core's revise phase, ``engine/reevaluate.py``); when one
+  asks them to remove personal data they redact what they quoted and ask to be scored again, so
+  the attempt passes without a retry (recorded in the audit entry's ``details.reevaluations``).
+  They revise nothing else: an off-topic first attempt is still retried by the gate, so the
+  hidden weaknesses above stay for the router and the predictor to learn. On a retry (when the
+  attempt was not revised) the agent reads the same request in ``ctx.feedback`` and redacts.
 Nothing here calls out; the same input always gives the same output.
 """
 
@@ -22,11 +28,13 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from maestro_helix.agents.base import AgentRegistry, FunctionAgent, MetacognitiveAgent
 from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.outputs import AgentOutput, ProposedAction, StepContext
+from maestro_helix.core.scores import Feedback
 from maestro_helix.core.workflow import WorkflowDef, parse_definition
 
 __all__ = ["demo_actions", "demo_agents", "demo_tasks", "demo_workflow"]
@@ -116,9 +124,27 @@ def _redact(text: str) -> str:
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 
-def _wants_redaction(ctx: StepContext) -> bool:
-    fb = ctx.feedback
+def _asks_removal(fb: Feedback | None) -> bool:
     return fb is not None and any(s.startswith("Remove ") for s in fb.suggestions)
+
+
+def _wants_redaction(ctx: StepContext) -> bool:
+    return _asks_removal(ctx.feedback)
+
+
+def _revise_research(
+    input: Mapping[str, Any], output: AgentOutput, feedback: Feedback
+) -> AgentOutput | None:
+    """A research agent's revision after the evaluator's suggestions: asked to remove personal
+    data, it redacts the findings it quoted (text and data alike) and asks to be scored again.
+    None (keep the output) for any other suggestion or when there is nothing to redact."""
+    if not _asks_removal(feedback):
+        return None
+    findings = [str(f) for f in output.data.get("findings") or []]
+    redacted = [_redact(f) for f in findings]
+    if redacted == findings:
+        return None
+    return replace(output, text=" ".join(redacted), data={**output.data, "findings": redacted})
 
 
 def _research(
@@ -214,15 +240,19 @@ def _self_check(input: Mapping[str, Any], out: AgentOutput) -> float:
 
 
 def demo_agents() -> AgentRegistry:
-    """The demo registry: two research agents (one weaker), one analyst, one writer."""
+    """The demo registry: two research agents (one weaker; both revise on request), one analyst,
+    one writer."""
     reg = AgentRegistry()
-    for agent in (
-        FunctionAgent("research.deep", _research_deep, {"research"}, inline=True),
-        FunctionAgent("research.quick", _research_quick, {"research"}, inline=True),
-        FunctionAgent("analysis.standard", _analysis, {"analysis"}, inline=True),
-        FunctionAgent("synthesis.writer", _synthesis, {"synthesis"}, inline=True),
+    revises = _revise_research
+    for agent, reviser in (
+        (FunctionAgent("research.deep", _research_deep, {"research"}, inline=True), revises),
+        (FunctionAgent("research.quick", _research_quick, {"research"}, inline=True), revises),
+        (FunctionAgent("analysis.standard", _analysis, {"analysis"}, inline=True), None),
+        (FunctionAgent("synthesis.writer", _synthesis, {"synthesis"}, inline=True), None),
     ):
-        reg.register(MetacognitiveAgent(agent, self_check=_self_check, feedback_key=None))
+        reg.register(
+            MetacognitiveAgent(agent, self_check=_self_check, feedback_key=None, reviser=reviser)
+        )
     return reg
 
 

@@ -106,6 +106,7 @@ def demo(
         from maestro_helix.cli.routing_view import knowledge_line, routing_table
         from maestro_helix.cli.summary import BatchSummary, Marks, process_elapsed_s, verify_since
         from maestro_helix.helix.gate import load_gate_config
+        from maestro_helix.ops.routing_report import reevaluation_summary
 
         gate_config = load_gate_config(gates_path(gates))  # refuse bad configs before anything
         load_policy(policy_path(policy))
@@ -146,6 +147,7 @@ def demo(
             await summary.add_governance(m.store, ids, marks)
             routing = await routing_table(m.store, results, m.router)
             knowledge = await knowledge_line(m.store)
+            reevaluated = await reevaluation_summary(m.store, ids, after_seq=marks.audit)
             risk_line = await batch_line(m.store, marks.audit, db)
         summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
@@ -153,6 +155,7 @@ def demo(
             out.print(routing)
         if knowledge is not None:
             out.print(knowledge, highlight=False, soft_wrap=True)
+        out.print(reevaluated.line(), highlight=False, soft_wrap=True)
         scope = "whole chain" if verify_audit else "entries of this run, linked to the chain"
         out.print(
             f"audit chain: {'[green]intact[/green]' if report.ok else '[red]BROKEN[/red]'}"

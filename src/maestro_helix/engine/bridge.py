@@ -196,6 +196,13 @@ def input_text(payload: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def assessed_input(task: str, text: str) -> str:
+    """The input text the risk assessor scans for one attempt: the rendered task and the
+    input's text. The risk predictor scans this same string before the step runs, so the
+    injection detector's memo serves the assessor's scan: one scan of the input per step."""
+    return f"{task} {text}" if task else text
+
+
 def default_payload(inp: StepInput) -> dict[str, Any]:
     return {"input": inp.scope.get("input", {}), "steps": inp.scope.get("steps", {})}
 
@@ -323,7 +330,7 @@ class EvaluateLink:
             risk = self.risk.assess(
                 RiskRequest(
                     step_id=step.id,
-                    input_text=f"{task} {text}" if task else text,
+                    input_text=assessed_input(task, text),
                     output=result.output,
                     allowed_actions=step.actions,
                     agent=agent_rec,

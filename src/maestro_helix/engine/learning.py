@@ -2,15 +2,20 @@
 writer), the link that hands it high-QSR outputs after their commit, and the link that gives
 agents what was learnt (read-only, retrieved by BM25 from the current version).
 
-Nothing is learnt from an attempt that was never stored: the push is an observer, run by the
-engine after the step's commit. Every insight is redacted with the project's detectors and
-verified before it is pushed; the store verifies again and refuses what still holds personal
+Nothing is learnt from an attempt that was never stored: the insight is taken by an observer,
+run by the engine after the step's commit. Every insight is redacted with the project's detectors
+and verified before it is pushed; the store verifies again and refuses what still holds personal
 data or secrets.
+
+Insights are pushed in batches, one knowledge-base version per batch: those waiting are pushed
+together when a run completes (so the next run reads what this one learnt), else at most
+``push_every_s`` after the first of them was taken (a tick), and when the service closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -59,6 +64,10 @@ class LearningService:
         self.clock = clock or SystemClock()
         self.redactor = redactor
         self.refused = 0  # insights refused because redaction could not be verified
+        self.failed = 0  # insights lost because their push failed (logged)
+        self._pending: list[tuple[InsightDraft, str]] = []  # (draft, "run/step")
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
 
     def insight_of(self, out: StepOutcome) -> InsightDraft | None:
         """The insight a gated attempt yields, or None (not passed, QSR too low, no text)."""
@@ -96,9 +105,10 @@ class LearningService:
             return None
         return await self.store.push_knowledge(drafts, iso(self.clock.now()), note)
 
-    async def learn(self, out: StepOutcome) -> KnowledgeVersion | None:
-        """Push the insight of one committed attempt; a refused redaction is logged, counted
-        and stores nothing."""
+    async def learn(self, out: StepOutcome, *, run_done: bool = False) -> None:
+        """Take the insight of one committed attempt; it is pushed with the others waiting when
+        its run is done (``run_done``), at the next tick, or at once when ``push_every_s`` is 0.
+        A refused redaction is logged, counted and stores nothing."""
         try:
             draft = self.insight_of(out)
         except RedactionUnverified as e:
@@ -107,10 +117,67 @@ class LearningService:
                 "insight refused",
                 extra={"run_id": out.input.run_id, "step_id": out.input.step.id, "why": str(e)},
             )
-            return None
-        if draft is None:
-            return None
-        return await self.push([draft], f"{out.input.run_id}/{out.input.step.id}")
+            draft = None
+        if draft is not None:
+            self._pending.append((draft, f"{out.input.run_id}/{out.input.step.id}"))
+        if not self._pending:
+            return
+        if run_done or self.config.push_every_s <= 0:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._tick(), name="maestro-knowledge-push")
+
+    @property
+    def pending(self) -> int:
+        """Insights taken and not pushed yet."""
+        return len(self._pending)
+
+    async def _tick(self) -> None:
+        await asyncio.sleep(self.config.push_every_s)
+        self._timer = None
+        await self.flush()
+
+    async def flush(self) -> KnowledgeVersion | None:
+        """Push every waiting insight as one new version (None: nothing new). When the store
+        refuses the batch, its insights are pushed one by one, so one refused item costs only
+        itself; a failed push is logged and its insights dropped (counted in ``failed``):
+        learning never fails a step."""
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return None
+            try:
+                return await self.push([d for d, _ in batch], _note(batch))
+            except Exception:
+                if len(batch) == 1:
+                    self.failed += 1
+                    log.exception("knowledge push failed", extra={"note": batch[0][1]})
+                    return None
+            last = None
+            for one in batch:
+                try:
+                    last = await self.push([one[0]], one[1]) or last
+                except Exception:
+                    self.failed += 1
+                    log.exception("knowledge push failed", extra={"note": one[1]})
+            return last
+
+    async def aclose(self) -> None:
+        """Stop the tick and push what is waiting (before the store closes)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+        await self.flush()
+
+
+def _note(batch: list[tuple[InsightDraft, str]]) -> str:
+    """A version's note: the attempt its insight came from, or how many and from where."""
+    notes = [n for _, n in batch]
+    if len(notes) == 1:
+        return notes[0]
+    return (f"{len(notes)} insights: " + ", ".join(notes))[:500]
 
 
 class LearningLink:
@@ -125,9 +192,10 @@ class LearningLink:
         if out.verdict is None or out.verdict.decision is not GateDecision.PASS:
             return out
         service = self.service
+        done = inp.index == len(inp.workflow.steps) - 1  # a pass of the last step ends the run
 
         async def learn() -> None:
-            await service.learn(out)
+            await service.learn(out, run_done=done)
 
         return replace(out, observers=(*out.observers, learn))
 

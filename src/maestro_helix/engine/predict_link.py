@@ -32,9 +32,10 @@ from maestro_helix.core.records import AuditFilter, EventRecord
 from maestro_helix.core.scores import GateDecision, GateVerdict
 from maestro_helix.core.steps import Next, StepInput, StepOutcome
 from maestro_helix.core.workflow import Unresolved, render
-from maestro_helix.engine.bridge import default_payload, input_text
+from maestro_helix.engine.bridge import assessed_input, default_payload, input_text
 from maestro_helix.governance.predict_policy import MitigationPlan, PredictionRule, plan_mitigation
 from maestro_helix.helix.predict import (
+    HELD_BY_PREDICTION,
     PREDICTION_KIND,
     AgentHistory,
     ModelError,
@@ -70,10 +71,15 @@ class RiskPredictor:
         *,
         history_last: int = 50,
         drift_window: int = 500,
+        clock: Clock | None = None,
+        history_every_s: float = 5.0,
     ) -> None:
         self.store = store
         self.metrics = metrics
+        self.clock = clock or SystemClock()
         self.history_last = history_last
+        self.history_every_s = history_every_s
+        self._history_at = float("-inf")
         self.model: RiskModel | None = None
         self.history: dict[tuple[str, str], AgentHistory] = {}
         self._window: deque[tuple[int, float]] = deque(maxlen=drift_window)
@@ -96,10 +102,31 @@ class RiskPredictor:
             self._window.clear()
             if active is not None:
                 await self._load(active)
-        self.history = await self.store.agent_history(self.history_last)
+        await self.refresh_history()
         await self._drift()
         if self.metrics is not None:
             self.metrics.version.set(self.version or 0)
+
+    async def refresh_history(self, *, if_older_than_s: float | None = None) -> None:
+        """Re-read the agents' record from the router's shared track record (one row per agent
+        × capability, folded in every step commit by every process): a read of a small table,
+        never a scan of the step history. With ``if_older_than_s``, only when the last read is
+        older than that (the link calls it before each step: a batch's record stays fresh in a
+        process without housekeeping)."""
+        t = self.clock.monotonic()
+        if if_older_than_s is not None and t - self._history_at < if_older_than_s:
+            return
+        self._history_at = t
+        try:
+            records = await self.store.all_track_records()
+        except NotImplementedError:
+            return
+        now = self.clock.now().timestamp()
+        self.history = {
+            (r.agent_id, r.capability): AgentHistory.of(r, now, self.history_last)
+            for r in records
+            if r.total > 0
+        }
 
     async def _load(self, version: int) -> None:
         stored = await self.store.risk_model(version)
@@ -180,9 +207,11 @@ class PredictLink:
             payload = (
                 render(step.input, inp.scope) if step.input is not None else default_payload(inp)
             )
+            task = str(render(step.task, inp.scope)) if step.task else ""
         except Unresolved:
             return {}
-        signals = input_signals(payload, input_text(payload))
+        # the same string the risk assessor scans after the agent: its scan is then remembered
+        signals = input_signals(payload, assessed_input(task, input_text(payload)))
         now, cap = self.clock.now(), step.capability or ""
         return {
             a: StepFeatures.at(
@@ -199,6 +228,7 @@ class PredictLink:
         }
 
     async def execute_step(self, inp: StepInput, nxt: Next) -> StepOutcome:
+        await self.predictor.refresh_history(if_older_than_s=self.predictor.history_every_s)
         candidates = _candidates(inp, self.agents)
         feats = self.features(inp, candidates)
         model = self.predictor.model
@@ -243,8 +273,8 @@ class PredictLink:
         verdict, held = out.verdict, False
         if plan.approval and verdict is not None and verdict.decision is GateDecision.PASS:
             why = (
-                f"predicted risk {plan.pool_risk:.2f} >= {rule.approval_above} "
-                f"(risk model v{self.predictor.version}): held for approval"
+                f"{HELD_BY_PREDICTION}: predicted risk {plan.pool_risk:.2f} >= "
+                f"{rule.approval_above} (risk model v{self.predictor.version})"
             )
             verdict = GateVerdict(
                 GateDecision.ESCALATE, (*verdict.reasons, why), verdict.thresholds

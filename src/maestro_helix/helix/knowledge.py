@@ -41,6 +41,9 @@ class KnowledgeConfig(BaseModel):
         max_chars: an insight's length (the text is cut after redaction).
         retrieve: how many insights an agent gets per step (0: none).
         refresh_s: how often a process looks for a newer version to read from (0: every step).
+        push_every_s: insights wait at most this long to be pushed together as one version
+            (a run that completes pushes what is waiting at once); 0: each insight is pushed
+            as its own version when its step commits.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -49,6 +52,7 @@ class KnowledgeConfig(BaseModel):
     max_chars: int = Field(default=800, ge=80, le=8000)
     retrieve: int = Field(default=3, ge=0, le=20)
     refresh_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    push_every_s: float = Field(default=1.0, ge=0.0, le=60.0)
 
 
 class RedactionUnverified(MaestroError):

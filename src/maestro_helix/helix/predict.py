@@ -16,6 +16,7 @@ refused.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -27,9 +28,11 @@ import orjson
 
 from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.errors import MaestroError
+from maestro_helix.core.route import TrackRecord
 
 __all__ = [
     "CATEGORICAL",
+    "HELD_BY_PREDICTION",
     "MODEL_FORMAT",
     "NUMERIC",
     "PREDICTION_KIND",
@@ -50,6 +53,10 @@ MODEL_FORMAT = "maestro-risk-gbt/1"
 
 PREDICTION_KIND = AuditKind.STEP_PREDICTION
 """The audit entry kind of a recorded attempt (features, prediction, mitigation, outcome)."""
+
+HELD_BY_PREDICTION = "held for approval by the risk predictor"
+"""How the reason of a result the gate passed but the predictor held for people begins: the
+router's track record counts such an attempt as the agent's success (it did nothing wrong)."""
 
 NUMERIC: tuple[str, ...] = (
     "attempt",
@@ -122,37 +129,71 @@ def _shape(value: Any, depth: int, acc: list[int]) -> None:
         acc[4] += 1
 
 
-def input_signals(payload: Mapping[str, Any], text: str) -> InputSignals:
-    """Size and shape of ``payload`` and detector counts on its ``text`` (the text itself is
-    scanned here and forgotten: only the counts leave)."""
+_MEMO_CHARS = 4_096  # texts up to this long have their counts remembered ...
+_MEMO_SIZE = 4_096  # ... this many of them, least recent out
+
+
+def _counts(text: str) -> tuple[int, int, int, float]:
+    """(personal data, secrets, injection markers, injection probability) found in ``text``."""
     from maestro_helix.helix import injection, pii  # heavy: not at import (the CLI's --help)
 
+    if not text:
+        return 0, 0, 0, 0.0
+    found = pii.scan(text)
+    secrets = sum(1 for f in found if f.kind.startswith("secret."))
+    det = injection.detect(text)
+    return len(found) - secrets, secrets, len(det.markers), round(det.probability, 4)
+
+
+_detector_counts = functools.lru_cache(maxsize=_MEMO_SIZE)(_counts)
+""":func:`_counts`, remembered: a retry, and every candidate of a step, reuse the scan."""
+
+
+def input_signals(payload: Mapping[str, Any], text: str) -> InputSignals:
+    """Size and shape of ``payload`` and detector counts on its ``text`` (the text itself is
+    scanned here and forgotten: only the counts leave, and a recent text's counts are
+    remembered in memory, keyed by the text, never stored)."""
     acc = [0, 0, 0, 0, 0]
     _shape(payload, 0, acc)
-    found = pii.scan(text) if text else []
-    secrets = sum(1 for f in found if f.kind.startswith("secret."))
-    det = injection.detect(text) if text else None
+    pii_n, secret_n, markers, prob = (
+        _detector_counts(text) if len(text) <= _MEMO_CHARS else _counts(text)
+    )
     return InputSignals(
         chars=acc[0],
         fields=acc[1],
         items=acc[2],
         depth=acc[3],
         numbers=acc[4],
-        pii_count=len(found) - secrets,
-        secret_count=secrets,
-        injection_markers=len(det.markers) if det is not None else 0,
-        injection_prob=round(det.probability, 4) if det is not None else 0.0,
+        pii_count=pii_n,
+        secret_count=secret_n,
+        injection_markers=markers,
+        injection_prob=prob,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class AgentHistory:
-    """An agent's recent record on one capability (from the store's step history)."""
+    """An agent's recent record on one capability (from the shared track record)."""
 
     pass_rate: float = -1.0  # -1: no history yet
     qsr: float = -1.0
     mri: float = -1.0
     n: int = 0
+
+    @classmethod
+    def of(cls, rec: TrackRecord, now: float, last: int = 50) -> AgentHistory:
+        """From the router's stored record (``agent_track``, folded in every step commit):
+        decayed pass rate and mean QSR and MRI, decayed to ``now``; ``n`` the attempts counted,
+        capped at ``last`` (the feature's range when it was read from the last attempts)."""
+        r = rec.at(now)
+        if r.n <= 0 or rec.total <= 0:
+            return cls()
+        return cls(
+            pass_rate=round(r.passed / r.n, 4),
+            qsr=round(r.qsr_sum / r.n, 4),
+            mri=round(r.mri_sum / r.n, 4),
+            n=min(int(rec.total), last),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ def observation(
     mri: float | None,
     agent_failed: bool,
     policy_escalation: bool,
+    held_by_prediction: bool = False,
 ) -> Observation | None:
     """The observation an attempt makes, the one rule for it (live and rebuilt alike).
 
@@ -120,7 +121,9 @@ def observation(
     * An attempt whose scores are missing for another reason (an evaluator crashed, the step's
       input could not be built) is not the agent's doing: no observation.
     * It is the agent's success when it passed the gate, or when it was sent to people only
-      because the policy asks people for its actions (``policy_escalation``: an amount tier).
+      because the policy asks people for its actions (``policy_escalation``: an amount tier),
+      or because the risk predictor held a result the gate passed (``held_by_prediction``):
+      neither is the agent's doing.
     """
     if agent_id is None or capability is None:
         return None
@@ -129,7 +132,7 @@ def observation(
     if qsr is None or mri is None:
         return None
     passed = decision == GateDecision.PASS.value or (
-        decision == GateDecision.ESCALATE.value and policy_escalation
+        decision == GateDecision.ESCALATE.value and (policy_escalation or held_by_prediction)
     )
     return Observation(agent_id, capability, t, qsr, mri, passed)
 

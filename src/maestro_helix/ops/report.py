@@ -180,6 +180,7 @@ class ReportData:
     checks: tuple[Check, ...]
     routing: tuple[routing_report.RoutingShare, ...] = ()
     knowledge: routing_report.KnowledgeSummary | None = None
+    reevaluation: routing_report.ReevaluationSummary | None = None
 
     @property
     def share_met(self) -> float | None:
@@ -476,6 +477,7 @@ async def build_report(
         checks=_checks(per10k, overall),
         routing=routing_report.from_steps(steps, await routing_report.records_of(store)),
         knowledge=await routing_report.knowledge_summary(store),
+        reevaluation=await routing_report.reevaluation_summary(store, {r.run_id for r in runs}),
     )
 
 
@@ -740,7 +742,7 @@ quality gates without manual GIL escalations.</p></section>
 attempts were judged against, when they all had the same one.</p>
 <div class="cards">{workflows or "<p>no attempts</p>"}</div>
 <h2>QSR and MRI by agent</h2><div class="cards">{agents or "<p>no attempts</p>"}</div>
-{routing_report.render(data.routing, data.knowledge)}
+{routing_report.render(data.routing, data.knowledge, data.reevaluation)}
 <h2 id="latency">Latency</h2>
 <p class="muted">Step latency: the agent's run time for one attempt, as stored with the step.
 Evaluation latency: QSR and MRI evaluation of that attempt; the runbook's target is under

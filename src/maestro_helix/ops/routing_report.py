@@ -1,6 +1,7 @@
-"""The Go/No-Go report's routing and knowledge sections: each routed step's share of first
-attempts per agent, early against late in the window (runs in creation order), the agents' stored
-track records, and what the knowledge base holds."""
+"""The Go/No-Go report's routing, knowledge and re-evaluation sections: each routed step's share
+of first attempts per agent, early against late in the window (runs in creation order), the
+agents' stored track records, what the knowledge base holds, and how often agents revised their
+output after the evaluator's suggestions and asked to be scored again."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.ports import Store
-from maestro_helix.core.records import StepRecord
+from maestro_helix.core.records import AuditFilter, StepRecord
 from maestro_helix.core.route import TrackRecord
 
-__all__ = ["KnowledgeSummary", "RoutingShare", "knowledge_summary", "render", "shares"]
+__all__ = [
+    "KnowledgeSummary",
+    "ReevaluationSummary",
+    "RoutingShare",
+    "knowledge_summary",
+    "reevaluation_summary",
+    "render",
+    "shares",
+]
+
+_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,78 @@ class KnowledgeSummary:
     items: int
     per_capability: tuple[tuple[str, int], ...]
     versions_kept: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReevaluationSummary:
+    """Re-evaluation on request over a set of runs (from their ``step.decision`` entries).
+
+    Attributes:
+        attempts: attempts with at least one round (the agent heard suggestions).
+        rounds: rounds in all; revised: rounds in which the agent handed back a revision;
+            kept: revisions that scored at least as well and were gated instead.
+        passed_after: attempts whose kept revision the gate passed.
+        per_agent: (agent, rounds, kept), by agent.
+    """
+
+    attempts: int = 0
+    rounds: int = 0
+    revised: int = 0
+    kept: int = 0
+    passed_after: int = 0
+    per_agent: tuple[tuple[str, int, int], ...] = ()
+
+    def line(self) -> str:
+        """One line for a batch's summary."""
+        if not self.rounds:
+            return "re-evaluation on request: no agent revised after suggestions"
+        agents = ", ".join(f"{a} {k}/{n}" for a, n, k in self.per_agent)
+        return (
+            f"re-evaluation on request: {self.rounds} round(s) on {self.attempts} attempt(s), "
+            f"{self.revised} revised, {self.kept} kept (scored again), {self.passed_after} "
+            f"passed on the revision without a retry · kept/rounds per agent: {agents}"
+        )
+
+
+async def reevaluation_summary(
+    store: Store, run_ids: Iterable[str] | None = None, *, after_seq: int = 0
+) -> ReevaluationSummary:
+    """The rounds recorded in the ``step.decision`` entries after ``after_seq`` (of ``run_ids``
+    only, when given), read in pages."""
+    mine = set(run_ids) if run_ids is not None else None
+    attempts = rounds = revised = kept = passed = 0
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    seq = after_seq
+    while True:
+        page = await store.find_audit(
+            AuditFilter(kind=AuditKind.STEP_DECISION, after_seq=seq, limit=_PAGE)
+        )
+        for e in page:
+            seq = int(e["seq"])
+            if mine is not None and e.get("run_id") not in mine:
+                continue
+            done = (e.get("details") or {}).get("reevaluations") or []
+            if not done:
+                continue
+            attempts += 1
+            agent = str(e.get("agent_id") or "-")
+            n_kept = sum(1 for r in done if r.get("kept"))
+            rounds += len(done)
+            revised += sum(1 for r in done if r.get("revised"))
+            kept += n_kept
+            passed += bool(n_kept) and e.get("gate_decision") == "pass"
+            per[agent][0] += len(done)
+            per[agent][1] += n_kept
+        if len(page) < _PAGE:
+            break
+    return ReevaluationSummary(
+        attempts,
+        rounds,
+        revised,
+        kept,
+        passed,
+        tuple((a, n, k) for a, (n, k) in sorted(per.items())),
+    )
 
 
 def shares(
@@ -88,8 +172,26 @@ def _e(v: object) -> str:
     return html.escape(str(v))
 
 
-def render(routing: Sequence[RoutingShare], knowledge: KnowledgeSummary | None) -> str:
-    """The two sections as HTML (tables only, no script)."""
+def _reevaluation_html(r: ReevaluationSummary | None) -> str:
+    if r is None or not r.rounds:
+        return "<p>no agent revised its output after suggestions in this window</p>"
+    rows = "".join(
+        f"<tr><td>{_e(a)}</td><td>{n:,}</td><td>{k:,}</td></tr>" for a, n, k in r.per_agent
+    )
+    return (
+        f"<p>{r.rounds:,} round(s) on {r.attempts:,} attempt(s): {r.revised:,} revised, "
+        f"{r.kept:,} kept and scored again, {r.passed_after:,} passed on the revision without "
+        "a retry.</p><table><tr><th>agent</th><th>rounds</th><th>revisions kept</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def render(
+    routing: Sequence[RoutingShare],
+    knowledge: KnowledgeSummary | None,
+    reevaluation: ReevaluationSummary | None = None,
+) -> str:
+    """The three sections as HTML (tables only, no script)."""
     now = datetime.now(UTC).timestamp()
     rows = []
     for r in routing:
@@ -127,4 +229,9 @@ def render(routing: Sequence[RoutingShare], knowledge: KnowledgeSummary | None) 
         f"{routing_html}"
         '<h2 id="knowledge">Knowledge base</h2>'
         f"{kb}"
+        '<h2 id="reevaluation">Re-evaluation on request</h2>'
+        '<p class="muted">Agents that can revise hear the evaluator\'s suggestions after their '
+        "output is scored (on a passing output too) and may hand back a revision, scored again "
+        "before the gate; a revision is kept only if it scores at least as well.</p>"
+        f"{_reevaluation_html(reevaluation)}"
     )

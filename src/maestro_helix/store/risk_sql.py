@@ -2,20 +2,22 @@
 
 A model is stored once with the next version number, its metrics and SHA-256; at most one row
 is active. Saving and activating write an audit entry naming who did it. The agents' recent
-record is read from ``steps`` (the last attempts per agent and capability)."""
+record is read from the router's track record (``agent_track``), not from ``steps``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.helix.predict import AgentHistory
+from maestro_helix.store import router_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.sql import append_audit, lock_chain
 
@@ -135,37 +137,12 @@ def list_models(conn: Connection) -> list[StoredModel]:
 
 
 def agent_history(conn: Connection, last: int = 50) -> dict[tuple[str, str], AgentHistory]:
-    """Each (agent, capability)'s last ``last`` attempts: pass rate, mean QSR and MRI."""
-    s = t.steps.c
-    rn = (
-        func.row_number()
-        .over(partition_by=(s.agent_id, s.capability), order_by=(s.finished_at.desc(),))
-        .label("rn")
-    )
-    inner = (
-        select(s.agent_id, s.capability, s.decision, s.qsr, s.mri, rn)
-        .where(s.agent_id.is_not(None))
-        .subquery()
-    )
-    i = inner.c
-    q = (
-        select(
-            i.agent_id,
-            i.capability,
-            func.count(),
-            func.sum(case((i.decision == "pass", 1), else_=0)),
-            func.avg(i.qsr),
-            func.avg(i.mri),
-        )
-        .where(i.rn <= last)
-        .group_by(i.agent_id, i.capability)
-    )
-    out = {}
-    for agent, cap, n, passed, qsr, mri in conn.execute(q):
-        out[(str(agent), str(cap or ""))] = AgentHistory(
-            pass_rate=round(float(passed or 0) / n, 4),
-            qsr=round(float(qsr), 4) if qsr is not None else -1.0,
-            mri=round(float(mri), 4) if mri is not None else -1.0,
-            n=int(n),
-        )
-    return out
+    """Each (agent, capability)'s record, from the router's track record (``agent_track``, one
+    row each, folded in every step commit): decayed pass rate, mean QSR and MRI; ``n`` capped at
+    ``last``. A read of one small table, never a scan of ``steps``."""
+    now = time.time()
+    return {
+        (r.agent_id, r.capability): AgentHistory.of(r, now, last)
+        for r in router_sql.all_track_records(conn)
+        if r.total > 0
+    }

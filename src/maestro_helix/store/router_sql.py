@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from maestro_helix.core.records import StepCommit
 from maestro_helix.core.route import TrackRecord
 from maestro_helix.helix.gate import AGENT_FAILED
+from maestro_helix.helix.predict import HELD_BY_PREDICTION
 from maestro_helix.helix.routing import Observation, fold, observation
 from maestro_helix.store import schema as t
 
@@ -47,6 +48,7 @@ def observation_of(c: StepCommit) -> Observation | None:
     policy_escalation = bool(c.requests) and all(
         r.scores.get("policy_required") for r in c.requests
     )
+    held = any(str(r).startswith(HELD_BY_PREDICTION) for r in reasons)
     return observation(
         agent_id=s.agent_id,
         capability=s.capability,
@@ -56,6 +58,7 @@ def observation_of(c: StepCommit) -> Observation | None:
         mri=s.mri,
         agent_failed=agent_failed,
         policy_escalation=policy_escalation,
+        held_by_prediction=held,
     )
 
 
