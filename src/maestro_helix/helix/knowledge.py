@@ -289,8 +289,8 @@ class BM25Index:
         for w in terms[j:]:  # complete the scores of those found
             g = gain[w]
             for i in totals:
-                f = tfs[i].get(w)
-                if f:
-                    totals[i] += g * f / (f + c1 + c2 * lens[i])
+                more = tfs[i].get(w)
+                if more:
+                    totals[i] += g * more / (more + c1 + c2 * lens[i])
         best = heapq.nsmallest(k, ((-s, i) for i, s in totals.items() if s > 0))
         return [(items[i], -neg) for neg, i in best]
