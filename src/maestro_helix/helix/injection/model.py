@@ -1,14 +1,19 @@
 """The learned layer of the injection detector: logistic regression on hashed n-grams.
 
-Features of a (normalised) text are its words, word pairs and the 5-letter pieces of its long
-words (every other offset), each hashed with CRC-32 into :data:`BUCKETS` buckets and counted
-once. The coefficients
-are data: ``data/injection_model.json`` (bucket -> weight, plus the bias and the threshold
-chosen on the training split), written by ``bench/tools/train_injection.py``. Inference is a sum
-of dictionary look-ups in pure Python; no pickle is ever loaded.
+Features of a (normalised) text are its words, word pairs and the letter 4-grams of each word of
+four letters or more (with its boundaries: ``<ign``, ``nore>``, so unseen inflections and
+compounds share evidence), each hashed with CRC-32 into :data:`BUCKETS` buckets and counted
+once; plus *structural* features of the whole text (:func:`structure_features`): which rule
+categories of :mod:`.rules` fired and whether a line opens with a role label. The model weighs
+the rules instead of obeying them, so a rule hit in ordinary text ("staff must not bypass the
+safety policy") needs evidence from the words too. The coefficients are data:
+``data/injection_model.json`` (bucket -> weight, plus the bias and the threshold chosen on a
+validation split), written by ``bench/tools/train_injection.py``. Inference is a sum of
+dictionary look-ups in pure Python; no pickle is ever loaded.
 
 A long text is scored window by window (:data:`WINDOW` words, half-overlapping) and its score
-is the highest window's, so one planted sentence in a long document is not averaged away.
+is the highest window's plus the structural features, so one planted sentence in a long
+document is not averaged away.
 """
 
 from __future__ import annotations
@@ -23,10 +28,21 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-__all__ = ["BUCKETS", "WINDOW", "LearnedModel", "load_model", "text_buckets", "windows"]
+__all__ = [
+    "BUCKETS",
+    "FORMAT",
+    "WINDOW",
+    "LearnedModel",
+    "load_model",
+    "structure_buckets",
+    "structure_features",
+    "text_buckets",
+    "windows",
+]
 
 BUCKETS: Final = 1 << 18
-WINDOW: Final = 40
+FORMAT: Final = "maestro-injection-lr/2"
+WINDOW: Final = 20
 _MASK: Final = BUCKETS - 1
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[<>\[\]|#:{}]+")
 
@@ -48,10 +64,35 @@ def _spans(n: int) -> list[tuple[int, int]]:
 def _word_features(w: str) -> tuple[int, ...]:
     crc = zlib.crc32
     own = [crc(w.encode()) & _MASK]
-    if len(w) >= 8:
-        # long words also by their 5-letter pieces: compounds and unseen inflections
-        own.extend(crc(f"#{w[i : i + 5]}".encode()) & _MASK for i in range(0, len(w) - 4, 2))
+    if len(w) >= 4 and w.isalpha():
+        # words also by their letter 4-grams with boundaries: inflections, compounds, typos
+        b = f"<{w}>"
+        own.extend(crc(f"#{b[i : i + 4]}".encode()) & _MASK for i in range(len(b) - 3))
     return tuple(own)
+
+
+_ROLE_LINE: Final = re.compile(
+    r"(?:^|\n)[ \t>*#\[(<|-]*(?:system|assistant|user|human|ai|developer|admin|operator|model"
+    r"|bot|instruction|inst|sys|im_start)[\w ]{0,12}?[\])>|]*(?::|\n|>)",
+)
+_TEMPLATE: Final = ("<|", "|>", "[inst]", "<<sys>>", "</system", "<system", "im_start", "###")
+
+
+def structure_features(low: str, rule_categories: Sequence[str]) -> list[str]:
+    """Named whole-text features of a normalised text: ``rule:<category>`` for each rule
+    category that fired, ``shape:role_line`` when a line opens with a role label and
+    ``shape:template`` for chat-template tokens."""
+    out = [f"rule:{c}" for c in dict.fromkeys(rule_categories)]
+    if _ROLE_LINE.search(low):
+        out.append("shape:role_line")
+    if any(t in low for t in _TEMPLATE):
+        out.append("shape:template")
+    return out
+
+
+def structure_buckets(names: Sequence[str]) -> set[int]:
+    """The buckets of :func:`structure_features`' names."""
+    return {zlib.crc32(f"@{n}".encode()) & _MASK for n in names}
 
 
 def text_buckets(text: str) -> set[int]:
@@ -92,8 +133,9 @@ class LearnedModel:
     threshold: float
     version: str
 
-    def probability(self, text: str) -> float:
-        """P(injection) of the highest-scoring window of the normalised ``text``.
+    def probability(self, text: str, structure: Sequence[str] = ()) -> float:
+        """P(injection) of the highest-scoring window of the normalised ``text``, with the
+        whole-text ``structure`` features (:func:`structure_features`) added to every window.
 
         Windows of :data:`WINDOW` words are scored end to end first; the half-shifted windows
         (which catch an attack split by a window boundary) are scored only next to a window
@@ -105,19 +147,23 @@ class LearnedModel:
             return 0.0
         get = self.weights.get
         per_word = _position_features(words)
+        base = self.bias + sum(get(b, 0.0) for b in structure_buckets(structure))
 
         def z(start: int) -> float:
             buckets: set[int] = set()
             for f in per_word[start : start + WINDOW]:
                 buckets.update(f)
-            return self.bias + sum(get(b, 0.0) for b in buckets)
+            return base + sum(get(b, 0.0) for b in buckets)
 
         n = len(words)
         if n <= WINDOW:
             best = z(0)
         else:
             half = WINDOW // 2
-            full = {s: z(s) for s in range(0, n - half, WINDOW)}
+            starts = list(range(0, n - half, WINDOW))
+            if starts[-1] + WINDOW < n:  # the last words get a window of their own
+                starts.append(n - WINDOW)
+            full = {s: z(s) for s in starts}
             best = max(full.values())
             near = _logit(self.threshold) - _MARGIN
             for s, v in full.items():
@@ -128,7 +174,9 @@ class LearnedModel:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, best))))
 
 
-_MARGIN: Final = 2.0  # logits; the test split's recall is the same at 2 and at 4
+_MARGIN: Final = (
+    4.0  # logits: a window this close to the threshold gets its shifted neighbours scored
+)
 
 
 def _logit(p: float) -> float:
@@ -141,10 +189,10 @@ def load_model() -> LearnedModel:
     """The shipped model (``helix/data/injection_model.json``), loaded once."""
     raw = resources.files("maestro_helix.helix").joinpath("data/injection_model.json")
     data = json.loads(raw.read_text("utf-8"))
-    if data.get("format") != "maestro-injection-lr/1" or data.get("buckets") != BUCKETS:
+    if data.get("format") != FORMAT or data.get("buckets") != BUCKETS:
         raise ValueError(
             "helix/data/injection_model.json: field 'format'/'buckets' does not match this "
-            f"detector (want maestro-injection-lr/1 with {BUCKETS} buckets)"
+            f"detector (want {FORMAT} with {BUCKETS} buckets)"
         )
     return LearnedModel(
         weights={int(k): float(v) for k, v in data["weights"].items()},
