@@ -67,6 +67,12 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=0.5, help="inverse regularisation strength")
     ap.add_argument("--max-fpr", type=float, default=0.01, help="on the validation benign rows")
     ap.add_argument("--prune", type=float, default=0.02, help="drop |weight| below this")
+    ap.add_argument(
+        "--rule-threshold",
+        type=float,
+        default=0.25,
+        help="a text a rule flags is reported when the model gives it at least this",
+    )
     args = ap.parse_args()
     rows = [json.loads(x) for path in DATA for x in path.read_text(encoding="utf-8").splitlines()]
     train = [r for r in rows if r["split"] == "train"]
@@ -94,6 +100,7 @@ def main() -> None:
                 "buckets": BUCKETS,
                 "bias": round(bias, 4),
                 "threshold": round(threshold, 4),
+                "rule_threshold": args.rule_threshold,
                 "trained_on": "bench/data/injection_set.jsonl + injection_compose.jsonl "
                 f"split=train ({len(train)} rows), C={args.c}, prune={args.prune}; threshold at "
                 f"{args.max_fpr:.1%} FPR on split=test/val ({len(val)} rows)",

@@ -125,8 +125,10 @@ def _detect(text: str, use_model: bool) -> Detection:
     # words' evidence too (see model.structure_features).
     model = load_model()
     p = model.probability(low[:_MAX_CHARS], structure_features(low, hits))
-    if p >= model.threshold:
-        markers = [*hits, *encoded] if hits else [*encoded, "learned"]
+    if hits and p >= model.rule_threshold:  # a rule fired and the words do not contradict it
+        markers = [*hits, *encoded]
+    elif p >= model.threshold:
+        markers = [*encoded, "learned"]
     else:
         markers = encoded
     return Detection(tuple(markers), p)

@@ -132,6 +132,7 @@ class LearnedModel:
     bias: float
     threshold: float
     version: str
+    rule_threshold: float = 0.25  # a text a rule flags needs only this much from the model
 
     def probability(self, text: str, structure: Sequence[str] = ()) -> float:
         """P(injection) of the highest-scoring window of the normalised ``text``, with the
@@ -199,4 +200,5 @@ def load_model() -> LearnedModel:
         bias=float(data["bias"]),
         threshold=float(data["threshold"]),
         version=str(data["version"]),
+        rule_threshold=float(data.get("rule_threshold", data["threshold"])),
     )
