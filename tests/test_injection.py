@@ -69,6 +69,15 @@ def test_decoded_views_find_base64_hex_url_tags_and_rot13() -> None:
     assert dict(decoded_views(codecs.encode(payload, "rot13")))["rot13"] == payload
 
 
+def test_a_partly_url_encoded_text_is_decoded_and_scanned() -> None:
+    import urllib.parse
+
+    hidden = "see https://r.example/?q=" + urllib.parse.quote(KNOWN_ATTACKS[0])
+    assert "%20" in hidden and "ignore" in hidden.lower()  # letters stay, spaces are encoded
+    assert ("url", "see https://r.example/?q=" + KNOWN_ATTACKS[0]) in list(decoded_views(hidden))
+    assert "encoded_override" in detect(hidden).markers
+
+
 # -------------------------------------------------------------------------------------- rules
 
 

@@ -6,7 +6,10 @@ and ``val`` splits, whose phrasings are the other half of every list. The featur
 the detector uses at run time: :func:`~maestro_helix.helix.injection.model.text_buckets` of the
 normalised text plus its :func:`~maestro_helix.helix.injection.model.structure_features` (the
 rule categories that fired, role lines, template tokens). An L2-regularised logistic regression
-(scikit-learn, needed here only, never at run time) is fitted on ``train``; the threshold is the
+(scikit-learn, needed here only, never at run time) is fitted on ``train``, first on whole texts
+and then, as the run-time model scores a text by its highest window, on windows: each attack's
+most suspicious window and each benign text's few most suspicious ones (multiple-instance
+learning, ``--rounds``), so a carrier's words are not learned as evidence; the threshold is the
 lowest score that keeps the false-positive rate at or below ``--max-fpr`` on the validation
 rows' benign texts, scored by the run-time model (pruned, max over windows). The held-out
 evaluation split (bench/data/injection_heldout.jsonl) is never read.
@@ -34,6 +37,7 @@ from maestro_helix.helix.injection.model import (
     structure_buckets,
     structure_features,
     text_buckets,
+    window_buckets,
 )
 from maestro_helix.helix.injection.normalise import normalise
 from maestro_helix.helix.injection.rules import rule_hits
@@ -52,14 +56,37 @@ def prepared(text: str) -> tuple[str, list[str]]:
     return low, structure_features(low, list(rule_hits(low)))
 
 
-def matrix(items: list[tuple[str, list[str]]]) -> csr_matrix:
+def matrix(feature_sets: list[set[int]]) -> csr_matrix:
     rows, cols = [], []
-    for i, (low, structure) in enumerate(items):
-        f = sorted(text_buckets(low) | structure_buckets(structure))
+    for i, f in enumerate(feature_sets):
         rows.extend([i] * len(f))
-        cols.extend(f)
+        cols.extend(sorted(f))
     data = np.ones(len(rows), dtype=np.float32)
-    return csr_matrix((data, (rows, cols)), shape=(len(items), BUCKETS))
+    return csr_matrix((data, (rows, cols)), shape=(len(feature_sets), BUCKETS))
+
+
+def _fit(x: csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    clf = LogisticRegression(C=c, max_iter=4000, class_weight="balanced")
+    clf.fit(x, y)
+    return clf.coef_[0], float(clf.intercept_[0])
+
+
+def window_examples(
+    items: list[tuple[str, list[str]]], labels: list[int], coef: np.ndarray, negatives: int
+) -> tuple[list[set[int]], list[int]]:
+    """Multiple-instance examples: the run-time model scores the highest window of a text, so an
+    attack teaches through its most suspicious window (not its carrier's words) and a benign
+    text through its ``negatives`` most suspicious windows."""
+    out: list[set[int]] = []
+    ys: list[int] = []
+    for (low, structure), label in zip(items, labels, strict=True):
+        extra = structure_buckets(structure)
+        wins = [w | extra for w in window_buckets(low)]
+        wins.sort(key=lambda w: -sum(coef[b] for b in w))
+        for w in wins[: 1 if label else negatives]:
+            out.append(w)
+            ys.append(label)
+    return out, ys
 
 
 def main() -> None:
@@ -67,6 +94,8 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=0.5, help="inverse regularisation strength")
     ap.add_argument("--max-fpr", type=float, default=0.01, help="on the validation benign rows")
     ap.add_argument("--prune", type=float, default=0.02, help="drop |weight| below this")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of window (MIL) training")
+    ap.add_argument("--negatives", type=int, default=3, help="windows per benign text")
     ap.add_argument(
         "--rule-threshold",
         type=float,
@@ -78,12 +107,17 @@ def main() -> None:
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] in ("test", "val")]
     items = [prepared(r["text"]) for r in train]
-    y = np.array([r["label"] for r in train])
-    clf = LogisticRegression(C=args.c, max_iter=4000, class_weight="balanced")
-    clf.fit(matrix(items), y)
-    coef = clf.coef_[0]
+    labels = [r["label"] for r in train]
+    # first on whole texts, then (--rounds times) on each text's most suspicious windows
+    coef, bias = _fit(
+        matrix([text_buckets(low) | structure_buckets(st) for low, st in items]),
+        np.array(labels),
+        args.c,
+    )
+    for _ in range(args.rounds):
+        sets, ys = window_examples(items, labels, coef, args.negatives)
+        coef, bias = _fit(matrix(sets), np.array(ys), args.c)
     keep = {int(i): round(float(coef[i]), 4) for i in np.nonzero(np.abs(coef) >= args.prune)[0]}
-    bias = float(clf.intercept_[0])
     model = LearnedModel(keep, bias, 0.5, "candidate")
     scored = [(model.probability(*prepared(r["text"])), r["label"]) for r in val]
     benign = sorted((p for p, lab in scored if lab == 0), reverse=True)

@@ -37,6 +37,7 @@ __all__ = [
     "structure_buckets",
     "structure_features",
     "text_buckets",
+    "window_buckets",
     "windows",
 ]
 
@@ -101,6 +102,19 @@ def text_buckets(text: str) -> set[int]:
     for f in _position_features(_WORD.findall(text)):
         out.update(f)
     return out
+
+
+def window_buckets(text: str) -> list[set[int]]:
+    """The feature buckets of each word window of a normalised text (what the model scores;
+    training reads them to learn from the window an attack sits in)."""
+    per_word = _position_features(_WORD.findall(text))
+    out = []
+    for start, end in _spans(len(per_word)):
+        buckets: set[int] = set()
+        for f in per_word[start:end]:
+            buckets.update(f)
+        out.append(buckets)
+    return out or [set()]
 
 
 _MEMO: dict[str, tuple[int, ...]] = {}
