@@ -37,6 +37,7 @@ def fresh() -> None:
         ("fresh set 4", f.ATTACKS_4, f.BENIGN_4),
         ("fresh set 5", f.ATTACKS_5, f.BENIGN_5),
         ("fresh set 6", f.ATTACKS_6, f.BENIGN_6),
+        ("fresh set 7", f.ATTACKS_7, f.BENIGN_7),
     ):
         fresh_set(label, attacks, benign)
 
