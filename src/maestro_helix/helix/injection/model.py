@@ -2,11 +2,14 @@
 
 Features of a (normalised) text are its words, word pairs and the letter 4-grams of each word of
 four letters or more (with its boundaries: ``<ign``, ``nore>``, so unseen inflections and
-compounds share evidence), each hashed with CRC-32 into :data:`BUCKETS` buckets and counted
-once; plus *structural* features of the whole text (:func:`structure_features`): which rule
-categories of :mod:`.rules` fired and whether a line opens with a role label. The model weighs
-the rules instead of obeying them, so a rule hit in ordinary text ("staff must not bypass the
-safety policy") needs evidence from the words too. The coefficients are data:
+compounds share evidence), the word classes of :mod:`.lexicon` (a small thesaurus: *dismiss*,
+*rules*, *reveal*, *hidden*, ...) with the class pairs words form and the classes a window holds
+together (so "void the framework" shares evidence with "ignore the rules"), each hashed with
+CRC-32 into :data:`BUCKETS` buckets and counted once; plus *structural* features of the whole
+text (:func:`structure_features`): which rule categories of :mod:`.rules` fired and whether a
+line opens with a role label. The model weighs the rules instead of obeying them, so a rule hit
+in ordinary text ("staff must not bypass the safety policy") needs evidence from the words too.
+The coefficients are data:
 ``data/injection_model.json`` (bucket -> weight, plus the bias and the threshold chosen on a
 validation split), written by ``bench/tools/train_injection.py``. Inference is a sum of
 dictionary look-ups in pure Python; no pickle is ever loaded.
@@ -19,6 +22,7 @@ document is not averaged away.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
@@ -27,6 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
+
+from maestro_helix.helix.injection.lexicon import CLASSES, classes_of
 
 __all__ = [
     "BUCKETS",
@@ -42,7 +48,7 @@ __all__ = [
 ]
 
 BUCKETS: Final = 1 << 18
-FORMAT: Final = "maestro-injection-lr/2"
+FORMAT: Final = "maestro-injection-lr/3"
 WINDOW: Final = 20
 _MASK: Final = BUCKETS - 1
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[<>\[\]|#:{}]+")
@@ -69,7 +75,40 @@ def _word_features(w: str) -> tuple[int, ...]:
         # words also by their letter 4-grams with boundaries: inflections, compounds, typos
         b = f"<{w}>"
         own.extend(crc(f"#{b[i : i + 4]}".encode()) & _MASK for i in range(len(b) - 3))
+    own.extend(crc(f"~{c}".encode()) & _MASK for c in classes_of(w))
     return tuple(own)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _class_pairs(prev: str, w: str) -> tuple[int, ...]:
+    """Buckets of the class bigrams a word ends (``~dismiss>rules``)."""
+    crc = zlib.crc32
+    return tuple(crc(f"~{a}>{b}".encode()) & _MASK for a in classes_of(prev) for b in classes_of(w))
+
+
+_ORDER: Final = {name: i for i, name in enumerate(CLASSES)}
+
+
+@functools.lru_cache(maxsize=4_096)
+def _together(a: str, b: str) -> int:
+    """The bucket of two classes occurring in one window (unordered)."""
+    return zlib.crc32(f"~{a}&{b}".encode()) & _MASK
+
+
+def _window(
+    per_word: Sequence[tuple[int, ...]], classes: Sequence[tuple[str, ...]], start: int, end: int
+) -> set[int]:
+    """The buckets of the words ``start:end``: theirs, plus every pair of classes present."""
+    buckets: set[int] = set()
+    present: set[str] = set()
+    for f in per_word[start:end]:
+        buckets.update(f)
+    for c in classes[start:end]:
+        present.update(c)
+    if len(present) > 1:
+        ordered = sorted(present, key=_ORDER.__getitem__)
+        buckets.update(_together(a, b) for a, b in itertools.combinations(ordered, 2))
+    return buckets
 
 
 _ROLE_LINE: Final = re.compile(
@@ -98,23 +137,17 @@ def structure_buckets(names: Sequence[str]) -> set[int]:
 
 def text_buckets(text: str) -> set[int]:
     """All feature buckets of a normalised text (what training sees of one example)."""
-    out: set[int] = set()
-    for f in _position_features(_WORD.findall(text)):
-        out.update(f)
-    return out
+    words = _WORD.findall(text)
+    return _window(_position_features(words), [classes_of(w) for w in words], 0, len(words))
 
 
 def window_buckets(text: str) -> list[set[int]]:
     """The feature buckets of each word window of a normalised text (what the model scores;
     training reads them to learn from the window an attack sits in)."""
-    per_word = _position_features(_WORD.findall(text))
-    out = []
-    for start, end in _spans(len(per_word)):
-        buckets: set[int] = set()
-        for f in per_word[start:end]:
-            buckets.update(f)
-        out.append(buckets)
-    return out or [set()]
+    words = _WORD.findall(text)
+    per_word = _position_features(words)
+    classes = [classes_of(w) for w in words]
+    return [_window(per_word, classes, a, b) for a, b in _spans(len(words))] or [set()]
 
 
 _MEMO: dict[str, tuple[int, ...]] = {}
@@ -133,7 +166,7 @@ def _position_features(words: Sequence[str]) -> list[tuple[int, ...]]:
         own = memo.get(w)
         if own is None:
             own = memo[w] = _word_features(w)
-        out.append((*own, crc(f"{prev} {w}".encode()) & _MASK))
+        out.append((*own, crc(f"{prev} {w}".encode()) & _MASK, *_class_pairs(prev, w)))
         prev = w
     return out
 
@@ -162,12 +195,11 @@ class LearnedModel:
             return 0.0
         get = self.weights.get
         per_word = _position_features(words)
+        classes = [classes_of(w) for w in words]
         base = self.bias + sum(get(b, 0.0) for b in structure_buckets(structure))
 
         def z(start: int) -> float:
-            buckets: set[int] = set()
-            for f in per_word[start : start + WINDOW]:
-                buckets.update(f)
+            buckets = _window(per_word, classes, start, start + WINDOW)
             return base + sum(get(b, 0.0) for b in buckets)
 
         n = len(words)
