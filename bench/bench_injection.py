@@ -38,6 +38,7 @@ def fresh() -> None:
         ("fresh set 5", f.ATTACKS_5, f.BENIGN_5),
         ("fresh set 6", f.ATTACKS_6, f.BENIGN_6),
         ("fresh set 7", f.ATTACKS_7, f.BENIGN_7),
+        ("fresh set 8", f.ATTACKS_8, f.BENIGN_8),
     ):
         fresh_set(label, attacks, benign)
 
