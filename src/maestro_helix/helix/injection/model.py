@@ -39,6 +39,7 @@ __all__ = [
     "FORMAT",
     "WINDOW",
     "LearnedModel",
+    "load_clusters",
     "load_model",
     "structure_buckets",
     "structure_features",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 BUCKETS: Final = 1 << 18
-FORMAT: Final = "maestro-injection-lr/3"
+FORMAT: Final = "maestro-injection-lr/4"
 WINDOW: Final = 20
 _MASK: Final = BUCKETS - 1
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[<>\[\]|#:{}]+")
@@ -76,7 +77,21 @@ def _word_features(w: str) -> tuple[int, ...]:
         b = f"<{w}>"
         own.extend(crc(f"#{b[i : i + 4]}".encode()) & _MASK for i in range(len(b) - 3))
     own.extend(crc(f"~{c}".encode()) & _MASK for c in classes_of(w))
+    cluster = load_clusters().get(w)
+    if cluster is not None:
+        own.append(crc(f"^{cluster}".encode()) & _MASK)
     return tuple(own)
+
+
+@functools.cache
+def load_clusters() -> dict[str, int]:
+    """Word → cluster id (``data/injection_clusters.json``: k-means of WordLlama's static token
+    embeddings, built by ``bench/tools/build_injection_clusters.py``), loaded once."""
+    raw = resources.files("maestro_helix.helix").joinpath("data/injection_clusters.json")
+    data = json.loads(raw.read_text("utf-8"))
+    if data.get("format") != "maestro-injection-clusters/1":
+        raise ValueError("helix/data/injection_clusters.json: unknown 'format'")
+    return {str(k): int(v) for k, v in data["clusters"].items()}
 
 
 @functools.lru_cache(maxsize=65_536)
