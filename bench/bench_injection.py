@@ -39,6 +39,7 @@ def fresh() -> None:
         ("fresh set 6", f.ATTACKS_6, f.BENIGN_6),
         ("fresh set 7", f.ATTACKS_7, f.BENIGN_7),
         ("fresh set 8", f.ATTACKS_8, f.BENIGN_8),
+        ("fresh set 9", f.ATTACKS_9, f.BENIGN_9),
     ):
         fresh_set(label, attacks, benign)
 
