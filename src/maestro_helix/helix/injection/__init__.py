@@ -6,8 +6,9 @@
 2. **Structure** (:mod:`.rules`): overrides, system-prompt extraction, personas, smuggled role
    tags, fake conversation turns, instructions addressed to the model inside documents, goal
    hijacking.
-3. **A learned model** (:mod:`.model`): logistic regression on hashed word and letter n-grams
-   and on structural features (which rules fired, role-labelled lines, template tokens),
+3. **A learned model** (:mod:`.model`): logistic regression on hashed word and letter n-grams,
+   word classes (:mod:`.lexicon`), word clusters (from WordLlama's static embeddings) and
+   structural features (which rules fired, role-labelled lines, template tokens),
    coefficients shipped as JSON. With the model on, it makes the decision: a rule hit is strong
    evidence, not a verdict, so ordinary text that shares an attack's words is not flagged on
    the rule alone. Payloads hidden by an encoding (base64, hex, URL, tags, rot13) that a rule or
