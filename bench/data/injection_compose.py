@@ -552,6 +552,9 @@ def build() -> list[dict[str, Any]]:
             i = rng.randrange(len(sentences))
             short = " ".join(sentences[i : i + rng.randint(1, 2)])
             rows.append({"text": short, "label": 0, "family": "prose_sentence", "trick": "none", "split": split()})
+    demo = Path(__file__).with_name("injection_demo_benign.jsonl")  # make_demo_benign.py
+    for line in demo.read_text(encoding="utf-8").splitlines():
+        rows.append({"text": json.loads(line)["text"], "label": 0, "family": "demo", "trick": "none", "split": split()})
     for _ in range(N_LOGS):
         line = rng.choice(LOGS).format(
             ip=".".join(str(rng.randint(1, 254)) for _ in range(4)), port=rng.randint(1024, 65535),

@@ -38,11 +38,10 @@ CLASSES: Final[dict[str, tuple[str, ...]]] = {
         "given", "handed", "loaded",
     ),
     "model": (
-        "ai", "assistant*", "model*", "llm*", "bot", "bots", "chatbot*", "gpt*", "chatgpt",
-        "claude", "gemini", "copilot", "agent*", "machine*", "software", "program", "tool",
-        "tools", "engine*", "summari*", "screen*", "reviewer*", "reader*", "parser*", "crawler*",
-        "processor*", "processing", "generator*", "network*", "algorithm*", "automat*",
-        "autonomous", "virtual", "digital", "robot*", "neural", "you", "your", "yourself",
+        "ai", "assistant", "assistants", "llm", "llms", "bot", "bots", "chatbot*", "gpt*",
+        "chatgpt", "claude", "gemini", "copilot", "summariser*", "summarizer*", "screener*",
+        "crawler*", "automated", "autonomous", "virtual", "robot*", "neural", "you", "your",
+        "yourself",
     ),
     "reveal": (
         "reveal*", "show*", "print*", "output*", "display*", "repeat*", "recit*", "echo*",
