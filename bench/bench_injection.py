@@ -40,6 +40,7 @@ def fresh() -> None:
         ("fresh set 7", f.ATTACKS_7, f.BENIGN_7),
         ("fresh set 8", f.ATTACKS_8, f.BENIGN_8),
         ("fresh set 9", f.ATTACKS_9, f.BENIGN_9),
+        ("fresh set 10", f.ATTACKS_10, f.BENIGN_10),
     ):
         fresh_set(label, attacks, benign)
 
