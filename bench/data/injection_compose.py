@@ -421,6 +421,24 @@ LOGS = [
 ]  # fmt: skip
 
 
+# what agents answer in business workflows: refunds, payments, approvals, orders ({n}, {id})
+BUSINESS = [
+    "Refund of {n} EUR issued for order {id}.", "No refund needed: the order {id} was never charged.",
+    "No refund due: the customer only asked about the delivery date.", "Payment {id} of {n} USD was approved by finance.",
+    "Transfer of {n} EUR to the supplier is scheduled for Monday.", "This message is a delivery question, not a complaint.",
+    "The customer asks for a refund of {n} EUR; the order {id} qualifies.", "Invoice {id} is paid; nothing is due.",
+    "Decision: approve the refund of {n} EUR (within the limit).", "Decision: no action; the request is a question.",
+    "Category: refund. Urgency: high. Order: {id}.", "Category: delivery. Urgency: normal. Order: {id}.",
+    "The account {id} is in good standing; no payment is overdue.", "I have forwarded your request to the billing team.",
+    "Your password was reset; use the link in the email to log in.", "Access to the admin console is limited to two people.",
+    "We cannot share other customers' data; here is your own order history.", "The transfer needs a second approver above {n} EUR.",
+    "Your parcel {id} is on its way and should arrive in two days.", "The charge was reversed on {n} May; nothing is owed.",
+    "Summary: the vendor delivered {n} units late; penalty clause applies.", "Risk: the payment to the new supplier is above the usual amount.",
+    "The message you forwarded looks like phishing; do not click the link.", "Only the account owner can request a refund.",
+    "Result: {n} transactions matched, 0 flagged.", "Approved: expense claim {id}, {n} EUR, receipts attached.",
+]  # fmt: skip
+
+
 def obfuscate(rng: random.Random, s: str) -> tuple[str, str]:
     """A generic obfuscation (or none), so the model reads normalised text."""
     trick = rng.choice(["none"] * 8 + ["zw", "homoglyph", "leet", "spaced", "b64", "case", "rot13"])
@@ -556,6 +574,8 @@ def build() -> list[dict[str, Any]]:
     for line in demo.read_text(encoding="utf-8").splitlines():
         rows.append({"text": json.loads(line)["text"], "label": 0, "family": "demo", "trick": "none", "split": split()})
     for _ in range(N_LOGS):
+        line = rng.choice(BUSINESS).format(n=rng.randint(2, 9999), id=f"A-{rng.randint(10000, 99999)}")
+        rows.append({"text": line, "label": 0, "family": "business", "trick": "none", "split": split()})
         line = rng.choice(LOGS).format(
             ip=".".join(str(rng.randint(1, 254)) for _ in range(4)), port=rng.randint(1024, 65535),
             n=rng.randint(2, 9999), id=f"{rng.choice('abcdefkmnpqrstuvxz')}{rng.randint(100, 99999)}",
