@@ -41,6 +41,7 @@ def fresh() -> None:
         ("fresh set 8", f.ATTACKS_8, f.BENIGN_8),
         ("fresh set 9", f.ATTACKS_9, f.BENIGN_9),
         ("fresh set 10", f.ATTACKS_10, f.BENIGN_10),
+        ("fresh set 11", f.ATTACKS_11, f.BENIGN_11),
     ):
         fresh_set(label, attacks, benign)
 
