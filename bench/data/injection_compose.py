@@ -443,7 +443,9 @@ def obfuscate(rng: random.Random, s: str) -> tuple[str, str]:
     """A generic obfuscation (or none), so the model reads normalised text."""
     trick = rng.choice(["none"] * 8 + ["zw", "homoglyph", "leet", "spaced", "b64", "case", "rot13"])
     if trick == "zw":
-        return trick, "".join(c + ("\u200c" if c.isalpha() and rng.random() < 0.25 else "") for c in s)
+        return trick, "".join(
+            c + ("\u200c" if c.isalpha() and rng.random() < 0.25 else "") for c in s
+        )
     if trick == "homoglyph":
         table = str.maketrans({"a": "а", "o": "о", "p": "р", "i": "і"})
         return trick, "".join(c.translate(table) if rng.random() < 0.5 else c for c in s)
@@ -466,7 +468,18 @@ def obfuscate(rng: random.Random, s: str) -> tuple[str, str]:
 
 def _attack(rng: random.Random, k: int) -> tuple[str, str]:
     c = rng.choice
-    family = c(["override", "planted", "planted", "fake_turn", "extraction", "persona", "hijack", "foreign"])
+    family = c(
+        [
+            "override",
+            "planted",
+            "planted",
+            "fake_turn",
+            "extraction",
+            "persona",
+            "hijack",
+            "foreign",
+        ]
+    )
     if family == "foreign":
         s = c(FOREIGN[k]).format(x=c(FOREIGN_X[k]))
     elif family == "override":
@@ -530,13 +543,23 @@ def _place(rng: random.Random, k: int, s: str, fill: Callable[[str], str]) -> st
         cut = doc.rfind(" ", 0, cut) if " " in doc[:cut] else cut
         return rng.choice(WRAP[k]).format(c=f"{doc[:cut][-500:]} {s} {doc[cut:][:300]}".strip())
     carrier = fill(rng.choice(CARRIER[k]))
-    inner = s.replace('"', "'").replace("\n", " ") if carrier.lstrip().startswith(("{", "name,")) else s
+    inner = (
+        s.replace('"', "'").replace("\n", " ") if carrier.lstrip().startswith(("{", "name,")) else s
+    )
     return rng.choice(WRAP[k]).format(c=carrier.replace("{a}", inner))
 
 
 def build() -> list[dict[str, Any]]:
     rng = random.Random(20261201_2)
-    names = ["Ana Ruiz", "Tom Becker", "Li Wei", "Sara Okoye", "Jonas Berg", "Priya Nair", "Marco Rossi"]
+    names = [
+        "Ana Ruiz",
+        "Tom Becker",
+        "Li Wei",
+        "Sara Okoye",
+        "Jonas Berg",
+        "Priya Nair",
+        "Marco Rossi",
+    ]
 
     def fill(t: str) -> str:
         return (
@@ -554,28 +577,72 @@ def build() -> list[dict[str, Any]]:
         k = rng.randrange(2)
         family, s = _attack(rng, k)
         trick, s = obfuscate(rng, s)
-        rows.append({"text": _place(rng, k, s, fill), "label": 1, "family": family, "trick": trick, "split": split()})
+        rows.append(
+            {
+                "text": _place(rng, k, s, fill),
+                "label": 1,
+                "family": family,
+                "trick": trick,
+                "split": split(),
+            }
+        )
     for _ in range(2 * N_BENIGN):
         k = rng.randrange(2)
         s = rng.choice(BENIGN[k])
         if rng.random() < 0.3:
             s = f"{s} {rng.choice(BENIGN[k])}"
-        rows.append({"text": _place(rng, k, s, fill), "label": 0, "family": "hard", "trick": "none", "split": split()})
+        rows.append(
+            {
+                "text": _place(rng, k, s, fill),
+                "label": 0,
+                "family": "hard",
+                "trick": "none",
+                "split": split(),
+            }
+        )
     if not PROSE:
         PROSE.extend(_prose())
     for _ in range(N_PROSE):  # ordinary prose alone, whole or one or two of its sentences
-        rows.append({"text": rng.choice(PROSE), "label": 0, "family": "prose", "trick": "none", "split": split()})
+        rows.append(
+            {
+                "text": rng.choice(PROSE),
+                "label": 0,
+                "family": "prose",
+                "trick": "none",
+                "split": split(),
+            }
+        )
         sentences = [x for x in re.split(r"(?<=[.!?])\s+", rng.choice(PROSE)) if len(x) > 20]
         if sentences:
             i = rng.randrange(len(sentences))
             short = " ".join(sentences[i : i + rng.randint(1, 2)])
-            rows.append({"text": short, "label": 0, "family": "prose_sentence", "trick": "none", "split": split()})
+            rows.append(
+                {
+                    "text": short,
+                    "label": 0,
+                    "family": "prose_sentence",
+                    "trick": "none",
+                    "split": split(),
+                }
+            )
     demo = Path(__file__).with_name("injection_demo_benign.jsonl")  # make_demo_benign.py
     for line in demo.read_text(encoding="utf-8").splitlines():
-        rows.append({"text": json.loads(line)["text"], "label": 0, "family": "demo", "trick": "none", "split": split()})
+        rows.append(
+            {
+                "text": json.loads(line)["text"],
+                "label": 0,
+                "family": "demo",
+                "trick": "none",
+                "split": split(),
+            }
+        )
     for _ in range(N_LOGS):
-        line = rng.choice(BUSINESS).format(n=rng.randint(2, 9999), id=f"A-{rng.randint(10000, 99999)}")
-        rows.append({"text": line, "label": 0, "family": "business", "trick": "none", "split": split()})
+        line = rng.choice(BUSINESS).format(
+            n=rng.randint(2, 9999), id=f"A-{rng.randint(10000, 99999)}"
+        )
+        rows.append(
+            {"text": line, "label": 0, "family": "business", "trick": "none", "split": split()}
+        )
         line = rng.choice(LOGS).format(
             ip=".".join(str(rng.randint(1, 254)) for _ in range(4)), port=rng.randint(1024, 65535),
             n=rng.randint(2, 9999), id=f"{rng.choice('abcdefkmnpqrstuvxz')}{rng.randint(100, 99999)}",
@@ -585,7 +652,15 @@ def build() -> list[dict[str, Any]]:
         rows.append({"text": line, "label": 0, "family": "log", "trick": "none", "split": split()})
     for _ in range(2 * N_BENIGN // 3):  # the carriers with nothing planted in them
         k = rng.randrange(2)
-        rows.append({"text": _place(rng, k, "", fill).replace("\n\n\n", "\n"), "label": 0, "family": "carrier", "trick": "none", "split": split()})
+        rows.append(
+            {
+                "text": _place(rng, k, "", fill).replace("\n\n\n", "\n"),
+                "label": 0,
+                "family": "carrier",
+                "trick": "none",
+                "split": split(),
+            }
+        )
     return rows
 
 
