@@ -37,6 +37,11 @@ def fresh() -> None:
         ("fresh set 4", f.ATTACKS_4, f.BENIGN_4),
         ("fresh set 5", f.ATTACKS_5, f.BENIGN_5),
         ("fresh set 6", f.ATTACKS_6, f.BENIGN_6),
+        ("fresh set 7", f.ATTACKS_7, f.BENIGN_7),
+        ("fresh set 8", f.ATTACKS_8, f.BENIGN_8),
+        ("fresh set 9", f.ATTACKS_9, f.BENIGN_9),
+        ("fresh set 10", f.ATTACKS_10, f.BENIGN_10),
+        ("fresh set 11", f.ATTACKS_11, f.BENIGN_11),
     ):
         fresh_set(label, attacks, benign)
 

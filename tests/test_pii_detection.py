@@ -354,7 +354,8 @@ def test_national_id_schemes_are_documented() -> None:
         "us_ssn", "uk_nino", "es_dni", "es_nie", "fr_nir", "it_cf", "nl_bsn", "br_cpf",
         "in_aadhaar", "de_steuer_id", "pl_pesel", "se_personnummer", "dk_cpr", "be_nrn",
         "ro_cnp", "cz_rodne_cislo", "pt_nif", "at_svnr", "fi_hetu", "gr_amka", "hu_taj",
-        "bg_egn", "hr_oib", "ee_isikukood", "lt_asmens_kodas",
+        "bg_egn", "hr_oib", "ee_isikukood", "lt_asmens_kodas", "si_emso", "lv_personas_kods",
+        "lu_matricule",
     }  # fmt: skip
 
 

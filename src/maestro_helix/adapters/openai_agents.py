@@ -15,6 +15,13 @@ people (irreversible, high risk, above the amount limit ...) and how many; ``dec
 GIL's rules to each person's decision (role, requester ≠ approver, nobody twice, payload
 unchanged, reason for a rejection) and approves the call in the SDK's run state only when the
 quorum is reached (two distinct people for high risk).
+
+The rule of two applies as on the native path (:mod:`maestro_helix.governance.taint`): declare
+the untrusted sources the agent reads (``untrusted=("web",)``, like an agent's ``untrusted``
+attribute), pass a run's :class:`~maestro_helix.core.provenance.Taint` (``taint=``), or record a
+read while the run goes on (:meth:`GilToolApprovals.record_read`, e.g. from a web-search tool).
+A tainted run's state-changing tool calls then need people whatever their amount, and the
+approver sees how the untrusted content got there (``ApprovalStatus.taint``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pydantic import BaseModel
 from maestro_helix.adapters._judge import HelixJudge
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.outputs import AgentOutput, ProposedAction
+from maestro_helix.core.provenance import NO_TAINT, Origin, Source, Taint
 from maestro_helix.core.scores import GateDecision
 from maestro_helix.core.workflow import Expectations
 from maestro_helix.governance.policy import (
@@ -52,6 +60,7 @@ from maestro_helix.governance.rules import (
     RequestStatus,
     rule,
 )
+from maestro_helix.governance.taint import rule_of_two
 
 __all__ = ["ApprovalStatus", "GilToolApprovals", "helix_output_guardrail"]
 
@@ -110,6 +119,7 @@ class ApprovalStatus:
     rejected_by: list[str] = field(default_factory=list)
     refusal: Refusal | None = None
     payload_hash: str = ""  # what an approver binds to: send it back as payload_hash_seen
+    taint: list[dict[str, Any]] = field(default_factory=list)  # untrusted origins, if any
 
 
 @dataclass
@@ -133,6 +143,10 @@ class GilToolApprovals:
         action_types: the registered action types (reversibility, risk class, amount field).
         tools: tool name → action type, e.g. ``{"refund": "crm.refund"}``.
         mri: the risk index the calls are judged at (default 0: only the action itself counts).
+        untrusted: the untrusted sources the agent reads (``web``, ``email``, ``upload``,
+            ``tenant``, ``tool``): every call it proposes is tainted (the rule of two).
+        taint: the taint the run already carries (e.g. from an earlier workflow step).
+        agent_id: the agent's name in the taint path the approver reads.
     """
 
     def __init__(
@@ -142,12 +156,29 @@ class GilToolApprovals:
         tools: Mapping[str, str],
         *,
         mri: float = 0.0,
+        untrusted: Sequence[Source | str] = (),
+        taint: Taint = NO_TAINT,
+        agent_id: str = "agent",
     ) -> None:
         self.policy = policy
         self.specs = {a.name: a for a in action_types}
         self.tools = dict(tools)
         self.mri = mri
+        self.agent_id = agent_id
+        declared = Taint(
+            tuple(
+                Origin(Source(src), agent_id, f"agent {agent_id}", (agent_id,))
+                for src in dict.fromkeys(untrusted)
+            )
+        )
+        self.taint = taint.plus(declared)
         self._pending: dict[str, _Pending] = {}
+
+    def record_read(self, source: Source | str, *, by: str) -> None:
+        """The run read untrusted content (``by``: the tool or step that read it): its later
+        state-changing calls need people (the rule of two)."""
+        origin = Origin(Source(source), by, "step", (by, self.agent_id))
+        self.taint = self.taint.plus(Taint((origin,)))
 
     def action_for(self, tool: str, params: Mapping[str, Any]) -> ProposedAction:
         action_type = self.tools.get(tool, tool)
@@ -162,8 +193,11 @@ class GilToolApprovals:
         )
 
     def requirement(self, tool: str, params: Mapping[str, Any]) -> Requirement:
+        """What GIL requires of this call: the policy's rule, raised by the rule of two when
+        the run is tainted."""
         action = self.action_for(tool, params)
-        return requirement_for_action(self.policy, action, self.specs.get(action.type), self.mri)
+        need = requirement_for_action(self.policy, action, self.specs.get(action.type), self.mri)
+        return rule_of_two(self.policy, need, action, self.taint)
 
     def needs_approval(
         self, tool: str
@@ -234,7 +268,7 @@ class GilToolApprovals:
             self._record(state, item, p, ruling.ballot, ruling.status)
         return ApprovalStatus(
             call_id, p.status, p.requirement, list(p.approvals), list(p.rejected_by),
-            ruling.refusal, p.payload_hash,
+            ruling.refusal, p.payload_hash, self.taint.to_list(),
         )  # fmt: skip
 
     def review(self, item: ToolApprovalItem, *, requester_id: str | None = None) -> ApprovalStatus:
@@ -242,7 +276,7 @@ class GilToolApprovals:
         call_id, p = self._pending_for(item, requester_id)
         return ApprovalStatus(
             call_id, p.status, p.requirement, list(p.approvals), list(p.rejected_by), None,
-            p.payload_hash,
+            p.payload_hash, self.taint.to_list(),
         )  # fmt: skip
 
     def _record(

@@ -491,7 +491,7 @@ def claim_intents(
     return claimed, refused
 
 
-# built once: finish_intent runs once per action, on the writer thread's hot path
+# built once: finish_rows runs once per action, on the writer thread's hot path
 _ATTEMPT_FINISH = (
     update(t.action_attempts)
     .where(
@@ -519,23 +519,16 @@ _EXECUTION_FINISH = (
         claim_until=None,
     )
 )
-_EVENT_INSERT = t.reflexive_events.insert()
 
 
-def finish_intent(
-    conn: Connection,
-    intent: ActionIntent,
-    *,
-    ok: bool,
-    result: Any,
-    error: str | None,
-    ts: str,
-    audit: AuditDraft,
-    event: EventRecord,
+def finish_rows(
+    conn: Connection, intent: ActionIntent, *, ok: bool, result: Any, error: str | None, ts: str
 ) -> bool:
-    """Record the end of one handler call. Returns False when the claim was no longer ours
-    (it expired and another process took the action over): the call is recorded, the action's
-    status is left to its current claimer."""
+    """Record the end of one handler call in its attempt and its action. Returns False when the
+    claim was no longer ours (it lapsed and another process took the action over): the call is
+    recorded, the action's status is left to its current claimer. The call's audit entry and
+    event are written by the caller (the writer groups them with the rest of its batch, one
+    chain append for all)."""
     params = {
         "k_key": intent.idempotency_key,
         "k_attempt": intent.attempts,
@@ -545,10 +538,7 @@ def finish_intent(
         "v_error": error,
     }
     conn.execute(_ATTEMPT_FINISH, params)
-    mine = conn.execute(_EXECUTION_FINISH, {**params, "v_result": result}).rowcount
-    append_audit(conn, [audit])
-    conn.execute(_EVENT_INSERT, event_row(event))
-    return bool(mine)
+    return bool(conn.execute(_EXECUTION_FINISH, {**params, "v_result": result}).rowcount)
 
 
 def action_attempts(conn: Connection, key: str) -> list[ActionAttempt]:

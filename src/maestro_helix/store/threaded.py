@@ -87,6 +87,18 @@ class _Op:
     commit: StepCommit | None = None  # a step commit, grouped
     new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
     audit: Sequence[AuditDraft] | None = None  # audit entries alone, grouped like step commits
+    finish: _Finish | None = None  # the end of a handler call: its audit and event grouped
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    intent: ActionIntent
+    ok: bool
+    result: Any
+    error: str | None
+    ts: str
+    audit: AuditDraft
+    event: EventRecord
 
 
 _STOP = object()
@@ -356,6 +368,15 @@ class ThreadedStore(Store):
             elif op.audit is not None:
                 batch.audit.extend(op.audit)
                 results.append(None)
+            elif op.finish is not None:
+                f = op.finish
+                results.append(
+                    gil_sql.finish_rows(
+                        conn, f.intent, ok=f.ok, result=f.result, error=f.error, ts=f.ts
+                    )
+                )
+                batch.audit.append(f.audit)
+                batch.events.append(sql.event_row(f.event))
             else:
                 assert op.fn is not None
                 if batch:
@@ -611,11 +632,9 @@ class ThreadedStore(Store):
         audit: AuditDraft,
         event: EventRecord,
     ) -> bool:
-        return await self._call(
-            lambda c: gil_sql.finish_intent(
-                c, intent, ok=ok, result=result, error=error, ts=ts, audit=audit, event=event
-            )
-        )
+        finish = _Finish(intent, ok, result, error, ts, audit, event)
+        mine: bool = await self._submit(self._op(finish=finish))
+        return mine
 
     async def action_attempts(self, key: str) -> list[ActionAttempt]:
         return await self._call(lambda c: gil_sql.action_attempts(c, key))

@@ -7,7 +7,12 @@
    tags, fake conversation turns, instructions addressed to the model inside documents, goal
    hijacking.
 3. **A learned model** (:mod:`.model`): logistic regression on hashed word and letter n-grams,
-   coefficients shipped as JSON, for the phrasings no rule names.
+   word classes (:mod:`.lexicon`), word clusters (from WordLlama's static embeddings) and
+   structural features (which rules fired, role-labelled lines, template tokens),
+   coefficients shipped as JSON. With the model on, it makes the decision: a rule hit is strong
+   evidence, not a verdict, so ordinary text that shares an attack's words is not flagged on
+   the rule alone. Payloads hidden by an encoding (base64, hex, URL, tags, rot13) that a rule or
+   the model flags are reported whatever the outer text scores.
 
 :func:`detect` runs all three on one text and reports what fired; :func:`find_injection_markers`
 is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` uses.
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from maestro_helix.helix.criteria import implausible_word
-from maestro_helix.helix.injection.model import load_model
+from maestro_helix.helix.injection.model import load_model, structure_features
 from maestro_helix.helix.injection.normalise import decoded_views, normalise
 from maestro_helix.helix.injection.rules import rule_hits
 
@@ -97,27 +102,36 @@ def _remembered(text: str, use_model: bool) -> Detection:
 
 def _detect(text: str, use_model: bool) -> Detection:
     low = normalise(text)
-    markers = list(rule_hits(low))
+    hits = list(rule_hits(low))
+    encoded: list[str] = []  # payloads hidden by an encoding: flagged on their own
     for encoding, payload in decoded_views(text):
         if encoding == "tags":
-            markers.append("invisible_text")
+            encoded.append("invisible_text")
         if encoding == "rot13":
             # Only structure is rescanned (rot13 of ordinary text is noise to the model), and
             # only when the text has a stretch of words unlike English, or says "rot13".
             if _maybe_rot13(low):
-                markers.extend(f"encoded_{c}" for c in rule_hits(normalise(payload)))
+                encoded.extend(f"encoded_{c}" for c in rule_hits(normalise(payload)))
             continue
         inner = normalise(payload)
         found = list(rule_hits(inner))
-        if not found and use_model and load_model().probability(inner) >= load_model().threshold:
-            found = ["learned"]
-        markers.extend(f"encoded_{c}" for c in found)
-    p = 0.0
-    if use_model:
-        model = load_model()
-        p = model.probability(low[:_MAX_CHARS])
-        if p >= model.threshold and not markers:
-            markers.append("learned")
+        if use_model and not found:
+            model = load_model()
+            if model.probability(inner, structure_features(inner, ())) >= model.threshold:
+                found = ["learned"]
+        encoded.extend(f"encoded_{c}" for c in found)
+    if not use_model:  # the rules alone decide
+        return Detection((*hits, *encoded), 0.0)
+    # The rules are features of the model, not verdicts: a rule hit in ordinary text needs the
+    # words' evidence too (see model.structure_features).
+    model = load_model()
+    p = model.probability(low[:_MAX_CHARS], structure_features(low, hits))
+    if hits and p >= model.rule_threshold:  # a rule fired and the words do not contradict it
+        markers = [*hits, *encoded]
+    elif p >= model.threshold:
+        markers = [*encoded, "learned"]
+    else:
+        markers = encoded
     return Detection(tuple(markers), p)
 
 

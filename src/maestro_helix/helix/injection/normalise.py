@@ -86,6 +86,7 @@ _HEX: Final = re.compile(
     r"(?![0-9A-Za-z])"
 )
 _PCT: Final = re.compile(r"(?:%[0-9A-Fa-f]{2}){6,}")
+_PCT_ONE: Final = re.compile(r"%[0-9A-Fa-f]{2}")
 _TAGS: Final = re.compile("[\U000e0000-\U000e007f]{4,}")
 _MAX_BLOBS: Final = 16
 
@@ -135,8 +136,14 @@ def decoded_views(text: str) -> Iterator[tuple[str, str]]:
                 if h is not None:
                     yield "hex", h
         if "%" in text:
+            runs = 0
             for m in _PCT.finditer(text):
                 s = urllib.parse.unquote(m.group())
+                if s.isprintable():
+                    runs += 1
+                    yield "url", s
+            if not runs and len(_PCT_ONE.findall(text)) >= 4:  # words joined by %20 (a query)
+                s = urllib.parse.unquote_plus(text)
                 if s.isprintable():
                     yield "url", s
     if not text.isascii():

@@ -16,7 +16,8 @@ Kinds reported (:attr:`Finding.kind`):
   ``fr_nir``, ``it_cf``, ``nl_bsn``, ``br_cpf``, ``in_aadhaar``, ``de_steuer_id``, and from
   :mod:`.national` ``pl_pesel``, ``se_personnummer``, ``dk_cpr``, ``be_nrn``, ``ro_cnp``,
   ``cz_rodne_cislo``, ``pt_nif``, ``at_svnr``, ``gr_amka``, ``hu_taj``, ``bg_egn``, ``hr_oib``,
-  ``ee_isikukood``, ``lt_asmens_kodas``, ``fi_hetu``);
+  ``ee_isikukood``, ``lt_asmens_kodas``, ``si_emso``, ``lv_personas_kods``, ``lu_matricule``,
+  ``fi_hetu``);
 * secrets: ``secret.aws_access_key``, ``secret.github_token``, ``secret.openai_key``,
   ``secret.anthropic_key``, ``secret.slack_token``, ``secret.slack_webhook``,
   ``secret.stripe_key``, ``secret.google_api_key``, ``secret.gitlab_token``, ``secret.npm_token``,

@@ -169,6 +169,66 @@ def _ee_lt_personal_code(d: str) -> bool:
     return _date_ok(int(d[1:3]), int(d[3:5]), int(d[5:7]), century)
 
 
+def _si_emso(d: str) -> bool:
+    """EMŠO (Slovenia): DDMMYYY RR BBB K; K = 11 - (weights 765432765432 mod 11), 11 becomes 0
+    and 10 is never issued; YYY is the year less 1000 (from 800) or less 2000 (below 800)."""
+    rest = _weighted(d[:12], "765432765432") % 11
+    check = 0 if rest == 0 else 11 - rest
+    if check == 10 or check != ord(d[12]) - 48:
+        return False
+    yyy = int(d[4:7])
+    year = 1000 + yyy if yyy >= 800 else 2000 + yyy
+    return _date_ok(year % 100, int(d[2:4]), int(d[:2]), year - year % 100)
+
+
+def _lv_personas_kods(d: str) -> bool:
+    """Personas kods (Latvia, issued before 2017): DDMMYY C NNNN, C the century (0 for the
+    1800s, 1 the 1900s, 2 the 2000s); the last digit is (1101 - weights 1637910584 2) mod 11."""
+    if d[6] not in "012":
+        return False
+    weights = (1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = (1101 - sum((ord(c) - 48) * w for c, w in zip(d[:10], weights, strict=True))) % 11
+    if check != ord(d[10]) - 48:
+        return False
+    return _date_ok(int(d[4:6]), int(d[2:4]), int(d[:2]), 1800 + 100 * (ord(d[6]) - 48))
+
+
+_VERHOEFF_D: Final = (
+    "0123456789", "1234067895", "2340178956", "3401289567", "4012395678",
+    "5987604321", "6598710432", "7659821043", "8765932104", "9876543210",
+)  # fmt: skip
+_VERHOEFF_P: Final = (
+    "0123456789", "1576283094", "5803796142", "8916043527",
+    "9453126870", "4286573901", "2793806415", "7046913258",
+)  # fmt: skip
+_VERHOEFF_INV: Final = "0432156789"
+
+
+def _verhoeff_digit(body: str) -> int:
+    c = 0
+    for i, ch in enumerate(reversed(body)):
+        c = ord(_VERHOEFF_D[c][ord(_VERHOEFF_P[(i + 1) % 8][ord(ch) - 48]) - 48]) - 48
+    return ord(_VERHOEFF_INV[c]) - 48
+
+
+def _luhn_digit(body: str) -> int:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        v = (ord(ch) - 48) * (2 if i % 2 == 0 else 1)
+        total += v - 9 if v > 9 else v
+    return (10 - total % 10) % 10
+
+
+def _lu_matricule(d: str) -> bool:
+    """Matricule (Luxembourg, since 2014): YYYYMMDD XXX, then a Luhn and a Verhoeff check
+    digit, both over the first eleven digits."""
+    if _luhn_digit(d[:11]) != ord(d[11]) - 48 or _verhoeff_digit(d[:11]) != ord(d[12]) - 48:
+        return False
+    year = int(d[:4])
+    century = year - year % 100
+    return 1850 <= year <= 2100 and _date_ok(year % 100, int(d[4:6]), int(d[6:8]), century)
+
+
 Shape = tuple[tuple[int, ...], tuple[str, ...]]
 """(digit group sizes, separator kinds) of a written form."""
 
@@ -319,6 +379,39 @@ NATIONAL_IDS: Final[tuple[NationalId, ...]] = (
         _ee_lt_personal_code,
         frozenset({"ak"}),
         ("asmens kodas", "asmens kodą", "asmens kodo"),
+    ),
+    NationalId(
+        "si_emso",
+        (13,),
+        _si_emso,
+        frozenset({"emšo", "emso"}),
+        (
+            "enotna matična številka občana",
+            "enotna maticna stevilka obcana",
+            "unique master citizen number",
+        ),
+    ),
+    NationalId(
+        "lv_personas_kods",
+        (11,),
+        _lv_personas_kods,
+        frozenset({"p.k.", "pk"}),
+        ("personas kods", "personas kodu", "personas koda", "personal code"),
+        context_shapes=(((6, 5), ("-",)),),
+    ),
+    NationalId(
+        "lu_matricule",
+        (13,),
+        _lu_matricule,
+        frozenset({"matricule", "cns"}),
+        (
+            "numéro d'identification",
+            "numero d'identification",
+            "numéro de matricule",
+            "identifikationsnummer",
+            "national identification number",
+        ),
+        context_sizes=((4, 4, 3, 2), (8, 3, 2)),
     ),
 )
 """The digit-only schemes, tried in this order after the older ones in ``digits``."""
