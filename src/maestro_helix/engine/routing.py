@@ -1,10 +1,13 @@
 """RouteLink (an input link): pick the agent for an attempt from the track record in the store,
 and say why.
 
-The record is read from the store at every choice (never cached in memory), so every process and
-worker routes on the same, committed record. The decision travels on ``StepInput.route`` to the
-risk assessor (the agent's record), the gate (an exploratory attempt that fails is retried on the
-best agent) and the audit entry (``details.routing``).
+The record is read from the store, never kept from start-up: every process and worker routes on
+the same, committed record. A read is used again until this process commits another step (the
+store's ``commit_generation`` moves) or ``refresh_s`` passes (other processes' commits): choices
+made between two of this process's commits share one read instead of one each. The decision
+travels on ``StepInput.route`` to the risk assessor (the agent's record), the gate (an
+exploratory attempt that fails is retried on the best agent) and the audit entry
+(``details.routing``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class RouteLink:
         store: where the track record lives; None routes on the priors alone (tests, the
             Helix service).
         clock: the records are decayed to its ``now``.
+        refresh_s: the longest a read is used again while this process commits nothing (0:
+            read at every choice).
     """
 
     def __init__(
@@ -39,19 +44,36 @@ class RouteLink:
         router: Router,
         store: RoutingPort | None = None,
         clock: Clock | None = None,
+        refresh_s: float = 1.0,
     ) -> None:
         self.agents = agents
         self.router = router
         self.store = store
         self.clock = clock or SystemClock()
+        self.refresh_s = refresh_s
+        self._read: dict[tuple[str, tuple[str, ...]], tuple[int, float, list[TrackRecord]]] = {}
 
     async def _records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
         if self.store is None:
             return []
+        generation = getattr(self.store, "commit_generation", None)
+        key = (capability, tuple(agent_ids))
+        t = self.clock.monotonic()
+        hit = self._read.get(key)
+        if (
+            hit is not None
+            and generation is not None
+            and hit[0] == generation
+            and t - hit[1] < self.refresh_s
+        ):
+            return hit[2]
         try:
-            return await self.store.track_records(capability, agent_ids)
+            records = await self.store.track_records(capability, agent_ids)
         except NotImplementedError:
             return []
+        if generation is not None:  # the generation before the read: never newer than it
+            self._read[key] = (generation, t, records)
+        return records
 
     async def decide(self, inp: StepInput) -> RouteDecision:
         step = inp.step

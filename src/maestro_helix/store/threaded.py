@@ -125,6 +125,9 @@ class ThreadedStore(Store):
         self._closed = False
         self.audit_batched = False
         self.track_half_life_s = sql.DEFAULT_HALF_LIFE_S  # a new track record's decay
+        # how many transactions with step commits this process's writer has committed: a
+        # reader of what those commits fold (the router's track record) knows when to read again
+        self.commit_generation = 0
         self._beats: ThreadPoolExecutor | None = None  # the heartbeat's own thread ...
         self._beat_conn: Connection | None = None  # ... and connection (see keep_alive)
 
@@ -334,6 +337,8 @@ class ThreadedStore(Store):
         try:
             with conn.begin():
                 results = self._apply(conn, ops)
+            if any(op.commit is not None for op in ops):
+                self.commit_generation += 1  # after the commit: readers see what it wrote
         except Exception as e:
             if raise_lost and _is_disconnect(e):
                 raise _ConnectionLost(_reason(e)) from e
