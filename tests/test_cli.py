@@ -113,6 +113,7 @@ def test_runs_show_unknown_id_is_clear(db: str) -> None:
         ["audit", "list"],
         ["audit", "show", "1"],
         ["audit", "prove", "1"],
+        ["processes"],
     ],
 )
 def test_read_commands_never_create_a_database(db: str, command: list[str]) -> None:

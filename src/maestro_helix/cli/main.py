@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -289,6 +290,44 @@ _RUN_COLUMNS = (
     Column("created", 11),
     Column("workflow"),
 )
+
+
+_PROCESS_COLUMNS = (
+    Column("process", keep=True),
+    Column("since", 11),
+    Column("alive", 6, justify="right"),
+    Column("runs", 5, justify="right"),
+    Column("actions", 7, justify="right"),
+)
+
+
+@app.command()
+def processes(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
+    """The processes sharing this database now (each beats on a connection of its own), with
+    the unfinished runs and action calls each holds: none of it passes to another process
+    while its holder beats."""
+
+    async def main() -> None:
+        async with open_store(db, must_exist=True) as store:
+            live = await store.live_owners()
+        if as_json:
+            print_json({"processes": [dataclasses.asdict(p) for p in live]})
+            return
+        rows = [
+            Row(
+                [
+                    p.owner,
+                    f"{p.started_at[5:10]} {p.started_at[11:16]}",
+                    f"{p.alive_for_s:.0f} s",
+                    str(p.runs),
+                    str(p.actions),
+                ]
+            )
+            for p in live
+        ]
+        print_rows(out, f"{len(live)} live process(es)", _PROCESS_COLUMNS, rows)
+
+    run_async(main())
 
 
 @runs_app.command("list")

@@ -21,6 +21,7 @@ from maestro_helix.core.records import (
     AuditFilter,
     CheckpointRecord,
     EventRecord,
+    LiveProcess,
     NewRun,
     RunPage,
     RunRecord,
@@ -120,8 +121,8 @@ class RunPort(Protocol):
         writes: what a beating process holds never passes to another process."""
 
     @abstractmethod
-    async def live_owners(self) -> list[tuple[str, float, str]]:
-        """Processes beating now: (owner, alive until, started at)."""
+    async def live_owners(self) -> list[LiveProcess]:
+        """Processes beating now, with the runs and action calls each holds."""
 
     @abstractmethod
     async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:

@@ -179,6 +179,25 @@ class ActionIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveProcess:
+    """A process beating now (``maestro processes``): what it holds is not taken over.
+
+    Attributes:
+        owner: ``host:pid:nonce``, as written on the runs and actions it holds.
+        started_at: its first beat (ISO-8601 UTC).
+        alive_for_s: how long its last beat lasts from now.
+        runs: unfinished runs it holds.
+        actions: action handler calls it has claimed and not finished.
+    """
+
+    owner: str
+    started_at: str
+    alive_for_s: float
+    runs: int
+    actions: int
+
+
+@dataclass(frozen=True, slots=True)
 class ActionAttempt:
     """One call of an action's handler, recorded before it starts and after it ends."""
 

@@ -181,13 +181,16 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+        left = 0
         if self.governance is not None:  # handler calls in flight finish, claims renewed
-            await self.governance.drain(max(grace_s, 60.0))
+            left = await self.governance.drain(max(grace_s, 60.0))
         for run_id in list(self._waiters):
             self._settle(run_id, RunResult(run_id, RunStatus.RUNNING, error=_CLOSED))
         await self._close_renewer()
         try:
             await self.store.release_leases(self.owner)
+            if not left:  # nothing of ours still running: not alive any more, at once
+                await self.store.keep_alive(self.owner, 0.0)
         except MaestroError as e:  # they expire by themselves
             log.warning("could not release leases at close", extra={"error": str(e)})
         await self._events.aclose()

@@ -42,6 +42,7 @@ from maestro_helix.core.records import (
     AgentStat,
     ApprovalRequest,
     EventRecord,
+    LiveProcess,
     NewRun,
     RunPage,
     RunRecord,
@@ -464,15 +465,43 @@ def keep_alive(conn: Connection, owner: str, ttl_s: float) -> None:
     )
 
 
-def live_owners(conn: Connection) -> list[tuple[str, float, str]]:
-    """Processes beating now: (owner, alive until, started at)."""
+def live_owners(conn: Connection) -> list[LiveProcess]:
+    """Processes beating now, oldest first, with what each holds."""
     o = t.owners.c
+    now = lease_now(conn)
     rows = conn.execute(
         select(o.owner, o.alive_until, o.started_at)
-        .where(o.alive_until >= lease_now(conn))
-        .order_by(o.started_at)
+        .where(o.alive_until >= now)
+        .order_by(o.started_at, o.owner)
+    ).all()
+    if not rows:
+        return []
+    names = [r.owner for r in rows]
+    r_c, a_c = t.runs.c, t.action_executions.c
+    runs: dict[str, int] = dict(
+        conn.execute(
+            select(r_c.owner, func.count())
+            .where(r_c.owner.in_(names), r_c.status.in_(_ACTIVE))
+            .group_by(r_c.owner)
+        ).all()
     )
-    return [(r.owner, r.alive_until, r.started_at) for r in rows]
+    actions: dict[str, int] = dict(
+        conn.execute(
+            select(a_c.owner, func.count())
+            .where(a_c.owner.in_(names), a_c.status == "started")
+            .group_by(a_c.owner)
+        ).all()
+    )
+    return [
+        LiveProcess(
+            r.owner,
+            r.started_at,
+            round(r.alive_until - now, 3),
+            int(runs.get(r.owner, 0)),
+            int(actions.get(r.owner, 0)),
+        )
+        for r in rows
+    ]
 
 
 def renew_leases(conn: Connection, owner: str, ttl_s: float) -> int:

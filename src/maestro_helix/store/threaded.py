@@ -47,6 +47,7 @@ from maestro_helix.core.records import (
     AuditFilter,
     CheckpointRecord,
     EventRecord,
+    LiveProcess,
     NewRun,
     RunPage,
     RunRecord,
@@ -213,7 +214,7 @@ class ThreadedStore(Store):
             with contextlib.suppress(Exception):
                 conn.close()
 
-    async def live_owners(self) -> list[tuple[str, float, str]]:
+    async def live_owners(self) -> list[LiveProcess]:
         return await self._call(sql.live_owners)
 
     def _writer(self, ready: Future[None]) -> None:
