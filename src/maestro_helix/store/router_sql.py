@@ -81,6 +81,26 @@ def _record(row: Any) -> TrackRecord:
     )
 
 
+# built once: update_track runs in every write batch with step commits
+_TRACK_INSERT_PG = pg_insert(t.agent_track).on_conflict_do_nothing()
+_TRACK_INSERT_SQLITE = sqlite_insert(t.agent_track).on_conflict_do_nothing()
+_TRACK_ROWS = select(t.agent_track).where(
+    t.agent_track.c.agent_id.in_(bindparam("agents", expanding=True)),
+    t.agent_track.c.capability.in_(bindparam("caps", expanding=True)),
+)
+_TRACK_LOCKED = _TRACK_ROWS.order_by(
+    t.agent_track.c.agent_id, t.agent_track.c.capability
+).with_for_update()
+_TRACK_UPDATE = (
+    update(t.agent_track)
+    .where(
+        t.agent_track.c.agent_id == bindparam("k_agent"),
+        t.agent_track.c.capability == bindparam("k_cap"),
+    )
+    .values({c: bindparam(f"v_{c}") for c in _COLS})
+)
+
+
 def update_track(conn: Connection, commits: Sequence[StepCommit], half_life_s: float) -> None:
     """Fold the commits' observations into their rows (inside the writing transaction)."""
     obs = observations(commits)
@@ -89,25 +109,16 @@ def update_track(conn: Connection, commits: Sequence[StepCommit], half_life_s: f
     keys = sorted({(o.agent_id, o.capability) for o in obs})
     empty = {c: 0.0 for c in _COLS} | {"total": 0, "passes": 0}
     rows = [{"agent_id": a, "capability": c, **empty} for a, c in keys]
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(ins(t.agent_track).on_conflict_do_nothing(), rows)
-    a = t.agent_track.c
-    q = select(t.agent_track).where(
-        a.agent_id.in_({k[0] for k in keys}), a.capability.in_({k[1] for k in keys})
-    )
-    if conn.dialect.name == "postgresql":
-        q = q.order_by(a.agent_id, a.capability).with_for_update()
-    current = {(r.agent_id, r.capability): _record(r) for r in conn.execute(q)}
+    pg = conn.dialect.name == "postgresql"
+    conn.execute(_TRACK_INSERT_PG if pg else _TRACK_INSERT_SQLITE, rows)
+    params = {"agents": sorted({k[0] for k in keys}), "caps": sorted({k[1] for k in keys})}
+    found = conn.execute(_TRACK_LOCKED if pg else _TRACK_ROWS, params)
+    current = {(r.agent_id, r.capability): _record(r) for r in found}
     for o in obs:
         k = (o.agent_id, o.capability)
         current[k] = fold(current[k], o, half_life_s)
-    stmt = (
-        update(t.agent_track)
-        .where(a.agent_id == bindparam("k_agent"), a.capability == bindparam("k_cap"))
-        .values({c: bindparam(f"v_{c}") for c in _COLS})
-    )
     conn.execute(
-        stmt,
+        _TRACK_UPDATE,
         [
             {"k_agent": k[0], "k_cap": k[1]} | {f"v_{c}": getattr(current[k], c) for c in _COLS}
             for k in keys

@@ -207,6 +207,16 @@ def _in_chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
         yield list(ids[i : i + size])
 
 
+# built once: read in every write batch that holds step commits
+_LEASES = select(t.runs.c.run_id, t.runs.c.owner, t.runs.c.epoch).where(
+    t.runs.c.run_id.in_(bindparam("ids", expanding=True))
+)
+_LEASES_FOR_UPDATE = _LEASES.with_for_update()
+_STOPPED = select(t.runs.c.run_id, t.runs.c.status).where(
+    t.runs.c.run_id.in_(bindparam("ids", expanding=True)), t.runs.c.status.not_in(_ACTIVE)
+)
+
+
 def check_leases(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, LeaseLost]:
     """The commits whose lease is not their run's current one (another process took it over).
 
@@ -215,11 +225,9 @@ def check_leases(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, L
     if not leased:
         return {}
     held: dict[str, tuple[str | None, int]] = {}
+    q = _LEASES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LEASES
     for part in _in_chunks(list(leased)):
-        q = select(t.runs.c.run_id, t.runs.c.owner, t.runs.c.epoch).where(t.runs.c.run_id.in_(part))
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        held.update({r.run_id: (r.owner, int(r.epoch)) for r in conn.execute(q)})
+        held.update({r[0]: (r[1], int(r[2])) for r in conn.execute(q, {"ids": part})})
     refused = {}
     for run_id, lease in leased.items():
         assert lease is not None
@@ -229,9 +237,11 @@ def check_leases(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, L
     return refused
 
 
+_PAUSED = select(t.workflow_state.c.name).where(t.workflow_state.c.paused == 1)
+
+
 def paused_workflow_names(conn: Connection) -> set[str]:
-    rows = conn.execute(select(t.workflow_state.c.name).where(t.workflow_state.c.paused == 1))
-    return {r.name for r in rows}
+    return {r[0] for r in conn.execute(_PAUSED)}
 
 
 def _pause_for_workflow(c: StepCommit) -> StepCommit:
@@ -334,12 +344,7 @@ class WriteBatch:
         results: dict[str, str | LeaseLost] = dict(refused)
         ids = list({c.step.run_id for c in commits})
         for part in _in_chunks(ids):
-            rows = conn.execute(
-                select(t.runs.c.run_id, t.runs.c.status).where(
-                    t.runs.c.run_id.in_(part), t.runs.c.status.not_in(_ACTIVE)
-                )
-            )
-            results.update({r.run_id: r.status for r in rows})
+            results.update({r[0]: r[1] for r in conn.execute(_STOPPED, {"ids": part})})
         self.runs, self.commits, self.events, self.audit = [], [], [], []
         return results
 
