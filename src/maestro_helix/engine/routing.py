@@ -12,6 +12,7 @@ exploratory attempt that fails is retried on the best agent) and the audit entry
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -52,6 +53,7 @@ class RouteLink:
         self.clock = clock or SystemClock()
         self.refresh_s = refresh_s
         self._read: dict[tuple[str, tuple[str, ...]], tuple[int, float, list[TrackRecord]]] = {}
+        self._reading: dict[tuple[str, tuple[str, ...]], asyncio.Future[list[TrackRecord]]] = {}
 
     async def _records(self, capability: str, agent_ids: Sequence[str]) -> list[TrackRecord]:
         if self.store is None:
@@ -67,12 +69,30 @@ class RouteLink:
             and t - hit[1] < self.refresh_s
         ):
             return hit[2]
+        if generation is None:
+            try:
+                return await self.store.track_records(capability, agent_ids)
+            except NotImplementedError:
+                return []
+        pending = self._reading.get(key)
+        if pending is None:  # one read at a time per key: the choices meanwhile share it
+            pending = self._reading[key] = asyncio.ensure_future(
+                self._read_once(key, capability, agent_ids, t)
+            )
+            pending.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(pending)
+
+    async def _read_once(
+        self, key: tuple[str, tuple[str, ...]], capability: str, agent_ids: Sequence[str], t: float
+    ) -> list[TrackRecord]:
+        assert self.store is not None
         try:
             records = await self.store.track_records(capability, agent_ids)
         except NotImplementedError:
-            return []
-        if generation is not None:  # the generation before the read: never newer than it
-            self._read[key] = (generation, t, records)
+            records = []
+        # as of the read's return: it saw the writer's batch up to the read itself (a commit
+        # later in that batch waits for the next generation)
+        self._read[key] = (int(getattr(self.store, "commit_generation", 0)), t, records)
         return records
 
     async def decide(self, inp: StepInput) -> RouteDecision:
