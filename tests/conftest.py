@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,9 +181,17 @@ def longest_first(items: Sequence[pytest.Item], workers: int) -> list[pytest.Ite
     return [i for chunk in chunks for i in chunk]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: tell each worker the ``--dist`` mode (a worker's own
+    options say ``no``)."""
+    node.workerinput["dist"] = node.config.getoption("dist")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1 and config.getoption("dist", "no") == "worksteal":
+    workerinput = getattr(config, "workerinput", {})
+    workers = int(workerinput.get("workercount", 1))
+    if workers > 1 and workerinput.get("dist") == "worksteal":
         ordered = longest_first(items, workers)
         if ordered is not None:
             items[:] = ordered
