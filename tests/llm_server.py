@@ -96,7 +96,12 @@ def local_model_server(workdir: Path, *, slots: int = 4) -> Iterator[LocalModel]
                 "--alias", MODEL_ALIAS,
                 "--ctx-size", str(1024 * slots),
                 "--parallel", str(slots),
-                "--threads", "2",
+                # one thread that sleeps when idle: on two cores shared with the other test
+                # workers, two threads spun at every operation's barrier waiting for each other
+                # (4 prompts in flight: 268 ms a token on 2 threads, 63 ms on 1; the module's
+                # server CPU 58 s -> 21 s)
+                "--threads", "1",
+                "--poll", "0",
                 "--no-webui",
             ],
             stdout=out,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -35,16 +36,32 @@ def _approve(db: str, request_id: str, token: str) -> Result:
     )
 
 
-@pytest.fixture
-def db_with_payment(tmp_path: Path) -> tuple[str, str]:
-    """A demo database with one payment waiting for two approvers; returns (db, request id)."""
-    db = str(tmp_path / "gil.db")
-    r = runner.invoke(app, ["demo", "--tasks", "400", "--db", db])
+@pytest.fixture(scope="module")
+def payment_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A demo database with payments waiting for two approvers, and one request's id: the
+    400-task demo is run once per module (and worker), each test gets its own copy."""
+    db = tmp_path_factory.mktemp("gil") / "demo.db"
+    r = runner.invoke(app, ["demo", "--tasks", "400", "--db", str(db)])
     assert r.exit_code == 0, r.output
-    listed = runner.invoke(app, ["approvals", "list", "--db", db])
+    listed = runner.invoke(app, ["approvals", "list", "--db", str(db)])
     ids = re.findall(r"[0-9a-f-]{36}\.1\.\d+\.escalation", listed.output)
     assert ids, listed.output
     return db, ids[0]
+
+
+@pytest.fixture
+def db_with_payment(payment_demo: tuple[Path, str], tmp_path: Path) -> tuple[str, str]:
+    """A copy of the demo database with one payment waiting for two approvers; returns (db,
+    request id)."""
+    source, request_id = payment_demo
+    db = tmp_path / "gil.db"
+    src, dst = sqlite3.connect(source), sqlite3.connect(db)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return str(db), request_id
 
 
 def test_operator_token_is_shown_once_and_stored_hashed(tmp_path: Path) -> None:
