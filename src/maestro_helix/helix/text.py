@@ -203,7 +203,7 @@ class Tokenizer:
             for i, t in enumerate(terms):
                 if t is None:
                     terms[i] = self.term(words[i])
-        out = tuple(t for t in terms if t)
+        out = tuple(filter(None, terms))  # drops the "" of stopwords, in C
         if remember:
             # One assignment: a concurrent reader sees the old pairs or the new ones, never a mix.
             self._recent = ((text, out), *recent[:1])
