@@ -74,8 +74,19 @@ def sentences(text: str) -> list[str]:
     return _sentences(text)
 
 
+# The last text split and its sentences: refusal, focus and grounding read the same output.
+# One assignment replaces it, so a concurrent reader sees an old pair or a new one, never a mix.
+_LAST_SPLIT: tuple[str, list[str]] = ("", [])
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENT_SPLIT.split(text) if s.strip()]
+    global _LAST_SPLIT
+    seen, sents = _LAST_SPLIT
+    if seen is text or seen == text:
+        return list(sents)
+    sents = [s.strip() for s in _SENT_SPLIT.split(text) if s.strip()]
+    _LAST_SPLIT = (text, sents)
+    return list(sents)
 
 
 def clamp(x: float) -> float:
@@ -166,10 +177,14 @@ _REFUSAL_GATE: Final = (
 )  # fmt: skip
 
 
+# ``any(g in low for g in _REFUSAL_GATE)`` as one scan in C.
+_REFUSAL_GATE_RE: Final = re.compile("|".join(map(re.escape, _REFUSAL_GATE)))
+
+
 def check_refusal(text: str, tok: Tokenizer) -> Check:
     """A refusal or a polite non-answer: apologies and redirections with nothing explained."""
     low = text.lower()
-    if not any(g in low for g in _REFUSAL_GATE):
+    if _REFUSAL_GATE_RE.search(low) is None:
         return Check(_OK, "no refusal")
     sents = _sentences(text)
     refusing = 0
@@ -448,6 +463,12 @@ def _salad(words: Sequence[str], text: str) -> float:
     det = len(at)
     if det < 2:
         return 0.0
+    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
+    det_s = _clamp((bad_det / det - 0.08) / 0.2)
+    if det_s == 0.0:
+        # sqrt(0 * bound_s) is 0.0 whatever the sentence boundaries say (and 0.0 is also the
+        # answer when there are fewer than two): most prose stops here
+        return 0.0
     ends = lower_starts = 0
     for word, first in _boundaries(text):
         if word.lower() in _ABBREV:
@@ -457,8 +478,6 @@ def _salad(words: Sequence[str], text: str) -> float:
             lower_starts += 1
     if ends < 2:
         return 0.0
-    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
-    det_s = _clamp((bad_det / det - 0.08) / 0.2)
     bound_s = _clamp((lower_starts / ends - 0.3) / 0.4)
     return math.sqrt(det_s * bound_s)
 

@@ -401,13 +401,20 @@ class LexicalRelevance:
 
     def _build_query(self, query: str) -> _Query:
         counts = Counter(self.tokenizer.tokens(query))
-        get = self._idf.get
-        unknown = self._unknown_idf
-        idf = {t: get(t, unknown) for t in counts}
-        weights = {t: idf[t] * (1.0 + math.log(c)) for t, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        mass = sum(w * idf[t] for t, w in weights.items())
-        subject_mass = sum(w * idf[t] for t, w in weights.items() if t not in _TEMPLATE_TERMS)
+        # Parallel lists in the terms' order, summed in that order (the same floats as sums over
+        # the dicts); a term seen once weighs its idf times 1.0 + log(1) == 1.0, exactly its idf.
+        idfs = list(map(self._idf.get, counts, repeat(self._unknown_idf)))
+        ws = [
+            i if c == 1 else i * (1.0 + math.log(c))
+            for i, c in zip(idfs, counts.values(), strict=True)
+        ]
+        idf = dict(zip(counts, idfs, strict=True))
+        weights = dict(zip(counts, ws, strict=True))
+        norm = math.sqrt(sum(map(mul, ws, ws)))
+        mass = sum(map(mul, ws, idfs))
+        subject_mass = sum(
+            w * i for t, w, i in zip(counts, ws, idfs, strict=True) if t not in _TEMPLATE_TERMS
+        )
         return _Query(weights, idf, norm, mass, subject_mass)
 
     def raw(self, query: str, text: str) -> float:
