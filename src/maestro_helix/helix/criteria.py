@@ -206,14 +206,10 @@ _REFUSAL_GATE: Final = (
 )  # fmt: skip
 
 
-# ``any(g in low for g in _REFUSAL_GATE)`` as one scan in C.
-_REFUSAL_GATE_RE: Final = re.compile("|".join(map(re.escape, _REFUSAL_GATE)))
-
-
 def check_refusal(text: str, tok: Tokenizer) -> Check:
     """A refusal or a polite non-answer: apologies and redirections with nothing explained."""
     low = text.lower()
-    if _REFUSAL_GATE_RE.search(low) is None:
+    if not any(map(low.__contains__, _REFUSAL_GATE)):  # substring tests in C
         return Check(_OK, "no refusal")
     sents = _sentences(text)
     refusing = 0
