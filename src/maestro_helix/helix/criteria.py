@@ -32,7 +32,6 @@ import json
 import math
 import re
 import zlib
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -67,7 +66,36 @@ _OK: Final = 1.0
 TEMPLATE_TERMS: Final = frozenset(Tokenizer().tokens(" ".join(TEMPLATE_WORDS)))
 """The instruction template's words as terms ("explain", "purpose", "rules", ...)."""
 _WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
+# ``_WORDS`` on lower-cased ASCII text, where a letter ([^\W\d_]) is [a-z] and a digit [0-9]:
+# the same matches, found about twice as fast as through the Unicode categories.
+_WORDS_ASCII_LOWER = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n{2,}|\n(?=[ \t]*(?:[-*•]|\d+[.)])\s)")
+# The separators of ``_SENT_SPLIT`` found with the sentence's closing mark included: each
+# alternative starts with a literal, so the regex engine skips to those characters instead of
+# trying a look-behind at every position. A match that starts on ".", "!" or "?" splits one
+# character after its start (where the look-behind's match starts); one on a newline at it.
+_SENT_SEP: Final = re.compile(
+    r"\.[\"')\]]*\s+|![\"')\]]*\s+|\?[\"')\]]*\s+|\n(?:\n+|(?=[ \t]*(?:[-*•]|\d+[.)])\s))"
+)
+
+
+def _words_lower(low: str) -> list[str]:
+    """``_WORDS.findall(low)`` of a lower-cased text."""
+    return (_WORDS_ASCII_LOWER if low.isascii() else _WORDS).findall(low)
+
+
+def _split_sentences(text: str) -> list[str]:
+    """``_SENT_SPLIT.split(text)``."""
+    out: list[str] = []
+    pos = 0
+    for m in _SENT_SEP.finditer(text):
+        start = m.start()
+        if text[start] != "\n":
+            start += 1
+        out.append(text[pos:start])
+        pos = m.end()
+    out.append(text[pos:])
+    return out
 
 
 def sentences(text: str) -> list[str]:
@@ -75,8 +103,19 @@ def sentences(text: str) -> list[str]:
     return _sentences(text)
 
 
+# The last text split and its sentences: refusal, focus and grounding read the same output.
+# One assignment replaces it, so a concurrent reader sees an old pair or a new one, never a mix.
+_LAST_SPLIT: tuple[str, list[str]] = ("", [])
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENT_SPLIT.split(text) if s.strip()]
+    global _LAST_SPLIT
+    seen, sents = _LAST_SPLIT
+    if seen is text or seen == text:
+        return list(sents)
+    sents = [s.strip() for s in _split_sentences(text) if s.strip()]
+    _LAST_SPLIT = (text, sents)
+    return list(sents)
 
 
 def clamp(x: float) -> float:
@@ -170,7 +209,7 @@ _REFUSAL_GATE: Final = (
 def check_refusal(text: str, tok: Tokenizer) -> Check:
     """A refusal or a polite non-answer: apologies and redirections with nothing explained."""
     low = text.lower()
-    if not any(g in low for g in _REFUSAL_GATE):
+    if not any(map(low.__contains__, _REFUSAL_GATE)):  # substring tests in C
         return Check(_OK, "no refusal")
     sents = _sentences(text)
     refusing = 0
@@ -373,12 +412,27 @@ def implausible_word(w: str) -> bool:
 
 def _implausible_share(text: str) -> tuple[float, int]:
     """(share of ASCII words of 3+ letters whose letter pairs are unlike English, count)."""
-    counts = Counter(w for w in _LATIN_WORD.findall(text.lower()) if len(w) >= 3)
-    n = sum(counts.values())
+    return _implausible_in(text.lower())
+
+
+# The maximal runs of ASCII letters of 3+ letters: exactly the runs of ``[a-z]+`` that are at
+# least 3 long (a shorter run holds no 3 letters in a row), found without a Python filter.
+_LATIN_WORD3: Final = re.compile(r"[a-z]{3,}")
+
+
+def _implausible_in(low: str) -> tuple[float, int]:
+    """:func:`_implausible_share` of an already lower-cased text, in one pass per occurrence
+    (memo lookups in C; only words never seen before are scored in Python)."""
+    words = _LATIN_WORD3.findall(low)
+    n = len(words)
     if not n:
         return 0.0, 0
-    bad = sum(c for w, c in counts.items() if implausible_word(w))
-    return bad / n, n
+    flags = list(map(_WORD_MEMO.get, words))
+    if None in flags:
+        for i, f in enumerate(flags):
+            if f is None:
+                flags[i] = implausible_word(words[i])
+    return flags.count(True) / n, n
 
 
 def _compressed_size(raw: bytes) -> int:
@@ -396,9 +450,9 @@ def _repetition(words: Sequence[str], text: str) -> float:
     n = len(words)
     if n < 12:
         return 0.0
-    grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
+    distinct = len(set(zip(words, words[1:], words[2:], words[3:], strict=False)))
     total = n - 3
-    gram_rep = (total - len(grams)) / total
+    gram_rep = (total - distinct) / total
     raw = text.encode("utf-8", "replace")
     ratio = _compressed_size(raw) / len(raw) if len(raw) >= 200 else 1.0
     # Prose compresses to ~0.45..0.6 of its size; a loop to far less.
@@ -434,6 +488,12 @@ def _salad(words: Sequence[str], text: str) -> float:
     det = len(at)
     if det < 2:
         return 0.0
+    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
+    det_s = _clamp((bad_det / det - 0.08) / 0.2)
+    if det_s == 0.0:
+        # sqrt(0 * bound_s) is 0.0 whatever the sentence boundaries say (and 0.0 is also the
+        # answer when there are fewer than two): most prose stops here
+        return 0.0
     ends = lower_starts = 0
     for word, first in _boundaries(text):
         if word.lower() in _ABBREV:
@@ -443,8 +503,6 @@ def _salad(words: Sequence[str], text: str) -> float:
             lower_starts += 1
     if ends < 2:
         return 0.0
-    bad_det = sum(1 for i in at if words[i + 1] in _NOT_AFTER_DET)
-    det_s = _clamp((bad_det / det - 0.08) / 0.2)
     bound_s = _clamp((lower_starts / ends - 0.3) / 0.4)
     return math.sqrt(det_s * bound_s)
 
@@ -452,61 +510,54 @@ def _salad(words: Sequence[str], text: str) -> float:
 _UNREADABLE: Final = "The answer is not readable text: write plain, grammatical sentences."
 
 
+_REPEATS: Final = "The answer repeats itself: say each point once and move on."
+_JUMBLED: Final = "The answer's words are jumbled: write grammatical sentences."
+_REUSED: Final = "The answer keeps reusing the same few words: vary them and add substance."
+
+
 def check_degeneration(text: str) -> Check:
     """Repetition loops, gibberish (non-words, no function words) and shuffled word salad."""
-    raw_words = _WORDS.findall(text.lower())
+    low = text.lower()
+    raw_words = _words_lower(low)
     n = len(raw_words)
     if n < 6:
         return Check(_OK, "too short to judge")
     rep = _repetition(raw_words, text)
-    odd, n_latin = _implausible_share(text)
-    signals: list[tuple[float, str, str]] = [
-        (
-            _clamp((rep - 0.25) / 0.3),
-            f"repeats itself ({rep:.0%} repeated)",
-            "The answer repeats itself: say each point once and move on.",
-        ),
-    ]
+    # (score, kind, value): the detail of the strongest signal only is written out; ties go to
+    # the first, as max() picks it
+    signals: list[tuple[float, int, float]] = [(_clamp((rep - 0.25) / 0.3), 0, rep)]
+    odd, n_latin = _implausible_in(low)
     if n_latin >= 5:
-        signals.append(
-            (
-                _clamp((odd - 0.12) / 0.15),
-                f"{odd:.0%} of the words are not English-like",
-                _UNREADABLE,
-            )
-        )
-    latin = [w for w in raw_words if w.isascii() and w.isalpha()]
-    if len(latin) >= 0.8 * n and n >= 30:
-        # Longer English-looking text: function words must be there, in a grammatical order
-        # (a short telegraphic note may do without them).
-        stop_share = sum(1 for w in latin if w in STOPWORDS) / len(latin)
-        signals.append(
-            (
-                _clamp((0.12 - stop_share) / 0.08),
-                f"only {stop_share:.0%} function words: not sentences",
-                _UNREADABLE,
-            )
-        )
-        signals.append(
-            (
-                _salad(raw_words, text),
-                "words out of grammatical order",
-                "The answer's words are jumbled: write grammatical sentences.",
-            )
-        )
+        signals.append((_clamp((odd - 0.12) / 0.15), 1, odd))
+    if n >= 30:
+        latin = list(filter(str.isalpha, filter(str.isascii, raw_words)))
+        if len(latin) >= 0.8 * n:
+            # Longer English-looking text: function words must be there, in a grammatical order
+            # (a short telegraphic note may do without them).
+            stop_share = sum(map(STOPWORDS.__contains__, latin)) / len(latin)
+            signals.append((_clamp((0.12 - stop_share) / 0.08), 2, stop_share))
+            signals.append((_salad(raw_words, text), 3, 0.0))
     if n >= 40:
         distinct = len(set(raw_words)) / n
-        signals.append(
-            (
-                _clamp((0.3 - distinct) / 0.15),
-                f"low lexical diversity ({distinct:.0%} distinct words)",
-                "The answer keeps reusing the same few words: vary them and add substance.",
-            )
-        )
-    worst, detail, fix = max(signals, key=lambda s: s[0])
+        signals.append((_clamp((0.3 - distinct) / 0.15), 4, distinct))
+    worst, kind, value = max(signals, key=_first)
     if worst <= 0.0:
         return Check(_OK, "reads as varied text")
+    if kind == 0:
+        detail, fix = f"repeats itself ({value:.0%} repeated)", _REPEATS
+    elif kind == 1:
+        detail, fix = f"{value:.0%} of the words are not English-like", _UNREADABLE
+    elif kind == 2:
+        detail, fix = f"only {value:.0%} function words: not sentences", _UNREADABLE
+    elif kind == 3:
+        detail, fix = "words out of grammatical order", _JUMBLED
+    else:
+        detail, fix = f"low lexical diversity ({value:.0%} distinct words)", _REUSED
     return Check(_clamp(1.0 - worst), detail, fix)
+
+
+def _first(signal: tuple[float, int, float]) -> float:
+    return signal[0]
 
 
 # --------------------------------------------------------------------------------------- echo
@@ -530,8 +581,8 @@ def check_echo(text: str, task: str, input_text: str, tok: Tokenizer) -> Check:
             "The output restates the task: answer it instead of repeating it.",
         )
     if input_text.strip() and len(text) >= 200:
-        src = _WORDS.findall(input_text.lower())
-        out = _WORDS.findall(text.lower())
+        src = _words_lower(input_text.lower())
+        out = _words_lower(text.lower())
         src_grams = set(zip(src, src[1:], src[2:], src[3:], src[4:], strict=False))
         out_grams = list(zip(out, out[1:], out[2:], out[3:], out[4:], strict=False))
         if out_grams and src_grams:

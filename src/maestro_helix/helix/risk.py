@@ -248,13 +248,14 @@ def _action_lines(action: ProposedAction) -> Iterator[str]:
     yield from _data_lines(action.payload)
 
 
-def _output_text(output: AgentOutput) -> str:
-    """The output's text plus its structured data, one ``key: value`` line per leaf."""
+def _output_text(output: AgentOutput, data_lines: list[str] | None = None) -> str:
+    """The output's text plus its structured data, one ``key: value`` line per leaf
+    (``data_lines``: ``list(_data_lines(output.data))`` when the caller has them)."""
     if not output.data:
         return output.text
     seen = {output.text}
     lines = [output.text]
-    for line in _data_lines(output.data):
+    for line in _data_lines(output.data) if data_lines is None else data_lines:
         value = line.split(": ", 1)[1]
         if value in seen:
             continue
@@ -318,9 +319,12 @@ class RiskAssessor:
             first.
         """
         factors: list[RiskFactor] = []
-        output_text = _output_text(req.output)
+        # the data's lines are read twice (the text scanned for personal data, and each line
+        # scanned for injection on its own): walked once
+        data_lines = list(_data_lines(req.output.data)) if req.output.data else []
+        output_text = _output_text(req.output, data_lines)
         factors.extend(self._content_factors(scan(output_text)))
-        factors.extend(self._injection_factors(req, output_text))
+        factors.extend(self._injection_factors(req, output_text, data_lines))
         factors.extend(self._action_factors(req.output.actions, req.allowed_actions))
         if req.agent is not None:
             factors.extend(self._agent_factors(req.agent.reliability()))
@@ -372,12 +376,16 @@ class RiskAssessor:
     # -- prompt injection ----------------------------------------------------------------------
 
     @staticmethod
-    def _injection_factors(req: RiskRequest, output_text: str) -> list[RiskFactor]:
+    def _injection_factors(
+        req: RiskRequest, output_text: str, data_lines: list[str] | None = None
+    ) -> list[RiskFactor]:
         """Input, output, retrieved documents and action arguments, each scanned on its own
         (:func:`maestro_helix.helix.injection.detect`: normalised, decoded, rules + model)."""
         # the output's text and each of its data values are scanned each on its own: joined,
         # benign "key: value" lines read like the fake turns of a conversation to the model
-        outputs = [req.output.text, *(line for line in _data_lines(req.output.data))]
+        if data_lines is None:
+            data_lines = list(_data_lines(req.output.data))
+        outputs = [req.output.text, *data_lines]
         scans: list[tuple[str, str, float, bool]] = [
             ("input", req.input_text, INJECTION_INPUT_SCORE, False),
             *(("output", t, INJECTION_OUTPUT_SCORE, True) for t in outputs if t.strip()),

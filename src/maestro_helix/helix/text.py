@@ -40,6 +40,20 @@ __all__ = [
 # Letters and digits of any script; "_" and punctuation split, so "cash-flow" and "cash_flow"
 # both become two tokens.
 _WORD = re.compile(r"[^\W_]+")
+# ``_WORD.findall(text.lower())`` of an ASCII text in C without the regex engine: letters
+# lower-cased, digits kept, every other byte a space, then split on the spaces (on ASCII, a
+# character of ``[^\W_]`` is exactly a letter or a digit). About four times as fast.
+_ASCII_WORDS = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
+)
+
+
+def _lower_words(text: str) -> list[str]:
+    """``_WORD.findall(text.lower())``."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    return _WORD.findall(text.lower())
+
 
 _STOPWORD_TEXT = """
     a about above after again against all am an and any are as at be because been before being
@@ -133,7 +147,7 @@ def tokenize(
         The terms in order of appearance.
     """
     out: list[str] = []
-    for w in _WORD.findall(text.lower()):
+    for w in _lower_words(text):
         t = _normalise(w, stopwords, do_stem)
         if t:
             out.append(t)
@@ -196,14 +210,14 @@ class Tokenizer:
         for seen, terms_of_seen in recent:
             if seen is text or seen == text:
                 return terms_of_seen
-        words = _WORD.findall(text.lower())
+        words = _lower_words(text)
         # map/filter keep the common all-hits case in C; misses are patched up in Python.
         terms: list[str | None] = list(map(self._memo.get, words))
         if None in terms:
             for i, t in enumerate(terms):
                 if t is None:
                     terms[i] = self.term(words[i])
-        out = tuple(t for t in terms if t)
+        out = tuple(filter(None, terms))  # drops the "" of stopwords, in C
         if remember:
             # One assignment: a concurrent reader sees the old pairs or the new ones, never a mix.
             self._recent = ((text, out), *recent[:1])
@@ -215,8 +229,8 @@ class Tokenizer:
         Used to match phrases that consist only of stopwords (e.g. a mention ``"IT"``).
         """
         if self._do_stem:
-            return [stem(w) for w in _WORD.findall(text.lower())]
-        return _WORD.findall(text.lower())
+            return [stem(w) for w in _lower_words(text)]
+        return _lower_words(text)
 
 
 @runtime_checkable
@@ -401,13 +415,20 @@ class LexicalRelevance:
 
     def _build_query(self, query: str) -> _Query:
         counts = Counter(self.tokenizer.tokens(query))
-        get = self._idf.get
-        unknown = self._unknown_idf
-        idf = {t: get(t, unknown) for t in counts}
-        weights = {t: idf[t] * (1.0 + math.log(c)) for t, c in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        mass = sum(w * idf[t] for t, w in weights.items())
-        subject_mass = sum(w * idf[t] for t, w in weights.items() if t not in _TEMPLATE_TERMS)
+        # Parallel lists in the terms' order, summed in that order (the same floats as sums over
+        # the dicts); a term seen once weighs its idf times 1.0 + log(1) == 1.0, exactly its idf.
+        idfs = list(map(self._idf.get, counts, repeat(self._unknown_idf)))
+        ws = [
+            i if c == 1 else i * (1.0 + math.log(c))
+            for i, c in zip(idfs, counts.values(), strict=True)
+        ]
+        idf = dict(zip(counts, idfs, strict=True))
+        weights = dict(zip(counts, ws, strict=True))
+        norm = math.sqrt(sum(map(mul, ws, ws)))
+        mass = sum(map(mul, ws, idfs))
+        subject_mass = sum(
+            w * i for t, w, i in zip(counts, ws, idfs, strict=True) if t not in _TEMPLATE_TERMS
+        )
         return _Query(weights, idf, norm, mass, subject_mass)
 
     def raw(self, query: str, text: str) -> float:
