@@ -466,21 +466,8 @@ async def test_a_closing_process_finishes_the_handler_call_it_started(
     effect and its finished attempt are both recorded, nothing is left for another process to
     call again."""
     import asyncio
-    import dataclasses
-    import threading
-    import time
 
-    started = threading.Event()
-
-    def slow_transfer(payload: Any, key: str) -> Any:
-        started.set()
-        time.sleep(1.5)
-        return ledger.transfer(payload, key)
-
-    specs = [
-        dataclasses.replace(a, handler=slow_transfer) if a.name == "payments.transfer" else a
-        for a in actions(ledger)
-    ]
+    started, specs = _slow_transfers(ledger, 1.5)
     store = stores()
     async with Maestro.open(store, agents=agents(), action_types=specs) as m:
         _, req = await _payout(m)
@@ -517,23 +504,10 @@ async def test_late_lease_renewals_never_hand_an_action_in_flight_to_another_cal
     process calls the handler again while its heartbeat goes on. (CI found this: a driver's
     housekeeping re-claimed five of its own transfers mid-call, 11 s into a stalled writer.)"""
     import asyncio
-    import dataclasses
-    import threading
-    import time
 
     from maestro_helix.core.lease import Ownership
 
-    started = threading.Event()
-
-    def slow_transfer(payload: Any, key: str) -> Any:
-        started.set()
-        time.sleep(2.0)
-        return ledger.transfer(payload, key)
-
-    specs = [
-        dataclasses.replace(a, handler=slow_transfer) if a.name == "payments.transfer" else a
-        for a in actions(ledger)
-    ]
+    started, specs = _slow_transfers(ledger, 2.0)
     store = stores()
     async with Maestro.open(
         store, agents=agents(), action_types=specs, ownership=Ownership(ttl_s=0.6)
@@ -567,3 +541,24 @@ async def test_late_lease_renewals_never_hand_an_action_in_flight_to_another_cal
         attempts = await m.store.action_attempts(intent.idempotency_key)
     assert [a.outcome for a in attempts] == ["succeeded"]
     assert len([e for e in ledger.entries() if " transfer " in e]) == 1
+
+
+def _slow_transfers(ledger: Ledger, seconds: float) -> tuple[Any, list[_Spec]]:
+    """The payout's action types with a transfer handler that takes ``seconds``; the event is
+    set when a call starts."""
+    import dataclasses
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def slow_transfer(payload: Any, key: str) -> Any:
+        started.set()
+        time.sleep(seconds)
+        return ledger.transfer(payload, key)
+
+    specs = [
+        dataclasses.replace(a, handler=slow_transfer) if a.name == "payments.transfer" else a
+        for a in actions(ledger)
+    ]
+    return started, specs
