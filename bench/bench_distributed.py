@@ -73,6 +73,43 @@ def _peak_rss_kib(pid: int) -> int:
     return 0
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def _pids_named(name: str) -> list[int]:
+    """Processes whose command is ``name`` (read from /proc; nothing is signalled)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (d / "comm").read_text().strip() == name:
+                    out.append(int(d.name))
+    return out
+
+
+def _service_cpu() -> dict[str, dict[int, float]]:
+    """CPU so far of the shared services' processes: the PostgreSQL server's (one backend per
+    connection) and the NATS server's."""
+    return {
+        "postgres": {p: _cpu_s(p) for p in _pids_named("postgres")},
+        "nats": {p: _cpu_s(p) for p in _pids_named("nats-server")},
+    }
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two snapshots by processes alive at the second (new ones in full)."""
+    return sum(v - before.get(p, 0.0) for p, v in after.items())
+
+
 async def distributed(n: int, workers: int) -> dict[str, Any]:
     schema = _schema()
     ns = f"b{uuid.uuid4().hex[:8]}"
@@ -108,6 +145,9 @@ async def distributed(n: int, workers: int) -> dict[str, Any]:
             ) as m,
         ):
             defn = await m.engine.register(demo_workflow())
+            services0 = _service_cpu()
+            workers0 = [_cpu_s(p.pid) for p in procs]
+            me0 = time.process_time()
             t0 = time.perf_counter()
             ids = await m.engine.submit_many(defn, demo_tasks(n))
             while True:
@@ -117,6 +157,9 @@ async def distributed(n: int, workers: int) -> dict[str, Any]:
                     break
                 await asyncio.sleep(0.1)
             elapsed = time.perf_counter() - t0
+            services1 = _service_cpu()
+            worker_cpu = sum(_cpu_s(p.pid) - c for p, c in zip(procs, workers0, strict=True))
+            submit_cpu = time.process_time() - me0
             report = await m.verify_audit()
         rss = [_peak_rss_kib(p.pid) for p in procs]
         assert report.ok and len(ids) == n
@@ -126,6 +169,13 @@ async def distributed(n: int, workers: int) -> dict[str, Any]:
             "elapsed_s": elapsed,
             "tasks_per_min": n / elapsed * 60,
             "peak_rss_mib": max(rss) / 1024,
+            # CPU milliseconds per task, by component (the service times behind the scaling)
+            "ms_per_task": {
+                "workers": worker_cpu / n * 1e3,
+                "postgres": _spent(services0["postgres"], services1["postgres"]) / n * 1e3,
+                "nats": _spent(services0["nats"], services1["nats"]) / n * 1e3,
+                "submitter": submit_cpu / n * 1e3,
+            },
         }
     finally:
         for p in procs:
@@ -167,6 +217,22 @@ async def in_flight(n: int) -> dict[str, Any]:
         _drop(schema)
 
 
+def _service_rows(one: dict[str, Any], two: dict[str, Any]) -> list[str]:
+    """CPU per task by component, and what it gives as a ceiling on more cores (every
+    component is CPU-bound here: on k cores the pipeline cannot exceed k / total CPU per task)."""
+    rows = []
+    for r in (one, two):
+        ms = r["ms_per_task"]
+        total = sum(ms.values())
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in ms.items())
+        ceiling = ", ".join(f"{k} cores ≈ {k * 60_000 / total:,.0f}" for k in (2, 8, 32))
+        rows.append(
+            f"| CPU per task, {r['workers']} worker(s): {parts} ms | **{total:.2f} ms** "
+            f"(CPU-bound ceiling: {ceiling} tasks/min) | — |"
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tasks", type=int, default=2000)
@@ -174,9 +240,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = ap.parse_args()
     one = asyncio.run(distributed(args.tasks, 1))
-    print(f"1 worker: {one['tasks_per_min']:,.0f} tasks/min", flush=True)
+    print(f"1 worker: {one['tasks_per_min']:,.0f} tasks/min {one['ms_per_task']}", flush=True)
     two = asyncio.run(distributed(args.tasks, 2))
-    print(f"2 workers: {two['tasks_per_min']:,.0f} tasks/min", flush=True)
+    print(f"2 workers: {two['tasks_per_min']:,.0f} tasks/min {two['ms_per_task']}", flush=True)
     fl = asyncio.run(in_flight(args.in_flight))
     print(f"{fl['tasks']} in flight: peak {fl['peak_rss_mib']:.0f} MiB", flush=True)
     lines = [
@@ -196,6 +262,7 @@ def main() -> None:
         " | — |",
         f"| ratio 2 workers / 1 worker | **{two['tasks_per_min'] / one['tasks_per_min']:.2f}×** "
         "| ≥ 1.6× |",
+        *_service_rows(one, two),
         f"| {fl['tasks']} tasks in flight at once, one engine on PostgreSQL | "
         f"peak RSS **{fl['peak_rss_mib']:.0f} MiB** ({fl['tasks_per_min']:,.0f} tasks/min) "
         "| < 1 GiB |",
