@@ -46,7 +46,8 @@ from maestro_helix.governance.rules import (
     settle,
 )
 from maestro_helix.store import schema as t
-from maestro_helix.store.sql import append_audit, event_row, intent_row, lapsed, lease_now
+from maestro_helix.store.lease_sql import lapsed, lease_now
+from maestro_helix.store.sql import append_audit, event_row, intent_row
 
 __all__ = [
     "Claim",
@@ -442,10 +443,11 @@ def _refuse(conn: Connection, row: Any, why: str, c: Claim) -> ActionIntent:
 def claim_intents(
     conn: Connection, run_id: str | None, keys: Sequence[str] | None, c: Claim
 ) -> tuple[list[ActionIntent], list[ActionIntent]]:
-    """Claim cleared actions for ``c.owner``: pending ones, and those whose claimer died mid-call
-    (its claim expired and it stopped beating, :func:`~maestro_helix.store.sql.lapsed`: the same
-    idempotency key is used again). Each claim records the
-    handler call about to be made. Returns (claimed, refused by the pre-handler checks)."""
+    """Claim cleared actions for ``c.owner``: pending ones, and those whose claimer died
+    mid-call (its claim expired and it stopped beating,
+    :func:`~maestro_helix.store.lease_sql.lapsed`: the same idempotency key is used again).
+    Each claim records the handler call about to be made. Returns (claimed, refused by the
+    pre-handler checks)."""
     ae = t.action_executions.c
     now = lease_now(conn)
     until = now + c.ttl_s

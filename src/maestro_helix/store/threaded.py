@@ -66,6 +66,7 @@ from maestro_helix.store import (
     audit_sql,
     gil_sql,
     knowledge_sql,
+    lease_sql,
     ops_sql,
     risk_sql,
     router_sql,
@@ -191,7 +192,7 @@ class ThreadedStore(Store):
         if self._closed or self._thread is None:
             raise StoreClosed("the store is closed" if self._closed else "the store is not open")
         if not self._own_connections():
-            await self._call(lambda c: sql.keep_alive(c, owner, ttl_s))
+            await self._call(lambda c: lease_sql.keep_alive(c, owner, ttl_s))
             return
         if self._beats is None:
             self._beats = ThreadPoolExecutor(1, thread_name_prefix=f"maestro-{self.name}-beat")
@@ -203,7 +204,7 @@ class ThreadedStore(Store):
             if self._beat_conn is None:
                 self._beat_conn = self._engine.connect()
             with self._beat_conn.begin():
-                sql.keep_alive(self._beat_conn, owner, ttl_s)
+                lease_sql.keep_alive(self._beat_conn, owner, ttl_s)
         except Exception as e:  # a fresh connection next time
             self._close_beat_conn()
             raise StoreError(f"heartbeat failed: {_reason(e)}") from e
@@ -215,7 +216,7 @@ class ThreadedStore(Store):
                 conn.close()
 
     async def live_owners(self) -> list[LiveProcess]:
-        return await self._call(sql.live_owners)
+        return await self._call(lease_sql.live_owners)
 
     def _writer(self, ready: Future[None]) -> None:
         try:
@@ -457,13 +458,13 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.acquire_run(c, run_id, owner, ttl_s))
 
     async def renew_leases(self, owner: str, ttl_s: float) -> int:
-        return await self._call(lambda c: sql.renew_leases(c, owner, ttl_s))
+        return await self._call(lambda c: lease_sql.renew_leases(c, owner, ttl_s))
 
     async def release_leases(self, owner: str, run_ids: Sequence[str] | None = None) -> int:
-        return await self._call(lambda c: sql.release_leases(c, owner, run_ids))
+        return await self._call(lambda c: lease_sql.release_leases(c, owner, run_ids))
 
     async def runs_to_resume(self, owner: str) -> list[str]:
-        return await self._call(lambda c: sql.runs_to_resume(c, owner))
+        return await self._call(lambda c: lease_sql.runs_to_resume(c, owner))
 
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._call(lambda c: sql.get_run(c, run_id))

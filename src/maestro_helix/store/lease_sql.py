@@ -1,0 +1,148 @@
+"""Who may hold what, on a synchronous SQLAlchemy ``Connection``: the lease clock, each
+process's heartbeat (``owners``), and the lease and claim rule built on both — a lease or claim
+passes to another process only when its time is over *and* its holder has stopped beating.
+Renewal, release and the runs nobody live holds are here too; the fenced writes that take or
+check a lease are in :mod:`maestro_helix.store.sql` and :mod:`maestro_helix.store.gil_sql`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from maestro_helix.core.records import UNFINISHED, LiveProcess
+from maestro_helix.store import schema as t
+
+ACTIVE = [s.value for s in UNFINISHED]
+"""The stored statuses of unfinished runs."""
+
+
+def owner_alive(owner: Any, now: float) -> Any:
+    """Whether ``owner`` (a column) has beaten within its lease time (:func:`keep_alive`)."""
+    o = t.owners.c
+    return exists().where(o.owner == owner, o.alive_until >= now)
+
+
+def lapsed(owner: Any, until: Any, now: float) -> Any:
+    """A lease or claim another process may take over: its time is over and its holder has
+    stopped beating. A holder whose renewals are late (a writer queue stalled behind a slow
+    transaction, a starved CPU) but whose heartbeat goes on keeps what it holds: handing an
+    action it is calling to another process would call the handler twice."""
+    return and_(until < now, ~owner_alive(owner, now))
+
+
+_DAY_S = 86_400.0
+
+
+def keep_alive(conn: Connection, owner: str, ttl_s: float) -> None:
+    """Record that ``owner`` is alive for ``ttl_s`` more seconds (the database's clock on
+    PostgreSQL). A process's first beat also drops rows of processes silent for a day."""
+    now = lease_now(conn)
+    o = t.owners.c
+    n = conn.execute(
+        update(t.owners).where(o.owner == owner).values(alive_until=now + ttl_s)
+    ).rowcount
+    if n:
+        return
+    conn.execute(delete(t.owners).where(o.alive_until < now - _DAY_S))
+    conn.execute(
+        t.owners.insert().values(
+            owner=owner,
+            alive_until=now + ttl_s,
+            started_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="microseconds"),
+        )
+    )
+
+
+def live_owners(conn: Connection) -> list[LiveProcess]:
+    """Processes beating now, oldest first, with what each holds."""
+    o = t.owners.c
+    now = lease_now(conn)
+    rows = conn.execute(
+        select(o.owner, o.alive_until, o.started_at)
+        .where(o.alive_until >= now)
+        .order_by(o.started_at, o.owner)
+    ).all()
+    if not rows:
+        return []
+    names = [r.owner for r in rows]
+    r_c, a_c = t.runs.c, t.action_executions.c
+    runs: dict[str, int] = dict(
+        conn.execute(
+            select(r_c.owner, func.count())
+            .where(r_c.owner.in_(names), r_c.status.in_(ACTIVE))
+            .group_by(r_c.owner)
+        ).all()
+    )
+    actions: dict[str, int] = dict(
+        conn.execute(
+            select(a_c.owner, func.count())
+            .where(a_c.owner.in_(names), a_c.status == "started")
+            .group_by(a_c.owner)
+        ).all()
+    )
+    return [
+        LiveProcess(
+            r.owner,
+            r.started_at,
+            round(r.alive_until - now, 3),
+            int(runs.get(r.owner, 0)),
+            int(actions.get(r.owner, 0)),
+        )
+        for r in rows
+    ]
+
+
+def renew_leases(conn: Connection, owner: str, ttl_s: float) -> int:
+    """Extend every lease and action claim ``owner`` holds; returns the runs renewed."""
+    until = lease_now(conn) + ttl_s
+    n = conn.execute(
+        update(t.runs)
+        .where(t.runs.c.owner == owner, t.runs.c.status.in_(ACTIVE))
+        .values(lease_until=until)
+    ).rowcount
+    conn.execute(
+        update(t.action_executions)
+        .where(t.action_executions.c.owner == owner, t.action_executions.c.status == "started")
+        .values(claim_until=until)
+    )
+    return int(n)
+
+
+def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None = None) -> int:
+    """Give up the leases ``owner`` holds (all, or those of ``run_ids``): another process may
+    continue those runs at once."""
+    q = update(t.runs).where(t.runs.c.owner == owner)
+    if run_ids is not None:
+        q = q.where(t.runs.c.run_id.in_(list(run_ids)))
+    return int(conn.execute(q.values(owner=None, lease_until=None)).rowcount)
+
+
+def runs_to_resume(conn: Connection, owner: str) -> list[str]:
+    """Unfinished runs no live process holds (free, ours, or with an expired lease)."""
+    r = t.runs.c
+    now = lease_now(conn)
+    rows = conn.execute(
+        select(r.run_id)
+        .where(
+            r.status.in_(ACTIVE),
+            or_(r.owner.is_(None), r.owner == owner, lapsed(r.owner, r.lease_until, now)),
+        )
+        .order_by(r.created_at, r.run_id)
+    )
+    return [row.run_id for row in rows]
+
+
+def lease_now(conn: Connection) -> float:
+    """Now, for lease and claim times (seconds since the epoch): the database server's clock
+    on PostgreSQL, so processes on many machines agree whatever their own clocks say; this
+    machine's on SQLite, where every process sharing the file is on this machine."""
+    if conn.dialect.name == "postgresql":
+        now = conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())").scalar_one()
+        return float(now)
+    return time.time()
