@@ -87,3 +87,37 @@ def test_a_transaction_aborted_to_break_a_deadlock_is_run_again(pg: Engine) -> N
     finally:
         with pg.begin() as c:
             c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def test_a_run_whose_holder_still_beats_is_not_taken_over_when_its_lease_lapses(
+    stores,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two stores on one database (two processes): a run leased to A for 0.2 s stays A's
+    while A beats, however late its renewals; once A stops beating, B takes it over."""
+    import asyncio
+    import uuid
+
+    from maestro_helix.core.records import NewRun, RunStatus
+    from maestro_helix.core.workflow import parse_definition
+
+    wf = parse_definition({"name": "wf", "steps": [{"id": "a", "capability": "c"}]})
+    ts = "2026-01-01T00:00:00.000000+00:00"
+    a, b = stores(), stores()
+    await a.open()
+    await b.open()
+    try:
+        await a.save_workflow(wf, ts)
+        run_id = str(uuid.uuid4())
+        await a.keep_alive("A", 0.6)
+        await a.create_runs(
+            [NewRun(run_id, "wf", 1, {}, ts, owner="A", lease_s=0.2, status=RunStatus.RUNNING)]
+        )
+        await asyncio.sleep(0.3)  # A's lease time is over; its heartbeat is not
+        assert await b.acquire_run(run_id, "B", 10.0) is None
+        assert run_id not in await b.runs_to_resume("B")
+        await asyncio.sleep(0.5)  # A stopped beating: its heartbeat lapsed too
+        got = await b.acquire_run(run_id, "B", 10.0)
+        assert got is not None and got[0].owner == "B"
+    finally:
+        await a.aclose()
+        await b.aclose()
