@@ -152,6 +152,8 @@ class JetStreamWorkQueue:
                     "epoch": item.epoch,
                 }
             )
+            if item.state is not None:  # after the item's line, as carried (JSON has no raw \n)
+                body = b"%s\n%s" % (body, item.state)
             async with sem:
                 for attempt in range(3):
                     try:
@@ -225,7 +227,8 @@ class JetStreamWorkQueue:
 
     async def _handle(self, msg: Msg, handler: WorkHandler) -> None:
         try:
-            d = orjson.loads(msg.data)
+            head, _, state = msg.data.partition(b"\n")
+            d = orjson.loads(head)
             item = WorkItem(
                 d["run_id"],
                 int(d["step_index"]),
@@ -233,6 +236,7 @@ class JetStreamWorkQueue:
                 d.get("capability"),
                 d.get("agent"),
                 int(d.get("epoch", 0)),
+                state or None,
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.error("dropping a malformed work item", extra={"subject": msg.subject})

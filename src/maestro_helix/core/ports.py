@@ -106,10 +106,18 @@ class RunPort(Protocol):
 
     @abstractmethod
     async def acquire_run(
-        self, run_id: str, owner: str, ttl_s: float
+        self,
+        run_id: str,
+        owner: str,
+        ttl_s: float,
+        *,
+        handed: tuple[int, int] | None = None,
+        step: int | None = None,
     ) -> tuple[RunRecord, bool] | None:
         """Take the run's lease if nobody live holds it (raises its epoch); returns the run and
-        whether its workflow is paused, or None when another process holds it."""
+        whether its workflow is paused, or None when another process holds it. ``handed``
+        (epoch, step index): only if it waits on the work queue exactly as that item left it;
+        ``step``: only if the run is at that step."""
 
     @abstractmethod
     async def renew_leases(self, owner: str, ttl_s: float) -> int:

@@ -58,6 +58,7 @@ class NewRun:
     lease_s: float = 0.0  # the owner's lease, counted from the write
     status: RunStatus = RunStatus.PENDING
     error: str | None = None
+    state_digest: str | None = None  # of the state its first work item carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class RunRecord:
     owner: str | None = None
     lease_until: float | None = None
     epoch: int = 0
+    state_digest: str | None = None  # of the state its work item carries (see engine.carry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +231,8 @@ class StepCommit:
         lease_s: how long ``hand_to`` lasts, counted from the moment the commit is written
             (the writer's clock, under its lock).
         claim_s: the same for the action intents claimed with the step.
+        state_digest: SHA-256 of the run state the next work item carries (when handed to
+            the work queue): the next worker trusts the item's state only if it hashes to this.
     """
 
     step: StepRecord
@@ -245,6 +249,7 @@ class StepCommit:
     workflow: str | None = None
     lease_s: float = 10.0
     claim_s: float = 10.0
+    state_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

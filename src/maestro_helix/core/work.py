@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = ["Dispatcher", "WorkItem"]
@@ -20,6 +20,9 @@ class WorkItem:
     capability: str | None
     agent: str | None = None
     epoch: int = 0
+    # the run's state as the commit that handed this item out left it (engine/state.py carry);
+    # a worker uses it only when the run row's digest vouches for it
+    state: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:

@@ -40,9 +40,13 @@ from maestro_helix.engine.local import LocalDispatcher, next_of
 from maestro_helix.engine.publisher import EventPublisher
 from maestro_helix.engine.rollout import RouteChanged, RoutePlan, RunRoute, route, store_routed
 from maestro_helix.engine.state import (
+    FRESH,
+    FRESH_DIGEST,
     RunResult,
     RunState,
     StepSummary,
+    carried_state,
+    digest,
     passed_agents,
     rebuild_state,
     required_inputs,
@@ -320,7 +324,7 @@ class Engine:
                 items = []
                 for r in runs:
                     step0 = (await self._definition(r.workflow, r.workflow_version)).steps[0]
-                    items.append(WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1))
+                    items.append(WorkItem(r.run_id, 0, 1, step0.capability, step0.agent, 1, FRESH))
                 await self.dispatcher.dispatch(items)
                 continue
             loop = asyncio.get_running_loop()
@@ -370,6 +374,7 @@ class Engine:
                     lease_s=lease_s,
                     status=RunStatus.PAUSED if paused else RunStatus.PENDING,
                     error=_WORKFLOW_PAUSED if paused else None,
+                    state_digest=FRESH_DIGEST if owner == QUEUE_OWNER else None,
                 )
                 for r, x in zip(routes, inputs, strict=True)
             ]
@@ -625,24 +630,39 @@ class Engine:
         if fut is not None and not fut.done():
             fut.set_exception(exc)
 
-    async def _load(self, run_id: str, owner: str | None = None) -> RunState | None:
+    async def _load(
+        self,
+        run_id: str,
+        owner: str | None = None,
+        *,
+        handed: tuple[int, int] | None = None,
+        carried: bytes | None = None,
+        step: int | None = None,
+    ) -> RunState | None:
         """Take the run's lease and rebuild its state from its committed steps. None when
-        another live process holds it, or it is no longer unfinished."""
+        another live process holds it, or it is no longer unfinished.
+
+        ``handed`` and ``carried``: a work item's (epoch, step index) and the state it carries;
+        the run is taken only if it waits on the queue as the item left it, and the carried
+        state is used when the run row's digest vouches for it (no re-read of its steps).
+        ``step``: take it only if it is still at that step."""
         if owner == QUEUE_OWNER:  # hand it to the work queue: any worker may take it
             ttl, holder = self.ownership.handoff_s, QUEUE_OWNER
         else:
             ttl, holder = self.ownership.ttl_s, self.owner
-        got = await self.store.acquire_run(run_id, holder, ttl)
+        got = await self.store.acquire_run(run_id, holder, ttl, handed=handed, step=step)
         if got is None:
             return None
         rec, paused = got
         defn = await self._definition(rec.workflow, rec.workflow_version)
-        state = rebuild_state(
-            rec,
-            defn,
-            await self.store.step_records(run_id),
-            await self.store.accepted_attempts(run_id),
-        )
+        state = None if carried is None else carried_state(rec, defn, carried)
+        if state is None:
+            state = rebuild_state(
+                rec,
+                defn,
+                await self.store.step_records(run_id),
+                await self.store.accepted_attempts(run_id),
+            )
         state.lease = Lease(holder, rec.epoch)
         if paused and owner != QUEUE_OWNER:
             await self._pause_for_workflow(state)
@@ -774,6 +794,18 @@ class Engine:
         hand_to = None
         if lease is not None:
             hand_to = Lease(QUEUE_OWNER, lease.epoch) if hand_to_queue else lease
+        summary = StepSummary(
+            step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
+        )
+        nxt = st.moved(
+            summary,
+            decision,
+            next_step,
+            out.output.as_reference() if decision is GateDecision.PASS and out.output else None,
+            out.feedback() if decision is GateDecision.RETRY else None,
+        )
+        if hand_to_queue and status is RunStatus.RUNNING:  # the next item carries the state
+            nxt.carried = nxt.carry()
         stopped = await self.store.commit_step(
             StepCommit(
                 step=self._record(out, decision),
@@ -790,6 +822,7 @@ class Engine:
                 workflow=defn.name,
                 lease_s=self.ownership.handoff_s if hand_to_queue else self.ownership.ttl_s,
                 claim_s=self.ownership.ttl_s,
+                state_digest=None if nxt.carried is None else digest(nxt.carried),
             )
         )
         if stopped is status:  # the store reports the run's stop: this commit's own
@@ -808,60 +841,56 @@ class Engine:
         if status is not RunStatus.RUNNING:
             for listener in self.on_run_stopped:
                 listener(defn.name, status.value)
-        st.attempts.append(
-            StepSummary(
-                step.id, st.attempt, out.agent_id, decision.value, out.qsr, out.mri, out.eval_ms
-            )
-        )
-        # move the in-memory state only after the commit
-        if decision is GateDecision.PASS:
-            assert out.output is not None
-            st.outputs[step.id] = out.output.as_reference()
-            st.next_step, st.attempt, st.feedback = next_step, 1, None
-            st.exclude.clear()
-        elif decision is GateDecision.RETRY:
-            st.attempt += 1
-            st.feedback = out.feedback()
-            if out.agent_id is not None:
-                st.exclude.add(out.agent_id)
+        st.adopt(nxt)  # move the in-memory state only after the commit
         return status, stopped, error
 
-    async def execute_item(self, run_id: str, step_index: int, attempt: int) -> WorkItem | None:
+    async def execute_item(
+        self,
+        run_id: str,
+        step_index: int,
+        attempt: int,
+        *,
+        epoch: int | None = None,
+        state: bytes | None = None,
+    ) -> WorkItem | None:
         """Distributed mode: run one step attempt of a run (as handed out by a work queue).
 
         Idempotent: if the attempt is already committed (a redelivery), or another worker holds
         the run, nothing runs again. Returns the run's next work item (to hand out), or None
         when the run stopped (or is not this worker's to continue).
+
+        ``epoch`` and ``state``: the item's hand-out epoch and the run state it carries. When
+        the run still waits on the queue as this item left it, one write takes it and the
+        carried state is used if the run row's digest vouches for it; otherwise the run is
+        read from the store as for any item.
         """
-        if run_id in self._active:  # a duplicate of an item this process is running
-            return None
-        rec = await self.store.get_run(run_id)
-        if rec.status not in UNFINISHED or rec.next_step != step_index:
-            return None  # stopped, or past this step: an old item
+        if run_id in self._active:  # this process is at the run now: look again shortly
+            raise RunHeld(run_id, self.owner, 0.5)
         self._active.add(run_id)
         try:
-            st = await self._load(run_id)
+            st = None
+            if state is not None and epoch is not None:
+                st = await self._load(run_id, handed=(epoch, step_index), carried=state)
+            if st is None:
+                rec = await self.store.get_run(run_id)
+                if rec.status not in UNFINISHED or rec.next_step != step_index:
+                    return None  # stopped, or past this step: an old item
+                st = await self._load(run_id, step=step_index)  # only if still at this step
             if st is None:  # another live worker holds it: ask the queue to try again later
                 held = await self.store.get_run(run_id)
-                if held.status not in UNFINISHED:
+                if held.status not in UNFINISHED or held.next_step != step_index:
                     return None
                 left = (held.lease_until or 0.0) - self.ownership.now()
                 raise RunHeld(run_id, held.owner, min(max(left, 0.5), self.ownership.ttl_s))
-            if st.next_step >= len(st.defn.steps) or (st.next_step, st.attempt) == (
-                step_index,
-                attempt,
-            ):
-                try:
-                    status, stopped, _ = await self._step(st, hand_to_queue=True)
-                except LeaseLost:
-                    return None
-                if stopped is not None or status is not RunStatus.RUNNING:
-                    return None
-            else:  # an old attempt's item: hand the run back to the queue with its current one
-                got = await self.store.acquire_run(run_id, QUEUE_OWNER, self.ownership.handoff_s)
-                if got is None:
-                    return None
-                st.lease = Lease(QUEUE_OWNER, got[0].epoch)
+            # the run is this worker's, at this item's step: its current attempt runs here
+            # (an old attempt's item, e.g. redelivered after a retry, stands for the current one:
+            # the current attempt's own item finds the run moved on, or held, and is dropped)
+            try:
+                status, stopped, _ = await self._step(st, hand_to_queue=True)
+            except LeaseLost:
+                return None
+            if stopped is not None or status is not RunStatus.RUNNING:
+                return None
             return self._item(st)
         finally:
             self._active.discard(run_id)
@@ -869,7 +898,9 @@ class Engine:
     def _item(self, st: RunState) -> WorkItem:
         step = st.defn.steps[st.next_step]
         epoch = st.lease.epoch if st.lease is not None else 0
-        return WorkItem(st.run_id, st.next_step, st.attempt, step.capability, step.agent, epoch)
+        return WorkItem(
+            st.run_id, st.next_step, st.attempt, step.capability, step.agent, epoch, st.carried
+        )
 
     @staticmethod
     def _advance(st: RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:

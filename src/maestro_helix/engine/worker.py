@@ -35,7 +35,9 @@ async def run_worker(
     routes = routes_for(caps, agents.ids())
 
     async def handle(item: WorkItem) -> None:
-        nxt = await engine.execute_item(item.run_id, item.step_index, item.attempt)
+        nxt = await engine.execute_item(
+            item.run_id, item.step_index, item.attempt, epoch=item.epoch, state=item.state
+        )
         if nxt is not None:
             await queue.dispatch([nxt])
 

@@ -48,6 +48,8 @@ runs = Table(
     Column("owner", String(96), nullable=True),
     Column("lease_until", Float, nullable=True),
     Column("epoch", Integer, nullable=False, default=0, server_default="0"),
+    # SHA-256 of the state the run's work item carries (distributed mode; None otherwise)
+    Column("state_digest", String(64), nullable=True),
     Index("ix_runs_status", "status"),
     Index("ix_runs_workflow_created", "workflow", "created_at"),
 )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Float,
     String,
+    and_,
     bindparam,
     case,
     cast,
@@ -158,6 +159,7 @@ _RUN_STEP_UPDATE = (
         # SET reads the row as it was: a run someone else stopped is released too
         owner=case((_IS_ACTIVE, cast(bindparam("b_owner"), String)), else_=None),
         lease_until=case((_IS_ACTIVE, cast(bindparam("b_lease_until"), Float)), else_=None),
+        state_digest=bindparam("b_digest"),
     )
 )
 
@@ -303,6 +305,7 @@ class WriteBatch:
                     "owner": r.owner,
                     "lease_until": None,  # counted from the write (flush)
                     "epoch": 1 if r.owner is not None else 0,
+                    "state_digest": r.state_digest,
                 }
             )
         self.events.extend(event_row(e) for e in events)
@@ -365,6 +368,7 @@ class WriteBatch:
                     "b_error": c.run_error,
                     "b_owner": hand.owner if hand is not None else None,
                     "b_lease_until": now + c.lease_s if hand is not None else None,
+                    "b_digest": c.state_digest if hand is not None else None,
                 }
             )
             audit.extend(c.audit)
@@ -396,31 +400,45 @@ class WriteBatch:
 
 
 def acquire_run(
-    conn: Connection, run_id: str, owner: str, ttl_s: float
+    conn: Connection,
+    run_id: str,
+    owner: str,
+    ttl_s: float,
+    *,
+    handed: tuple[int, int] | None = None,
+    step: int | None = None,
 ) -> tuple[RunRecord, bool] | None:
     """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
     that waits on the work queue). Raises the fencing token. Returns the run and whether its
-    workflow is paused, or None when another live process holds it (or it is not unfinished)."""
+    workflow is paused, or None when another live process holds it (or it is not unfinished).
+
+    ``handed``: (epoch, step index) of a work item; the run is taken only if it still waits on
+    the queue exactly as that item left it (nobody took it since: any taking raises the epoch).
+    ``step``: only if the run is at that step (an item for a step it has passed takes nothing).
+    """
     r = t.runs.c
     now = lease_now(conn)
     until = now + ttl_s
-    moved = conn.execute(
-        update(t.runs)
-        .where(
-            r.run_id == run_id,
-            r.status.in_(_ACTIVE),
-            or_(
-                r.owner.is_(None),
-                r.owner == QUEUE_OWNER,
-                r.owner == owner,
-                lapsed(r.owner, r.lease_until, now),
-            ),
+    if handed is None:
+        who = or_(
+            r.owner.is_(None),
+            r.owner == QUEUE_OWNER,
+            r.owner == owner,
+            lapsed(r.owner, r.lease_until, now),
         )
+    else:
+        who = and_(r.owner == QUEUE_OWNER, r.epoch == handed[0], r.next_step == handed[1])
+    if step is not None:
+        who = and_(who, r.next_step == step)
+    row = conn.execute(
+        update(t.runs)
+        .where(r.run_id == run_id, r.status.in_(_ACTIVE), who)
         .values(owner=owner, lease_until=until, epoch=r.epoch + 1)
-    ).rowcount
-    if moved != 1:
+        .returning(*t.runs.c)
+    ).first()
+    if row is None:
         return None
-    rec = get_run(conn, run_id)
+    rec = _run(row)
     paused = conn.execute(
         select(t.workflow_state.c.paused).where(t.workflow_state.c.name == rec.workflow)
     ).scalar()
@@ -594,6 +612,7 @@ def _run(row: Any) -> RunRecord:
         owner=row.owner,
         lease_until=row.lease_until,
         epoch=int(row.epoch or 0),
+        state_digest=row.state_digest,
     )
 
 

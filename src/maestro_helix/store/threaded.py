@@ -453,9 +453,17 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.transition(c, tr))
 
     async def acquire_run(
-        self, run_id: str, owner: str, ttl_s: float
+        self,
+        run_id: str,
+        owner: str,
+        ttl_s: float,
+        *,
+        handed: tuple[int, int] | None = None,
+        step: int | None = None,
     ) -> tuple[RunRecord, bool] | None:
-        return await self._call(lambda c: sql.acquire_run(c, run_id, owner, ttl_s))
+        return await self._call(
+            lambda c: sql.acquire_run(c, run_id, owner, ttl_s, handed=handed, step=step)
+        )
 
     async def renew_leases(self, owner: str, ttl_s: float) -> int:
         return await self._call(lambda c: lease_sql.renew_leases(c, owner, ttl_s))
