@@ -19,7 +19,7 @@ from maestro_helix.agents.base import AgentRegistry
 from maestro_helix.agents.chat import ChatAgent
 from maestro_helix.core.workflow import parse_definition
 from maestro_helix.governance.policy import Decision, Role
-from openai_server import ScriptedServer, chat_reply
+from openai_server import Reply, ScriptedServer, Seen, chat_reply
 
 ROOT = Path(__file__).parents[1]
 CS = ROOT / "examples" / "customer_service"
@@ -191,3 +191,60 @@ async def test_a_model_refund_under_the_auto_limit_runs_without_people(
     assert r.status is RunStatus.COMPLETED, r.attempts
     assert reqs == []
     assert ran == [{"order_id": "A-20417", "amount": 24.9, "currency": "EUR"}]
+
+
+async def test_a_chat_steps_usage_is_in_its_audit_entry(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    """Tokens, cost, latency, tries and the model of the call that made the output are in the
+    step's ``step.decision`` audit entry (one transient 503 first: two tries)."""
+    text = "Invoice INV-7 from Acme: total 120 EUR, due 2026-01-31, paid by bank transfer."
+
+    def model(seen: Seen) -> Reply:
+        return chat_reply(text, usage=(30, 9))
+
+    server.then(Reply(status=503, body={"error": "busy"}))
+    server.default = model
+    agent = ChatAgent.from_config(
+        "llm",
+        {"summarise"},
+        {
+            "base_url": server.base_url,
+            "model": "m",
+            "price_in_per_mtok": 1.0,
+            "price_out_per_mtok": 2.0,
+            "tries": 3,
+            "backoff_initial_s": 0.01,
+            "backoff_max_s": 0.02,
+        },
+    )
+    flow = parse_definition(
+        {
+            "name": "summary",
+            "steps": [
+                {
+                    "id": "summarise",
+                    "capability": "summarise",
+                    "task": "Summarise the invoice",
+                    "input": {"doc": "${input.doc}"},
+                    "expect": {"mentions": ["total"], "min_length": 20},
+                }
+            ],
+        }
+    )
+    async with Maestro.open(tmp_path / "m.db", agents=AgentRegistry([agent])) as m:
+        r = await m.run(flow, {"doc": "INV-7 Acme 120 EUR due 2026-01-31"})
+        audit = [e for e in await m.store.audit_entries() if e["kind"] == "step.decision"]
+    assert r.status is RunStatus.COMPLETED, r.attempts
+    (entry,) = audit
+    assert entry["agent_id"] == "llm" and entry["step_id"] == "summarise"
+    usage = entry["details"]["usage"]
+    assert usage["model"] == "scripted"
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+        30,
+        9,
+        39,
+    )
+    assert usage["cost_usd"] == pytest.approx((30 * 1.0 + 9 * 2.0) / 1e6)
+    assert usage["tries"] == 2
+    assert usage["latency_ms"] > 0
