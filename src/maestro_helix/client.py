@@ -17,6 +17,7 @@ Results are the same typed values the library returns in-process.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,12 +97,9 @@ class HelixClient:
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = httpx.Timeout(timeout_s)
         self.retry = retry or RetryPolicy(tries=3, initial_s=0.2, max_s=5.0)
-        self._verify = verify
-        self._cert = cert
+        self._verify = tls_verify(verify, cert)
         self._async_transport = async_transport
-        self._sync = httpx.Client(
-            timeout=self._timeout, verify=verify, cert=cert, transport=transport
-        )
+        self._sync = httpx.Client(timeout=self._timeout, verify=self._verify, transport=transport)
 
     # -- lifetime
 
@@ -169,10 +167,7 @@ class HelixClient:
 
         async def once() -> Mapping[str, Any]:
             async with httpx.AsyncClient(
-                timeout=self._timeout,
-                verify=self._verify,
-                cert=self._cert,
-                transport=self._async_transport,
+                timeout=self._timeout, verify=self._verify, transport=self._async_transport
             ) as client:
                 try:
                     r = await client.post(url, json=dict(body), headers=self._headers)
@@ -181,6 +176,21 @@ class HelixClient:
             return _decode(r, url)
 
         return await call_with_retries(once, self.retry)
+
+
+def tls_verify(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext | bool:
+    """What httpx takes as ``verify``: an SSL context when a CA path or a client certificate is
+    given (httpx's own ``verify=<path>`` and ``cert=`` are deprecated), else the bool."""
+    if cert is None and not isinstance(verify, str):
+        return verify
+    ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
 
 
 def _unreachable(url: str, e: httpx.TransportError) -> HelixServiceError:
