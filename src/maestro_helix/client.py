@@ -117,12 +117,14 @@ class HelixClient:
     # -- sync calls
 
     def evaluate(self, output: OutputLike, **step: Any) -> QualityScore | EvaluationFailure:
-        """QSR of ``output``; ``step``: task, input, expect, evaluators, step_id, attempt."""
+        """QSR of ``output``; ``step``: task, input, expect, evaluators, step_id, attempt,
+        sources (input keys holding source documents), documents (source texts)."""
         body = self._post("/v1/helix/evaluate", evaluate_body(output, **step))
         return quality_from(body["quality"])
 
     def assess(self, output: OutputLike, **step: Any) -> RiskScore | EvaluationFailure:
-        """MRI of ``output``; ``step``: task, input, allowed_actions, step_id, attempt."""
+        """MRI of ``output``; ``step``: task, input, allowed_actions, step_id, attempt,
+        sources, documents (each document is scanned for prompt injection)."""
         body = self._post("/v1/helix/assess", assess_body(output, **step))
         return risk_from(body["risk"])
 
@@ -227,9 +229,24 @@ def _output(output: OutputLike) -> dict[str, Any]:
 
 
 def _step(
-    task: str = "", input: Mapping[str, Any] | None = None, step_id: str = "step", attempt: int = 1
+    task: str = "",
+    input: Mapping[str, Any] | None = None,
+    step_id: str = "step",
+    attempt: int = 1,
+    sources: Sequence[str] = (),
+    documents: Sequence[str] = (),
 ) -> dict[str, Any]:
-    return {"task": task, "input": dict(input or {}), "step_id": step_id, "attempt": attempt}
+    body: dict[str, Any] = {
+        "task": task,
+        "input": dict(input or {}),
+        "step_id": step_id,
+        "attempt": attempt,
+    }
+    if sources:  # input keys holding source texts, as a workflow step's ``sources``
+        body["sources"] = list(sources)
+    if documents:  # source texts given directly
+        body["documents"] = list(documents)
+    return body
 
 
 def _expect(expect: ExpectLike) -> dict[str, Any]:
