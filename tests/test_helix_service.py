@@ -413,3 +413,29 @@ async def test_async_client_retries_a_503_from_the_service() -> None:
         srv.stop()
     assert isinstance(q, QualityScore) and q.score == 0.9
     assert len(srv.seen) == 2
+
+
+async def test_client_times_out_a_slow_service_and_retries_within_its_budget() -> None:
+    """A service slower than ``timeout_s``: each try is cut at the timeout, retried, then the
+    call fails with 'cannot reach' (sync and async), long before the service would answer."""
+    import time
+
+    from openai_server import Reply, ScriptedServer
+
+    ok = {"quality": QualityScore(0.9).to_dict(), "evaluation_failed": False}
+    srv = ScriptedServer(lambda _s: Reply(body=ok, delay_s=3.0)).start()
+    retry = RetryPolicy(tries=2, initial_s=0.01, max_s=0.02)
+    try:
+        with HelixClient(f"http://127.0.0.1:{srv.port}", "t", timeout_s=0.3, retry=retry) as h:
+            t0 = time.monotonic()
+            with pytest.raises(HelixServiceError, match=r"cannot reach.*Timeout"):
+                await asyncio.to_thread(h.evaluate, "hello")
+            sync_s = time.monotonic() - t0
+            t0 = time.monotonic()
+            with pytest.raises(HelixServiceError, match=r"cannot reach.*Timeout"):
+                await h.aevaluate("hello")
+            async_s = time.monotonic() - t0
+    finally:
+        srv.stop()
+    assert len(srv.seen) == 4, "two tries each"
+    assert sync_s < 2.0 and async_s < 2.0, (sync_s, async_s)
