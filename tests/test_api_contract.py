@@ -158,6 +158,11 @@ def _breaks_an_unschematic_rule(case: Any) -> bool:
     body = case.body
     if body.get("evaluators"):  # the live server registers no custom evaluator
         return True
+    sources, given_input = body.get("sources"), body.get("input")
+    if isinstance(sources, list) and sources:  # each must name a key of the input
+        keys = given_input if isinstance(given_input, dict) else {}
+        if any(k not in keys for k in sources):
+            return True
     if (
         case.path.endswith("/gate")
         and body.get("output") is None

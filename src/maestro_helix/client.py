@@ -17,6 +17,7 @@ Results are the same typed values the library returns in-process.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,12 +97,9 @@ class HelixClient:
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = httpx.Timeout(timeout_s)
         self.retry = retry or RetryPolicy(tries=3, initial_s=0.2, max_s=5.0)
-        self._verify = verify
-        self._cert = cert
+        self._verify = tls_verify(verify, cert)
         self._async_transport = async_transport
-        self._sync = httpx.Client(
-            timeout=self._timeout, verify=verify, cert=cert, transport=transport
-        )
+        self._sync = httpx.Client(timeout=self._timeout, verify=self._verify, transport=transport)
 
     # -- lifetime
 
@@ -119,12 +117,14 @@ class HelixClient:
     # -- sync calls
 
     def evaluate(self, output: OutputLike, **step: Any) -> QualityScore | EvaluationFailure:
-        """QSR of ``output``; ``step``: task, input, expect, evaluators, step_id, attempt."""
+        """QSR of ``output``; ``step``: task, input, expect, evaluators, step_id, attempt,
+        sources (input keys holding source documents), documents (source texts)."""
         body = self._post("/v1/helix/evaluate", evaluate_body(output, **step))
         return quality_from(body["quality"])
 
     def assess(self, output: OutputLike, **step: Any) -> RiskScore | EvaluationFailure:
-        """MRI of ``output``; ``step``: task, input, allowed_actions, step_id, attempt."""
+        """MRI of ``output``; ``step``: task, input, allowed_actions, step_id, attempt,
+        sources, documents (each document is scanned for prompt injection)."""
         body = self._post("/v1/helix/assess", assess_body(output, **step))
         return risk_from(body["risk"])
 
@@ -169,10 +169,7 @@ class HelixClient:
 
         async def once() -> Mapping[str, Any]:
             async with httpx.AsyncClient(
-                timeout=self._timeout,
-                verify=self._verify,
-                cert=self._cert,
-                transport=self._async_transport,
+                timeout=self._timeout, verify=self._verify, transport=self._async_transport
             ) as client:
                 try:
                     r = await client.post(url, json=dict(body), headers=self._headers)
@@ -181,6 +178,21 @@ class HelixClient:
             return _decode(r, url)
 
         return await call_with_retries(once, self.retry)
+
+
+def tls_verify(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext | bool:
+    """What httpx takes as ``verify``: an SSL context when a CA path or a client certificate is
+    given (httpx's own ``verify=<path>`` and ``cert=`` are deprecated), else the bool."""
+    if cert is None and not isinstance(verify, str):
+        return verify
+    ctx = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
 
 
 def _unreachable(url: str, e: httpx.TransportError) -> HelixServiceError:
@@ -217,9 +229,24 @@ def _output(output: OutputLike) -> dict[str, Any]:
 
 
 def _step(
-    task: str = "", input: Mapping[str, Any] | None = None, step_id: str = "step", attempt: int = 1
+    task: str = "",
+    input: Mapping[str, Any] | None = None,
+    step_id: str = "step",
+    attempt: int = 1,
+    sources: Sequence[str] = (),
+    documents: Sequence[str] = (),
 ) -> dict[str, Any]:
-    return {"task": task, "input": dict(input or {}), "step_id": step_id, "attempt": attempt}
+    body: dict[str, Any] = {
+        "task": task,
+        "input": dict(input or {}),
+        "step_id": step_id,
+        "attempt": attempt,
+    }
+    if sources:  # input keys holding source texts, as a workflow step's ``sources``
+        body["sources"] = list(sources)
+    if documents:  # source texts given directly
+        body["documents"] = list(documents)
+    return body
 
 
 def _expect(expect: ExpectLike) -> dict[str, Any]:

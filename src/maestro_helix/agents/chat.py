@@ -105,7 +105,8 @@ class ChatAgentConfig(_Frozen):
         prompt_template: ``completions`` mode: the whole text sent (``${system}``, ``${prompt}``).
         output: ``text``, ``json`` or ``json_schema``.
         json_schema: the schema of the answer (``json_schema`` output).
-        text_field: with JSON output, the field that is the output text (default: the raw answer).
+        text_field: with JSON output, the field that is the output text (default: none, the
+            answer is only ``data``).
         tools: tools the model may call (chat mode).
         temperature, max_tokens, stop: sampling settings.
         extra_body: fields merged into every request (server-specific, e.g. llama.cpp ``grammar``).
@@ -312,7 +313,9 @@ class ChatAgent:
             value = data.get(cfg.text_field)
             text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             return text.strip(), data
-        return content.strip(), data
+        # no text of its own: the answer is data, scored as data (schema, mentions, relevance
+        # over its values), not as prose a raw ``{...}`` would fail ("ends mid-sentence")
+        return "", data
 
     def _action(self, call: Mapping[str, Any]) -> ProposedAction:
         fn = call.get("function") or {}

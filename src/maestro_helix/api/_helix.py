@@ -9,10 +9,10 @@ is the one the same step would get in-process. Any authenticated operator may ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from maestro_helix.api._auth import AnyRole, System
 from maestro_helix.api._errors import ApiError
@@ -29,7 +29,7 @@ from maestro_helix.core.scores import (
 )
 from maestro_helix.core.workflow import Expectations, GateOverride, Unresolved, render
 from maestro_helix.engine.bridge import input_text
-from maestro_helix.helix.base import EvaluationRequest, RiskRequest
+from maestro_helix.helix.base import EvaluationRequest, RiskRequest, declared_sources
 
 __all__ = ["helix_router"]
 
@@ -69,12 +69,38 @@ class OutputIn(_In):
 
 
 class StepIn(_In):
-    """What was asked of the agent: the step's id, task and input."""
+    """What was asked of the agent: the step's id, task and input, and its source documents.
+
+    ``sources`` names input keys whose values are source texts, as a workflow step's
+    ``sources`` does (a string is one document, a list one per item); ``documents`` are source
+    texts given directly. The QSR checks the output is grounded in them and the MRI scans each
+    for prompt injection, as the engine does for a step that declares sources.
+    """
 
     step_id: str = Field(default="step", pattern=_NAME)
     task: str = Field(default="", max_length=MAX_TEXT)
     input: dict[str, Any] = Field(default_factory=dict)
     attempt: int = Field(default=1, ge=1, le=1000)
+    sources: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="input keys whose values are source texts (a workflow step's sources)",
+    )
+    documents: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(
+        default_factory=list, max_length=100, description="source texts given directly"
+    )
+
+    @model_validator(mode="after")
+    def _sources_are_input_keys(self) -> StepIn:
+        missing = [k for k in self.sources if k not in self.input]
+        if missing:
+            raise ValueError(f"sources {missing} are not keys of the input")
+        return self
+
+    def source_texts(self) -> tuple[str, ...]:
+        """The documents the engine would scan: the ``sources`` keys' texts, then ``documents``."""
+        docs = declared_sources(self.input, tuple(self.sources))
+        return (*docs, *(d for d in self.documents if d.strip()))
 
 
 class EvaluateBody(StepIn):
@@ -166,6 +192,7 @@ async def evaluate_step(
         expect=expect,
         mentions=_mentions(body, expect),
         attempt=body.attempt,
+        sources=body.source_texts(),
     )
     try:
         return await system.qsr.aevaluate(req, evaluators)
@@ -185,6 +212,7 @@ def assess_step(
                 input_text=f"{body.task} {text}" if body.task else text,
                 output=output,
                 allowed_actions=tuple(allowed),
+                documents=body.source_texts(),
             )
         )
     except Exception as e:
@@ -225,21 +253,27 @@ _EXPECT_RULES = (
     "JSON Schema (draft 2020-12)"
 )
 _EVALUATOR_RULE = "an evaluator name the server has not registered (code invalid_request)"
+_SOURCES_RULE = "a sources name that is not a key of input"
 _ERRORS = {
     "evaluate": error_responses(
         400,
         413,
         422,
-        words={422: f"a body the schema refuses, or: {_EXPECT_RULES}, {_EVALUATOR_RULE}"},
+        words={
+            422: f"a body the schema refuses, or: {_EXPECT_RULES}, {_EVALUATOR_RULE}, "
+            f"{_SOURCES_RULE}"
+        },
     ),
-    "assess": error_responses(400, 413, 422, words={422: "a body the schema refuses"}),
+    "assess": error_responses(
+        400, 413, 422, words={422: f"a body the schema refuses, or: {_SOURCES_RULE}"}
+    ),
     "gate": error_responses(
         400,
         413,
         422,
         words={
             422: f"a body the schema refuses, or: neither output nor agent_error given, "
-            f"{_EXPECT_RULES}, {_EVALUATOR_RULE}"
+            f"{_EXPECT_RULES}, {_EVALUATOR_RULE}, {_SOURCES_RULE}"
         },
     ),
 }
