@@ -55,7 +55,8 @@ def main() -> None:
             print(f"  {k:<32} {sum(v):>4}/{len(v):<4} {sum(v) / len(v):.3f}")
         print("  by trick: " + ", ".join(
             f"{k} {sum(v)}/{len(v)}" for k, v in sorted(trick.items())))  # fmt: skip
-        print("  false positives by decision: " + ", ".join(f"{k} {v}" for k, v in sorted(why.items())))
+        print("  false positives by decision: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(why.items())))  # fmt: skip
     texts = [r["text"] for r in rows]
     cpu: list[float] = []
     for _ in range(2):

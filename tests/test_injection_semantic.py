@@ -66,8 +66,15 @@ def test_the_model_adds_the_weighted_hidden_units_to_each_window(
 def test_semantic_weights_without_their_table_are_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    data = {"format": "maestro-injection-lr/5", "buckets": model_module.BUCKETS, "bias": 0.0,
-            "threshold": 0.5, "version": "t", "semantic": [1.0, 2.0, 3.0], "weights": {}}  # fmt: skip
+    data = {
+        "format": "maestro-injection-lr/5",
+        "buckets": model_module.BUCKETS,
+        "bias": 0.0,
+        "threshold": 0.5,
+        "version": "t",
+        "semantic": [1.0, 2.0, 3.0],
+        "weights": {},
+    }
 
     class Raw:
         def read_text(self, encoding: str) -> str:

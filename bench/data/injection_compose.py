@@ -721,9 +721,13 @@ def build() -> list[dict[str, Any]]:
             ts=f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
         )  # fmt: skip
         if rng.random() < 0.4:
-            line = "\n".join([line, rng.choice(SYSTEM_LINE[k]).format(n=7, id="x12", host="web-2", ts="")])
+            line = "\n".join(
+                [line, rng.choice(SYSTEM_LINE[k]).format(n=7, id="x12", host="web-2", ts="")]
+            )
         text = _place(rng, k, line, fill) if rng.random() < 0.5 else line
-        rows.append({"text": text, "label": 0, "family": "system", "trick": "none", "split": split()})
+        rows.append(
+            {"text": text, "label": 0, "family": "system", "trick": "none", "split": split()}
+        )
     for _ in range(2 * N_BENIGN // 3):  # the carriers with nothing planted in them
         k = rng.randrange(2)
         rows.append(

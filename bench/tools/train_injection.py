@@ -52,6 +52,8 @@ from maestro_helix.helix.injection.model import (
     window_buckets,
     window_semantic,
 )
+from maestro_helix.helix.injection.normalise import normalise
+from maestro_helix.helix.injection.rules import rule_hits
 from maestro_helix.helix.injection.semantic import (
     FORMAT as SEM_FORMAT,
 )
@@ -60,8 +62,6 @@ from maestro_helix.helix.injection.semantic import (
     encode_table,
     load_semantic,
 )
-from maestro_helix.helix.injection.normalise import normalise
-from maestro_helix.helix.injection.rules import rule_hits
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (
@@ -137,7 +137,7 @@ def word_vectors(root: Path, extra: set[str]) -> tuple[list[str], np.ndarray]:
 def chosen_windows(
     items: list[tuple[str, list[str]]],
     labels: list[int],
-    score: "Scorer",
+    score: Scorer,
     negatives: int,
 ) -> list[tuple[int, int]]:
     """(item, window) pairs: each attack's most suspicious window, each benign text's
@@ -161,7 +161,8 @@ class Scorer:
     def __call__(self, i: int) -> list[float]:
         out = [float(sum(self.coef[b] for b in w)) for w in self.sparse[i]]
         if self.dense is not None and len(self.dense_w):
-            out = [o + float(np.dot(self.dense_w, h)) for o, h in zip(out, self.dense[i])]
+            dense = self.dense[i]
+            out = [o + float(np.dot(self.dense_w, h)) for o, h in zip(out, dense, strict=True)]
         return out
 
 
@@ -295,7 +296,8 @@ def semantic_layer(
         picked = chosen_windows(items, labels, scorer, args.negatives)
         xs = matrix([sparse[i][j] for i, j in picked])
         xd = csr_matrix(np.array([dense[i][j] for i, j in picked], dtype=np.float32))
-        full, bias = _fit(hstack([xs, xd]).tocsr(), np.array([labels[i] for i, _ in picked]), args.c)
+        ys = np.array([labels[i] for i, _ in picked])
+        full, bias = _fit(hstack([xs, xd]).tocsr(), ys, args.c)
         coef, dense_w = full[:BUCKETS], full[BUCKETS:]
         scorer.coef, scorer.dense_w = coef, dense_w
     print("semantic weights:", np.round(dense_w, 2).tolist())

@@ -237,7 +237,7 @@ class LearnedModel:
             out = base + sum(get(b, 0.0) for b in buckets)
             if sem is not None:
                 h = sem.activations(vecs[start : start + WINDOW])
-                out += sum(a * x for a, x in zip(weights, h))
+                out += sum(a * x for a, x in zip(weights, h, strict=True))
             return out
 
         n = len(words)

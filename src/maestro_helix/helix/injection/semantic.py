@@ -54,7 +54,8 @@ class Semantic:
         if i is not None:
             h = self.hidden
             raw = self._blob[i * h : (i + 1) * h]
-            out = tuple((b - 256 if b > 127 else b) * s for b, s in zip(raw, self.scale))
+            signed = (b - 256 if b > 127 else b for b in raw)
+            out = tuple(v * s for v, s in zip(signed, self.scale, strict=True))
         if len(cache) > 100_000:
             cache.clear()
         cache[word] = out
@@ -66,10 +67,9 @@ class Semantic:
         if not known:
             return [b if b > 0.0 else 0.0 for b in self.bias]
         inv = 1.0 / len(known)
-        return [
-            x if x > 0.0 else 0.0
-            for x in (b + sum(col) * inv for b, col in zip(self.bias, zip(*known)))
-        ]
+        columns = zip(*known, strict=True)
+        sums = (b + sum(col) * inv for b, col in zip(self.bias, columns, strict=True))
+        return [x if x > 0.0 else 0.0 for x in sums]
 
 
 def encode_table(rows: Sequence[Sequence[int]]) -> str:
