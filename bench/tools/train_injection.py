@@ -117,21 +117,12 @@ def word_vectors(root: Path, extra: set[str]) -> tuple[list[str], np.ndarray]:
     """Words (the clusters' vocabulary and ``extra``) and their normalised mean-of-token
     WordLlama embeddings (the same split as build_injection_clusters.py)."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from build_injection_clusters import _embeddings, _pieces
+    from build_injection_clusters import _embeddings, embed_words
 
     vocab, table = _embeddings(root)
     words = set(json.loads(CLUSTERS.read_text(encoding="utf-8"))["clusters"]) | extra
-    names, vectors = [], []
-    for w in sorted(words):
-        ids = _pieces(w, vocab)
-        if not ids or len(ids) > 4:
-            continue
-        v = table[ids].mean(axis=0)
-        norm = float(np.linalg.norm(v))
-        if norm > 0:
-            names.append(w)
-            vectors.append(v / norm)
-    return names, np.stack(vectors).astype(np.float32)
+    names, vectors = embed_words(words, vocab, table)
+    return names, vectors.astype(np.float32)
 
 
 def chosen_windows(
