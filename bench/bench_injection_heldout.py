@@ -33,8 +33,12 @@ def main() -> None:
     for use_model in (False, True):
         hit: dict[str, list[bool]] = defaultdict(list)
         trick: dict[str, list[bool]] = defaultdict(list)
+        why: dict[str, int] = defaultdict(int)  # what flagged the benign texts, by decision
         for r in rows:
-            flagged = detect(r["text"], use_model=use_model).flagged
+            found = detect(r["text"], use_model=use_model)
+            flagged = found.flagged
+            if flagged and not r["label"]:
+                why["model alone" if found.markers[-1:] == ("learned",) else "rule (+ model)"] += 1
             hit[("attack:" if r["label"] else "benign:") + r["family"]].append(flagged)
             if r["label"]:
                 trick[r["trick"]].append(flagged)
@@ -51,6 +55,8 @@ def main() -> None:
             print(f"  {k:<32} {sum(v):>4}/{len(v):<4} {sum(v) / len(v):.3f}")
         print("  by trick: " + ", ".join(
             f"{k} {sum(v)}/{len(v)}" for k, v in sorted(trick.items())))  # fmt: skip
+        print("  false positives by decision: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(why.items())))  # fmt: skip
     texts = [r["text"] for r in rows]
     cpu: list[float] = []
     for _ in range(2):

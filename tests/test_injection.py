@@ -16,6 +16,8 @@ from maestro_helix.core.outputs import AgentOutput, ProposedAction
 from maestro_helix.helix.base import RiskRequest
 from maestro_helix.helix.injection import decoded_views, detect, normalise
 from maestro_helix.helix.injection.model import (
+    _WORD,
+    WINDOW,
     _word_features,
     load_model,
     structure_buckets,
@@ -218,7 +220,14 @@ def test_planted_order_to_the_reader_is_flagged_on_wording_no_rule_lists() -> No
 def test_the_last_words_of_a_long_text_are_always_in_a_window() -> None:
     low = normalise("Quarterly figures, region by region. " * 200 + KNOWN_ATTACKS[0])
     model = load_model()
-    assert model.probability(low, structure_features(low, list(rule_hits(low)))) >= model.threshold
+    structure = structure_features(low, list(rule_hits(low)))
+    words = _WORD.findall(low)
+    assert len(words) % WINDOW  # the attack's words do not end a full window of their own
+    last = " ".join(words[-WINDOW:])  # the window that holds them, scored alone
+    clean = " ".join(words[-2 * WINDOW : -WINDOW])
+    assert model.probability(last, structure) > model.probability(clean, structure)
+    assert model.probability(low, structure) >= model.probability(last, structure) - 1e-9
+    assert detect(low).flagged
 
 
 def test_long_documents_are_scored_by_their_worst_window() -> None:

@@ -403,6 +403,42 @@ BENIGN = halves([
 ])  # fmt: skip
 
 
+def _varied() -> Any:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import injection_varied
+
+    return injection_varied
+
+
+VARIED = _varied()  # injection_varied.py: hijacks, security talk, System: lines, code
+VARIED_ATTACK = halves(VARIED.HIJACK + VARIED.PLANTED)
+_MORE_BENIGN = halves(VARIED.SECURITY_TALK + VARIED.CODE + VARIED.ROLE_TALK)
+BENIGN = (BENIGN[0] + _MORE_BENIGN[0], BENIGN[1] + _MORE_BENIGN[1])
+SYSTEM_LINE = halves(VARIED.SYSTEM_LINE)
+N_SYSTEM = 700
+N_ASK = 1_200  # ordinary requests to the assistant
+ASK = {k: halves(getattr(VARIED, f"ASK_{k}")) for k in ("FRAME", "T", "C", "D", "R")}
+HIJACK_LEAD = halves(VARIED.HIJACK_LEAD)
+HIJACK_DO = halves(VARIED.HIJACK_DO)
+DECEIVE = halves(VARIED.DECEIVE)
+DECEIVE_X = halves(VARIED.DECEIVE_X)
+READER = halves(VARIED.READER)
+EXTRACTION_MORE = halves(VARIED.EXTRACTION)
+TURN_MORE = halves(VARIED.TURN_MORE)
+READER_ORDER = halves(VARIED.READER_ORDER)
+
+
+def ask(rng: random.Random, k: int) -> str:
+    """An ordinary request to the assistant (benign) in the frames attacks use."""
+    c = rng.choice
+    s = c(ASK["FRAME"][k]).format(
+        t=c(ASK["T"][k]), c=c(ASK["C"][k]), d=c(ASK["D"][k]), r=c(ASK["R"][k])
+    )
+    return s[0].upper() + s[1:]
+
+
 # short machine-written lines: logs, statuses, notifications ({ip}, {port}, {n}, {id} filled in)
 LOGS = [
     "Connection from {ip}:{port} was refused.", "{n} packets dropped on eth0 in the last minute.",
@@ -478,9 +514,29 @@ def _attack(rng: random.Random, k: int) -> tuple[str, str]:
             "persona",
             "hijack",
             "foreign",
+            "varied",
+            "varied",
+            "varied",
         ]
     )
-    if family == "foreign":
+    if family == "varied":
+        r = rng.random()
+        if r < 0.15:
+            s, family = c(EXTRACTION_MORE[k]), "extraction"
+        elif r < 0.3:
+            s = c(TURN_MORE[k]).replace("{x}", c(TURN_ORDER[k] + EVIL[k]))
+            family = "fake_turn"
+        elif r < 0.45:
+            s = f"{c(READER[k])}: {c(READER_ORDER[k] + PLANTED_ORDER[k])}.{c(SECRECY[k])}"
+            family = "planted"
+        elif r < 0.6:
+            s = c(VARIED_ATTACK[k])
+            family = "hijack" if s in VARIED.HIJACK else "planted"
+        elif r < 0.85:
+            s, family = f"{c(HIJACK_LEAD[k])} {c(HIJACK_DO[k] + EVIL[k])}.", "hijack"
+        else:
+            s, family = c(DECEIVE[k]).format(x=c(DECEIVE_X[k])), "hijack"
+    elif family == "foreign":
         s = c(FOREIGN[k]).format(x=c(FOREIGN_X[k]))
     elif family == "override":
         s = c(DISMISS_FRAME[k]).format(v=c(DISMISS_VERB[k]), o=c(DISMISS_OBJ[k]), x=c(EVIL[k]))
@@ -650,6 +706,28 @@ def build() -> list[dict[str, Any]]:
         if rng.random() < 0.3:
             line = f"{line} {rng.choice(BENIGN[rng.randrange(2)])}"
         rows.append({"text": line, "label": 0, "family": "log", "trick": "none", "split": split()})
+    for _ in range(N_ASK):  # requests to the assistant, alone, paired or in a carrier
+        k = rng.randrange(2)
+        s = ask(rng, k)
+        if rng.random() < 0.3:
+            s = f"{s} {ask(rng, k)}"
+        text = _place(rng, k, s, fill) if rng.random() < 0.4 else s
+        rows.append({"text": text, "label": 0, "family": "ask", "trick": "none", "split": split()})
+    for _ in range(N_SYSTEM):  # status lines with role labels, alone or in a carrier
+        k = rng.randrange(2)
+        line = rng.choice(SYSTEM_LINE[k]).format(
+            n=rng.randint(2, 999), id=f"{rng.choice('abcdkmnpqrstuvz')}{rng.randint(100, 9999)}",
+            host=f"{rng.choice(['web', 'db', 'api', 'node', 'cache'])}-{rng.randint(1, 40)}",
+            ts=f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
+        )  # fmt: skip
+        if rng.random() < 0.4:
+            line = "\n".join(
+                [line, rng.choice(SYSTEM_LINE[k]).format(n=7, id="x12", host="web-2", ts="")]
+            )
+        text = _place(rng, k, line, fill) if rng.random() < 0.5 else line
+        rows.append(
+            {"text": text, "label": 0, "family": "system", "trick": "none", "split": split()}
+        )
     for _ in range(2 * N_BENIGN // 3):  # the carriers with nothing planted in them
         k = rng.randrange(2)
         rows.append(

@@ -62,6 +62,24 @@ def _pieces(word: str, vocab: dict[str, int]) -> list[int] | None:
     return out
 
 
+def embed_words(
+    words: set[str], vocab: dict[str, int], table: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """The words that split into at most four tokens, with the normalised mean of their tokens'
+    vectors (one row each, in sorted word order)."""
+    names, vectors = [], []
+    for w in sorted(words):
+        ids = _pieces(w, vocab)
+        if not ids or len(ids) > 4:
+            continue
+        v = table[ids].mean(axis=0)
+        norm = float(np.linalg.norm(v))
+        if norm > 0:
+            names.append(w)
+            vectors.append(v / norm)
+    return names, np.stack(vectors)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wordllama", type=Path, required=True, help="the unpacked wordllama package")
@@ -75,17 +93,7 @@ def main() -> None:
     for path in CORPORA:
         for line in path.read_text(encoding="utf-8").splitlines():
             words.update(_ALPHA.findall(json.loads(line)["text"].lower()))
-    names, vectors = [], []
-    for w in sorted(words):
-        ids = _pieces(w, vocab)
-        if not ids or len(ids) > 4:
-            continue
-        v = table[ids].mean(axis=0)
-        norm = float(np.linalg.norm(v))
-        if norm > 0:
-            names.append(w)
-            vectors.append(v / norm)
-    x = np.stack(vectors)
+    names, x = embed_words(words, vocab, table)
     km = KMeans(n_clusters=args.k, n_init=2, random_state=0, max_iter=100).fit(x)
     clusters = {w: int(c) for w, c in zip(names, km.labels_, strict=True)}
     OUT.write_text(

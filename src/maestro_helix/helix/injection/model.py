@@ -33,10 +33,12 @@ from importlib import resources
 from typing import Final
 
 from maestro_helix.helix.injection.lexicon import CLASSES, classes_of
+from maestro_helix.helix.injection.semantic import Semantic, load_semantic
 
 __all__ = [
     "BUCKETS",
     "FORMAT",
+    "FORMAT_SEMANTIC",
     "WINDOW",
     "LearnedModel",
     "load_clusters",
@@ -45,11 +47,14 @@ __all__ = [
     "structure_features",
     "text_buckets",
     "window_buckets",
+    "window_semantic",
     "windows",
 ]
 
 BUCKETS: Final = 1 << 18
 FORMAT: Final = "maestro-injection-lr/4"
+FORMAT_SEMANTIC: Final = "maestro-injection-lr/5"  # /4 plus weights of the .semantic layer
+_READS: Final = (FORMAT, FORMAT_SEMANTIC)
 WINDOW: Final = 20
 _MASK: Final = BUCKETS - 1
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[<>\[\]|#:{}]+")
@@ -165,6 +170,16 @@ def window_buckets(text: str) -> list[set[int]]:
     return [_window(per_word, classes, a, b) for a, b in _spans(len(words))] or [set()]
 
 
+def window_semantic(text: str, semantic: Semantic) -> list[list[float]]:
+    """The semantic hidden units of each word window of a normalised text (aligned with
+    :func:`window_buckets`; training reads them)."""
+    words = _WORD.findall(text)
+    vecs = [semantic.vector(w) for w in words]
+    return [semantic.activations(vecs[a:b]) for a, b in _spans(len(words))] or [
+        semantic.activations([])
+    ]
+
+
 _MEMO: dict[str, tuple[int, ...]] = {}
 _MEMO_MAX: Final = 50_000
 
@@ -195,6 +210,7 @@ class LearnedModel:
     threshold: float
     version: str
     rule_threshold: float = 0.25  # a text a rule flags needs only this much from the model
+    semantic: tuple[float, ...] = ()  # weights of the semantic hidden units (.semantic)
 
     def probability(self, text: str, structure: Sequence[str] = ()) -> float:
         """P(injection) of the highest-scoring window of the normalised ``text``, with the
@@ -212,10 +228,17 @@ class LearnedModel:
         per_word = _position_features(words)
         classes = [classes_of(w) for w in words]
         base = self.bias + sum(get(b, 0.0) for b in structure_buckets(structure))
+        sem = load_semantic() if self.semantic else None
+        vecs = [sem.vector(w) for w in words] if sem is not None else []
+        weights = self.semantic
 
         def z(start: int) -> float:
             buckets = _window(per_word, classes, start, start + WINDOW)
-            return base + sum(get(b, 0.0) for b in buckets)
+            out = base + sum(get(b, 0.0) for b in buckets)
+            if sem is not None:
+                h = sem.activations(vecs[start : start + WINDOW])
+                out += sum(a * x for a, x in zip(weights, h, strict=True))
+            return out
 
         n = len(words)
         if n <= WINDOW:
@@ -251,10 +274,17 @@ def load_model() -> LearnedModel:
     """The shipped model (``helix/data/injection_model.json``), loaded once."""
     raw = resources.files("maestro_helix.helix").joinpath("data/injection_model.json")
     data = json.loads(raw.read_text("utf-8"))
-    if data.get("format") != FORMAT or data.get("buckets") != BUCKETS:
+    if data.get("format") not in _READS or data.get("buckets") != BUCKETS:
         raise ValueError(
             "helix/data/injection_model.json: field 'format'/'buckets' does not match this "
             f"detector (want {FORMAT} with {BUCKETS} buckets)"
+        )
+    semantic = tuple(float(a) for a in data.get("semantic", ()))
+    table = load_semantic() if semantic else None
+    if semantic and (table is None or table.hidden != len(semantic)):
+        raise ValueError(
+            "helix/data/injection_model.json: 'semantic' weights need helix/data/"
+            f"injection_semantic.json with {len(semantic)} hidden units"
         )
     return LearnedModel(
         weights={int(k): float(v) for k, v in data["weights"].items()},
@@ -262,4 +292,5 @@ def load_model() -> LearnedModel:
         threshold=float(data["threshold"]),
         version=str(data["version"]),
         rule_threshold=float(data.get("rule_threshold", data["threshold"])),
+        semantic=semantic,
     )
