@@ -419,6 +419,7 @@ BENIGN = (BENIGN[0] + _MORE_BENIGN[0], BENIGN[1] + _MORE_BENIGN[1])
 SYSTEM_LINE = halves(VARIED.SYSTEM_LINE)
 N_SYSTEM = 700
 N_ASK = 1_200  # ordinary requests to the assistant
+N_SUPPORT = 600  # customer-service replies
 ASK = {k: halves(getattr(VARIED, f"ASK_{k}")) for k in ("FRAME", "T", "C", "D", "R")}
 HIJACK_LEAD = halves(VARIED.HIJACK_LEAD)
 HIJACK_DO = halves(VARIED.HIJACK_DO)
@@ -739,6 +740,16 @@ def build() -> list[dict[str, Any]]:
                 "split": split(),
             }
         )
+    # customer-service replies, from a generator of their own (the rows above stay as they were)
+    srng = random.Random(20261201_3)
+    for _ in range(N_SUPPORT):
+        line = srng.choice(VARIED.SUPPORT_REPLY).format(
+            item=srng.choice(VARIED.SUPPORT_ITEM), id=f"A-{srng.randint(10000, 99999)}"
+        )
+        if srng.random() < 0.4:
+            line = f"{line} {srng.choice(VARIED.SUPPORT_REPLY).format(item='order', id='A-1')}"
+        split_ = "val" if srng.random() < VAL_SHARE else "train"
+        rows.append({"text": line, "label": 0, "family": "support", "trick": "none", "split": split_})
     return rows
 
 
