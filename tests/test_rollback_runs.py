@@ -185,6 +185,44 @@ async def test_a_workers_first_item_of_a_rolled_back_candidate_runs_stable(
         await check_rerouted(m, w, [i for i, v in before.items() if v == v2], v1, v2)
 
 
+async def test_pause_in_flight_pauses_the_candidates_runs_and_resume_runs_stable(
+    stores: StoreFactory,
+) -> None:
+    """pause_in_flight: the rollback pauses every pending or running candidate run (counted in
+    its audit entry, a ``run.paused`` event each); resuming one that had not started runs it on
+    stable."""
+    w, bus = World(), RecordingBus()
+    cfg = CanaryConfig(share=0.5, min_runs=10, pause_in_flight=True)
+    async with Maestro.open(stores(), agents=w.agents(), bus=bus, concurrency=1) as m:
+        v1, v2, _ = await canary_with_bad_candidate(m, w, cfg)
+        w.gate.clear()
+        w.entered.clear()
+        hold = await m.engine.submit(flow("good"), {"topic": "hold"}, key="h")
+        await asyncio.wait_for(w.entered.wait(), 20)
+        queued = await m.engine.submit_many(
+            flow("good"), [{"topic": TOPIC}] * 12, keys=[f"q{i}" for i in range(12)]
+        )
+        before = await versions(m, [hold, *queued])
+        on_candidate = [i for i, v in before.items() if v == v2]
+        await roll_back(m, w)
+        w.gate.set()
+        for i in [hold, *queued]:
+            await asyncio.wait_for(m.engine.wait(i), 30)
+        status = {i: (await m.store.get_run(i)).status for i in before}
+        assert {i for i, s in status.items() if s is RunStatus.PAUSED} == set(on_candidate)
+        assert all(s is RunStatus.COMPLETED for i, s in status.items() if i not in on_candidate)
+        paused = [e for e in bus.events if e.type == "run.paused"]
+        assert sorted(e.run_id for e in paused) == sorted(on_candidate)
+        assert all(e.payload["reason"] == "canary rolled back" for e in paused)
+        entries = await m.store.audit_entries()
+        rb = [e for e in entries if e["kind"] == "canary.rolled_back"]
+        assert len(rb) == 1 and rb[0]["details"]["paused_runs"] == len(on_candidate)
+        unstarted = [i for i in on_candidate if i != hold]
+        await m.engine.resume(unstarted[0])
+        await asyncio.wait_for(m.engine.wait(unstarted[0]), 30)
+        await check_rerouted(m, w, unstarted[:1], v1, v2)
+
+
 def test_the_cli_resumes_a_paused_candidate_run_on_stable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
