@@ -114,6 +114,7 @@ async def check_rerouted(
     d = entries[0]["details"]
     assert d["from_version"] == v2 and d["to_version"] == v1
     assert "rolled back" in d["reason"]
+    assert (await m.verify_audit()).ok
 
 
 async def test_queued_candidate_runs_run_on_stable_after_a_rollback(stores: StoreFactory) -> None:
