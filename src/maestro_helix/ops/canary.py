@@ -205,8 +205,17 @@ class Rollout:
         return await self._done(out)
 
     async def start_canary(
-        self, name: str, version: int, cfg: CanaryConfig, who: Operator
+        self,
+        name: str,
+        version: int,
+        cfg: CanaryConfig,
+        who: Operator,
+        *,
+        canary_id: str | None = None,
     ) -> Outcome:
+        """Start sending ``cfg.share`` of new runs to ``version``. ``canary_id`` (default: a
+        new uuid4) salts the assignment of keys to arms: the same id splits the same keys
+        alike (reproducible examples and tests); it must be new."""
         problems = cfg.problems()
         if problems:
             raise ConfigErrors([ConfigError("<canary>", f, why) for f, why in problems])
@@ -219,6 +228,7 @@ class Rollout:
             by=who.operator_id,
             policy=self._policy(),
             report=report,
+            canary_id=canary_id,
         )
         return await self._done(out)
 

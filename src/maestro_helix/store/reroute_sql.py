@@ -1,4 +1,5 @@
-"""SQL of a run's first step after its version was rolled back: re-route it to stable.
+"""SQL of a rolled-back candidate's runs: paused at the rollback (``pause_in_flight``), or
+re-routed to stable at their first step.
 
 A canary's rollback blocks its candidate for new runs at once (``stages_sql.route_plan``); the
 runs already routed to it that have not started a step yet are moved here, one at a time, by the
@@ -17,12 +18,14 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
-from maestro_helix.core.records import EventRecord, RunStatus
-from maestro_helix.core.rollout import RouteReason, Stage
+from maestro_helix.core.records import EventRecord, RunStatus, Transition
+from maestro_helix.core.rollout import Arm, RouteReason, Stage
 from maestro_helix.store import schema as t
-from maestro_helix.store.sql import append_audit, event_row, lock_chain
+from maestro_helix.store.sql import append_audit, event_row, lock_chain, transition
 
-__all__ = ["FirstStep", "first_step"]
+__all__ = ["ROLLED_BACK_RUN", "FirstStep", "first_step", "pause_candidate_runs"]
+
+ROLLED_BACK_RUN = "canary rolled back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +109,34 @@ def first_step(conn: Connection, run_id: str, ts: str) -> FirstStep | None:
     ev = EventRecord(entry_id, "run.rerouted", ts, run_id, name, None, details)
     conn.execute(t.reflexive_events.insert(), [event_row(ev)])
     return FirstStep(version=stable, events=(ev,))
+
+
+def pause_candidate_runs(
+    conn: Connection, canary_id: str, workflow: str, ts: str
+) -> list[EventRecord]:
+    """At a rollback with ``pause_in_flight``: pause every pending or running run the canary
+    routed to its candidate (one ``run.paused`` event each, reason :data:`ROLLED_BACK_RUN`)."""
+    rr, r = t.run_routes.c, t.runs.c
+    ids = conn.execute(
+        select(r.run_id)
+        .select_from(t.run_routes.join(t.runs, t.runs.c.run_id == rr.run_id))
+        .where(rr.canary_id == canary_id, rr.arm == Arm.CANDIDATE.value)
+        .where(r.status.in_(_GO_ON))
+    ).scalars()
+    events = []
+    for run_id in ids:
+        ev = EventRecord(
+            f"{run_id}/canary-paused",
+            "run.paused",
+            ts,
+            run_id,
+            workflow,
+            None,
+            {"reason": ROLLED_BACK_RUN},
+        )
+        allowed = (RunStatus.PENDING, RunStatus.RUNNING)
+        transition(
+            conn, Transition(run_id, RunStatus.PAUSED, allowed, ts, ROLLED_BACK_RUN, events=(ev,))
+        )
+        events.append(ev)
+    return events
