@@ -1,15 +1,18 @@
 """Everything a rollout does is in the audit log, with what it was decided on, and the chain
 stays intact: a full rollout (draft -> staging -> production, a canary aborted by hand, one
-started again that promotes itself), on SQLite and PostgreSQL."""
+started again that promotes itself), on SQLite and PostgreSQL; and embedded housekeeping rolls a
+bad canary back with nobody calling evaluate()."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from maestro_helix.app import Maestro
 from maestro_helix.core.rollout import CanaryConfig, CanaryStatus, Stage
 from maestro_helix.store.base import Store
+from maestro_helix.testing import RecordingBus
 from test_stages import TOPIC, agents, candidate, flow, people, to_production
 
 StoreFactory = Callable[[], Store]
@@ -92,3 +95,35 @@ async def test_a_full_rollout_is_audited_and_the_chain_verifies(stores: StoreFac
     order = [e["kind"] for e in entries if e["kind"].startswith("canary.")]
     assert order == ["canary.started", "canary.aborted", "canary.started", *(
         ["canary.evaluated"] * len(evaluated)), "canary.promoted"]  # fmt: skip
+
+
+async def test_embedded_housekeeping_rolls_a_bad_canary_back_by_itself(
+    stores: StoreFactory,
+) -> None:
+    """Maestro.open(housekeeping_s=...): nobody calls evaluate(); the housekeeping tick reads
+    the canary's runs from the store and rolls it back, published and counted."""
+
+    state = {"good": True}
+    bus = RecordingBus()
+    cfg = CanaryConfig(share=0.5, min_runs=10)
+    async with Maestro.open(stores(), agents=agents(state), bus=bus, housekeeping_s=0.2) as m:
+        assert m.rollout is not None
+        ops = await people(m.store)
+        await to_production(m, ops, flow("good"))
+        v2 = await candidate(m, ops)
+        state["good"] = False
+        await m.rollout.start_canary("brief", v2, cfg, ops["otto"])
+        ids = await m.engine.submit_many(
+            flow("good"), [{"topic": TOPIC}] * 40, keys=[f"c{i}" for i in range(40)]
+        )
+        for i in ids:
+            await m.engine.wait(i)
+        for _ in range(100):
+            c = (await m.store.stage_view("brief")).canary
+            if c is not None and c.status is not CanaryStatus.RUNNING:
+                break
+            await asyncio.sleep(0.1)
+        assert c is not None and c.status is CanaryStatus.ROLLED_BACK, c
+        rollbacks = m.metrics.canary.decisions.labels("brief", "rollback")._value.get()
+    assert any(e.type == "canary.rolled_back" for e in bus.events)
+    assert rollbacks == 1
