@@ -290,3 +290,31 @@ async def test_the_api_resumes_a_paused_candidate_run_on_stable(stores: StoreFac
         assert r.status_code == 200, r.text
         await asyncio.wait_for(m.engine.wait(on_candidate[0]), 30)
         await check_rerouted(m, w, on_candidate[:1], v1, v2)
+
+
+async def test_runs_taken_up_after_their_queue_lost_them_run_stable(
+    stores: StoreFactory,
+) -> None:
+    """resume_unfinished (take_up): runs handed to a work queue that lost them (their hand-off
+    lapsed) before the rollback are taken up by another process, on stable."""
+    from maestro_helix.core.lease import Ownership
+
+    w = World()
+    async with Maestro.open(stores(), agents=w.agents()) as m:
+        v1, v2, _ = await canary_with_bad_candidate(m, w, CanaryConfig(share=0.5, min_runs=10))
+        lost = Collect()  # items handed out, never worked on
+        front_owner = Ownership(handoff_s=0.3)
+        async with Maestro.open(
+            stores(), agents=w.agents(), dispatcher=lost, ownership=front_owner, resume=False
+        ) as front:
+            ids = await front.engine.submit_many(
+                flow("good"), [{"topic": TOPIC}] * 12, keys=[f"l{i}" for i in range(12)]
+            )
+        before = await versions(m, ids)
+        await roll_back(m, w)
+        await asyncio.sleep(0.5)  # the hand-off lapses
+        taken = await m.engine.resume_unfinished()
+        assert set(ids) <= set(taken)
+        for i in ids:
+            await asyncio.wait_for(m.engine.wait(i), 30)
+        await check_rerouted(m, w, [i for i, v in before.items() if v == v2], v1, v2)
