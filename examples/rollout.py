@@ -6,8 +6,11 @@ a new writer agent that handles the staging inputs well but fails on European cu
 (its outputs miss the topic, the gate retries and then escalates to people). v2 passes staging,
 the product owner signs, and a canary sends 10 % of new runs — by customer id — to it. Every
 50 runs the canary is evaluated (``maestro serve`` and ``maestro worker`` do it every few seconds
-in their housekeeping); its sequential test rolls v2 back, every new run goes to v1 again, and v2
-never starts again.
+in their housekeeping); its sequential test rolls v2 back and every new run goes to v1 again (a
+run routed to v2 that had not started yet runs v1 when it starts; v2 is refused even when asked
+for by version). The figures are the same each time: the requests come from a seeded generator
+and the canary's id (which salts the split of customers) is fixed here; without ``canary_id`` it
+is a fresh uuid, and the counts vary from run to run.
 
     python examples/rollout.py [--db PATH]
 """
@@ -95,7 +98,9 @@ async def main(db: Path) -> None:
 
         v1 = await through_staging(brief("writer"))
         v2 = await through_staging(brief("writer-v2"))
-        start = await m.rollout.start_canary("brief", v2, CanaryConfig(share=0.10), ops["gina"])
+        start = await m.rollout.start_canary(
+            "brief", v2, CanaryConfig(share=0.10), ops["gina"], canary_id="example-rollout-14"
+        )
         print(start.message)
         sent = 0
         while True:

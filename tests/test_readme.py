@@ -318,3 +318,27 @@ def test_the_readme_says_the_agents_sdk_approvals_are_not_audited() -> None:
     assert not [m for m in imported if m.startswith(keeps)], (
         "the Agents SDK adapter now uses the store or the audit log: update the README section"
     )
+
+
+@pytest.mark.slow
+def test_the_rollout_shell_session_runs_as_written(tmp_path: Path) -> None:
+    """The README's rollout from the shell, verbatim, in bash (``maestro`` is this Python's)."""
+    import shutil
+
+    session = block("bash", "cat > brief.yaml <<'EOF'")
+    bindir = Path(sys.executable).parent
+    found = shutil.which("maestro", path=str(bindir))
+    shim = "" if found else f'maestro() {{ "{sys.executable}" -m maestro_helix "$@"; }}\n'
+    (tmp_path / "session.sh").write_text("set -euo pipefail\n" + shim + session)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAESTRO_")}
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "session.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = " ".join(done.stdout.split())
+    assert text.count("is now staging") == 2 and "v1 is now production" in text
+    assert "v2 gets there through a canary" in text
+    assert "canary of v2 started: 10% of new runs" in text
+    assert "decision: continue" in text and "GO" in text
+    assert (tmp_path / "v2.html").exists()

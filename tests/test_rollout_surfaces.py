@@ -235,3 +235,7 @@ def test_the_rollout_example_rolls_the_canary_back(tmp_path: Path) -> None:
     assert "minimum sample not reached" in lines[3]
     assert lines[-2] == "new runs now run v[1] (stable is v1)"
     assert lines[-1].startswith("v2 asked for by version: refused")
+    # its figures are the README's, every time (seeded requests, a fixed canary id)
+    readme = (root / "README.md").read_text()
+    shown = readme.split("$ python examples/rollout.py\n", 1)[1].split("```", 1)[0]
+    assert done.stdout == shown

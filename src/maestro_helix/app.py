@@ -36,6 +36,7 @@ from maestro_helix.governance.auditlog import Checkpointer, CheckpointPolicy
 from maestro_helix.governance.checkpoint import NoteSigner
 from maestro_helix.governance.policy import GovernancePolicy, load_policy
 from maestro_helix.governance.service import Governance, GovernanceLink
+from maestro_helix.governance.stages import RolloutPolicy
 from maestro_helix.helix.base import CustomCriterion
 from maestro_helix.helix.gate import GateConfig, HelixQualityGate, load_gate_config
 from maestro_helix.helix.qsr import QSREvaluator
@@ -291,6 +292,7 @@ class Maestro:
                 publish=engine.publish,
                 metrics=the_metrics.canary,
                 clock=clock,
+                policy_of=lambda: RolloutPolicy.of(governance.policy),
             )
             system = cls(
                 store,

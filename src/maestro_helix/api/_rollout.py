@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from maestro_helix.api._auth import AnyRole, OperatorRole, System
 from maestro_helix.api._ops import WorkflowName, error_responses
 from maestro_helix.core.rollout import CanaryConfig, Stage
+from maestro_helix.governance.stages import RolloutPolicy
 from maestro_helix.ops.canary import Rollout, canary_json, stage_view_json
 from maestro_helix.store.stages_sql import Outcome
 
@@ -59,8 +60,10 @@ class AbortBody(BaseModel):
 
 def _rollout(system: Any) -> Rollout:
     r: Rollout | None = system.rollout
-    if r is None:
-        r = Rollout(system.store)
+    if r is None:  # a system without one: the rules of its governance policy
+        gov = getattr(system, "governance", None)
+        policy = RolloutPolicy() if gov is None else RolloutPolicy.of(gov.policy)
+        r = Rollout(system.store, policy=policy)
     return r
 
 

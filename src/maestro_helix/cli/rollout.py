@@ -3,6 +3,7 @@ draft to production, with recorded sign-offs and a canary that rolls itself back
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from maestro_helix.cli.common import (
     AppOpt,
+    BusOpt,
     DbOpt,
     GatesOpt,
     JsonOpt,
@@ -25,6 +27,7 @@ from maestro_helix.cli.common import (
 from maestro_helix.core.errors import MaestroError
 
 if TYPE_CHECKING:
+    from maestro_helix.app import Maestro
     from maestro_helix.governance.identity import Operator
     from maestro_helix.store.stages_sql import CanaryRecord, Outcome, StageView
 
@@ -121,6 +124,7 @@ def promote_cmd(
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
+    bus: BusOpt = None,
 ) -> None:
     """Sign a version off (--as) and promote it once every sign-off the policy names is in.
 
@@ -135,7 +139,7 @@ def promote_cmd(
         raise typer.BadParameter("staging or production", param_hint="--to") from None
 
     async def main() -> None:
-        async with open_system(db, load_app(app_spec), gates, policy, resume=False) as m:
+        async with _rollout_system(db, gates, policy, app_spec, bus) as m:
             assert m.rollout is not None
             who = await _who(m.store, token)
             _say(await m.rollout.promote(name, version, target, who, signed_as, note))
@@ -161,6 +165,7 @@ def canary_start(
     gates: GatesOpt = None,
     policy: PolicyOpt = None,
     app_spec: AppOpt = None,
+    bus: BusOpt = None,
 ) -> None:
     """Send a share of new runs to a staging version signed off for production."""
     from maestro_helix.core.rollout import CanaryConfig
@@ -169,7 +174,7 @@ def canary_start(
                        pause_in_flight=pause_in_flight)  # fmt: skip
 
     async def main() -> None:
-        async with open_system(db, load_app(app_spec), gates, policy, resume=False) as m:
+        async with _rollout_system(db, gates, policy, app_spec, bus) as m:
             assert m.rollout is not None
             who = await _who(m.store, token)
             _say(await m.rollout.start_canary(name, version, cfg, who))
@@ -181,20 +186,32 @@ def canary_start(
 def canary_status(
     name: str,
     evaluate: Annotated[
-        bool, typer.Option(help="Evaluate now (and record it) instead of showing the last.")
+        bool,
+        typer.Option(
+            help="Evaluate now (the default): record the evaluation and any rollback or "
+            "promotion it decides, published like every decision. --no-evaluate only shows "
+            "the last evaluation."
+        ),
     ] = True,
     db: DbOpt = "maestro.db",
     as_json: JsonOpt = False,
+    gates: GatesOpt = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
+    bus: BusOpt = None,
 ) -> None:
-    """The canary: share, runs, bad-run rates with their bounds, the decision and why."""
+    """Evaluate the canary now (unless --no-evaluate) and show it: share, runs, bad-run rates
+    with their bounds, the decision and why. An evaluation may roll the canary back or
+    promote it: recorded, audited and its events published (--bus) as housekeeping's are."""
 
     async def main() -> None:
-        from maestro_helix.ops.canary import Rollout
-
         async with open_store(db, must_exist=True) as store:
-            if evaluate:
-                await Rollout(store).evaluate(name)
             v: StageView = await store.stage_view(name)
+        if evaluate:
+            async with _rollout_system(db, gates, policy, app_spec, bus) as m:
+                assert m.rollout is not None
+                await m.rollout.evaluate(name)
+                v = await m.store.stage_view(name)
         if as_json:
             from maestro_helix.ops.canary import canary_json
 
@@ -211,17 +228,31 @@ def canary_abort(
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
     token: TokenOpt = None,
     db: DbOpt = "maestro.db",
+    gates: GatesOpt = None,
+    policy: PolicyOpt = None,
+    app_spec: AppOpt = None,
+    bus: BusOpt = None,
 ) -> None:
-    """Stop the canary by hand: all new runs go to the stable version at once."""
+    """Stop the canary by hand: all new runs go to the stable version at once (audited, its
+    event published with --bus)."""
 
     async def main() -> None:
-        from maestro_helix.ops.canary import Rollout
-
         async with open_store(db, must_exist=True) as store:
-            who = await _who(store, token)
-            _say(await Rollout(store).abort(name, who, reason))
+            await store.stage_view(name)
+        async with _rollout_system(db, gates, policy, app_spec, bus) as m:
+            assert m.rollout is not None
+            who = await _who(m.store, token)
+            _say(await m.rollout.abort(name, who, reason))
 
     run_async(main())
+
+
+def _rollout_system(
+    db: str, gates: Any, policy: Any, app_spec: str | None, bus: str | None
+) -> AbstractAsyncContextManager[Maestro]:
+    """The system a rollout decision is made in: the policy's rules, events published on the
+    bus, metrics; nothing dispatched or resumed."""
+    return open_system(db, load_app(app_spec), gates, policy, bus=bus, dispatch=False, resume=False)
 
 
 def register_rollout(workflows: typer.Typer) -> None:

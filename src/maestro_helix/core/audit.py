@@ -90,6 +90,7 @@ class AuditKind(enum.StrEnum):
     CANARY_ROLLED_BACK = "canary.rolled_back"
     CANARY_PROMOTED = "canary.promoted"
     CANARY_ABORTED = "canary.aborted"
+    RUN_REROUTED = "run.rerouted"  # store/reroute_sql.py: unstarted, its version rolled back
     KNOWLEDGE_ROLLBACK = "knowledge.rollback"
     KNOWLEDGE_PRUNE = "knowledge.prune"
     STEP_PREDICTION = "step.prediction"  # engine/predict_link.py: features, prediction, outcome

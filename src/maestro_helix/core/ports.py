@@ -393,6 +393,11 @@ class RolloutPort(ABC):  # noqa: B024 (defaults, no abstract method: backends wi
     async def running_canaries(self) -> list[str]:
         raise NotImplementedError
 
+    async def first_step(self, run_id: str, ts: str) -> Any:
+        """None, or the :class:`~maestro_helix.store.reroute_sql.FirstStep` a run about to take
+        its first step must follow (its version was rolled back)."""
+        raise NotImplementedError
+
 
 class RoutingPort(Protocol):
     """The router's shared track record: one row per agent × capability, folded by the store in

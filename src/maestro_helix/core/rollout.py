@@ -51,6 +51,7 @@ class RouteReason(enum.StrEnum):
     NEWEST = "newest"  # the workflow has no production version yet: the version submitted
     PRODUCTION = "production"
     CANARY = "canary"  # the canary's share, by the run's key
+    REROUTED = "rerouted"  # its version was rolled back before it started: production
 
 
 class Arm(enum.StrEnum):
@@ -110,7 +111,9 @@ class CanaryConfig:
         bar: the absolute escalation-rate bar (the runbook's 2 %); may only be lowered.
         promote_after: settled candidate runs after which a clean canary promotes itself
             (0: only a person promotes).
-        pause_in_flight: on rollback, pause the candidate's unfinished runs (else they finish).
+        pause_in_flight: on rollback, pause the candidate's pending and running runs (else
+            they finish). Either way one that had not started a step runs stable when it
+            starts (``store/reroute_sql.py``).
     """
 
     share: float = 0.10

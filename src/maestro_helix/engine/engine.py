@@ -38,7 +38,14 @@ from maestro_helix.core.workflow import Catalog, WorkflowDef, check_definition
 from maestro_helix.engine.bridge import MaestroHelixBridge
 from maestro_helix.engine.local import LocalDispatcher, next_of
 from maestro_helix.engine.publisher import EventPublisher
-from maestro_helix.engine.rollout import RouteChanged, RoutePlan, RunRoute, route, store_routed
+from maestro_helix.engine.rollout import (
+    RouteChanged,
+    RoutePlan,
+    RunRoute,
+    first_step,
+    route,
+    store_routed,
+)
 from maestro_helix.engine.state import (
     FRESH,
     FRESH_DIGEST,
@@ -700,6 +707,12 @@ class Engine:
         if st.next_step >= len(st.defn.steps):  # its last step was accepted by people
             await self._complete(st)
             return None, None, None
+        if st.next_step == 0 and not st.attempts:  # its version may have been rolled back
+            now = iso(self.clock.now())
+            stopped = await first_step(self.store, st, now, self._definition, self._publish)
+            if stopped is not None:  # stopped meanwhile (e.g. paused by the rollback)
+                await self.store.release_leases(self.owner, [st.run_id])
+                return None, stopped, None
         return await self._attempt_once(st, hand_to_queue=hand_to_queue)
 
     async def _complete(self, st: RunState) -> None:

@@ -15,10 +15,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from maestro_helix.core.actions import ActionSpec, RiskClass
 from maestro_helix.core.configfile import parse_model, read_json
@@ -28,12 +28,14 @@ from maestro_helix.governance.predict_policy import PredictionRule
 from maestro_helix.governance.wording import amount_text, people, tier_words
 
 __all__ = [
+    "ROLLOUT_FLOOR",
     "ActionRule",
     "Decision",
     "GovernancePolicy",
     "MriTier",
     "Requirement",
     "Role",
+    "RolloutRule",
     "RuleOfTwo",
     "Tier",
     "check_invariants",
@@ -139,6 +141,66 @@ class RuleOfTwo(BaseModel):
     approvals: int = Field(default=1, ge=1, le=5)
 
 
+_RoleName = Literal["viewer", "operator", "approver", "admin"]
+_StageName = Literal["staging", "production"]
+_Capacity = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+_Operator = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+ROLLOUT_FLOOR: dict[_StageName, dict[str, _RoleName]] = {
+    "staging": {"governance": "approver", "admin": "admin"},
+    "production": {"product_owner": "approver"},
+}
+"""Sign-offs no policy may drop (stage -> capacity -> lowest role); the runbook's Governance
+Review and the product owner's Go/No-Go (``governance/stages.py``)."""
+
+
+class RolloutRule(BaseModel):
+    """Who signs a workflow version off (the policy file's ``rollout`` section).
+
+    ``signoffs[stage]`` maps each capacity to the lowest role that may sign in it; a stage left
+    out keeps the floor (:data:`ROLLOUT_FLOOR`), a stage given must keep every capacity of the
+    floor at its role or above and may add more. ``product_owners``: if set, only these
+    operators may sign as ``product_owner``. ``irreversible`` is added by the rules themselves
+    (a version adding an irreversible action) and cannot be configured.
+    """
+
+    model_config = _STRICT
+    signoffs: dict[_StageName, dict[_Capacity, _RoleName]] = Field(default_factory=dict)
+    product_owners: list[_Operator] = Field(default_factory=list)
+
+    def capacities(self) -> dict[str, dict[str, str]]:
+        """Every stage's capacities, the floor's where the policy says nothing."""
+        return {s: dict(self.signoffs.get(s, floor)) for s, floor in ROLLOUT_FLOOR.items()}
+
+
+def _rollout_floor(r: RolloutRule, source: str) -> list[ConfigError]:
+    errors = []
+    for stage, floor in ROLLOUT_FLOOR.items():
+        given = r.signoffs.get(stage)
+        if given is None:
+            continue
+        for cap, role in floor.items():
+            got = given.get(cap)
+            if got is None or not Role(got).at_least(Role(role)):
+                errors.append(
+                    ConfigError(
+                        source,
+                        f"rollout.signoffs.{stage}.{cap}",
+                        f"the floor needs a {cap!r} sign-off by role {role} or above"
+                        + ("" if got is None else f", not {got}"),
+                    )
+                )
+        if "irreversible" in given:
+            errors.append(
+                ConfigError(
+                    source,
+                    f"rollout.signoffs.{stage}.irreversible",
+                    "set by the rules (a version adding an irreversible action), not configurable",
+                )
+            )
+    return errors
+
+
 class GovernancePolicy(BaseModel):
     """The content of ``governance.json``.
 
@@ -162,6 +224,8 @@ class GovernancePolicy(BaseModel):
         rule_of_two: a tainted step's actions need people (:class:`RuleOfTwo`).
         prediction: what the pre-execution risk prediction may do (route, tighten, hold for
             approval; see :mod:`~maestro_helix.governance.predict_policy`).
+        rollout: who signs workflow versions off for staging and production
+            (:class:`RolloutRule`; only tightens the floor).
     """
 
     model_config = _STRICT
@@ -180,6 +244,7 @@ class GovernancePolicy(BaseModel):
     actions: dict[str, ActionRule] = Field(default_factory=dict)
     rule_of_two: RuleOfTwo = Field(default_factory=RuleOfTwo)
     prediction: PredictionRule = Field(default_factory=PredictionRule)
+    rollout: RolloutRule = Field(default_factory=RolloutRule)
 
     def canonical(self) -> dict[str, Any]:
         body = self.model_dump(mode="json", exclude_defaults=False)
@@ -187,6 +252,8 @@ class GovernancePolicy(BaseModel):
             del body["rule_of_two"]
         if self.prediction == PredictionRule():  # likewise for the prediction rule
             del body["prediction"]
+        if self.rollout == RolloutRule():  # and the rollout's sign-offs
+            del body["rollout"]
         return body
 
     def digest(self) -> str:
@@ -237,6 +304,7 @@ def _global_invariants(p: GovernancePolicy, source: str) -> list[ConfigError]:
         errors.append(
             ConfigError(source, "high_risk_threshold", "must not be below risk_threshold")
         )
+    errors.extend(_rollout_floor(p.rollout, source))
     return errors
 
 

@@ -32,7 +32,7 @@ from maestro_helix.core.rollout import (
     bucket,
     key_digest,
 )
-from maestro_helix.governance.policy import Role
+from maestro_helix.governance.policy import ROLLOUT_FLOOR, GovernancePolicy, Role
 
 __all__ = [
     "IRREVERSIBLE",
@@ -50,8 +50,8 @@ PRODUCT_OWNER = "product_owner"
 
 # the floor: what no configuration may drop (capacity -> lowest role)
 _FLOOR: dict[Stage, dict[str, Role]] = {
-    Stage.STAGING: {"governance": Role.APPROVER, "admin": Role.ADMIN},
-    Stage.PRODUCTION: {PRODUCT_OWNER: Role.APPROVER},
+    Stage(stage): {cap: Role(role) for cap, role in caps.items()}
+    for stage, caps in ROLLOUT_FLOOR.items()
 }
 
 
@@ -64,6 +64,18 @@ class RolloutPolicy:
         default_factory=lambda: {s: dict(c) for s, c in _FLOOR.items()}
     )
     product_owners: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, policy: GovernancePolicy) -> RolloutPolicy:
+        """The rollout rules of a (validated) governance policy: its ``rollout`` section."""
+        rule = policy.rollout
+        return cls(
+            {
+                Stage(stage): {cap: Role(role) for cap, role in caps.items()}
+                for stage, caps in rule.capacities().items()
+            },
+            tuple(rule.product_owners),
+        )
 
     def capacities(self, target: Stage, irreversible_added: bool) -> dict[str, Role]:
         caps = dict(self.signoffs.get(target, {}))
@@ -82,7 +94,7 @@ def check_rollout_policy(p: RolloutPolicy, source: str = "<rollout>") -> None:
                 errors.append(
                     ConfigError(
                         source,
-                        f"signoffs.{stage.value}.{cap}",
+                        f"rollout.signoffs.{stage.value}.{cap}",
                         f"the floor needs a {cap!r} sign-off by role {role.value} or above",
                     )
                 )

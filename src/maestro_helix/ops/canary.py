@@ -26,7 +26,7 @@ from maestro_helix.core.ports import Store
 from maestro_helix.core.records import EventRecord
 from maestro_helix.core.rollout import CanaryConfig, SignOff, Stage, StageRefused
 from maestro_helix.governance.identity import Operator
-from maestro_helix.governance.stages import RolloutPolicy
+from maestro_helix.governance.stages import RolloutPolicy, check_rollout_policy
 from maestro_helix.observability.canary_metrics import CanaryMetrics
 from maestro_helix.ops.report import build_report
 from maestro_helix.store.stages_sql import CanaryRecord, Outcome, StageView
@@ -54,7 +54,9 @@ class Rollout:
         store: the open store.
         action_types: the app's action catalog (decides which action types are irreversible).
         policy: who signs what (defaults: governance + admin for staging, product owner for
-            production).
+            production); refused if it drops the floor.
+        policy_of: where to read the rules each time instead (the active governance policy's
+            ``rollout`` section: :meth:`RolloutPolicy.of`).
         publish: publishes events already stored (``Engine.publish``); None: not published.
         metrics: the canary series to update; None: none.
     """
@@ -65,9 +67,21 @@ class Rollout:
     publish: Publish | None = None
     metrics: CanaryMetrics | None = None
     clock: Clock = field(default_factory=SystemClock)
+    policy_of: Callable[[], RolloutPolicy] | None = None
+
+    def __post_init__(self) -> None:
+        check_rollout_policy(self.policy)
 
     def _now(self) -> str:
         return iso(self.clock.now())
+
+    def _policy(self) -> RolloutPolicy:
+        """The rules now: ``policy_of()`` (the active governance policy's ``rollout``) if set."""
+        if self.policy_of is None:
+            return self.policy
+        p = self.policy_of()
+        check_rollout_policy(p)
+        return p
 
     async def _done(self, out: Outcome) -> Outcome:
         if out.events and self.publish is not None:
@@ -151,7 +165,7 @@ class Rollout:
             note,
             details,
         )
-        return await self._done(await self.store.sign_off(s, self.policy, bool(added)))
+        return await self._done(await self.store.sign_off(s, self._policy(), bool(added)))
 
     async def promote(
         self,
@@ -180,7 +194,7 @@ class Rollout:
                 target,
                 ts=self._now(),
                 by=who.operator_id,
-                policy=self.policy,
+                policy=self._policy(),
                 irreversible_added=bool(added),
                 report=report,
             )
@@ -191,8 +205,17 @@ class Rollout:
         return await self._done(out)
 
     async def start_canary(
-        self, name: str, version: int, cfg: CanaryConfig, who: Operator
+        self,
+        name: str,
+        version: int,
+        cfg: CanaryConfig,
+        who: Operator,
+        *,
+        canary_id: str | None = None,
     ) -> Outcome:
+        """Start sending ``cfg.share`` of new runs to ``version``. ``canary_id`` (default: a
+        new uuid4) salts the assignment of keys to arms: the same id splits the same keys
+        alike (reproducible examples and tests); it must be new."""
         problems = cfg.problems()
         if problems:
             raise ConfigErrors([ConfigError("<canary>", f, why) for f, why in problems])
@@ -203,8 +226,9 @@ class Rollout:
             cfg,
             ts=self._now(),
             by=who.operator_id,
-            policy=self.policy,
+            policy=self._policy(),
             report=report,
+            canary_id=canary_id,
         )
         return await self._done(out)
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import WorkflowNotFound
-from maestro_helix.core.records import EventRecord, NewRun, RunStatus, Transition
+from maestro_helix.core.records import EventRecord, NewRun
 from maestro_helix.core.rollout import (
     Arm,
     CanaryConfig,
@@ -41,7 +41,8 @@ from maestro_helix.governance.stages import (
     transition_refusal,
 )
 from maestro_helix.store import schema as t
-from maestro_helix.store.sql import WriteBatch, append_audit, event_row, lock_chain, transition
+from maestro_helix.store.reroute_sql import pause_candidate_runs
+from maestro_helix.store.sql import WriteBatch, append_audit, event_row, lock_chain
 
 __all__ = [
     "CanaryRecord",
@@ -60,7 +61,6 @@ __all__ = [
     "start_canary",
 ]
 
-ROLLED_BACK_RUN = "canary rolled back"
 _BAD = ("failed",)
 
 
@@ -434,6 +434,7 @@ def start_canary(
     by: str,
     policy: RolloutPolicy,
     report: dict[str, Any] | None,
+    canary_id: str | None = None,
 ) -> Outcome:
     """Start sending ``cfg.share`` of new runs to ``version``; it must be ready for production
     (staging, product owner signed, the staging window's report GO) and another be live."""
@@ -455,7 +456,7 @@ def start_canary(
     if why is not None:
         raise StageRefused(why)
     row = {
-        "canary_id": str(uuid.uuid4()),
+        "canary_id": canary_id or str(uuid.uuid4()),
         "name": name,
         "candidate": version,
         "stable": prod,
@@ -518,7 +519,7 @@ def _end_canary(
     elif status is CanaryStatus.ROLLED_BACK:
         _set_stage(conn, cn.workflow, cn.candidate, Stage.ROLLED_BACK, ts, by)
         if cn.config.pause_in_flight:
-            events = _pause_candidate_runs(conn, cn, ts)
+            events = pause_candidate_runs(conn, cn.canary_id, cn.workflow, ts)
             details["paused_runs"] = len(events)
     kind = {
         CanaryStatus.PROMOTED: AuditKind.CANARY_PROMOTED,
@@ -527,33 +528,6 @@ def _end_canary(
     }[status]
     events.append(_record(conn, cn.workflow, cn.candidate, kind, ts, by, details))
     return tuple(events)
-
-
-def _pause_candidate_runs(conn: Connection, cn: CanaryRecord, ts: str) -> list[EventRecord]:
-    rr, r = t.run_routes.c, t.runs.c
-    ids = conn.execute(
-        select(r.run_id)
-        .select_from(t.run_routes.join(t.runs, t.runs.c.run_id == rr.run_id))
-        .where(rr.canary_id == cn.canary_id, rr.arm == Arm.CANDIDATE.value)
-        .where(r.status.in_([RunStatus.PENDING.value, RunStatus.RUNNING.value]))
-    ).scalars()
-    events = []
-    for run_id in ids:
-        ev = EventRecord(
-            f"{run_id}/canary-paused",
-            "run.paused",
-            ts,
-            run_id,
-            cn.workflow,
-            None,
-            {"reason": ROLLED_BACK_RUN},
-        )
-        allowed = (RunStatus.PENDING, RunStatus.RUNNING)
-        transition(
-            conn, Transition(run_id, RunStatus.PAUSED, allowed, ts, ROLLED_BACK_RUN, events=(ev,))
-        )
-        events.append(ev)
-    return events
 
 
 def evaluate_canary(conn: Connection, name: str, ts: str, by: str | None = None) -> Outcome | None:

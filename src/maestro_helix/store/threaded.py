@@ -68,6 +68,7 @@ from maestro_helix.store import (
     knowledge_sql,
     lease_sql,
     ops_sql,
+    reroute_sql,
     risk_sql,
     router_sql,
     sequencer_sql,
@@ -809,6 +810,9 @@ class ThreadedStore(Store):
 
     async def running_canaries(self) -> list[str]:
         return await self._call(stages_sql.running_canaries)
+
+    async def first_step(self, run_id: str, ts: str) -> reroute_sql.FirstStep | None:
+        return await self._call(lambda c: reroute_sql.first_step(c, run_id, ts))
 
 
 class _ConnectionLost(Exception):
