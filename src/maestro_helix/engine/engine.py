@@ -774,7 +774,7 @@ class Engine:
         hand_to = None
         if lease is not None:
             hand_to = Lease(QUEUE_OWNER, lease.epoch) if hand_to_queue else lease
-        stopped = await self.store.commit_step(
+        reported = await self.store.commit_step(
             StepCommit(
                 step=self._record(out, decision),
                 run_status=status,
@@ -792,8 +792,8 @@ class Engine:
                 claim_s=self.ownership.ttl_s,
             )
         )
-        if stopped is status:  # the store reports the run's stop: this commit's own
-            stopped = None
+        # the store reports a stopped run's status: this commit's own, or someone else's stop
+        stopped = None if reported is status else reported
         st.lease = hand_to
         for observe in out.observers:  # only now: the attempt is stored
             try:
@@ -803,8 +803,8 @@ class Engine:
             except Exception:  # an observer's bug must not undo a committed step
                 log.exception("step observer failed", extra={"run_id": st.run_id})
         await self._publish(events)
-        if intents and self.governance is not None:
-            await self.governance.run_claimed(intents)
+        if intents and self.governance is not None:  # none of them if the run was stopped
+            await self.governance.run_claimed(intents, reported)
         if status is not RunStatus.RUNNING:
             for listener in self.on_run_stopped:
                 listener(defn.name, status.value)

@@ -32,7 +32,7 @@ from maestro_helix.governance.policy import (
     check_invariants,
 )
 from maestro_helix.governance.records import Claim, DecisionInput, DecisionOutcome
-from maestro_helix.governance.rules import Verdict
+from maestro_helix.governance.rules import Verdict, pre_run_refusal
 
 log = logging.getLogger(__name__)
 
@@ -195,19 +195,39 @@ class Governance:
             run_id=run_id, keys=keys, claim=self.claim()
         )
         for intent in refused:
-            log.warning(
-                "action refused before its handler ran",
-                extra={"key": intent.idempotency_key, "reason": intent.error},
-            )
-            for listener in self.on_refused:
-                listener(intent)
-            for observe in self.on_refusal:
-                observe((intent.error or "refused").split(":", 1)[0])
+            self._refused(intent)
         return [await self._run_tracked(intent) for intent in claimed]
 
-    async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
-        """Run intents this process stored as claimed (cleared with their step)."""
-        return [await self._run_tracked(intent) for intent in intents]
+    def _refused(self, intent: ActionIntent) -> None:
+        log.warning(
+            "action refused before its handler ran",
+            extra={"key": intent.idempotency_key, "reason": intent.error},
+        )
+        for listener in self.on_refused:
+            listener(intent)
+        for observe in self.on_refusal:
+            observe((intent.error or "refused").split(":", 1)[0])
+
+    async def run_claimed(
+        self, intents: Sequence[ActionIntent], run_status: RunStatus | None = None
+    ) -> list[ActionResult]:
+        """Run intents this process stored as claimed (cleared with their step).
+
+        ``run_status``: the run's status as the step's commit reported it (``commit_step``;
+        a run someone stopped mid-step keeps that status). The commit transaction was the
+        claim: it stored these
+        intents refused by :func:`~maestro_helix.governance.rules.pre_run_refusal` over that
+        status (``store/gil_commit.py``); the same rule over the same status says here which
+        ones, and none of them runs."""
+        out = []
+        for intent in intents:
+            refusal = pre_run_refusal(intent, None, run_status)
+            if refusal is not None:
+                why = f"{refusal.code}: {refusal.message}"
+                self._refused(replace(intent, status="refused", error=why, owner=None))
+                continue
+            out.append(await self._run_tracked(intent))
+        return out
 
     async def drain(self, timeout_s: float = 60.0) -> int:
         """Wait for the handler calls in flight here (a process that is closing never walks
