@@ -280,6 +280,7 @@ class Maestro:
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = _counted(engine.publish, the_metrics)
             governance.on_refusal.append(the_metrics.decision_refused)
+            governance.on_policy_refused.append(the_metrics.policy_refused)
             governance.resume = engine.take_up
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)

@@ -21,6 +21,7 @@ from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
+from maestro_helix.core.errors import ConfigErrors
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.ports import AdminPort, GilPort
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord, RunStatus
@@ -87,6 +88,9 @@ class Governance:
         """How a run moved on by a decision continues (the assembly points it at
         ``Engine.take_up``: the process that recorded the decision continues that run)."""
         self._in_flight: set[asyncio.Task[ActionResult]] = set()
+        self.on_policy_refused: list[Callable[[int], object]] = []
+        """Called with the version of an active policy this process refused to take up."""
+        self._refused_version: int | None = None
 
     async def start(self, requested: GovernancePolicy | None = None, source: str = "") -> None:
         """Read the active policy from the store; never write it, except on a fresh database
@@ -117,11 +121,25 @@ class Governance:
         self.policy, self.policy_version = policy, version
 
     async def refresh_policy(self) -> bool:
-        """Take up a policy applied since (by another process); True if it changed."""
+        """Take up a policy applied since (by another process); True if it changed.
+
+        A stored policy that loosens an invariant for this process's action types (written by
+        an older version, or by hand) is not taken up: the last good policy stays in force,
+        the refusal is logged and counted (``on_policy_refused``) once per version."""
         active = await self.store.active_policy()
-        if active is None or active.version == self.policy_version:
+        if active is None or active.version in (self.policy_version, self._refused_version):
             return False
-        self._adopt(active.policy, active.version)
+        try:
+            self._adopt(active.policy, active.version)
+        except ConfigErrors as e:
+            self._refused_version = active.version
+            log.error(
+                "the active policy loosens an invariant for this app: keeping the last good one",
+                extra={"version": active.version, "kept": self.policy_version, "error": str(e)},
+            )
+            for observe in self.on_policy_refused:
+                observe(active.version)
+            return False
         log.info("active policy changed", extra={"version": active.version})
         return True
 
