@@ -146,3 +146,45 @@ async def test_housekeeping_keeps_the_last_good_policy(
         assert len(refused) == 1
         value = metrics.registry.get_sample_value("gil_policy_refused_total")
         assert value == 1.0
+
+
+async def test_a_running_process_scores_with_the_amount_limit_of_a_policy_applied_later(
+    stores: StoreFactory, tmp_path: Path
+) -> None:
+    """MRI's magnitude limits follow the active policy: after `policy apply` lowers the refund
+    limit, the running process scores the same refund as a process started afterwards does."""
+    import refund_app
+    from maestro_helix.governance.policy import parse_policy
+
+    refunds = refund_app.Refunds(tmp_path / "refunds.jsonl")
+
+    def _open() -> Any:
+        return Maestro.open(
+            stores(),
+            agents=refund_app.agents(),
+            action_types=refund_app.actions(refunds),
+            policy=parse_policy(refund_app.POLICY, "refund policy"),
+        )
+
+    async def _mri(m: Maestro) -> float:
+        run_id = await m.engine.submit(refund_app.FLOW, {"customer": "C-1", "amount": 50})
+        await m.engine.wait(run_id)
+        (step,) = await m.store.step_records(run_id)
+        assert step.mri is not None
+        return step.mri
+
+    async with _open() as m:
+        before = await _mri(m)  # limit 1,000: a 50 USD refund is small
+        body = dict(refund_app.POLICY["actions"]["crm.refund"], amount_limit=60)
+        tighter = GovernancePolicy(actions={"crm.refund": ActionRule.model_validate(body)})
+        specs = {a.name: a for a in refund_app.actions(refunds)}
+        change = await apply_policy(m.store, tighter, ROOT, source="t.json", action_types=specs)
+        assert change.status == "applied", change.loosens
+        await housekeep_once(m.engine, m.governance)
+        assert m.governance.policy_version == change.version
+        after = await _mri(m)
+    async with _open() as fresh:
+        assert fresh.governance.policy_version == change.version
+        started_later = await _mri(fresh)
+    assert after > before
+    assert after == pytest.approx(started_later)

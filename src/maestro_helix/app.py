@@ -206,6 +206,9 @@ class Maestro:
                 {a.name: a for a in action_types},
                 amount_limits=_amount_limits(governance.policy, action_types),
             )
+            governance.on_adopt.append(  # a policy applied later brings its own limits
+                lambda p: risk.use_amount_limits(_amount_limits(p, action_types))
+            )
             checkpointer = None
             if audit_signer is not None:  # closed after the engine: its last entries are signed
                 checkpointer = Checkpointer(store, audit_signer, checkpoints, clock)

@@ -88,6 +88,8 @@ class Governance:
         """How a run moved on by a decision continues (the assembly points it at
         ``Engine.take_up``: the process that recorded the decision continues that run)."""
         self._in_flight: set[asyncio.Task[ActionResult]] = set()
+        self.on_adopt: list[Callable[[GovernancePolicy], object]] = []
+        """Called with each policy this process takes up (the MRI magnitude limits follow it)."""
         self.on_policy_refused: list[Callable[[int], object]] = []
         """Called with the version of an active policy this process refused to take up."""
         self._refused_version: int | None = None
@@ -119,6 +121,8 @@ class Governance:
     def _adopt(self, policy: GovernancePolicy, version: int) -> None:
         check_invariants(policy, self.action_types, f"active policy version {version}")
         self.policy, self.policy_version = policy, version
+        for listener in self.on_adopt:
+            listener(policy)
 
     async def refresh_policy(self) -> bool:
         """Take up a policy applied since (by another process); True if it changed.
