@@ -32,7 +32,12 @@ from maestro_helix.governance.policy import (
     Role,
     check_invariants,
 )
-from maestro_helix.governance.records import Claim, DecisionInput, DecisionOutcome
+from maestro_helix.governance.records import (
+    Claim,
+    DecisionInput,
+    DecisionOutcome,
+    RetryForbidden,
+)
 from maestro_helix.governance.rules import Verdict, pre_run_refusal
 
 log = logging.getLogger(__name__)
@@ -276,10 +281,24 @@ class Governance:
         task.add_done_callback(self._in_flight.discard)
         return await asyncio.shield(task)
 
-    async def retry(self, key: str, *, by: str) -> list[ActionResult]:
-        """Run a failed action again, with the same idempotency key (audited)."""
-        await self.store.retry_intent(key, iso(self.clock.now()), by)
-        return await self.execute(keys=[key])
+    async def retry(self, key: str, *, by: str, role: Role) -> ActionIntent:
+        """Run a failed action again here, with the same idempotency key (admins; audited
+        ``action.retry`` with the operator): a handler that honours the key has its effect
+        once. The pre-handler checks apply as to any claim (a stopped run refuses it).
+
+        Returns the action as it stands after the call (succeeded, failed again, refused).
+
+        Raises:
+            RetryForbidden: ``role`` is not admin.
+            ActionNotFound: no action has this key.
+            ActionNotRetryable: the action did not fail (it is pending, ran, or was refused).
+        """
+        if not role.at_least(Role.ADMIN):
+            raise RetryForbidden(f"operator {by} has role {role.value!r}; a retry needs an admin")
+        intent = await self.store.retry_intent(key, iso(self.clock.now()), by)
+        await self.execute(keys=[key])
+        now = {i.idempotency_key: i for i in await self.store.intents_of(intent.run_id)}
+        return now.get(key, intent)
 
     async def _run(self, intent: ActionIntent) -> ActionResult:
         spec = self.action_types.get(intent.action_type)

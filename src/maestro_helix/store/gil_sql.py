@@ -16,7 +16,6 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
-from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
@@ -27,6 +26,8 @@ from maestro_helix.core.records import (
 )
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.governance.records import (
+    ActionNotFound,
+    ActionNotRetryable,
     Claim,
     DecisionInput,
     DecisionOutcome,
@@ -516,9 +517,9 @@ def retry_intent(conn: Connection, key: str, ts: str, by: str) -> ActionIntent:
     ae = t.action_executions.c
     row = conn.execute(select(t.action_executions).where(ae.idempotency_key == key)).first()
     if row is None:
-        raise MaestroError(f"no action with key {key!r}")
+        raise ActionNotFound(key)
     if row.status != "failed":
-        raise MaestroError(f"action {key} is {row.status}; only a failed action can be retried")
+        raise ActionNotRetryable(key, row.status)
     conn.execute(
         update(t.action_executions)
         .where(ae.idempotency_key == key, ae.status == "failed")
