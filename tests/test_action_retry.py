@@ -149,3 +149,20 @@ async def test_a_failed_action_is_retried_once_through_the_api_by_an_admin(
     assert [e["key"] for e in refunds.entries()] == [key]
     retries = [e for e in await m.store.audit_entries() if e["kind"] == "action.retry"]
     assert [e["human_operator_id"] for e in retries] == ["root"]
+
+
+async def test_failed_actions_are_listed_in_the_report(
+    stores: StoreFactory, tmp_path: Path
+) -> None:
+    from maestro_helix.ops.report import build_report, render_html
+
+    refunds = refund_app.Refunds(tmp_path / "refunds.jsonl")
+    async with _open(stores(), refunds) as m:
+        key = await _failed_refund(m, refunds)
+        data = await build_report(m.store)
+        assert [i.idempotency_key for i in data.failed_actions] == [key]
+        page = render_html(data)
+        assert key in page and "CRM unreachable" in page
+        assert "maestro actions retry KEY" in page
+        await m.governance.retry(key, by="root", role=Role.ADMIN)
+        assert (await build_report(m.store)).failed_actions == ()
