@@ -69,7 +69,14 @@ class Refunds:
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines()]
 
+    @property
+    def down(self) -> Path:
+        """While this file exists the CRM is unreachable: every refund call fails."""
+        return self.path.with_name(self.path.name + ".down")
+
     def refund(self, payload: Mapping[str, Any], key: str) -> dict[str, Any]:
+        if self.down.exists():
+            raise ConnectionError("CRM unreachable")
         for e in self.entries():
             if e["key"] == key:
                 return {"refund_id": e["refund_id"], "duplicate": True}

@@ -114,6 +114,12 @@ def test_runs_show_unknown_id_is_clear(db: str) -> None:
         ["audit", "show", "1"],
         ["audit", "prove", "1"],
         ["processes"],
+        ["policy", "show"],
+        ["policy", "diff", str(Path(__file__).parents[1] / "config" / "governance.json")],
+        ["policy", "changes"],
+        ["operators", "list"],
+        ["workflows", "list"],
+        ["workflows", "versions", "w"],
     ],
 )
 def test_read_commands_never_create_a_database(db: str, command: list[str]) -> None:

@@ -354,3 +354,50 @@ def test_tiers_that_would_run_an_irreversible_action_without_a_person_are_refuse
     with pytest.raises(ConfigError) as e:
         check_invariants(p, {spec.name: spec}, "t.json")
     assert "t.json: actions.crm.refund.tiers[0].approvals: must be at least 1" in str(e.value)
+
+
+async def test_an_action_payload_edited_after_quorum_is_refused_audited_and_counted(
+    stores: StoreFactory, refunds: refund_app.Refunds
+) -> None:
+    """The approved action's stored payload is rewritten between the deciding approval and the
+    handler call: the hash recomputed before the handler runs differs, so nothing runs, the
+    refusal is audited and gil_decisions_refused_total{code="payload_mismatch"} counts it."""
+    from prometheus_client import CollectorRegistry
+
+    from maestro_helix.observability.metrics import HelixMetrics
+
+    metrics = HelixMetrics(CollectorRegistry())
+    async with _open(stores, refunds, metrics=metrics) as m:
+        run_id, (_, (req,)) = await _refund(m, 300)
+        out = await m.governance.decide(
+            req.request_id,
+            operator_id="ann",
+            role=Role.APPROVER,
+            decision=Decision.APPROVE,
+            payload_hash_seen=req.payload_hash,
+            execute=False,
+        )
+        assert out.request.status == "approved" and len(out.intents) == 1
+        with m.store._engine.begin() as c:  # an attacker with write access to the database
+            c.execute(
+                update(t.action_executions)
+                .where(t.action_executions.c.run_id == run_id)
+                .values(payload={"customer": "MALLORY", "amount": 9_999_999, "currency": "USD"})
+            )
+        assert await m.governance.execute(run_id=run_id) == []
+        (intent,) = await m.store.intents_of(run_id)
+        assert intent.status == "refused"
+        assert intent.error is not None and intent.error.startswith("payload_mismatch:")
+        assert refunds.entries() == []
+        (refused,) = [
+            e
+            for e in await m.store.audit_entries()
+            if e["run_id"] == run_id and e["kind"] == "action.refused"
+        ]
+        assert refused["details"]["reason"] == intent.error
+        assert refused["details"]["payload_hash"] == out.intents[0].payload_hash
+        count = metrics.registry.get_sample_value(
+            "gil_decisions_refused_total", {"code": "payload_mismatch"}
+        )
+        assert count == 1.0
+        assert (await m.verify_audit()).ok

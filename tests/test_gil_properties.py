@@ -38,6 +38,14 @@ proposals = st.tuples(
     st.sampled_from([GOOD_HASH, None, "b" * 64]),
 )
 
+# decisions that pass every check but the count: eligible people, a reason, the right hash
+sound = st.tuples(
+    st.sampled_from(("a", "b", "c", "d")),
+    st.sampled_from([Decision.APPROVE, Decision.OVERRIDE]),
+    st.just("because"),
+    st.just(GOOD_HASH),
+)
+
 
 def _facts(required: int, floor: int, kind: RequestKind) -> RequestFacts:
     return RequestFacts(
@@ -106,8 +114,57 @@ def test_no_sequence_clears_a_request_with_fewer_eligible_people_than_its_rule(
         assert not any(b.decision is Decision.REJECT for b in final.ballots)
     if final.status is RequestStatus.OVERRIDDEN:  # an override never lowers the quorum
         assert len(accepted) >= max(required, floor)
-    if final.status is RequestStatus.PENDING:
-        assert len(accepted) < max(required, floor)
+    if final.status is RequestStatus.PENDING:  # approvals and overrides never add up
+        for kind_ in (Decision.APPROVE, Decision.OVERRIDE):
+            group = {b.operator_id for b in final.ballots if b.decision is kind_}
+            assert len(group) < max(required, floor)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    required=st.integers(1, 3),
+    floor=st.integers(0, 2),
+    kind=st.sampled_from(list(RequestKind)),
+    role_list=st.lists(roles, min_size=len(PEOPLE), max_size=len(PEOPLE)),
+    seq=st.lists(st.one_of(proposals, sound), max_size=14),
+)
+def test_an_overridden_request_was_overridden_by_its_quorum_of_distinct_admins(
+    required: int,
+    floor: int,
+    kind: RequestKind,
+    role_list: list[Role],
+    seq: list[tuple[Any, ...]],
+) -> None:
+    """The README's rule: on a request that needs two people, two distinct admins each override
+    with a reason. Every accepter an overridden request counts is a distinct eligible admin who
+    overrode with a reason, as many as its quorum; an approved one counts only approvals."""
+    who_role = dict(zip(PEOPLE, role_list, strict=True))
+    final, _ = _play(_facts(required, floor, kind), who_role, seq)
+    quorum = max(required, floor)
+    if final.status is RequestStatus.OVERRIDDEN:
+        admins = {
+            b.operator_id
+            for b in final.ballots
+            if b.decision is Decision.OVERRIDE
+            and (b.reason or "").strip()
+            and who_role[b.operator_id] is Role.ADMIN
+            and _eligible(b.operator_id, who_role[b.operator_id])
+        }
+        assert len(admins) >= quorum
+    if final.status is RequestStatus.APPROVED:
+        approvers = {b.operator_id for b in final.ballots if b.decision is Decision.APPROVE}
+        assert len(approvers) >= quorum
+
+
+def test_one_override_and_one_approval_do_not_settle_a_two_person_request() -> None:
+    roles_ = {"a": Role.ADMIN, "b": Role.APPROVER, "c": Role.ADMIN, "d": Role.APPROVER}
+    seq = [("a", Decision.OVERRIDE, "because", GOOD_HASH), ("b", Decision.APPROVE, None, GOOD_HASH)]
+    final, _ = _play(_facts(2, 2, RequestKind.ACTION), roles_, seq)
+    assert final.status is RequestStatus.PENDING
+    overridden, _ = _play(final, roles_, [("c", Decision.OVERRIDE, "because", GOOD_HASH)])
+    assert overridden.status is RequestStatus.OVERRIDDEN
+    approved, _ = _play(final, roles_, [("d", Decision.APPROVE, None, GOOD_HASH)])
+    assert approved.status is RequestStatus.APPROVED
 
 
 @settings(max_examples=200, deadline=None)

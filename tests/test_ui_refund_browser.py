@@ -21,7 +21,7 @@ import refund_app
 from maestro_helix import Maestro
 from maestro_helix.api import serve
 from maestro_helix.governance.identity import add_operator
-from maestro_helix.governance.policy import Role, parse_policy
+from maestro_helix.governance.policy import Role, parse_policy, payload_hash
 from maestro_helix.store.base import RunStatus
 from maestro_helix.store.sqlite import SQLiteStore
 from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, START_TIMEOUT_S, _free_port, require_chromium
@@ -32,6 +32,7 @@ class Seed:
     tokens: dict[str, str]
     small: str  # request id of the 300 USD refund (one person)
     big: str  # request id of the 899 USD refund (two people)
+    hashes: dict[str, str]  # request id -> the payload hash stored when it was made
 
 
 async def _run(
@@ -51,7 +52,7 @@ async def _run(
             name: (await add_operator(m.store, name, Role.APPROVER))[1]
             for name in ("ann", "bob", "requester")
         }
-        ids = []
+        ids, hashes = [], {}
         for amount in (300, 899):
             run_id = await m.engine.submit(
                 refund_app.FLOW, {"customer": "C-11", "amount": amount}, operator_id="requester"
@@ -59,8 +60,9 @@ async def _run(
             assert (await m.engine.wait(run_id)).status is RunStatus.ESCALATED
             (req,) = await m.store.list_requests(run_id=run_id)
             ids.append(req.request_id)
+            hashes[req.request_id] = req.payload_hash
         serving = asyncio.create_task(serve(m, "127.0.0.1", port))
-        handoff.put(Seed(tokens, ids[0], ids[1]))
+        handoff.put(Seed(tokens, ids[0], ids[1], hashes))
         while not stop.is_set() and not serving.done():
             await asyncio.sleep(0.05)
         serving.cancel()
@@ -166,9 +168,12 @@ def test_refund_one_approver_below_the_tier_two_above_with_the_rule_and_the_resu
             own = page.locator('[data-field="action-payload"]').inner_text()
             assert '"amount": 899.0' in own and '"customer": "C-11"' in own
             assert '"currency": "USD"' in own
+            # the hashes shown are the ones approvals bind to, not whatever the page says
+            refund = {"customer": "C-11", "amount": 899.0, "currency": "USD"}
             expect(page.locator('[data-field="action-payload-hash"]')).to_have_text(
-                page.locator('[data-field="action-payload-hash"]').inner_text()
+                payload_hash("crm.refund", refund)
             )
+            expect(page.locator('[data-field="payload-hash"]')).to_have_text(seed.hashes[seed.big])
             page.get_by_role("button", name="Approve").click()
             expect(page.locator('[data-flash="ok"]')).to_have_text("Approved — 1 of 2")
             expect(page.locator('[data-field="result-status"]')).to_have_count(0)

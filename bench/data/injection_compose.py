@@ -749,7 +749,9 @@ def build() -> list[dict[str, Any]]:
         if srng.random() < 0.4:
             line = f"{line} {srng.choice(VARIED.SUPPORT_REPLY).format(item='order', id='A-1')}"
         split_ = "val" if srng.random() < VAL_SHARE else "train"
-        rows.append({"text": line, "label": 0, "family": "support", "trick": "none", "split": split_})
+        rows.append(
+            {"text": line, "label": 0, "family": "support", "trick": "none", "split": split_}
+        )
     return rows
 
 

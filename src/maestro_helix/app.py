@@ -207,6 +207,9 @@ class Maestro:
                 {a.name: a for a in action_types},
                 amount_limits=_amount_limits(governance.policy, action_types),
             )
+            governance.on_adopt.append(  # a policy applied later brings its own limits
+                lambda p: risk.use_amount_limits(_amount_limits(p, action_types))
+            )
             checkpointer = None
             if audit_signer is not None:  # closed after the engine: its last entries are signed
                 checkpointer = Checkpointer(store, audit_signer, checkpoints, clock)
@@ -281,6 +284,7 @@ class Maestro:
             engine.on_run_stopped.append(the_metrics.run_finished)
             governance.publish = _counted(engine.publish, the_metrics)
             governance.on_refusal.append(the_metrics.decision_refused)
+            governance.on_policy_refused.append(the_metrics.policy_refused)
             governance.resume = engine.take_up
             if tracer is not None:
                 engine.run_scope = lambda run_id, workflow: run_span(tracer, run_id, workflow)

@@ -299,7 +299,7 @@ def operators_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Operators and their roles (never their tokens)."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             ops = await store.list_operators()
         if as_json:
             print_json(
@@ -328,7 +328,7 @@ def operators_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
 
 def _change_operator(name: str, change: OperatorChange, token: str | None, db: str) -> None:
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             by = await authenticate(store, token) if token is not None else None
             new = await change_operator(store, name, change, by=by)
         who = by.operator_id if by is not None else "database access"

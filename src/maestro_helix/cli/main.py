@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from maestro_helix.cli import gil
+from maestro_helix.cli.actions import actions_app
 from maestro_helix.cli.audit import audit_app, keys_app
 from maestro_helix.cli.certs import certs_app
 from maestro_helix.cli.common import (
@@ -63,6 +64,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(gil.approvals_app, name="approvals")
 app.add_typer(gil.operators_app, name="operators")
+app.add_typer(actions_app, name="actions")
 app.command("serve")(gil.serve)
 app.command("worker")(gil.worker)
 app.add_typer(certs_app, name="certs")

@@ -33,7 +33,7 @@ def workflows_list(db: DbOpt = "maestro.db", as_json: JsonOpt = False) -> None:
     """Workflows, their head version, and whether they are paused."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             defs = await store.list_workflows()
             paused = await store.paused_workflows()
         heads: dict[str, int] = {}
@@ -71,7 +71,7 @@ def workflows_versions(name: str, db: DbOpt = "maestro.db", as_json: JsonOpt = F
     """Every stored version of a workflow, oldest first."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             versions = await store.list_workflow_versions(name)
         if as_json:
             print_json({"name": name, "versions": records_json(versions)})
@@ -102,7 +102,7 @@ def workflows_restore(
     """Make an old version the head again (as a new version; history is kept). Admins only."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             by = await _operator(store, token, Role.ADMIN)
             head = await store.restore_workflow(name, version, iso(SystemClock().now()), by)
         out.print(f"{name}: version {version} restored as new head version {head.version}")

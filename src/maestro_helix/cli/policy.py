@@ -64,7 +64,7 @@ def policy_show(db: DbOpt = "maestro.db") -> None:
     """The active policy, its version, who set it and when."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             versions = await store.policy_versions()
         if not versions:
             out.print("no active policy yet: the first process to start installs the defaults")
@@ -85,7 +85,7 @@ def policy_diff(file: FileArg, db: DbOpt = "maestro.db") -> None:
 
     async def main() -> None:
         new = load_policy(file)
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             version, cur = await _active(store)
         lines = list(
             difflib.unified_diff(
@@ -175,7 +175,7 @@ def policy_changes(db: DbOpt = "maestro.db") -> None:
     """Proposed policy changes and what became of them."""
 
     async def main() -> None:
-        async with open_store(db) as store:
+        async with open_store(db, must_exist=True) as store:
             changes = await store.policy_changes()
         table = Table("change", "status", "proposed by", "decided by", "loosens")
         for c in changes:

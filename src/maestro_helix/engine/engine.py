@@ -819,7 +819,7 @@ class Engine:
         )
         if hand_to_queue and status is RunStatus.RUNNING:  # the next item carries the state
             nxt.carried = nxt.carry()
-        stopped = await self.store.commit_step(
+        reported = await self.store.commit_step(
             StepCommit(
                 step=self._record(out, decision),
                 run_status=status,
@@ -838,8 +838,8 @@ class Engine:
                 state_digest=None if nxt.carried is None else digest(nxt.carried),
             )
         )
-        if stopped is status:  # the store reports the run's stop: this commit's own
-            stopped = None
+        # the store reports a stopped run's status: this commit's own, or someone else's stop
+        stopped = None if reported is status else reported
         st.lease = hand_to
         for observe in out.observers:  # only now: the attempt is stored
             try:
@@ -849,8 +849,8 @@ class Engine:
             except Exception:  # an observer's bug must not undo a committed step
                 log.exception("step observer failed", extra={"run_id": st.run_id})
         await self._publish(events)
-        if intents and self.governance is not None:
-            await self.governance.run_claimed(intents)
+        if intents and self.governance is not None:  # none of them if the run was stopped
+            await self.governance.run_claimed(intents, reported)
         if status is not RunStatus.RUNNING:
             for listener in self.on_run_stopped:
                 listener(defn.name, status.value)

@@ -325,9 +325,18 @@ def load_policy(path: str | Path | None) -> GovernancePolicy:
 
 
 def check_invariants(
-    policy: GovernancePolicy, action_types: Mapping[str, ActionSpec], source: str
+    policy: GovernancePolicy,
+    action_types: Mapping[str, ActionSpec],
+    source: str,
+    *,
+    unknown: Literal["skip", "strict"] = "skip",
 ) -> None:
     """Refuse a policy whose rules for the registered action types loosen an invariant.
+
+    ``unknown``: what a rule for a type not in ``action_types`` is held to. ``skip`` (a process
+    adopting the active policy: its app does not run that type); ``strict`` (``policy apply``,
+    which may not know the app): the floor of an unregistered type, two people, so that no
+    process of any app can later find the active policy loosening its invariants.
 
     Raises:
         ConfigErrors: one error per loosened rule (file, field, reason).
@@ -335,43 +344,39 @@ def check_invariants(
     errors = _global_invariants(policy, source)
     for name, rule in policy.actions.items():
         spec = action_types.get(name)
-        if spec is None:
+        if spec is None and unknown == "skip":
             continue
         floor = invariant_floor(spec)[0]
         where = f"actions.{name}"
+        why = _why(spec, name)
         if floor >= 1 and rule.require_approval is False:
             errors.append(
-                ConfigError(
-                    source,
-                    f"{where}.require_approval",
-                    f"cannot be false: {name} is irreversible and always needs a human approval",
-                )
+                ConfigError(source, f"{where}.require_approval", f"cannot be false: {why}")
             )
         if rule.approvals is not None and rule.approvals < floor:
             errors.append(
-                ConfigError(
-                    source,
-                    f"{where}.approvals",
-                    f"must be at least {floor} for {name} ({_why(spec)})",
-                )
+                ConfigError(source, f"{where}.approvals", f"must be at least {floor}: {why}")
             )
         for i, tier in enumerate(rule.tiers):
             if tier.approvals < floor:
                 errors.append(
                     ConfigError(
-                        source,
-                        f"{where}.tiers[{i}].approvals",
-                        f"must be at least {floor} for {name} ({_why(spec)})",
+                        source, f"{where}.tiers[{i}].approvals", f"must be at least {floor}: {why}"
                     )
                 )
     if errors:
         raise ConfigErrors(errors)
 
 
-def _why(spec: ActionSpec) -> str:
+def _why(spec: ActionSpec | None, name: str) -> str:
+    if spec is None:
+        return (
+            f"{name} is not an action type known here, so it is held to two people "
+            "(pass --app MODULE:ATTR of the app that defines it)"
+        )
     if spec.risk_class is RiskClass.HIGH:
-        return "it is high risk: two distinct people"
-    return "it is irreversible: one human approval"
+        return f"{name} is high risk: two distinct people"
+    return f"{name} is irreversible and always needs a human approval"
 
 
 def invariant_floor(spec: ActionSpec | None) -> tuple[int, str]:

@@ -47,12 +47,13 @@ async def apply_policy(
 
     Raises:
         PolicyForbidden: ``who`` is not an admin.
-        ConfigErrors: the policy loosens an invariant.
+        ConfigErrors: the policy loosens an invariant (for a type ``action_types`` does not
+            hold, the floor of an unregistered type: two people).
     """
     ts = iso((clock or SystemClock()).now())
     try:
         _admin(who)
-        check_invariants(policy, action_types, source)
+        check_invariants(policy, action_types, source, unknown="strict")
     except MaestroError as e:  # every refusal is audited, naming who tried
         await store.append_audit(
             [
@@ -68,7 +69,7 @@ async def apply_policy(
         raise
     try:
         current = await store.install_policy(GovernancePolicy(), ts)
-        loose = loosenings(current.policy, policy)
+        loose = loosenings(current.policy, policy, action_types)
     except ConfigErrors:
         loose = []  # the stored policy breaks an invariant (an older version wrote it): any
         # valid policy is stricter, so one admin may replace it

@@ -22,6 +22,8 @@ from maestro_helix.governance.policy import Decision, GovernancePolicy, Role
 from maestro_helix.governance.rules import Refusal, Verdict
 
 __all__ = [
+    "ActionNotFound",
+    "ActionNotRetryable",
     "ActivePolicy",
     "Claim",
     "DecisionInput",
@@ -32,7 +34,26 @@ __all__ = [
     "PolicyChange",
     "PolicyChangeStatus",
     "RequestNotFound",
+    "RetryForbidden",
 ]
+
+
+class ActionNotFound(MaestroError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"no action with key {key!r}")
+
+
+class ActionNotRetryable(MaestroError):
+    """Only a failed action can be run again."""
+
+    def __init__(self, key: str, status: str) -> None:
+        self.key, self.status = key, status
+        super().__init__(f"action {key} is {status}; only a failed action can be retried")
+
+
+class RetryForbidden(MaestroError):
+    """Only admins run a failed action again."""
 
 
 class RequestNotFound(MaestroError):

@@ -5,11 +5,12 @@ Nothing here reads or writes a database: ``store/gil_sql.py`` loads the facts, c
 functions, and writes what they return in one transaction. The API, the UI and the CLI all reach
 them through :meth:`~maestro_helix.governance.service.Governance.decide`.
 
-The quorum of a request is the number of *distinct eligible people who accept it* (approve, or as
-admins override, each with a reason for an override): never the requester, never the run's
-starter, never the same person twice, never below the invariant floor of the action types it
-clears. An override never lowers the quorum; a single rejection by an eligible approver settles
-the request as rejected.
+The quorum of a request is the number of *distinct eligible people who accept it*: never the
+requester, never the run's starter, never the same person twice, never below the invariant floor
+of the action types it clears. They accept it all by approving, or all as admins by overriding
+(each with a reason): approvals and overrides never add up, so an override never lowers the
+quorum (a request that needs two people is overridden by two distinct admins). A single
+rejection by an eligible approver settles the request as rejected.
 """
 
 from __future__ import annotations
@@ -293,16 +294,24 @@ def refusal_for(f: RequestFacts, p: Proposal) -> Refusal | None:
 
 
 def _status(ballots: tuple[Ballot, ...], quorum: int) -> tuple[RequestStatus, tuple[str, ...]]:
-    accepted = tuple(
-        dict.fromkeys(b.operator_id for b in ballots if b.decision is not Decision.REJECT)
+    """A request is approved by ``quorum`` distinct approvals, or overridden by ``quorum``
+    distinct overrides (admins, each with a reason): the two never add up, so a request that
+    needs two people is never overridden by one admin and one approver. Returns the status and
+    the people who accepted it (while pending, the larger of the two groups)."""
+    approved = tuple(
+        dict.fromkeys(b.operator_id for b in ballots if b.decision is Decision.APPROVE)
     )
+    overridden = tuple(
+        dict.fromkeys(b.operator_id for b in ballots if b.decision is Decision.OVERRIDE)
+    )
+    leading = overridden if len(overridden) > len(approved) else approved
     if any(b.decision is Decision.REJECT for b in ballots):
-        return RequestStatus.REJECTED, accepted
-    if len(accepted) >= quorum:
-        if any(b.decision is Decision.OVERRIDE for b in ballots):
-            return RequestStatus.OVERRIDDEN, accepted
-        return RequestStatus.APPROVED, accepted
-    return RequestStatus.PENDING, accepted
+        return RequestStatus.REJECTED, leading
+    if len(overridden) >= quorum:
+        return RequestStatus.OVERRIDDEN, overridden
+    if len(approved) >= quorum:
+        return RequestStatus.APPROVED, approved
+    return RequestStatus.PENDING, leading
 
 
 def rule(f: RequestFacts, p: Proposal) -> Ruling:

@@ -21,6 +21,7 @@ from maestro_helix.agents._threads import run_in_thread
 from maestro_helix.core.actions import ActionSpec
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.clock import Clock, SystemClock, iso
+from maestro_helix.core.errors import ConfigErrors
 from maestro_helix.core.lease import Ownership
 from maestro_helix.core.ports import AdminPort, GilPort
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, EventRecord, RunStatus
@@ -31,8 +32,13 @@ from maestro_helix.governance.policy import (
     Role,
     check_invariants,
 )
-from maestro_helix.governance.records import Claim, DecisionInput, DecisionOutcome
-from maestro_helix.governance.rules import Verdict
+from maestro_helix.governance.records import (
+    Claim,
+    DecisionInput,
+    DecisionOutcome,
+    RetryForbidden,
+)
+from maestro_helix.governance.rules import Verdict, pre_run_refusal
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,11 @@ class Governance:
         """How a run moved on by a decision continues (the assembly points it at
         ``Engine.take_up``: the process that recorded the decision continues that run)."""
         self._in_flight: set[asyncio.Task[ActionResult]] = set()
+        self.on_adopt: list[Callable[[GovernancePolicy], object]] = []
+        """Called with each policy this process takes up (the MRI magnitude limits follow it)."""
+        self.on_policy_refused: list[Callable[[int], object]] = []
+        """Called with the version of an active policy this process refused to take up."""
+        self._refused_version: int | None = None
 
     async def start(self, requested: GovernancePolicy | None = None, source: str = "") -> None:
         """Read the active policy from the store; never write it, except on a fresh database
@@ -115,13 +126,29 @@ class Governance:
     def _adopt(self, policy: GovernancePolicy, version: int) -> None:
         check_invariants(policy, self.action_types, f"active policy version {version}")
         self.policy, self.policy_version = policy, version
+        for listener in self.on_adopt:
+            listener(policy)
 
     async def refresh_policy(self) -> bool:
-        """Take up a policy applied since (by another process); True if it changed."""
+        """Take up a policy applied since (by another process); True if it changed.
+
+        A stored policy that loosens an invariant for this process's action types (written by
+        an older version, or by hand) is not taken up: the last good policy stays in force,
+        the refusal is logged and counted (``on_policy_refused``) once per version."""
         active = await self.store.active_policy()
-        if active is None or active.version == self.policy_version:
+        if active is None or active.version in (self.policy_version, self._refused_version):
             return False
-        self._adopt(active.policy, active.version)
+        try:
+            self._adopt(active.policy, active.version)
+        except ConfigErrors as e:
+            self._refused_version = active.version
+            log.error(
+                "the active policy loosens an invariant for this app: keeping the last good one",
+                extra={"version": active.version, "kept": self.policy_version, "error": str(e)},
+            )
+            for observe in self.on_policy_refused:
+                observe(active.version)
+            return False
         log.info("active policy changed", extra={"version": active.version})
         return True
 
@@ -195,19 +222,39 @@ class Governance:
             run_id=run_id, keys=keys, claim=self.claim()
         )
         for intent in refused:
-            log.warning(
-                "action refused before its handler ran",
-                extra={"key": intent.idempotency_key, "reason": intent.error},
-            )
-            for listener in self.on_refused:
-                listener(intent)
-            for observe in self.on_refusal:
-                observe((intent.error or "refused").split(":", 1)[0])
+            self._refused(intent)
         return [await self._run_tracked(intent) for intent in claimed]
 
-    async def run_claimed(self, intents: Sequence[ActionIntent]) -> list[ActionResult]:
-        """Run intents this process stored as claimed (cleared with their step)."""
-        return [await self._run_tracked(intent) for intent in intents]
+    def _refused(self, intent: ActionIntent) -> None:
+        log.warning(
+            "action refused before its handler ran",
+            extra={"key": intent.idempotency_key, "reason": intent.error},
+        )
+        for listener in self.on_refused:
+            listener(intent)
+        for observe in self.on_refusal:
+            observe((intent.error or "refused").split(":", 1)[0])
+
+    async def run_claimed(
+        self, intents: Sequence[ActionIntent], run_status: RunStatus | None = None
+    ) -> list[ActionResult]:
+        """Run intents this process stored as claimed (cleared with their step).
+
+        ``run_status``: the run's status as the step's commit reported it (``commit_step``;
+        a run someone stopped mid-step keeps that status). The commit transaction was the
+        claim: it stored these
+        intents refused by :func:`~maestro_helix.governance.rules.pre_run_refusal` over that
+        status (``store/gil_commit.py``); the same rule over the same status says here which
+        ones, and none of them runs."""
+        out = []
+        for intent in intents:
+            refusal = pre_run_refusal(intent, None, run_status)
+            if refusal is not None:
+                why = f"{refusal.code}: {refusal.message}"
+                self._refused(replace(intent, status="refused", error=why, owner=None))
+                continue
+            out.append(await self._run_tracked(intent))
+        return out
 
     async def drain(self, timeout_s: float = 60.0) -> int:
         """Wait for the handler calls in flight here (a process that is closing never walks
@@ -234,10 +281,24 @@ class Governance:
         task.add_done_callback(self._in_flight.discard)
         return await asyncio.shield(task)
 
-    async def retry(self, key: str, *, by: str) -> list[ActionResult]:
-        """Run a failed action again, with the same idempotency key (audited)."""
-        await self.store.retry_intent(key, iso(self.clock.now()), by)
-        return await self.execute(keys=[key])
+    async def retry(self, key: str, *, by: str, role: Role) -> ActionIntent:
+        """Run a failed action again here, with the same idempotency key (admins; audited
+        ``action.retry`` with the operator): a handler that honours the key has its effect
+        once. The pre-handler checks apply as to any claim (a stopped run refuses it).
+
+        Returns the action as it stands after the call (succeeded, failed again, refused).
+
+        Raises:
+            RetryForbidden: ``role`` is not admin.
+            ActionNotFound: no action has this key.
+            ActionNotRetryable: the action did not fail (it is pending, ran, or was refused).
+        """
+        if not role.at_least(Role.ADMIN):
+            raise RetryForbidden(f"operator {by} has role {role.value!r}; a retry needs an admin")
+        intent = await self.store.retry_intent(key, iso(self.clock.now()), by)
+        await self.execute(keys=[key])
+        now = {i.idempotency_key: i for i in await self.store.intents_of(intent.run_id)}
+        return now.get(key, intent)
 
     async def _run(self, intent: ActionIntent) -> ActionResult:
         spec = self.action_types.get(intent.action_type)

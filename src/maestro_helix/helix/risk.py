@@ -307,6 +307,10 @@ class RiskAssessor:
         self.amount_limits = MappingProxyType(dict(amount_limits or {}))  # per action type
         self.version = version
 
+    def use_amount_limits(self, amount_limits: Mapping[str, float]) -> None:
+        """Score from now on with these per-type magnitude limits (a policy taken up)."""
+        self.amount_limits = MappingProxyType(dict(amount_limits))
+
     def assess(self, req: RiskRequest) -> RiskScore:
         """Score one step.
 

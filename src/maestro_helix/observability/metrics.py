@@ -201,6 +201,7 @@ class HelixMetrics:
     - ``maestro_tasks_total`` (counter, ``workflow``, ``status``): runs that reached a terminal
       status (completed, failed, cancelled), each once, from :meth:`run_finished`.
     - ``gil_decisions_refused_total`` (counter, ``code``): refused human decisions.
+    - ``gil_policy_refused_total`` (counter): active policies refused (last good one kept).
     - ``gil_actions_total`` (counter, ``action_type``, ``outcome``): cleared actions run.
     - Model calls (agents that report ``AgentOutput.usage``, e.g. ``ChatAgent``), labels
       ``agent`` and ``model`` (the model the endpoint named; past
@@ -317,6 +318,12 @@ class HelixMetrics:
             "gil_decisions_refused_total",
             "Human decisions GIL refused, by reason code (payload_tampered, no_handler, ...).",
             ("code",),
+            registry=r,
+        )
+        self.gil_policy_refused = Counter(
+            "gil_policy_refused_total",
+            "Active policy versions this process refused to take up (they loosen an invariant "
+            "for its action types); the last good policy stays in force.",
             registry=r,
         )
         self.gil_actions = Counter(
@@ -489,6 +496,10 @@ class HelixMetrics:
     def decision_refused(self, code: str) -> None:
         """Count one refused human decision (``code`` from the governance rules)."""
         self.gil_refusals.labels(code).inc()
+
+    def policy_refused(self, version: int) -> None:
+        """Count one active policy version this process would not take up."""
+        self.gil_policy_refused.inc()
 
     def gil_events(self, events: Sequence[Any]) -> None:
         """Count the ``action.succeeded`` / ``action.failed`` events GIL publishes."""

@@ -16,7 +16,6 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
-from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.records import (
     ActionAttempt,
     ActionIntent,
@@ -27,6 +26,8 @@ from maestro_helix.core.records import (
 )
 from maestro_helix.governance.policy import Decision, Role
 from maestro_helix.governance.records import (
+    ActionNotFound,
+    ActionNotRetryable,
     Claim,
     DecisionInput,
     DecisionOutcome,
@@ -46,6 +47,7 @@ from maestro_helix.governance.rules import (
     settle,
 )
 from maestro_helix.store import schema as t
+from maestro_helix.store.gil_commit import refused_audit, request_audit, withdrawn_audit
 from maestro_helix.store.lease_sql import lapsed, lease_now
 from maestro_helix.store.sql import append_audit, event_row, intent_row
 
@@ -130,28 +132,7 @@ def _audit(
     details: dict[str, Any],
     workflow: tuple[str, int] | None,
 ) -> AuditDraft:
-    return AuditDraft(
-        entry_id=f"{req.request_id}/{kind}/{d.operator_id}/{d.ts}",
-        ts=d.ts,
-        kind=kind,
-        run_id=req.run_id,
-        step_index=req.step_index,
-        attempt=req.attempt,
-        workflow=workflow[0] if workflow else None,
-        workflow_version=workflow[1] if workflow else None,
-        qsr_score=req.scores.get("qsr"),
-        mri_score=req.scores.get("mri"),
-        gate_decision=req.scores.get("decision"),
-        gil_decision=gil,
-        human_operator_id=d.operator_id,
-        evaluator_versions={},
-        details={
-            "request_id": req.request_id,
-            "kind": req.kind,
-            "action_type": req.action_type,
-            **details,
-        },
-    )
+    return request_audit(req, d.operator_id, d.ts, kind, gil, details, workflow)
 
 
 def _run_row(conn: Connection, run_id: str) -> Any:
@@ -338,11 +319,7 @@ def withdraw_requests(conn: Connection, run_id: str, reason: str, ts: str) -> li
     for row in rows:
         req = _request(row)
         _set_status(conn, req.request_id, RequestStatus.WITHDRAWN, ts)
-        d = _system_input(req, ts)
-        append_audit(
-            conn,
-            [_audit(req, d, AuditKind.APPROVAL_WITHDRAWN, "withdrawn", {"reason": reason}, wf)],
-        )
+        append_audit(conn, [withdrawn_audit(req, reason, ts, wf)])
     return [r.request_id for r in rows]
 
 
@@ -418,26 +395,9 @@ def _refuse(conn: Connection, row: Any, why: str, c: Claim) -> ActionIntent:
         .where(t.action_executions.c.idempotency_key == row.idempotency_key)
         .values(status="refused", error=why, updated_at=c.ts, owner=None, claim_until=None)
     )
-    append_audit(
-        conn,
-        [
-            AuditDraft(
-                entry_id=f"{row.idempotency_key}/refused/{c.ts}",
-                ts=c.ts,
-                kind=AuditKind.ACTION_REFUSED,
-                run_id=row.run_id,
-                gil_decision="refused",
-                human_operator_id="",
-                details={
-                    "idempotency_key": row.idempotency_key,
-                    "action_type": row.action_type,
-                    "payload_hash": row.payload_hash,
-                    "reason": why,
-                },
-            )
-        ],
-    )
-    return replace(_intent(row), status="refused", error=why)
+    refused = replace(_intent(row), status="refused", error=why)
+    append_audit(conn, [refused_audit(refused, why, c.ts)])
+    return refused
 
 
 def claim_intents(
@@ -557,9 +517,9 @@ def retry_intent(conn: Connection, key: str, ts: str, by: str) -> ActionIntent:
     ae = t.action_executions.c
     row = conn.execute(select(t.action_executions).where(ae.idempotency_key == key)).first()
     if row is None:
-        raise MaestroError(f"no action with key {key!r}")
+        raise ActionNotFound(key)
     if row.status != "failed":
-        raise MaestroError(f"action {key} is {row.status}; only a failed action can be retried")
+        raise ActionNotRetryable(key, row.status)
     conn.execute(
         update(t.action_executions)
         .where(ae.idempotency_key == key, ae.status == "failed")

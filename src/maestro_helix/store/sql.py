@@ -47,7 +47,7 @@ from maestro_helix.core.records import (
 )
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.helix.routing import RoutingConfig
-from maestro_helix.store import router_sql
+from maestro_helix.store import gil_commit, router_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.lease_sql import ACTIVE as _ACTIVE
 from maestro_helix.store.lease_sql import lapsed, lease_now
@@ -350,6 +350,7 @@ class WriteBatch:
         write)."""
         if not commits:
             return
+        commits = gil_commit.stopped_mid_step(conn, commits)  # a run stopped while it ran
         steps: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         audit: list[AuditDraft] = []
