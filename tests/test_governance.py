@@ -507,10 +507,12 @@ async def test_late_lease_renewals_never_hand_an_action_in_flight_to_another_cal
 
     from maestro_helix.core.lease import Ownership
 
-    started, specs = _slow_transfers(ledger, 2.0)
+    # the heartbeat beats every ttl/3 on its own thread: a ttl of 0.6 s flaked on a loaded CI
+    # machine (a heartbeat starved past its time lapses, and a take-over is then right)
+    started, specs = _slow_transfers(ledger, 4.0)
     store = stores()
     async with Maestro.open(
-        store, agents=agents(), action_types=specs, ownership=Ownership(ttl_s=0.6)
+        store, agents=agents(), action_types=specs, ownership=Ownership(ttl_s=1.5)
     ) as m:
         _, req = await _payout(m)
 
@@ -531,7 +533,7 @@ async def test_late_lease_renewals_never_hand_an_action_in_flight_to_another_cal
         await decisions[0]
         deciding = asyncio.ensure_future(decisions[1])
         assert await asyncio.to_thread(started.wait, 10)
-        await asyncio.sleep(1.0)  # the claim's own time (0.6 s) is over; renewals never came
+        await asyncio.sleep(2.0)  # the claim's own time (1.5 s) is over; renewals never came
         assert await m.governance.execute() == [], "its own housekeeping called it again"
         async with Maestro.open(stores(), agents=agents(), action_types=specs) as other:
             assert await other.governance.execute() == [], "another process called it again"

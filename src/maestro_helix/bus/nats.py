@@ -330,9 +330,10 @@ class JetStreamBus(EventBus):
         if nc is None or nc.is_closed:
             return
         try:
-            await nc.drain()
+            async with asyncio.timeout(_CLOSE_S):  # a close never hangs on the connection
+                await nc.drain()
         except (nats.errors.Error, TimeoutError, OSError) as e:
-            log.warning("event bus drain failed: %s", e, extra={"url": self.url})
+            log.warning("event bus drain failed: %s", e or "timed out", extra={"url": self.url})
             await _close_quietly(nc)
 
     async def __aenter__(self) -> JetStreamBus:
@@ -612,8 +613,12 @@ def _redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+_CLOSE_S = 15.0  # drain's own timeout is 30 s per stage; past this the connection is dropped
+
+
 async def _close_quietly(nc: Client) -> None:
     try:
-        await nc.close()
+        async with asyncio.timeout(_CLOSE_S):
+            await nc.close()
     except Exception as e:  # best effort: the connection is being abandoned anyway
-        log.debug("closing nats connection failed: %s", e)
+        log.debug("closing nats connection failed: %s", e or "timed out")
