@@ -162,7 +162,7 @@ async def distributed(n: int, workers: int) -> dict[str, Any]:
             submit_cpu = time.process_time() - me0
             report = await m.verify_audit()
         rss = [_peak_rss_kib(p.pid) for p in procs]
-        assert report.ok and len(ids) == n
+        assert report.ok and len(ids) == n, (report, len(ids))
         return {
             "workers": workers,
             "tasks": n,
