@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.knowledge import Insight, InsightDraft
-from maestro_helix.helix.pii import redact, scan
+from maestro_helix.helix.pii import redact, replaced, scan
 
 __all__ = [
     "BM25Index",
@@ -71,8 +71,14 @@ Redactor = Callable[[str], str]
 def redact_verified(text: str, redactor: Redactor = redact) -> tuple[str, int]:
     """(redacted text, findings replaced); raises :class:`RedactionUnverified` when a scan of
     the result still finds personal data or secrets."""
-    found = len(scan(text))
-    out = redactor(text)
+    findings = scan(text)
+    if redactor is redact:  # its own scan would find these again: replace them at once
+        if not findings:  # the text is its own redaction, and this scan verified it
+            return text, 0
+        out = replaced(text, findings)
+    else:
+        out = redactor(text)
+    found = len(findings)
     left = scan(out)
     if left:
         raise RedactionUnverified(sorted({f.kind for f in left}))
