@@ -136,17 +136,39 @@ _ROLE_LINE: Final = re.compile(
     r"|bot|instruction|inst|sys|im_start)[\w ]{0,12}?[\])>|]*(?::|\n|>)",
 )
 _TEMPLATE: Final = ("<|", "|>", "[inst]", "<<sys>>", "</system", "<system", "im_start", "###")
+# Forged turns by structure: a role message written as JSON, or an end marker of the data (a
+# closed document tag, "end of user data") followed by a line that opens with a role or notice.
+_JSON_ROLE: Final = re.compile(r"[\"']role[\"']\s*:\s*[\"'](?:system|developer|assistant|admin)")
+_END_MARK: Final = re.compile(
+    r"(?:</[a-z_]{3,24}\s*>|<[a-z_]{3,24}/>|\b(?:end|close) of (?:the )?(?:[a-z]+ ){0,2}?"
+    r"(?:data|input|document|context|file|message|text|email|e-mail|content|transcript|excerpt"
+    r"|results?|contents|conversation)\b|\b(?:transcript|document|input|file) ends\b|^eof$)"
+    r"[^\n]{0,30}\n(?:[ \t]*\n)*[^\n]{0,40}?[:>\]]",
+    re.MULTILINE,
+)
 
 
-def structure_features(low: str, rule_categories: Sequence[str]) -> list[str]:
+def structure_features(
+    low: str, rule_categories: Sequence[str], *, mentioned: bool = False
+) -> list[str]:
     """Named whole-text features of a normalised text: ``rule:<category>`` for each rule
-    category that fired, ``shape:role_line`` when a line opens with a role label and
-    ``shape:template`` for chat-template tokens."""
-    out = [f"rule:{c}" for c in dict.fromkeys(rule_categories)]
+    category that fired (``mention:<category>`` and ``shape:mention`` instead when ``low`` is
+    talk with its quotations masked, :func:`.mention.mention_view`), ``shape:role_line`` when
+    a line opens with a role label, ``shape:template`` for chat-template tokens,
+    ``shape:json_role`` for a role message written as JSON and ``shape:end_mark`` for an end
+    marker of the data (``</document>``, "end of user data") before a labelled line."""
+    kind = "mention" if mentioned else "rule"
+    out = [f"{kind}:{c}" for c in dict.fromkeys(rule_categories)]
+    if mentioned:
+        out.append("shape:mention")
     if _ROLE_LINE.search(low):
         out.append("shape:role_line")
     if any(t in low for t in _TEMPLATE):
         out.append("shape:template")
+    if "role" in low and _JSON_ROLE.search(low):
+        out.append("shape:json_role")
+    if "\n" in low and _END_MARK.search(low):
+        out.append("shape:end_mark")
     return out
 
 
