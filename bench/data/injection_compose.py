@@ -442,12 +442,10 @@ def _mention() -> Any:
 
 MENTION = _mention()  # injection_mention.py: talk that quotes attacks, quoted uses, turn shapes
 TALK = halves(MENTION.TALK)
-QUOTED_USE = halves(MENTION.USE)
 QUOTABLE = halves(MENTION.QUOTABLE)
 TURN_SHAPE = halves(MENTION.TURN_SHAPE)
 MARKED = halves(MENTION.MARKED)
 N_TALK = 400  # benign talk quoting an attack
-N_QUOTED_USE = 500  # attacks handing a quoted order to the model
 N_TURN_SHAPE = 400  # forged turns by structure
 N_MARKED = 300  # benign documents with the same structure
 _QUOTES = ('"{}"', "'{}'", "“{}”", "`{}`", '"{}"', "'{}'")
@@ -790,7 +788,7 @@ def _quotable(rng: random.Random, k: int) -> str:
 
 def _mention_rows(fill: Callable[[str], str]) -> list[dict[str, Any]]:
     """Mention versus use (injection_mention.py), from a generator of their own: talk that
-    quotes an attack (benign), a quoted order handed to the model (attack), forged
+    quotes an attack (benign), forged
     turns by structure (attack) and documents of the same structure with no order (benign)."""
     rng = random.Random(20261201_4)
     rows: list[dict[str, Any]] = []
@@ -813,10 +811,6 @@ def _mention_rows(fill: Callable[[str], str]) -> list[dict[str, Any]]:
         k = rng.randrange(2)
         q = rng.choice(_QUOTES).format(_quotable(rng, k))
         add(maybe_place(k, rng.choice(TALK[k]).format(q=q, **slots())), 0, "mention")
-    for _ in range(N_QUOTED_USE):
-        k = rng.randrange(2)
-        q = rng.choice(_QUOTES).format(_quotable(rng, k))
-        add(maybe_place(k, rng.choice(QUOTED_USE[k]).format(q=q)), 1, "quoted_use")
     for _ in range(N_TURN_SHAPE):
         k = rng.randrange(2)
         x = rng.choice(TURN_ORDER[k] + EVIL[k])

@@ -137,13 +137,15 @@ _ROLE_LINE: Final = re.compile(
 )
 _TEMPLATE: Final = ("<|", "|>", "[inst]", "<<sys>>", "</system", "<system", "im_start", "###")
 # Forged turns by structure: a role message written as JSON, or an end marker of the data (a
-# closed document tag, "end of user data") followed by a line that opens with a role or notice.
+# closed document tag, "end of user data") right before a line that opens with a role label.
 _JSON_ROLE: Final = re.compile(r"[\"']role[\"']\s*:\s*[\"'](?:system|developer|assistant|admin)")
 _END_MARK: Final = re.compile(
-    r"(?:</[a-z_]{3,24}\s*>|<[a-z_]{3,24}/>|\b(?:end|close) of (?:the )?(?:[a-z]+ ){0,2}?"
-    r"(?:data|input|document|context|file|message|text|email|e-mail|content|transcript|excerpt"
-    r"|results?|contents|conversation)\b|\b(?:transcript|document|input|file) ends\b|^eof$)"
-    r"[^\n]{0,30}\n(?:[ \t]*\n)*[^\n]{0,40}?[:>\]]",
+    r"(?:</(?:document|context|data|input|user_input|user_data|email|untrusted|tool_output"
+    r"|search_results|retrieved|content)\s*>|<end_of_[a-z_]{2,20}/?>|\b(?:end|close) of (?:the )?"
+    r"(?:[a-z]+ ){0,2}?(?:data|input|document|context|text|email|e-mail|content|transcript"
+    r"|excerpt|results|file contents)\b|\b(?:transcript|document|input) ends\b|^eof$)"
+    r"[^\n]{0,30}\n(?:[ \t]*\n)*[^\w\n]{0,6}(?:system|admin|administrator|developer|operator"
+    r"|assistant|priority|override|new \w+|instructions?|important)\b",
     re.MULTILINE,
 )
 
