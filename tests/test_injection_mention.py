@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from maestro_helix.helix.injection import detect, normalise
-from maestro_helix.helix.injection.mention import mentioned, quoted_spans
-from maestro_helix.helix.injection.model import structure_features
+from maestro_helix.helix.injection.mention import mention_view, mentioned, quoted_spans
 from maestro_helix.helix.injection.rules import rule_matches
 
 
@@ -67,12 +66,12 @@ def test_a_quoted_phrase_inside_talk_about_it_is_a_mention(text: str) -> None:
     assert _mentioned(text)
 
 
-def test_a_mention_is_a_feature_of_its_own_not_a_rule_hit() -> None:
+def test_a_mention_is_scored_on_the_talk_with_its_quotation_masked() -> None:
     low = normalise(MENTIONS[0])
-    hits = [c for c, _, _ in rule_matches(low)]
-    names = structure_features(low, hits, mentioned=True)
-    assert "shape:mention" in names and "mention:override" in names
-    assert not any(n.startswith("rule:") for n in names)
+    view = mention_view(low, list(rule_matches(low)))
+    assert view is not None and "ignore" not in view and "scanner flagged the phrase" in view
+    assert not list(rule_matches(view))
+    assert not detect(MENTIONS[0]).flagged
 
 
 def test_apostrophes_do_not_open_a_quotation() -> None:

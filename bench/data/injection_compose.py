@@ -431,26 +431,6 @@ TURN_MORE = halves(VARIED.TURN_MORE)
 READER_ORDER = halves(VARIED.READER_ORDER)
 
 
-def _mention() -> Any:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import injection_mention
-
-    return injection_mention
-
-
-MENTION = _mention()  # injection_mention.py: talk that quotes attacks, quoted uses, turn shapes
-TALK = halves(MENTION.TALK)
-QUOTABLE = halves(MENTION.QUOTABLE)
-TURN_SHAPE = halves(MENTION.TURN_SHAPE)
-MARKED = halves(MENTION.MARKED)
-N_TALK = 400  # benign talk quoting an attack
-N_TURN_SHAPE = 400  # forged turns by structure
-N_MARKED = 300  # benign documents with the same structure
-_QUOTES = ('"{}"', "'{}'", "“{}”", "`{}`", '"{}"', "'{}'")
-
-
 def ask(rng: random.Random, k: int) -> str:
     """An ordinary request to the assistant (benign) in the frames attacks use."""
     c = rng.choice
@@ -772,52 +752,6 @@ def build() -> list[dict[str, Any]]:
         rows.append(
             {"text": line, "label": 0, "family": "support", "trick": "none", "split": split_}
         )
-    rows.extend(_mention_rows(fill))
-    return rows
-
-
-def _quotable(rng: random.Random, k: int) -> str:
-    """An attack phrase to quote: one of this file's composed attacks (one line, short) or one
-    of injection_mention.py's own, without its final full stop."""
-    for _ in range(20):
-        s = rng.choice(QUOTABLE[k]) if rng.random() < 0.3 else _attack(rng, k)[1]
-        if "\n" not in s and len(s) <= 160:
-            return s.rstrip(".")
-    return rng.choice(QUOTABLE[k])
-
-
-def _mention_rows(fill: Callable[[str], str]) -> list[dict[str, Any]]:
-    """Mention versus use (injection_mention.py), from a generator of their own: talk that
-    quotes an attack (benign), forged
-    turns by structure (attack) and documents of the same structure with no order (benign)."""
-    rng = random.Random(20261201_4)
-    rows: list[dict[str, Any]] = []
-
-    def slots() -> dict[str, Any]:
-        return {
-            "n": rng.randint(2, 9999),
-            "host": f"{rng.choice(['web', 'api', 'gw', 'mail'])}-{rng.randint(1, 40)}",
-            "ts": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z",
-        }  # fmt: skip
-
-    def add(text: str, label: int, family: str) -> None:
-        split = "val" if rng.random() < VAL_SHARE else "train"
-        rows.append({"text": text, "label": label, "family": family, "trick": "none", "split": split})  # fmt: skip
-
-    def maybe_place(k: int, s: str) -> str:
-        return _place(rng, k, s, fill) if rng.random() < 0.35 else s
-
-    for _ in range(N_TALK):
-        k = rng.randrange(2)
-        q = rng.choice(_QUOTES).format(_quotable(rng, k))
-        add(maybe_place(k, rng.choice(TALK[k]).format(q=q, **slots())), 0, "mention")
-    for _ in range(N_TURN_SHAPE):
-        k = rng.randrange(2)
-        x = rng.choice(TURN_ORDER[k] + EVIL[k])
-        add(maybe_place(k, rng.choice(TURN_SHAPE[k]).format(x=x)), 1, "fake_turn")
-    for _ in range(N_MARKED):
-        k = rng.randrange(2)
-        add(maybe_place(k, rng.choice(MARKED[k]).format(**slots())), 0, "marked")
     return rows
 
 

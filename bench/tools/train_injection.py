@@ -41,7 +41,6 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from maestro_helix.helix.injection.mention import mention_view
 from maestro_helix.helix.injection.model import (
     BUCKETS,
     FORMAT,
@@ -54,7 +53,7 @@ from maestro_helix.helix.injection.model import (
     window_semantic,
 )
 from maestro_helix.helix.injection.normalise import normalise
-from maestro_helix.helix.injection.rules import rule_matches
+from maestro_helix.helix.injection.rules import rule_hits
 from maestro_helix.helix.injection.semantic import (
     FORMAT as SEM_FORMAT,
 )
@@ -78,11 +77,7 @@ _ALPHA = re.compile(r"[a-z]{2,24}")
 def prepared(text: str) -> tuple[str, list[str]]:
     """The normalised text and its structure features, as :func:`detect` computes them."""
     low = normalise(text)
-    matches = list(rule_matches(low))
-    hits = [c for c, _, _ in matches]
-    view = mention_view(low, matches)  # talk about a quoted attack: the quotation masked
-    scored = low if view is None else view
-    return scored, structure_features(scored, hits, mentioned=view is not None and bool(hits))
+    return low, structure_features(low, list(rule_hits(low)))
 
 
 def matrix(feature_sets: list[set[int]]) -> csr_matrix:

@@ -129,11 +129,13 @@ def _detect(text: str, use_model: bool) -> Detection:
     # words' evidence too (see model.structure_features).
     model = load_model()
     # An attack phrase only quoted inside talk about it (a ticket, a log line, advice) is a
-    # mention, not an order: the model reads the talk with the quotations masked, and decides.
+    # mention, not an order: the model reads the talk with the quotations masked, and decides
+    # at its own threshold (the model is trained on whole texts; a masked view is the talk).
     view = mention_view(low, matches)
-    scored = low if view is None else view
-    structure = structure_features(scored, hits, mentioned=view is not None and bool(hits))
-    p = model.probability(scored[:_MAX_CHARS], structure)
+    if view is None:
+        p = model.probability(low[:_MAX_CHARS], structure_features(low, hits))
+    else:  # the rules matched only inside the masked quotations: none is left as a feature
+        p = model.probability(view[:_MAX_CHARS], structure_features(view, ()))
     if hits and view is None and p >= model.rule_threshold:  # the words do not contradict it
         markers = [*hits, *encoded]
     elif p >= model.threshold:

@@ -136,41 +136,17 @@ _ROLE_LINE: Final = re.compile(
     r"|bot|instruction|inst|sys|im_start)[\w ]{0,12}?[\])>|]*(?::|\n|>)",
 )
 _TEMPLATE: Final = ("<|", "|>", "[inst]", "<<sys>>", "</system", "<system", "im_start", "###")
-# Forged turns by structure: a role message written as JSON, or an end marker of the data (a
-# closed document tag, "end of user data") right before a line that opens with a role label.
-_JSON_ROLE: Final = re.compile(r"[\"']role[\"']\s*:\s*[\"'](?:system|developer|assistant|admin)")
-_END_MARK: Final = re.compile(
-    r"(?:</(?:document|context|data|input|user_input|user_data|email|untrusted|tool_output"
-    r"|search_results|retrieved|content)\s*>|<end_of_[a-z_]{2,20}/?>|\b(?:end|close) of (?:the )?"
-    r"(?:[a-z]+ ){0,2}?(?:data|input|document|context|text|email|e-mail|content|transcript"
-    r"|excerpt|results|file contents)\b|\b(?:transcript|document|input) ends\b|^eof$)"
-    r"[^\n]{0,30}\n(?:[ \t]*\n)*[^\w\n]{0,6}(?:system|admin|administrator|developer|operator"
-    r"|assistant|priority|override|new \w+|instructions?|important)\b",
-    re.MULTILINE,
-)
 
 
-def structure_features(
-    low: str, rule_categories: Sequence[str], *, mentioned: bool = False
-) -> list[str]:
+def structure_features(low: str, rule_categories: Sequence[str]) -> list[str]:
     """Named whole-text features of a normalised text: ``rule:<category>`` for each rule
-    category that fired (``mention:<category>`` and ``shape:mention`` instead when ``low`` is
-    talk with its quotations masked, :func:`.mention.mention_view`), ``shape:role_line`` when
-    a line opens with a role label, ``shape:template`` for chat-template tokens,
-    ``shape:json_role`` for a role message written as JSON and ``shape:end_mark`` for an end
-    marker of the data (``</document>``, "end of user data") before a labelled line."""
-    kind = "mention" if mentioned else "rule"
-    out = [f"{kind}:{c}" for c in dict.fromkeys(rule_categories)]
-    if mentioned:
-        out.append("shape:mention")
+    category that fired, ``shape:role_line`` when a line opens with a role label and
+    ``shape:template`` for chat-template tokens."""
+    out = [f"rule:{c}" for c in dict.fromkeys(rule_categories)]
     if _ROLE_LINE.search(low):
         out.append("shape:role_line")
     if any(t in low for t in _TEMPLATE):
         out.append("shape:template")
-    if "role" in low and _JSON_ROLE.search(low):
-        out.append("shape:json_role")
-    if "\n" in low and _END_MARK.search(low):
-        out.append("shape:end_mark")
     return out
 
 
