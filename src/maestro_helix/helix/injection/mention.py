@@ -4,7 +4,7 @@
 not order the model to do anything. The keyword rules of :mod:`.rules` read both the same, so
 :func:`mentioned` tells them apart by the text's shape, as data:
 
-* every rule match opens inside a quoted span (straight, curly or guillemet quotes, backticks)
+* every rule match lies (mostly) inside a quoted span (straight, curly or guillemet quotes, backticks)
   or is reported speech ("the attacker told the bot to ...", "phrases such as ...");
 * the words *outside* the quotes talk about the phrase (``phrase``, ``example``, ``flagged``,
   ``injection``, ``ticket``, ``log``, ``test case``, ...);
@@ -94,8 +94,6 @@ _LEAD: Final = re.compile(
     r"|\b(?:phrases?|lines?|strings?|text|wording|commands?|prompts?|messages?|inputs?)"
     r" (?:like|such as))\s+$"
 )
-# Rule matches that are the name of an attack, not an attack: talk when they stand alone.
-_NAMES: Final = frozenset({"jailbreak", "jailbroken"})
 
 
 def quoted_spans(low: str) -> list[tuple[int, int]]:
@@ -106,8 +104,15 @@ def quoted_spans(low: str) -> list[tuple[int, int]]:
         if 5 <= m.end() - m.start() <= _LONGEST
         and not _JSON_KEY.search(low, max(0, m.start() - 40), m.start())
         and not low.startswith(":", m.end())  # a key, not a quotation
+        and not low.endswith("=", 0, m.start())  # an attribute's value (HTML, code)
         and not _field(low, *m.span())
     ]
+
+
+def _within(a: int, b: int, s: int, e: int) -> bool:
+    """A match ``a:b`` opens inside the quotation ``s:e`` and lies mostly within it (a pattern
+    may run a few words past the closing quote)."""
+    return s <= a < e and 2 * (min(b, e) - a) >= b - a
 
 
 def _field(low: str, start: int, end: int) -> bool:
@@ -120,7 +125,7 @@ def _field(low: str, start: int, end: int) -> bool:
 def mention_view(low: str, matches: Sequence[tuple[str, int, int]]) -> str | None:
     """The normalised ``low`` with its quotations (and reported orders) masked, when it is talk
     about them: every rule match ``(category, start, end)`` opens inside a quotation, is
-    reported speech or names an attack, the words outside talk about the phrase, and nothing
+    or is reported speech, the words outside talk about the phrase, and nothing
     outside turns it into an order. ``None`` when the text is not such talk (it is then scored
     whole)."""
     spans = quoted_spans(low)
@@ -128,7 +133,7 @@ def mention_view(low: str, matches: Sequence[tuple[str, int, int]]) -> str | Non
         return None
     masked = list(spans)
     for _, a, b in matches:
-        if low[a:b] in _NAMES or any(s <= a < e for s, e in spans):  # opens inside a quote
+        if any(_within(a, b, s, e) for s, e in spans):
             continue
         if not _LEAD.search(low, max(0, a - 80), a):  # neither quoted nor reported
             return None
