@@ -126,11 +126,11 @@ def mention_view(low: str, matches: Sequence[tuple[str, int, int]]) -> str | Non
     """The normalised ``low`` with its quotations (and reported orders) masked, when it is talk
     about them: every rule match ``(category, start, end)`` opens inside a quotation, is
     or is reported speech, the words outside talk about the phrase, and nothing
-    outside turns it into an order. ``None`` when the text is not such talk (it is then scored
-    whole)."""
-    spans = quoted_spans(low)
-    if not spans and not matches:
+    outside turns it into an order. ``None`` when the text is not such talk, or no rule fired
+    (it is then scored whole: a planted order no rule knows is only the model's to see)."""
+    if not matches:  # no rule fired: the model reads the whole text (quotations included)
         return None
+    spans = quoted_spans(low)
     masked = list(spans)
     for _, a, b in matches:
         if any(_within(a, b, s, e) for s, e in spans):
