@@ -12,8 +12,9 @@
    coefficients shipped as JSON. With the model on, it makes the decision: a rule hit is strong
    evidence, not a verdict, so ordinary text that shares an attack's words is not flagged on
    the rule alone; a rule match that is only a quotation inside talk about attacks (a ticket,
-   a log line, security advice: :mod:`.mention`) is left to the model. Payloads hidden by an encoding (base64, hex, URL, tags, rot13) that a rule or
-   the model flags are reported whatever the outer text scores.
+   a log line, security advice: :mod:`.mention`) is left to the model, which reads the talk
+   with the quotation masked. Payloads hidden by an encoding (base64, hex, URL, tags, rot13)
+   that a rule or the model flags are reported whatever the outer text scores.
 
 :func:`detect` runs all three on one text and reports what fired; :func:`find_injection_markers`
 is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` uses.

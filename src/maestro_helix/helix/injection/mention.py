@@ -2,9 +2,10 @@
 
 "Our filter missed the phrase 'ignore previous instructions' twice" mentions an attack; it does
 not order the model to do anything. The keyword rules of :mod:`.rules` read both the same, so
-:func:`mentioned` tells them apart by the text's shape, as data:
+:func:`mention_view` tells them apart by the text's shape, as data:
 
-* every rule match lies (mostly) inside a quoted span (straight, curly or guillemet quotes, backticks)
+* a rule fired, and every rule match lies (mostly) inside a quoted span (straight, curly or
+  guillemet quotes, backticks; not a JSON key or value, a CSV field or an attribute's value)
   or is reported speech ("the attacker told the bot to ...", "phrases such as ...");
 * the words *outside* the quotes talk about the phrase (``phrase``, ``example``, ``flagged``,
   ``injection``, ``ticket``, ``log``, ``test case``, ...);
@@ -52,7 +53,8 @@ _TALK: Final = re.compile(
     r"|classifier|guard(?:rail)?s?|flag(?:s|ged)?|block(?:s|ed)?|escalated?|tests?|test case"
     r"|asserts?|patterns?|phishing|red[- ]?team(?:ing|ers)?|incidents?|tickets?|logs?|logged"
     r"|warn(?:ing)?|cve|exploits?|malicious|suspicious|threats?|spam|scam|forum|slides?|talk"
-    r"|lecture|workshop|seminar|webinar|demo|lesson|paper|course|quiz|training data|docs|documentation|readme|changelog|report(?:ed)?"
+    r"|lecture|workshop|seminar|webinar|demo|lesson|paper|course|quiz|training data|docs"
+    r"|documentation|readme|changelog|report(?:ed)?"
     r"|screenshot|transcript|trick|technique|known|classic|common|typical|well-known|infamous"
     r"|vulnerab\w*|researchers?|security|moderators?|allowlist|blocklist|denylist)\b"
 )
