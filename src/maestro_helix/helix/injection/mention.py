@@ -43,6 +43,7 @@ _QUOTED: Final = re.compile(
     r"|(?<!\w)‘(?=\S)[^\n]*?(?<=\S)’(?!\w)"
 )
 _LONGEST: Final = 402
+_QUOTE_CHARS: Final = "\"'`“‘«„"
 # A JSON value ("content": "...") is a message's content, not a quotation of it (nor is a key).
 _JSON_KEY: Final = re.compile(r"[\"'][\w -]{1,30}[\"']\s*:\s*\[?\s*$")
 # Words of talk about a phrase: reporting it, testing for it, filtering it, filing it.
@@ -132,7 +133,7 @@ def mention_view(low: str, matches: Sequence[tuple[str, int, int]]) -> str | Non
     (it is then scored whole: a planted order no rule knows is only the model's to see)."""
     if not matches:  # no rule fired: the model reads the whole text (quotations included)
         return None
-    spans = quoted_spans(low)
+    spans = quoted_spans(low) if any(q in low for q in _QUOTE_CHARS) else []
     masked = list(spans)
     for _, a, b in matches:
         if any(_within(a, b, s, e) for s, e in spans):
