@@ -10,6 +10,7 @@ Usage::
 
     python bench/bench_injection.py            # the generated splits, fresh sets 1-11, latency
     python bench/bench_injection.py --set-12   # fresh set 12 alone (measured once per model)
+    python bench/bench_injection.py --set-13   # fresh set 13 alone (round 3, measured once)
 """
 
 from __future__ import annotations
@@ -67,11 +68,16 @@ def fresh_set(label: str, attacks: tuple[str, ...], benign: tuple[str, ...]) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set-12", action="store_true", help="only fresh set 12 (frozen, run once)")
-    if ap.parse_args().set_12:
+    ap.add_argument("--set-13", action="store_true", help="only fresh set 13 (frozen, run once)")
+    args = ap.parse_args()
+    if args.set_12 or args.set_13:
         sys.path.insert(0, str(DATA.parent))
         import injection_fresh as f
 
-        fresh_set("fresh set 12", f.ATTACKS_12, f.BENIGN_12)
+        if args.set_12:
+            fresh_set("fresh set 12", f.ATTACKS_12, f.BENIGN_12)
+        if args.set_13:
+            fresh_set("fresh set 13", f.ATTACKS_13, f.BENIGN_13)
         return
     rows = [json.loads(x) for x in DATA.read_text(encoding="utf-8").splitlines()]
     for split in ("train", "test"):

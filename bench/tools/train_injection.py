@@ -24,7 +24,8 @@ chosen by the combined score).
 Usage::
 
     pip install scikit-learn==1.9.1
-    python bench/data/injection_compose.py && python bench/tools/train_injection.py \
+    python bench/data/injection_compose.py && OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 \
+        python bench/tools/train_injection.py \
         [--wordllama /tmp/wlpkg/wordllama]
 """
 

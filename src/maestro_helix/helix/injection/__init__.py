@@ -11,8 +11,10 @@
    structural features (which rules fired, role-labelled lines, template tokens),
    coefficients shipped as JSON. With the model on, it makes the decision: a rule hit is strong
    evidence, not a verdict, so ordinary text that shares an attack's words is not flagged on
-   the rule alone. Payloads hidden by an encoding (base64, hex, URL, tags, rot13) that a rule or
-   the model flags are reported whatever the outer text scores.
+   the rule alone; a rule match that is only a quotation inside talk about attacks (a ticket,
+   a log line, security advice: :mod:`.mention`) is left to the model, which reads the talk
+   with the quotation masked. Payloads hidden by an encoding (base64, hex, URL, tags, rot13)
+   that a rule or the model flags are reported whatever the outer text scores.
 
 :func:`detect` runs all three on one text and reports what fired; :func:`find_injection_markers`
 is the list-of-categories view :class:`~maestro_helix.helix.risk.RiskAssessor` uses.
@@ -26,9 +28,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from maestro_helix.helix.criteria import implausible_word
+from maestro_helix.helix.injection.mention import mention_view
 from maestro_helix.helix.injection.model import load_model, structure_features
 from maestro_helix.helix.injection.normalise import decoded_views, normalise
-from maestro_helix.helix.injection.rules import rule_hits
+from maestro_helix.helix.injection.rules import rule_hits, rule_matches
 
 __all__ = ["Detection", "decoded_views", "detect", "find_injection_markers", "normalise"]
 
@@ -102,7 +105,8 @@ def _remembered(text: str, use_model: bool) -> Detection:
 
 def _detect(text: str, use_model: bool) -> Detection:
     low = normalise(text)
-    hits = list(rule_hits(low))
+    matches = list(rule_matches(low))
+    hits = [c for c, _, _ in matches]
     encoded: list[str] = []  # payloads hidden by an encoding: flagged on their own
     for encoding, payload in decoded_views(text):
         if encoding == "tags":
@@ -125,8 +129,15 @@ def _detect(text: str, use_model: bool) -> Detection:
     # The rules are features of the model, not verdicts: a rule hit in ordinary text needs the
     # words' evidence too (see model.structure_features).
     model = load_model()
-    p = model.probability(low[:_MAX_CHARS], structure_features(low, hits))
-    if hits and p >= model.rule_threshold:  # a rule fired and the words do not contradict it
+    # An attack phrase only quoted inside talk about it (a ticket, a log line, advice) is a
+    # mention, not an order: the model reads the talk with the quotations masked, and decides
+    # at its own threshold (the model is trained on whole texts; a masked view is the talk).
+    view = mention_view(low, matches)
+    if view is None:
+        p = model.probability(low[:_MAX_CHARS], structure_features(low, hits))
+    else:  # the rules matched only inside the masked quotations: none is left as a feature
+        p = model.probability(view[:_MAX_CHARS], structure_features(view, ()))
+    if hits and view is None and p >= model.rule_threshold:  # the words do not contradict it
         markers = [*hits, *encoded]
     elif p >= model.threshold:
         markers = [*encoded, "learned"]

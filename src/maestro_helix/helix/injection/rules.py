@@ -31,7 +31,7 @@ from typing import Final
 
 from maestro_helix.helix.injection.shapes import SHAPES
 
-__all__ = ["RULES", "rule_hits"]
+__all__ = ["RULES", "rule_hits", "rule_matches"]
 
 _F = r"(?:[^\w\n]+[\w'’]+){0,5}?[^\w\n]+"  # up to five filler words
 _F3 = r"(?:[^\w\n]+[\w'’]+){0,3}?[^\w\n]+"
@@ -336,10 +336,16 @@ _ALL_HINTS: Final = tuple(dict.fromkeys(h for _, hints, _ in _GATES for h in hin
 
 def rule_hits(low: str) -> Iterator[str]:
     """Categories of the rules that match the normalised text, one per match."""
+    for category, _, _ in rule_matches(low):
+        yield category
+
+
+def rule_matches(low: str) -> Iterator[tuple[str, int, int]]:
+    """``(category, start, end)`` of each rule match in the normalised text."""
     present = {h for h in _ALL_HINTS if h in low}
     if not present:
         return
     for category, hints, pattern in _GATES:
         if not present.isdisjoint(hints):
-            for _ in pattern.finditer(low):
-                yield category
+            for m in pattern.finditer(low):
+                yield category, m.start(), m.end()
