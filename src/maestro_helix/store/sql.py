@@ -486,6 +486,11 @@ def lock_chain(conn: Connection) -> None:
 BATCHED_AUDIT = "maestro.audit_batched"
 """``Connection.info`` key: this connection's store sequences audit entries in batches."""
 
+
+def mark_batched(_dbapi_conn: Any, record: Any) -> None:
+    """A ``connect`` listener: the connection writes audit entries as pending."""
+    record.info[BATCHED_AUDIT] = True
+
 _PENDING_INSERT = t.audit_pending.insert().values(
     {c.name: bindparam(c.name) for c in t.audit_pending.columns if c.name != "id"}
 )
