@@ -79,7 +79,6 @@ T = TypeVar("T")
 PARALLEL_VERIFY_MIN = 200_000  # below this, starting worker processes costs more than it saves
 
 
-
 class ThreadedStore(Store):
     """Base of the SQL backends: subclasses say how to build the engine and open the DB.
 
@@ -594,4 +593,3 @@ class ThreadedStore(Store):
 
     async def first_step(self, run_id: str, ts: str) -> reroute_sql.FirstStep | None:
         return await self._call(lambda c: reroute_sql.first_step(c, run_id, ts))
-
