@@ -25,17 +25,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-from maestro_helix.agents.demo import (  # noqa: E402
+from maestro_helix.agents.demo import (
     demo_actions,
     demo_agents,
     demo_tasks,
     demo_workflow,
 )
-from maestro_helix.app import Maestro  # noqa: E402
-from maestro_helix.store.sqlite import SQLiteStore  # noqa: E402
+from maestro_helix.app import Maestro
+from maestro_helix.store.sqlite import SQLiteStore
 
 COUNTS: collections.Counter[str] = collections.Counter()
 _LOCK = threading.Lock()
@@ -52,23 +52,23 @@ def _count(sql: str) -> None:
 
 
 class _Cursor(sqlite3.Cursor):
-    def execute(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, *a: Any) -> Any:
         _count(sql)
         return super().execute(sql, *a)
 
-    def executemany(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, *a: Any) -> Any:
         _count(sql)
         return super().executemany(sql, *a)
 
 
 class _Conn(sqlite3.Connection):
-    def cursor(self, factory: Any = _Cursor) -> Any:  # type: ignore[override]
+    def cursor(self, factory: Any = _Cursor) -> Any:
         return super().cursor(factory)
 
-    def execute(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+    def execute(self, sql: str, *a: Any) -> Any:
         return self.cursor().execute(sql, *a)
 
-    def executemany(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+    def executemany(self, sql: str, *a: Any) -> Any:
         return self.cursor().executemany(sql, *a)
 
     def commit(self) -> None:

@@ -26,6 +26,7 @@ from maestro_helix.core.audit import AuditDraft
 from maestro_helix.core.errors import InputError, LeaseLost, MaestroError, StoreError
 from maestro_helix.core.records import ActionIntent, EventRecord, NewRun, StepCommit
 from maestro_helix.store import gil_sql, sql
+from maestro_helix.store.known import Known
 from maestro_helix.store.migrate import upgrade
 
 __all__ = ["STOP", "Finish", "GroupWriter", "Op", "connect_upgraded", "is_busy", "reason"]
@@ -115,6 +116,7 @@ class GroupWriter:
         self.reconnect_s = reconnect_s
         self._half_life_s = half_life_s
         self._on_commit = on_commit
+        self._known = Known()  # what the grouped writes need not read again (SQLite)
 
     def serve(self, conn: Connection) -> Connection:
         """Run batches until :data:`STOP`; returns the connection in use at the end."""
@@ -149,6 +151,7 @@ class GroupWriter:
         with contextlib.suppress(Exception):  # the broken driver connection, closed for sure
             if raw is not None:
                 raw.close()
+        self._known = Known()  # a new connection's data_version counts afresh
         deadline = time.monotonic() + self.reconnect_s
         delay = 0.05
         while True:
@@ -186,20 +189,19 @@ class GroupWriter:
                     conn = self._reconnect(conn)
                 except DBAPIError as e:
                     _deliver(
-                        [
-                            (op, None, StoreError(f"database unreachable: {reason(e)}"))
-                            for op in ops
-                        ]
+                        [(op, None, StoreError(f"database unreachable: {reason(e)}")) for op in ops]
                     )
                     return conn
 
     def _run_batch(self, conn: Connection, ops: list[Op], raise_lost: bool = False) -> None:
         try:
             with conn.begin():
+                self._known.begin(conn)
                 results = self._apply(conn, ops)
             if any(op.commit is not None for op in ops):
                 self._on_commit()  # after the commit: readers see what it wrote
         except Exception as e:
+            self._known.forget()  # rolled back: what it wrote is not there
             if raise_lost and _is_disconnect(e):
                 raise _ConnectionLost(reason(e)) from e
             if raise_lost and is_busy(e):
@@ -245,10 +247,11 @@ class GroupWriter:
             else:
                 assert op.fn is not None
                 if batch:
-                    _flush_into(conn, batch, commits, results)
+                    _flush_into(conn, batch, commits, results, self._known)
                 results.append(op.fn(conn))
+                self._known.forget()  # it may have written anything
         if batch:
-            _flush_into(conn, batch, commits, results)
+            _flush_into(conn, batch, commits, results, self._known)
         return results
 
 
@@ -257,8 +260,9 @@ def _flush_into(
     batch: sql.WriteBatch,
     commits: list[tuple[int, str]],
     results: list[Any],
+    known: Known,
 ) -> None:
-    stopped = batch.flush(conn)
+    stopped = batch.flush(conn, known)
     for i, run_id in commits:
         results[i] = stopped.get(run_id)
     commits.clear()
