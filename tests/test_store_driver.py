@@ -261,3 +261,24 @@ async def test_what_another_connection_wrote_between_two_batches_is_read_again(
         await a.create_runs([late])
         c = StepCommit(step("late"), RunStatus.RUNNING, 1, workflow="wf", updated_at=TS)
         assert await a.commit_step(c) is RunStatus.PAUSED  # b's pause, read again by a
+
+
+async def test_a_general_operation_that_appends_to_the_chain_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """A transition on the writer's own connection appends an entry: the next grouped append
+    reads the head again (``total_changes`` moved) and links to that entry."""
+    async with SQLiteStore(tmp_path / "g.db") as s:
+        runs = [NewRun(f"g{i}", "wf", 1, {}, TS) for i in range(2)]
+        await s.create_runs(runs)
+        c = StepCommit(step("g0"), RunStatus.RUNNING, 1, audit=[audit("g0")], updated_at=TS)
+        await s.commit_step(c)
+        await s.get_run("g0")  # a read between: what is known stands
+        await s.transition(
+            Transition("g1", RunStatus.CANCELLED, (RunStatus.PENDING,), TS, audit=(audit("g1"),))
+        )
+        c = StepCommit(step("g0", 1), RunStatus.RUNNING, 2, audit=[audit("g0")], updated_at=TS)
+        await s.commit_step(c)
+        await s.append_audit([audit("x")])
+        report = await s.verify_audit()
+        assert report.ok and report.checked == 4

@@ -39,6 +39,7 @@ from maestro_helix.store.sqlite import SQLiteStore
 
 COUNTS: collections.Counter[str] = collections.Counter()
 _LOCK = threading.Lock()
+BY_STATEMENT = False
 
 
 def _count(sql: str) -> None:
@@ -49,6 +50,8 @@ def _count(sql: str) -> None:
         key = head.lower()
     with _LOCK:
         COUNTS[f"{who.rstrip('0123456789_-')}: {key}"] += 1
+        if BY_STATEMENT and "writer" in who:
+            COUNTS[f"  sql: {' '.join(sql.split())[:70]}"] += 1
 
 
 class _Cursor(sqlite3.Cursor):
@@ -93,7 +96,8 @@ class CountingStore(SQLiteStore):
             None,
         )
         if kind is None:
-            kind = getattr(op.fn, "__qualname__", "fn").split(".")[1]
+            name = getattr(op.fn, "__qualname__", "fn").split(".")
+            kind = name[1] if len(name) > 1 else name[0]
         COUNTS[f"op: {kind}"] += 1
         return super()._submit(op)
 
@@ -119,7 +123,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--tasks", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=256)
+    ap.add_argument("--by-statement", action="store_true", help="count each statement text")
     args = ap.parse_args()
+    global BY_STATEMENT
+    BY_STATEMENT = args.by_statement
     with tempfile.TemporaryDirectory() as d:
         elapsed = asyncio.run(run(args.tasks, Path(d) / "p.db", args.concurrency))
     n = args.tasks

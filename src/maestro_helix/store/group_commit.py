@@ -248,8 +248,10 @@ class GroupWriter:
                 assert op.fn is not None
                 if batch:
                     _flush_into(conn, batch, commits, results, self._known)
+                before = self._known.changes(conn)
                 results.append(op.fn(conn))
-                self._known.forget()  # it may have written anything
+                if before is None or self._known.changes(conn) != before:
+                    self._known.forget()  # it wrote something: maybe what is known
         if batch:
             _flush_into(conn, batch, commits, results, self._known)
         return results

@@ -5,9 +5,10 @@ track records it folds, although in the common case nothing but this connection 
 its last transaction. SQLite's ``PRAGMA data_version`` changes exactly when another connection
 (another process, this process's heartbeat) has committed since this connection last asked; read
 at the start of each transaction, under the write lock, it says whether what this connection read
-and wrote before still stands. Anything this connection runs outside the grouped writes (a general
-operation: a transition, a decision, an upgrade) and any transaction that does not commit forget
-it all. Nothing is known on other dialects: PostgreSQL's transactions read as before.
+and wrote before still stands. Anything this connection writes outside the grouped writes (a
+general operation that changed a row: a transition, a decision; SQLite's ``total_changes`` says)
+and any transaction that does not commit forget it all. Nothing is known on other dialects:
+PostgreSQL's transactions read as before.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class Known:
         if version != self.version:
             self.forget()
             self.version = version
+
+    @staticmethod
+    def changes(conn: Connection) -> int | None:
+        """Rows this connection has written so far (SQLite's ``total_changes``), or None."""
+        cur = driver_sql.raw_cursor(conn)
+        return None if cur is None else int(cur.connection.total_changes)
 
     def forget(self) -> None:
         self.head, self.paused = None, None

@@ -497,6 +497,11 @@ def acquire_run(
 
 _READ_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash)
 _HEAD_DELETE = t.audit_head.delete()
+_HEAD_UPDATE = (
+    update(t.audit_head)
+    .where(t.audit_head.c.id == 1)
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
 _HEAD_INSERT = t.audit_head.insert().values(id=1, seq=bindparam("h_seq"), hash=bindparam("h_hash"))
 
 
@@ -568,10 +573,8 @@ def chain_append(
     """Give entries the next seqs and link them, under the chain's lock (one transaction).
     ``known``: the head as this connection last wrote it, if still standing (SQLite)."""
     lock_chain(conn)
-    if known is not None and known.head is not None:
-        seq, prev = known.head
-    else:
-        seq, prev = read_head(conn)
+    head = None if known is None else known.head
+    seq, prev = head if head is not None else read_head(conn)
     rows = []
     for d in drafts:
         seq += 1
@@ -582,9 +585,13 @@ def chain_append(
         row["hash"] = prev
         rows.append(row)
     bulk(conn, "audit.insert", t.audit_log.insert(), rows, "audit_log")
-    # one row holds the head; upsert it portably (delete + insert in the same transaction)
-    driver_sql.execute(conn, _HEAD_DELETE)
-    driver_sql.execute(conn, _HEAD_INSERT, {"h_seq": seq, "h_hash": prev})
+    # one row holds the head; upsert it portably (delete + insert in the same transaction);
+    # when this connection wrote it and nobody has written since, it is the one row id 1
+    if head is not None:
+        driver_sql.execute(conn, _HEAD_UPDATE, {"h_seq": seq, "h_hash": prev})
+    else:
+        driver_sql.execute(conn, _HEAD_DELETE)
+        driver_sql.execute(conn, _HEAD_INSERT, {"h_seq": seq, "h_hash": prev})
     if known is not None and driver_sql.raw_cursor(conn) is not None:
         known.head = (seq, prev)
 
