@@ -282,3 +282,22 @@ async def test_a_general_operation_that_appends_to_the_chain_is_not_overwritten(
         await s.append_audit([audit("x")])
         report = await s.verify_audit()
         assert report.ok and report.checked == 4
+
+
+async def test_a_reported_commit_is_already_committed_for_any_other_connection(
+    db: Path,
+) -> None:
+    """Reported only once committed (and with ``synchronous=FULL``, on disk): the moment each
+    commit is reported, a connection of its own (another process's view) reads its rows."""
+    other = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        async with SQLiteStore(db) as s:
+            for i in range(4):
+                assert await s.commit_step(_commit(f"r{i}", 1)) is None
+                n = other.execute(
+                    "SELECT count(*) FROM steps WHERE run_id = ?", (f"r{i}",)
+                ).fetchone()[0]
+                entries = other.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+                assert (n, entries) == (1, i + 1)
+    finally:
+        other.close()
