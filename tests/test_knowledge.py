@@ -23,8 +23,13 @@ from maestro_helix.core.records import AuditFilter
 from maestro_helix.core.scores import Feedback
 from maestro_helix.core.workflow import parse_definition
 from maestro_helix.helix.gate import GateConfig
-from maestro_helix.helix.knowledge import BM25Index, RedactionUnverified, draft_insight
-from maestro_helix.helix.pii import scan
+from maestro_helix.helix.knowledge import (
+    BM25Index,
+    RedactionUnverified,
+    draft_insight,
+    redact_verified,
+)
+from maestro_helix.helix.pii import redact, scan
 from maestro_helix.store.base import RunStatus, Store
 from pii_corpus import build_corpus
 
@@ -63,6 +68,26 @@ def test_nothing_with_personal_data_reaches_an_insight(
         return
     assert planted not in d.text
     assert scan(d.text) == []
+
+
+def test_the_default_redaction_verifies_as_redacting_and_scanning_again_does() -> None:
+    """The default redactor replaces the findings of the first scan at once (and a text with
+    none is its own, verified, redaction): the same text, count and refusals as the general
+    path, which redacts (scanning again) and scans the result."""
+    positives, negatives = build_corpus()
+    for sample in [*positives[:400], *negatives[:400]]:
+        for text in (sample.text, f"Task: {sample.text}\nAnswer: ok"):
+            fast: tuple[str, int] | str
+            general: tuple[str, int] | str
+            try:
+                fast = redact_verified(text)
+            except RedactionUnverified as e:
+                fast = str(e)
+            try:
+                general = redact_verified(text, lambda t: redact(t))
+            except RedactionUnverified as e:
+                general = str(e)
+            assert fast == general, text
 
 
 def test_an_unverifiable_redaction_is_refused() -> None:

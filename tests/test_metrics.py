@@ -428,3 +428,45 @@ def test_labels_are_resolved_once_per_workflow_step_and_agent(metrics: HelixMetr
     key = {"workflow": "brief", "step": "research", "agent": "a1"}
     assert value(metrics, "helix_qsr_count", **key) == 5000
     assert not math.isnan(value(metrics, "helix_qsr_average", workflow="brief"))
+
+
+def test_prediction_metrics_count_each_attempt_under_its_labels() -> None:
+    """The prediction's labelled series are resolved once and kept: every attempt still lands
+    on its own (workflow, step[, mitigation]) series, with its value."""
+    from maestro_helix.observability.predict_metrics import PredictionMetrics
+
+    registry = CollectorRegistry()
+    m = PredictionMetrics(registry)
+    m.attempt("wf", "a", 0.25, "proceed")
+    m.attempt("wf", "a", 0.5, "proceed")
+    m.attempt("wf", "a", None, "route")
+    m.attempt("wf", "b", 0.75, "proceed")
+    m.attempt("other", "a", 0.125, "tighten")
+    get = registry.get_sample_value
+    assert (
+        get(
+            "helix_risk_mitigations_total", {"workflow": "wf", "step": "a", "mitigation": "proceed"}
+        )
+        == 2
+    )
+    assert (
+        get("helix_risk_mitigations_total", {"workflow": "wf", "step": "a", "mitigation": "route"})
+        == 1
+    )
+    assert (
+        get(
+            "helix_risk_mitigations_total", {"workflow": "wf", "step": "b", "mitigation": "proceed"}
+        )
+        == 1
+    )
+    assert (
+        get(
+            "helix_risk_mitigations_total",
+            {"workflow": "other", "step": "a", "mitigation": "tighten"},
+        )
+        == 1
+    )
+    assert get("helix_risk_predicted_count", {"workflow": "wf", "step": "a"}) == 2
+    assert get("helix_risk_predicted_sum", {"workflow": "wf", "step": "a"}) == 0.75
+    assert get("helix_risk_predicted_sum", {"workflow": "wf", "step": "b"}) == 0.75
+    assert get("helix_risk_predicted_sum", {"workflow": "other", "step": "a"}) == 0.125

@@ -91,6 +91,17 @@ def test_cli_canary_start_abort_and_a_rollback_by_status_are_published(
             for i in ids:
                 await m.engine.wait(i)
 
+    async def rollbacks_seen_elsewhere() -> float | None:
+        """What a serve or worker process reports after its housekeeping tick: the rollback a CLI
+        process decided counts there too (read from the store, not this process's decisions)."""
+        async with Maestro.open(db, agents=w.agents(), resume=False) as m:
+            await m.rollout.evaluate_all()
+            sample = m.metrics.registry.get_sample_value
+            mine = {"workflow": "brief", "decision": "rollback"}
+            assert sample("maestro_canary_decisions_total", mine) is None  # not this process's
+            assert await m.store.recent_rollbacks("9999") == {"brief": 0}  # the window passed
+            return sample("maestro_canary_rollbacks_recent", {"workflow": "brief"})
+
     async def view() -> CanaryStatus:
         async with Maestro.open(db, agents=w.agents(), resume=False) as m:
             c = (await m.store.stage_view("brief")).canary
@@ -111,6 +122,7 @@ def test_cli_canary_start_abort_and_a_rollback_by_status_are_published(
         shown = cli("workflows", "canary", "status", "brief")  # evaluates by default
         assert "rolled_back" in shown or "rolled back" in shown, shown
         assert asyncio.run(view()) is CanaryStatus.ROLLED_BACK
+        assert asyncio.run(rollbacks_seen_elsewhere()) == 1.0
         events = asyncio.run(_published(ns, 5))
     finally:
         asyncio.run(_drop_stream(ns))

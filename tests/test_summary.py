@@ -10,7 +10,14 @@ from typing import Any
 from maestro_helix import Maestro
 from maestro_helix.agents.demo import demo_tasks
 from maestro_helix.appspec import demo_app
-from maestro_helix.cli.summary import BatchSummary, Marks, percentile, verify_since
+from maestro_helix.cli.summary import (
+    SUMMARY_KINDS,
+    BatchSummary,
+    Marks,
+    percentile,
+    read_since,
+    verify_since,
+)
 from maestro_helix.engine.engine import RunResult, StepSummary
 from maestro_helix.store.base import RunStatus, Store
 from maestro_helix.store.sqlite import SQLiteStore
@@ -47,7 +54,8 @@ async def run_batch(path: Path, n: int) -> tuple[BatchSummary, list[str], Marks,
         for i in ids:
             summary.add(await m.engine.wait(i))
         spy = CountingStore(m.store)
-        await summary.add_governance(spy, ids, marks)  # type: ignore[arg-type]
+        batch = await read_since(spy, marks.audit, SUMMARY_KINDS)  # type: ignore[arg-type]
+        await summary.add_governance(spy, ids, batch)  # type: ignore[arg-type]
     return summary, spy.calls, marks, m
 
 
@@ -95,3 +103,58 @@ def test_qsr_figures_are_the_low_tail_and_the_share_below_the_gate() -> None:
     assert rows["QSR below the gate (0.7)"] == "3.0% of attempts"
     assert rows["MRI above the gate (0.3)"] == "1.0% of attempts"
     assert percentile(scores, 1) == 0.5
+
+
+async def test_one_pass_over_the_batch_gives_what_each_reader_gives_on_its_own(
+    tmp_path: Path,
+) -> None:
+    """The demo's summary folds the entries of one verified pass; each fold equals the query it
+    replaced (re-evaluation rounds, risk examples, actions run from the events)."""
+    from maestro_helix.core.audit import AuditKind
+    from maestro_helix.ops.risk_model import example_from_entry, load_examples
+    from maestro_helix.ops.routing_report import ReevaluationFold, reevaluation_summary
+
+    db = tmp_path / "f.db"
+    await run_batch(db, 10)  # an earlier batch, not counted
+    summary, _, marks, _ = await run_batch(db, 60)
+    async with SQLiteStore(db) as store:
+        batch = await read_since(store, marks.audit, SUMMARY_KINDS, page=97)  # many pages
+        ids = sorted({str(e["run_id"]) for e in batch.entries[AuditKind.STEP_DECISION]})
+        fold = ReevaluationFold(ids)
+        for e in batch.entries[AuditKind.STEP_DECISION]:
+            fold.add(e)
+        assert fold.summary() == await reevaluation_summary(store, ids, after_seq=marks.audit)
+        examples = [example_from_entry(e) for e in batch.entries[AuditKind.STEP_PREDICTION]]
+        assert examples == await load_examples(store, after_seq=marks.audit)
+        assert len(examples) > 60
+        events = await store.events(after_seq=marks.events, limit=100_000)
+        succeeded = {e.payload["idempotency_key"] for e in events if e.type == "action.succeeded"}
+        assert summary.actions_run == len(succeeded) > 0
+        assert batch.report.ok and batch.report.checked == await store.count("audit_log") - (
+            marks.audit
+        )
+
+
+async def test_a_deleted_batch_entry_is_caught_even_when_its_neighbours_were_relinked(
+    tmp_path: Path,
+) -> None:
+    """Entries are checked for their seq too: deleting one and re-linking the next (its
+    prev_hash and hash recomputed, as a forger would) still fails."""
+    from maestro_helix.core.audit import entry_hash
+
+    db = tmp_path / "d.db"
+    _, _, marks, _ = await run_batch(db, 10)
+    gone = marks.audit + 4
+    async with SQLiteStore(db) as store:
+        rows = await store.audit_entries(after_seq=gone - 2, limit=3)  # gone-1, gone, gone+1
+    forged = dict(rows[2], prev_hash=rows[0]["hash"])
+    forged["hash"] = entry_hash(forged)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit_log WHERE seq = ?", (gone,))
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?",
+            (forged["prev_hash"], forged["hash"], gone + 1),
+        )
+    async with SQLiteStore(db) as store:
+        bad = await verify_since(store, marks.audit)
+    assert not bad.ok and bad.first_bad_seq == gone + 1 and "missing" in bad.reason

@@ -43,8 +43,9 @@ from maestro_helix.cli.layout import Column, Row, print_rows
 from maestro_helix.cli.ops import workflows_app
 from maestro_helix.cli.policy import policy_app
 from maestro_helix.cli.report import report
-from maestro_helix.cli.risk import batch_line, risk_app
+from maestro_helix.cli.risk import examples_line, risk_app
 from maestro_helix.cli.rollout import register_rollout
+from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.errors import ConfigError, MaestroError
 from maestro_helix.core.records import UNFINISHED, RunStatus
 from maestro_helix.governance.policy import load_policy
@@ -107,9 +108,16 @@ def demo(
         from maestro_helix.agents.demo import demo_tasks
         from maestro_helix.appspec import demo_app
         from maestro_helix.cli.routing_view import knowledge_line, routing_table
-        from maestro_helix.cli.summary import BatchSummary, Marks, process_elapsed_s, verify_since
+        from maestro_helix.cli.summary import (
+            SUMMARY_KINDS,
+            BatchSummary,
+            Marks,
+            process_elapsed_s,
+            read_since,
+        )
         from maestro_helix.helix.gate import load_gate_config
-        from maestro_helix.ops.routing_report import reevaluation_summary
+        from maestro_helix.ops.risk_model import example_from_entry
+        from maestro_helix.ops.routing_report import ReevaluationFold
 
         gate_config = load_gate_config(gates_path(gates))  # refuse bad configs before anything
         load_policy(policy_path(policy))
@@ -143,15 +151,18 @@ def demo(
                     progress.advance(bar)
             summary.elapsed_s = time.perf_counter() - t0
             t1 = time.perf_counter()
-            report = await (
-                m.verify_audit() if verify_audit else verify_since(m.store, marks.audit)
-            )
+            batch = await read_since(m.store, marks.audit, SUMMARY_KINDS)  # one pass, verified
+            report = await m.verify_audit() if verify_audit else batch.report
             summary.summary_s += time.perf_counter() - t1
-            await summary.add_governance(m.store, ids, marks)
+            await summary.add_governance(m.store, ids, batch)
             routing = await routing_table(m.store, results, m.router)
             knowledge = await knowledge_line(m.store)
-            reevaluated = await reevaluation_summary(m.store, ids, after_seq=marks.audit)
-            risk_line = await batch_line(m.store, marks.audit, db)
+            fold = ReevaluationFold(ids)
+            for e in batch.entries[AuditKind.STEP_DECISION]:
+                fold.add(e)
+            reevaluated = fold.summary()
+            examples = [example_from_entry(e) for e in batch.entries[AuditKind.STEP_PREDICTION]]
+            risk_line = examples_line([x for x in examples if x is not None], db)
         summary.process_s = process_elapsed_s()
         out.print(summary.table(title=f"maestro demo — {defn.name} v{defn.version}"))
         if routing is not None:

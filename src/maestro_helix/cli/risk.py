@@ -7,7 +7,8 @@ takes up the active one at its next housekeeping tick. Training needs the ``trai
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,6 +24,9 @@ from maestro_helix.cli.common import (
 )
 from maestro_helix.core.clock import SystemClock, iso
 from maestro_helix.core.ports import Store
+
+if TYPE_CHECKING:
+    from maestro_helix.ops.risk_model import Example
 
 risk_app = typer.Typer(
     help="Risk prediction models: train on recorded history, evaluate, show, activate.",
@@ -212,13 +216,12 @@ def risk_activate(
     out.print(f"risk model version {v} is active; processes take it up at their next tick")
 
 
-async def batch_line(store: Store, after_seq: int, db: str) -> str:
+def examples_line(examples: Sequence[Example], db: str) -> str:
     """One line for a batch's summary: predicted against actual (attempts the gate did not
-    pass) and what the prediction did, for the attempts recorded after ``after_seq``."""
+    pass) and what the prediction did, for a batch's recorded attempts
+    (``ops.risk_model.example_from_entry`` of its ``step.prediction`` entries)."""
     from maestro_helix.helix.predict import roc_auc
-    from maestro_helix.ops.risk_model import load_examples
 
-    examples = await load_examples(store, after_seq=after_seq)
     if not examples:
         return ""
     actual = sum(x.label for x in examples) / len(examples)

@@ -1,29 +1,32 @@
 """The summary table printed after a batch of runs.
 
-It costs a few queries whatever the batch size: one for the batch's approval requests, and the
-reflexive events written since the batch started read in pages of 10,000 (the action outcomes
-are events). The audit chain is checked for the entries the batch wrote, linked to the entry
-before them; the whole chain only when asked (``maestro demo --verify-audit``,
+It costs a few queries whatever the batch size: one for the batch's approval requests, and one
+pass over the audit entries the batch wrote (pages of 10,000, the bytes that were hashed), which
+checks them against the chain (each hash, each seq, linked to the entry before them) and keeps
+what the other lines count: the actions run, the re-evaluation rounds, the risk predictions.
+The whole chain is checked only when asked (``maestro demo --verify-audit``,
 ``maestro audit verify``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 from rich.table import Table
 
-from maestro_helix.core.audit import ChainReport, entry_hash
+from maestro_helix.core.audit import AuditKind, ChainReport
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import RunStatus
 from maestro_helix.engine.engine import RunResult
 
 EVENT_PAGE = 10_000
-_ACTION_EVENTS = {"action.succeeded": True, "action.failed": False}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -59,23 +62,66 @@ class Marks:
 
 
 async def verify_since(store: Store, after_seq: int) -> ChainReport:
-    """Check the audit entries after ``after_seq``: each hash, and each link back to the entry
-    before it (the first one to entry ``after_seq``)."""
-    prev_rows = await store.audit_entries(after_seq=after_seq - 1, limit=1) if after_seq else []
-    prev = entry_hash(prev_rows[0]) if prev_rows else None
+    """Check the audit entries after ``after_seq``: each hash, each seq, and each link back to
+    the entry before it (the first one to entry ``after_seq``)."""
+    return (await read_since(store, after_seq)).report
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAudit:
+    """One pass over a batch's audit entries: the chain's verdict, and the entries of the kinds
+    asked for (decoded from the bytes that were hashed, so what is counted is what was
+    verified)."""
+
+    report: ChainReport
+    entries: Mapping[str, list[dict[str, Any]]]
+
+
+async def read_since(
+    store: Store, after_seq: int, kinds: Sequence[str] = (), page: int = EVENT_PAGE
+) -> BatchAudit:
+    """Verify the entries after ``after_seq`` (as :func:`verify_since`) and keep those of
+    ``kinds``, reading the log once: the summary's other lines (re-evaluation, risk prediction,
+    actions run) are folds of the same entries."""
+    needles = {k: b'"kind":' + orjson.dumps(k) for k in kinds}
+    found: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    prev: str | None = None
+    if after_seq:
+        before = await store.audit_rows(after_seq - 1, 1)
+        prev = hashlib.sha256(before[0][3]).hexdigest() if before else None
     checked, seq = 0, after_seq
+
+    def bad(at: int, why: str) -> BatchAudit:
+        return BatchAudit(ChainReport(False, checked, at, why), found)
+
     while True:
-        page = await store.audit_entries(after_seq=seq, limit=EVENT_PAGE)
-        for e in page:
+        rows = await store.audit_rows(seq, page)  # the entries seq + 1 .. seq + page
+        for at, prev_hash, stored, body in rows:
             checked += 1
-            seq = int(e["seq"])
-            if prev is not None and e["prev_hash"] != prev:
-                return ChainReport(False, checked, seq, f"entry {seq} does not link to {seq - 1}")
-            prev = entry_hash(e)
-            if prev != e["hash"]:
-                return ChainReport(False, checked, seq, f"entry {seq} was altered")
-        if len(page) < EVENT_PAGE:
-            return ChainReport(True, checked)
+            if at != seq + 1 and not (checked == 1 and prev is None):
+                return bad(at, f"entry {at} follows entry {seq}: entries are missing")
+            if prev is not None and prev_hash != prev:
+                return bad(at, f"entry {at} does not link to {seq}")
+            prev = hashlib.sha256(body).hexdigest()
+            if prev != stored:
+                return bad(at, f"entry {at} was altered")
+            seq = at
+            if needles and any(n in body for n in needles.values()):
+                e = orjson.loads(body)
+                bucket = found.get(str(e.get("kind")))
+                if bucket is not None:
+                    bucket.append(e)
+        if len(rows) < page:  # the end, or a gap: is there an entry after it?
+            after = await store.audit_entries(after_seq=seq, limit=1)
+            if not after:
+                return BatchAudit(ChainReport(True, checked), found)
+            if checked or prev is not None:
+                return bad(int(after[0]["seq"]), f"entries after {seq} are missing")
+            seq = int(after[0]["seq"]) - 1  # the log starts later than after_seq
+
+
+SUMMARY_KINDS = (AuditKind.STEP_DECISION, AuditKind.STEP_PREDICTION, AuditKind.ACTION_EXECUTED)
+"""What the demo's summary counts: re-evaluation rounds, risk prediction, actions run."""
 
 
 @dataclass
@@ -122,9 +168,9 @@ class BatchSummary:
                 self.mri.append(a.mri)
             self.eval_ms.append(a.eval_ms)
 
-    async def add_governance(self, store: Store, run_ids: Sequence[str], since: Marks) -> None:
-        """GIL's side of the batch, in a few queries: the requests of these runs (one query)
-        and the outcomes of their actions (the events written since ``since``)."""
+    async def add_governance(self, store: Store, run_ids: Sequence[str], batch: BatchAudit) -> None:
+        """GIL's side of the batch: the requests of these runs (one query) and the outcomes of
+        their actions (the batch's ``action.executed`` entries; the latest per key counts)."""
         t0 = time.perf_counter()
         mine = set(run_ids)
         for req in await store.list_requests(limit=1_000_000):
@@ -135,7 +181,11 @@ class BatchSummary:
                 self.two_person += req.required_approvals >= 2
             else:
                 self.decided_requests += 1
-        outcomes = await _action_outcomes(store, mine, since.events)
+        outcomes: dict[str, bool] = {}
+        for e in batch.entries.get(AuditKind.ACTION_EXECUTED, ()):
+            if e.get("run_id") in mine:
+                key = str((e.get("details") or {}).get("idempotency_key") or e.get("entry_id"))
+                outcomes[key] = e.get("gil_decision") == "executed"
         self.actions_run += sum(outcomes.values())
         self.actions_failed += sum(1 for ok in outcomes.values() if not ok)
         self.summary_s += time.perf_counter() - t0
@@ -197,18 +247,3 @@ def _mean(v: list[float]) -> float:
 def _share(values: list[float], pred: Callable[[float], bool]) -> str:
     n = sum(1 for x in values if pred(x))
     return f"{n / len(values):.1%} of attempts" if values else "—"
-
-
-async def _action_outcomes(store: Store, runs: set[str], after_seq: int) -> Mapping[str, bool]:
-    """Idempotency key → succeeded, for the actions of ``runs`` (the latest outcome counts)."""
-    outcomes: dict[str, bool] = {}
-    seq = after_seq
-    while True:
-        page = await store.events(after_seq=seq, limit=EVENT_PAGE)
-        for ev in page:
-            seq = ev.seq if ev.seq is not None else seq
-            ok = _ACTION_EVENTS.get(ev.type)
-            if ok is not None and ev.run_id in runs:
-                outcomes[str(ev.payload.get("idempotency_key", ev.event_id))] = ok
-        if len(page) < EVENT_PAGE:
-            return outcomes

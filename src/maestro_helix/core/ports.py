@@ -393,6 +393,11 @@ class RolloutPort(ABC):  # noqa: B024 (defaults, no abstract method: backends wi
     async def running_canaries(self) -> list[str]:
         raise NotImplementedError
 
+    async def recent_rollbacks(self, since: str) -> dict[str, int]:
+        """Workflow → canaries rolled back at or after ``since`` (0 for the other workflows that
+        have had a canary)."""
+        raise NotImplementedError
+
     async def first_step(self, run_id: str, ts: str) -> Any:
         """None, or the :class:`~maestro_helix.store.reroute_sql.FirstStep` a run about to take
         its first step must follow (its version was rolled back)."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from maestro_helix.core.errors import MaestroError
 from maestro_helix.core.knowledge import Insight, InsightDraft
-from maestro_helix.helix.pii import redact, scan
+from maestro_helix.helix.pii import redact, replaced, scan
 
 __all__ = [
     "BM25Index",
@@ -71,8 +71,14 @@ Redactor = Callable[[str], str]
 def redact_verified(text: str, redactor: Redactor = redact) -> tuple[str, int]:
     """(redacted text, findings replaced); raises :class:`RedactionUnverified` when a scan of
     the result still finds personal data or secrets."""
-    found = len(scan(text))
-    out = redactor(text)
+    findings = scan(text)
+    if redactor is redact:  # its own scan would find these again: replace them at once
+        if not findings:  # the text is its own redaction, and this scan verified it
+            return text, 0
+        out = replaced(text, findings)
+    else:
+        out = redactor(text)
+    found = len(findings)
     left = scan(out)
     if left:
         raise RedactionUnverified(sorted({f.kind for f in left}))
@@ -168,7 +174,13 @@ _STOP = frozenset(
 
 
 def tokens(text: str) -> list[str]:
-    return [w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in _STOP]
+    if text.isascii():  # lower-casing ASCII first finds the same words, lower-cased, at once
+        return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP]
+
+
+_ANSWERS_KEPT = 4096  # a version's remembered answers (cleared when full or when it grows)
+_WORDS_KEPT = 16384  # a version's words with their weights (the same)
 
 
 class BM25Index:
@@ -226,6 +238,9 @@ class BM25Index:
         return all(a == b.item_id for a, b in zip(ids, items, strict=False))
 
     def _add(self, items: Sequence[Insight], known: dict[str, Counter[str]]) -> None:
+        self._answers: dict[tuple[frozenset[str], int, str | None], tuple[Any, ...]] = {}
+        self._allowed_for: dict[str, list[bool]] = {}
+        self._words: dict[tuple[str, str | None], tuple[float, dict[int, float]]] = {}
         for item in items:
             tf = known.get(item.item_id)
             if tf is None:
@@ -250,47 +265,85 @@ class BM25Index:
         self, query: str, k: int, capability: str | None = None
     ) -> list[tuple[Insight, float]]:
         """The ``k`` best-scoring insights (score > 0), for ``capability`` when given."""
-        n = len(self.items)
-        words = [w for w in set(tokens(query)) if w in self._postings]
-        if not words or k <= 0 or n == 0:
+        words = frozenset(w for w in tokens(query) if w in self._postings)
+        if not words or k <= 0 or not self.items:
             return []
+        # the result depends only on the query's indexed words: queries recur (a retry, the
+        # same topic and angle), so this version's answers are kept until the index grows
+        key = (words, k, capability)
+        found = self._answers.get(key)
+        if found is None:
+            if len(self._answers) >= _ANSWERS_KEPT:
+                self._answers.clear()
+            found = self._answers[key] = tuple(self._search(words, k, capability))
+        return list(found)
+
+    def _allowed(self, capability: str | None) -> list[bool] | None:
+        """Per insight: may it answer a query for ``capability`` (None: every one may)."""
+        if capability is None:
+            return None
+        allowed = self._allowed_for.get(capability)
+        if allowed is None:
+            allowed = self._allowed_for[capability] = [
+                i.capability is None or i.capability == capability for i in self.items
+            ]
+        return allowed
+
+    def _word(self, w: str, capability: str | None) -> tuple[float, dict[int, float]]:
+        """The most ``w`` can add to an insight's score, and what it adds to each insight that
+        holds it (of those ``capability`` allows): fixed until the index grows, and the words
+        of a step's task recur in every query of that step."""
+        key = (w, capability)
+        known = self._words.get(key)
+        if known is not None:
+            return known
+        n = len(self.items)
         k1 = self.k1
         c1 = k1 * (1.0 - self.b)  # a document's length norm: c1 + c2 * its length
         c2 = k1 * self.b / ((self._total / n) or 1.0)
-        gain = {}  # idf * (k1 + 1): a word's weight is gain * f / (f + norm)
-        most = {}  # the most a word can add (its largest count, in its shortest insight)
-        for w in words:
-            d = self._df[w]
-            gain[w] = math.log(1.0 + (n - d + 0.5) / (d + 0.5)) * (k1 + 1.0)
-            f = self._maxf[w]
-            most[w] = gain[w] * f / (f + c1 + c2 * self._minlen[w])
-        terms = sorted(words, key=lambda w: (-most[w], w))
+        d = self._df[w]
+        g = math.log(1.0 + (n - d + 0.5) / (d + 0.5)) * (k1 + 1.0)  # idf * (k1 + 1)
+        f = self._maxf[w]  # the most: its largest count, in its shortest insight
+        most = g * f / (f + c1 + c2 * self._minlen[w])
+        allowed = self._allowed(capability)
+        tfs, lens = self._tf, self._len
+        adds: dict[int, float] = {}
+        for i in self._postings[w]:
+            if allowed is None or allowed[i]:
+                f = tfs[i][w]
+                adds[i] = g * f / (f + c1 + c2 * lens[i])
+        if len(self._words) >= _WORDS_KEPT:
+            self._words.clear()
+        known = self._words[key] = (most, adds)
+        return known
+
+    def _search(
+        self, words: frozenset[str], k: int, capability: str | None
+    ) -> list[tuple[Insight, float]]:
+        weights = {w: self._word(w, capability) for w in words}
+        terms = sorted(words, key=lambda w: (-weights[w][0], w))
         left = [0.0] * (len(terms) + 1)  # left[j]: the most the words from j on can add
         for j in range(len(terms) - 1, -1, -1):
-            left[j] = left[j + 1] + most[terms[j]]
-        items, tfs, lens = self.items, self._tf, self._len
-        wanted: dict[int, bool] = {}
+            left[j] = left[j + 1] + weights[terms[j]][0]
         totals: dict[int, float] = {}
         j = 0
         while j < len(terms):
             if len(totals) >= k and heapq.nlargest(k, totals.values())[-1] > left[j]:
                 break  # no insight unseen so far can reach the k best
-            w = terms[j]
-            g = gain[w]
-            for i in self._postings[w]:
-                ok = wanted.get(i)
-                if ok is None:
-                    cap = items[i].capability
-                    ok = wanted[i] = capability is None or cap is None or cap == capability
-                if ok:
-                    f = tfs[i][w]
-                    totals[i] = totals.get(i, 0.0) + g * f / (f + c1 + c2 * lens[i])
+            for i, add in weights[terms[j]][1].items():
+                totals[i] = totals.get(i, 0.0) + add
             j += 1
-        for w in terms[j:]:  # complete the scores of those found
-            g = gain[w]
-            for i in totals:
-                more = tfs[i].get(w)
-                if more:
-                    totals[i] += g * more / (more + c1 + c2 * lens[i])
+        for w in terms[j:]:  # complete the scores of those found, from the shorter side
+            adds = weights[w][1]
+            if len(adds) < len(totals):
+                for i, add in adds.items():
+                    if i in totals:
+                        totals[i] += add
+            else:
+                for i in totals:
+                    more = adds.get(i)
+                    if more is not None:
+                        totals[i] += more
         best = heapq.nsmallest(k, ((-s, i) for i, s in totals.items() if s > 0))
+        items = self.items
         return [(items[i], -neg) for neg, i in best]

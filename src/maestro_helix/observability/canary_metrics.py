@@ -2,7 +2,9 @@
 
 Fed by ``ops/canary.py`` after every evaluation a process makes (housekeeping ticks, the API,
 the CLI). Labels: ``workflow`` and ``arm`` (stable|candidate), ``test`` (stable|bar),
-``decision`` (continue|rollback|promote|abort) — all bounded.
+``decision`` (continue|rollback|promote|abort) — all bounded. The decision counter counts what
+this process decided; ``maestro_canary_rollbacks_recent`` is read from the store, so a rollback
+decided by a CLI process shows in every serve and worker process too.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ class CanaryMetrics:
             ("workflow",),
             registry=r,
         )
+        self.recent_rollbacks = Gauge(
+            "maestro_canary_rollbacks_recent",
+            "Canaries of the workflow rolled back in the last 15 minutes, read from the store at "
+            "each housekeeping tick: the same in every process, whichever process decided.",
+            ("workflow",),
+            registry=r,
+        )
         self.decisions = Counter(
             "maestro_canary_decisions_total",
             "Canary decisions recorded by this process (rollback|promote|abort).",
@@ -74,3 +83,8 @@ class CanaryMetrics:
 
     def decided(self, workflow: str, decision: str) -> None:
         self.decisions.labels(workflow, decision).inc()
+
+    def rollbacks(self, recent: dict[str, int]) -> None:
+        """Set the store-derived rollback counts (workflow → rolled back in the window)."""
+        for workflow, n in recent.items():
+            self.recent_rollbacks.labels(workflow).set(n)

@@ -45,8 +45,19 @@ class PredictionMetrics:
             "Recorded attempts behind helix_risk_model_auc",
             registry=registry,
         )
+        # the labelled children, resolved once per label values (labels() locks and hashes)
+        self._predicted: dict[tuple[str, str], Histogram] = {}
+        self._mitigations: dict[tuple[str, str, str], Counter] = {}
 
     def attempt(self, workflow: str, step: str, p: float | None, mitigation: str) -> None:
         if p is not None:
-            self.predicted.labels(workflow, step).observe(p)
-        self.mitigations.labels(workflow, step, mitigation).inc()
+            key = (workflow, step)
+            hist = self._predicted.get(key)
+            if hist is None:
+                hist = self._predicted[key] = self.predicted.labels(*key)
+            hist.observe(p)
+        mkey = (workflow, step, mitigation)
+        counter = self._mitigations.get(mkey)
+        if counter is None:
+            counter = self._mitigations[mkey] = self.mitigations.labels(*mkey)
+        counter.inc()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from maestro_helix.core.actions import ActionSpec
@@ -34,6 +34,9 @@ from maestro_helix.store.stages_sql import CanaryRecord, Outcome, StageView
 __all__ = ["Rollout", "canary_json", "irreversible_actions", "stage_view_json"]
 
 log = logging.getLogger(__name__)
+
+# a rollback counts as recent this long (the MaestroCanaryRolledBack alert fires while it is)
+ROLLBACK_ALERT_WINDOW = timedelta(minutes=15)
 
 Publish = Callable[[Sequence[EventRecord]], Awaitable[None]]
 
@@ -254,6 +257,9 @@ class Rollout:
             out = await self.evaluate(name)
             if out is not None:
                 done.append(out)
+        if self.metrics is not None:
+            since = iso(self.clock.now() - ROLLBACK_ALERT_WINDOW)
+            self.metrics.rollbacks(await self.store.recent_rollbacks(since))
         return done
 
     async def abort(self, name: str, who: Operator, reason: str = "") -> Outcome:

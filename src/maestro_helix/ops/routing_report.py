@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import html
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from maestro_helix.core.audit import AuditKind
 from maestro_helix.core.ports import Store
@@ -18,6 +19,7 @@ from maestro_helix.core.route import TrackRecord
 
 __all__ = [
     "KnowledgeSummary",
+    "ReevaluationFold",
     "ReevaluationSummary",
     "RoutingShare",
     "knowledge_summary",
@@ -84,9 +86,7 @@ async def reevaluation_summary(
 ) -> ReevaluationSummary:
     """The rounds recorded in the ``step.decision`` entries after ``after_seq`` (of ``run_ids``
     only, when given), read in pages."""
-    mine = set(run_ids) if run_ids is not None else None
-    attempts = rounds = revised = kept = passed = 0
-    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    fold = ReevaluationFold(run_ids)
     seq = after_seq
     while True:
         page = await store.find_audit(
@@ -94,30 +94,45 @@ async def reevaluation_summary(
         )
         for e in page:
             seq = int(e["seq"])
-            if mine is not None and e.get("run_id") not in mine:
-                continue
-            done = (e.get("details") or {}).get("reevaluations") or []
-            if not done:
-                continue
-            attempts += 1
-            agent = str(e.get("agent_id") or "-")
-            n_kept = sum(1 for r in done if r.get("kept"))
-            rounds += len(done)
-            revised += sum(1 for r in done if r.get("revised"))
-            kept += n_kept
-            passed += bool(n_kept) and e.get("gate_decision") == "pass"
-            per[agent][0] += len(done)
-            per[agent][1] += n_kept
+            fold.add(e)
         if len(page) < _PAGE:
-            break
-    return ReevaluationSummary(
-        attempts,
-        rounds,
-        revised,
-        kept,
-        passed,
-        tuple((a, n, k) for a, (n, k) in sorted(per.items())),
-    )
+            return fold.summary()
+
+
+class ReevaluationFold:
+    """:class:`ReevaluationSummary` built one ``step.decision`` entry at a time (of ``run_ids``
+    only, when given), so a reader that already walks the entries needs no query of its own."""
+
+    def __init__(self, run_ids: Iterable[str] | None = None) -> None:
+        self.mine = set(run_ids) if run_ids is not None else None
+        self.attempts = self.rounds = self.revised = self.kept = self.passed = 0
+        self.per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, e: Mapping[str, Any]) -> None:
+        if self.mine is not None and e.get("run_id") not in self.mine:
+            return
+        done = (e.get("details") or {}).get("reevaluations") or []
+        if not done:
+            return
+        self.attempts += 1
+        agent = str(e.get("agent_id") or "-")
+        n_kept = sum(1 for r in done if r.get("kept"))
+        self.rounds += len(done)
+        self.revised += sum(1 for r in done if r.get("revised"))
+        self.kept += n_kept
+        self.passed += bool(n_kept) and e.get("gate_decision") == "pass"
+        self.per[agent][0] += len(done)
+        self.per[agent][1] += n_kept
+
+    def summary(self) -> ReevaluationSummary:
+        return ReevaluationSummary(
+            self.attempts,
+            self.rounds,
+            self.revised,
+            self.kept,
+            self.passed,
+            tuple((a, n, k) for a, (n, k) in sorted(self.per.items())),
+        )
 
 
 def shares(

@@ -54,6 +54,7 @@ __all__ = [
     "create_routed_runs",
     "evaluate_canary",
     "promote",
+    "recent_rollbacks",
     "route_plan",
     "running_canaries",
     "sign_off",
@@ -586,3 +587,15 @@ def running_canaries(conn: Connection) -> list[str]:
     c = t.canaries.c
     q = select(c.name).where(c.status == CanaryStatus.RUNNING.value).order_by(c.name)
     return [str(n) for n in conn.execute(q).scalars()]
+
+
+def recent_rollbacks(conn: Connection, since: str) -> dict[str, int]:
+    """Workflow → its canaries rolled back at or after ``since``, for every workflow that has had a
+    canary (0 where none was recent): what the rollback alert reads, the same in every process
+    whichever process decided (housekeeping, the API, a CLI)."""
+    c = t.canaries.c
+    recent = case(
+        (and_(c.status == CanaryStatus.ROLLED_BACK.value, c.ended_at >= since), 1), else_=0
+    )
+    q = select(c.name, func.sum(recent)).group_by(c.name).order_by(c.name)
+    return {str(n): int(k or 0) for n, k in conn.execute(q)}

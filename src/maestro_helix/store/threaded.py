@@ -591,5 +591,8 @@ class ThreadedStore(Store):
     async def running_canaries(self) -> list[str]:
         return await self._call(stages_sql.running_canaries)
 
+    async def recent_rollbacks(self, since: str) -> dict[str, int]:
+        return await self._call(lambda c: stages_sql.recent_rollbacks(c, since))
+
     async def first_step(self, run_id: str, ts: str) -> reroute_sql.FirstStep | None:
         return await self._call(lambda c: reroute_sql.first_step(c, run_id, ts))

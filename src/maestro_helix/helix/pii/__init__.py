@@ -30,7 +30,7 @@ Nothing here does I/O or keeps state; a :class:`Finding` holds offsets, never th
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
@@ -50,6 +50,7 @@ __all__ = [
     "luhn_valid",
     "placeholder",
     "redact",
+    "replaced",
     "scan",
     "us_ssn_valid",
 ]
@@ -173,7 +174,12 @@ def redact(text: str) -> str:
     Returns:
         The text with personal data and secrets replaced; everything else is kept as is.
     """
-    findings = scan(text)
+    return replaced(text, scan(text))
+
+
+def replaced(text: str, findings: Sequence[Finding]) -> str:
+    """``text`` with ``findings`` (from :func:`scan` of this text) replaced by placeholders:
+    :func:`redact` for a caller that has scanned the text already."""
     if not findings:
         return text
     parts: list[str] = []
