@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import PG_URL, require_pg
 from maestro_helix.store import sql
-from maestro_helix.store.threaded import _is_busy
+from maestro_helix.store.group_commit import is_busy as _is_busy
 
 
 @pytest.fixture

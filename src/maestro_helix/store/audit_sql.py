@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import JSON, create_engine, func, select
 from sqlalchemy.engine import Connection
 
+from maestro_helix.core.audit import ChainReport, verify_chain
 from maestro_helix.governance.audit import AUDIT_FIELDS, CanonicalRow, canonical_of_values
 from maestro_helix.governance.auditscan import Segment, scan_segment
 from maestro_helix.store import schema as t
@@ -78,6 +79,21 @@ def iter_canonical(
             after = int(rows[-1][seq_at])
     finally:
         cursor.close()
+
+
+def _iter_audit(conn: Connection, page: int = 5000) -> Iterator[dict[str, Any]]:
+    after = 0
+    while True:
+        rows = sql.audit_entries(conn, after, page)
+        if not rows:
+            return
+        yield from rows
+        after = int(rows[-1]["seq"])
+
+
+def verify_chain_of(conn: Connection) -> ChainReport:
+    """The chain checked entry by entry against the stored head (``verify_chain``)."""
+    return verify_chain(_iter_audit(conn), sql.audit_head(conn))
 
 
 def canonical_page(conn: Connection, after_seq: int, limit: int) -> list[CanonicalRow]:

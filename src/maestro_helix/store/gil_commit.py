@@ -17,24 +17,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection
-
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.records import ActionIntent, ApprovalRequest, RunStatus, StepCommit
 from maestro_helix.governance.rules import RequestStatus, pre_run_refusal
-from maestro_helix.store import schema as t
 
-__all__ = ["refused_audit", "request_audit", "stopped_mid_step", "withdrawn_audit"]
+__all__ = [
+    "STOPPED_STATUSES",
+    "refused_audit",
+    "request_audit",
+    "stopped_mid_step",
+    "withdrawn_audit",
+]
 
-_STOPPED_STATUSES = (RunStatus.CANCELLED.value, RunStatus.FAILED.value)
-_STATUS = select(
-    t.runs.c.run_id, t.runs.c.status, t.runs.c.workflow, t.runs.c.workflow_version
-).where(
-    t.runs.c.run_id.in_(bindparam("ids", expanding=True)),
-    t.runs.c.status.in_(_STOPPED_STATUSES),
-)
-_STATUS_FOR_UPDATE = _STATUS.with_for_update()
+STOPPED_STATUSES = frozenset((RunStatus.CANCELLED.value, RunStatus.FAILED.value))
+"""A run in one of these when its step commits: the step's intents refused, requests withdrawn."""
 
 
 def refused_audit(intent: ActionIntent, why: str, ts: str) -> AuditDraft:
@@ -100,20 +96,6 @@ def withdrawn_audit(
 _Stopped = tuple[RunStatus, tuple[str, int]]
 
 
-def _stopped_runs(conn: Connection, run_ids: Sequence[str]) -> dict[str, _Stopped]:
-    """The runs among ``run_ids`` that are stopped now, read (and on PostgreSQL locked, so a
-    cancel cannot slip in before the commit is written) in the commit's transaction."""
-    if not run_ids:
-        return {}
-    q = _STATUS_FOR_UPDATE if conn.dialect.name == "postgresql" else _STATUS
-    ids = sorted(set(run_ids))
-    out: dict[str, _Stopped] = {}
-    for i in range(0, len(ids), 500):
-        for r in conn.execute(q, {"ids": ids[i : i + 500]}):
-            out[r.run_id] = (RunStatus(r.status), (r.workflow, int(r.workflow_version)))
-    return out
-
-
 def _for_stopped(c: StepCommit, stopped: _Stopped) -> StepCommit:
     status, workflow = stopped
     ts = c.updated_at or c.step.finished_at
@@ -136,13 +118,18 @@ def _for_stopped(c: StepCommit, stopped: _Stopped) -> StepCommit:
     return replace(c, intents=tuple(intents), requests=tuple(requests), audit=tuple(audit))
 
 
-def stopped_mid_step(conn: Connection, commits: Sequence[StepCommit]) -> list[StepCommit]:
+def stopped_mid_step(
+    commits: Sequence[StepCommit], stopped: Mapping[str, _Stopped]
+) -> list[StepCommit]:
     """``commits`` as they may be written: those of a run someone stopped while the step ran
-    store its intents refused and its requests withdrawn (audited)."""
-    ids = [c.step.run_id for c in commits if c.intents or c.requests]
-    stopped = _stopped_runs(conn, ids)
+    (``stopped``: status and workflow of such runs, read — and on PostgreSQL locked, so a cancel
+    cannot slip in before the commit is written — in the commit's transaction) store its
+    intents refused and its requests withdrawn (audited)."""
     if not stopped:
         return list(commits)
     return [
-        _for_stopped(c, stopped[c.step.run_id]) if c.step.run_id in stopped else c for c in commits
+        _for_stopped(c, stopped[c.step.run_id])
+        if c.step.run_id in stopped and (c.intents or c.requests)
+        else c
+        for c in commits
     ]

@@ -46,6 +46,7 @@ from maestro_helix.governance.rules import (
     rule,
     settle,
 )
+from maestro_helix.store import driver_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.gil_commit import refused_audit, request_audit, withdrawn_audit
 from maestro_helix.store.lease_sql import lapsed, lease_now
@@ -499,8 +500,8 @@ def finish_rows(
         "v_outcome": "succeeded" if ok else "failed",
         "v_error": error,
     }
-    conn.execute(_ATTEMPT_FINISH, params)
-    return bool(conn.execute(_EXECUTION_FINISH, {**params, "v_result": result}).rowcount)
+    driver_sql.execute(conn, _ATTEMPT_FINISH, params)
+    return bool(driver_sql.execute(conn, _EXECUTION_FINISH, {**params, "v_result": result}))
 
 
 def action_attempts(conn: Connection, key: str) -> list[ActionAttempt]:

@@ -13,13 +13,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.errors import InputError
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.helix.pii import scan
+from maestro_helix.store import driver_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.sql import append_audit
 
@@ -46,14 +47,28 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
+_CURRENT = select(func.coalesce(func.max(v_c.version), 0))
+
+
 def _current(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(v_c.version), 0))).scalar_one())
+    return int(driver_sql.fetch(conn, _CURRENT, {})[0][0])
 
 
-def _in(version: int) -> Any:
+def _in(version: Any) -> Any:
     return and_(
         s_c.from_version <= version, or_(s_c.to_version.is_(None), s_c.to_version > version)
     )
+
+
+# built once: a push runs after most passing attempts (the learning service), on the writer
+_HELD = select(s_c.item_id).where(
+    s_c.item_id.in_(bindparam("ids", expanding=True)), _in(bindparam("v"))
+)
+_ITEMS_KNOWN = select(i_c.item_id).where(i_c.item_id.in_(bindparam("ids", expanding=True)))
+_ITEM_INSERT = insert(t.knowledge_items)
+_SPAN_INSERT = insert(t.knowledge_spans)
+_ITEMS_OF = select(v_c["items"]).where(v_c.version == bindparam("v"))
+_VERSION_INSERT = insert(t.knowledge_versions)
 
 
 def _members(conn: Connection, version: int) -> set[str]:
@@ -65,9 +80,8 @@ def _new_version(
 ) -> KnowledgeVersion:
     if n is None:
         n = len(_members(conn, v))
-    conn.execute(
-        insert(t.knowledge_versions).values(version=v, created_at=ts, op=op, note=note, items=n)
-    )
+    row = {"version": v, "created_at": ts, "op": op, "note": note, "items": n}
+    driver_sql.execute_many(conn, _VERSION_INSERT, [row])
     return KnowledgeVersion(v, ts, op, note, n)
 
 
@@ -92,15 +106,13 @@ def push_knowledge(
     for d in drafts:
         fresh.setdefault(item_id(d), d)
     if cur:  # only the drafts' own rows are read: a push costs the same on a large base
-        have = conn.execute(
-            select(s_c.item_id).where(s_c.item_id.in_(list(fresh)), _in(cur))
-        ).scalars()
-        for k in set(have):
+        have = driver_sql.fetch(conn, _HELD, {"ids": list(fresh), "v": cur})
+        for (k,) in have:
             fresh.pop(k, None)
     if not fresh:
         return None
     v = cur + 1
-    known = set(conn.execute(select(i_c.item_id).where(i_c.item_id.in_(list(fresh)))).scalars())
+    known = {r[0] for r in driver_sql.fetch(conn, _ITEMS_KNOWN, {"ids": list(fresh)})}
     new_rows = [
         {
             "item_id": k,
@@ -113,12 +125,14 @@ def push_knowledge(
         if k not in known
     ]
     if new_rows:
-        conn.execute(insert(t.knowledge_items), new_rows)
-    conn.execute(
-        insert(t.knowledge_spans),
+        driver_sql.execute_many(conn, _ITEM_INSERT, new_rows)
+    driver_sql.execute_many(
+        conn,
+        _SPAN_INSERT,
         [{"item_id": k, "from_version": v, "to_version": None} for k in fresh],
     )
-    before = conn.execute(select(v_c["items"]).where(v_c.version == cur)).scalar() or 0
+    held = driver_sql.fetch(conn, _ITEMS_OF, {"v": cur})
+    before = (held[0][0] if held else None) or 0
     return _new_version(conn, v, ts, "push", note, int(before) + len(fresh))
 
 

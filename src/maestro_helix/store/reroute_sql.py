@@ -14,12 +14,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.engine import Connection
 
 from maestro_helix.core.audit import AuditDraft, AuditKind
 from maestro_helix.core.records import EventRecord, RunStatus, Transition
 from maestro_helix.core.rollout import Arm, RouteReason, Stage
+from maestro_helix.store import driver_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.sql import append_audit, event_row, lock_chain, transition
 
@@ -44,10 +45,20 @@ class FirstStep:
 _GO_ON = (RunStatus.PENDING.value, RunStatus.RUNNING.value)
 
 
-def _rolled_back(conn: Connection, name: str, version: int) -> bool:
-    s = t.workflow_stages.c
-    q = select(s.stage).where(s.name == name, s.version == version)
-    return conn.execute(q).scalar() == Stage.ROLLED_BACK.value
+# built once: read before every run's first step; (name, version) is the stages' key
+_RUN_AND_STAGE = (
+    select(t.runs.c.workflow, t.runs.c.workflow_version, t.runs.c.status, t.workflow_stages.c.stage)
+    .select_from(
+        t.runs.outerjoin(
+            t.workflow_stages,
+            and_(
+                t.workflow_stages.c.name == t.runs.c.workflow,
+                t.workflow_stages.c.version == t.runs.c.workflow_version,
+            ),
+        )
+    )
+    .where(t.runs.c.run_id == bindparam("run_id"))
+)
 
 
 def first_step(conn: Connection, run_id: str, ts: str) -> FirstStep | None:
@@ -55,11 +66,10 @@ def first_step(conn: Connection, run_id: str, ts: str) -> FirstStep | None:
     version was rolled back and it has no step yet: re-routed to production (or, stopped by
     someone meanwhile, left as it is)."""
     r = t.runs.c
-    row = conn.execute(
-        select(r.workflow, r.workflow_version, r.status).where(r.run_id == run_id)
-    ).first()
-    if row is None or not _rolled_back(conn, row.workflow, int(row.workflow_version)):
+    found = driver_sql.fetch(conn, _RUN_AND_STAGE, {"run_id": run_id})
+    if not found or found[0].stage != Stage.ROLLED_BACK.value:
         return None
+    row = found[0]
     lock_chain(conn)  # the audit entry; and serialised with the rollout's own transactions
     started = conn.execute(select(exists().where(t.steps.c.run_id == run_id))).scalar()
     if started:  # it ran candidate steps: it finishes (or was paused) by the canary's policy

@@ -24,6 +24,7 @@ from maestro_helix.core.route import TrackRecord
 from maestro_helix.helix.gate import AGENT_FAILED
 from maestro_helix.helix.predict import HELD_BY_PREDICTION
 from maestro_helix.helix.routing import Observation, fold, observation
+from maestro_helix.store import driver_sql
 from maestro_helix.store import schema as t
 
 __all__ = ["all_track_records", "observations", "track_records", "update_track"]
@@ -101,29 +102,49 @@ _TRACK_UPDATE = (
 )
 
 
-def update_track(conn: Connection, commits: Sequence[StepCommit], half_life_s: float) -> None:
-    """Fold the commits' observations into their rows (inside the writing transaction)."""
+def update_track(
+    conn: Connection,
+    commits: Sequence[StepCommit],
+    half_life_s: float,
+    known: dict[tuple[str, str], TrackRecord] | None = None,
+) -> None:
+    """Fold the commits' observations into their rows (inside the writing transaction).
+
+    ``known``: rows as this connection last wrote them, still standing (``store/known.py``,
+    SQLite): when it holds every row the commits fold, none is read; updated with the rows
+    written."""
     obs = observations(commits)
     if not obs:
         return
     keys = sorted({(o.agent_id, o.capability) for o in obs})
-    empty = {c: 0.0 for c in _COLS} | {"total": 0, "passes": 0}
-    rows = [{"agent_id": a, "capability": c, **empty} for a, c in keys]
-    pg = conn.dialect.name == "postgresql"
-    conn.execute(_TRACK_INSERT_PG if pg else _TRACK_INSERT_SQLITE, rows)
-    params = {"agents": sorted({k[0] for k in keys}), "caps": sorted({k[1] for k in keys})}
-    found = conn.execute(_TRACK_LOCKED if pg else _TRACK_ROWS, params)
-    current = {(r.agent_id, r.capability): _record(r) for r in found}
+    if known is not None and all(k in known for k in keys):
+        current = {k: known[k] for k in keys}
+    else:
+        current = _read_track(conn, keys)
     for o in obs:
         k = (o.agent_id, o.capability)
         current[k] = fold(current[k], o, half_life_s)
-    conn.execute(
+    driver_sql.execute_many(
+        conn,
         _TRACK_UPDATE,
         [
             {"k_agent": k[0], "k_cap": k[1]} | {f"v_{c}": getattr(current[k], c) for c in _COLS}
             for k in keys
         ],
     )
+    if known is not None and driver_sql.raw_cursor(conn) is not None:
+        known.update(current)
+
+
+def _read_track(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[Any, TrackRecord]:
+    """The rows of ``keys``, created empty where missing (PostgreSQL: locked, in key order)."""
+    empty = {c: 0.0 for c in _COLS} | {"total": 0, "passes": 0}
+    rows = [{"agent_id": a, "capability": c, **empty} for a, c in keys]
+    pg = conn.dialect.name == "postgresql"
+    driver_sql.execute_many(conn, _TRACK_INSERT_PG if pg else _TRACK_INSERT_SQLITE, rows)
+    params = {"agents": sorted({k[0] for k in keys}), "caps": sorted({k[1] for k in keys})}
+    found = driver_sql.fetch(conn, _TRACK_LOCKED if pg else _TRACK_ROWS, params)
+    return {(r.agent_id, r.capability): _record(r) for r in found}
 
 
 # built once: read before every routed attempt

@@ -8,11 +8,11 @@ step commits become one multi-row statement per table in one transaction (group 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     JSON,
     Float,
@@ -47,8 +47,9 @@ from maestro_helix.core.records import (
 )
 from maestro_helix.core.workflow import WorkflowDef
 from maestro_helix.helix.routing import RoutingConfig
-from maestro_helix.store import gil_commit, router_sql
+from maestro_helix.store import driver_sql, gil_commit, router_sql
 from maestro_helix.store import schema as t
+from maestro_helix.store.known import Known
 from maestro_helix.store.lease_sql import ACTIVE as _ACTIVE
 from maestro_helix.store.lease_sql import lapsed, lease_now
 
@@ -60,12 +61,7 @@ _EVENTS_INSERT = t.reflexive_events.insert().values(
     }
 )
 
-_JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def json_dumps(value: Any) -> str:
-    """JSON for the database's JSON columns: fast, and lenient with odd types in agent data."""
-    return orjson.dumps(value, default=str, option=_JSON_OPTS).decode()
+json_dumps = driver_sql.json_dumps
 
 
 def _step_row(s: StepRecord) -> dict[str, Any]:
@@ -170,7 +166,15 @@ _JSON_COLUMNS: dict[str, frozenset[str]] = {
     tbl.name: frozenset(c.name for c in tbl.columns if isinstance(c.type, JSON))
     for tbl in t.metadata.tables.values()
 }
-_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+_compiled: dict[tuple[str, str], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
+
+
+def _row_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """A row's values in ``names`` order, as one tuple (itemgetter: no generator per row)."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda row: (row[only],)
+    return operator.itemgetter(*names)
 
 
 def bulk(conn: Connection, key: str, stmt: Any, rows: list[dict[str, Any]], table: str) -> None:
@@ -183,19 +187,18 @@ def bulk(conn: Connection, key: str, stmt: Any, rows: list[dict[str, Any]], tabl
     hit = _compiled.get((dialect.name, key))
     if hit is None:
         compiled = stmt.compile(dialect=dialect)
-        names = tuple(compiled.positiontup) if compiled.positional else None
-        hit = _compiled[(dialect.name, key)] = (str(compiled), names)
-    sql_text, names = hit
+        getter = _row_getter(tuple(compiled.positiontup)) if compiled.positional else None
+        hit = _compiled[(dialect.name, key)] = (str(compiled), getter)
+    sql_text, getter = hit
     json_cols = _JSON_COLUMNS.get(table, frozenset())
     if json_cols:
         for row in rows:
-            for col in json_cols & row.keys():
-                v = row[col]
-                row[col] = None if v is None else json_dumps(v)
-    params: list[Any] = (
-        [tuple(row[n] for n in names) for row in rows] if names is not None else rows
-    )
-    conn.exec_driver_sql(sql_text, params)
+            for col in json_cols:
+                if col in row:
+                    v = row[col]
+                    row[col] = None if v is None else json_dumps(v)
+    params: list[Any] = [getter(row) for row in rows] if getter is not None else rows
+    driver_sql.run_text(conn, sql_text, params)
 
 
 def _in_chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
@@ -204,40 +207,74 @@ def _in_chunks(ids: Sequence[str], size: int = 500) -> Iterator[list[str]]:
 
 
 # built once: read in every write batch that holds step commits
-_LEASES = select(t.runs.c.run_id, t.runs.c.owner, t.runs.c.epoch).where(
-    t.runs.c.run_id.in_(bindparam("ids", expanding=True))
-)
-_LEASES_FOR_UPDATE = _LEASES.with_for_update()
-_STOPPED = select(t.runs.c.run_id, t.runs.c.status).where(
-    t.runs.c.run_id.in_(bindparam("ids", expanding=True)), t.runs.c.status.not_in(_ACTIVE)
-)
+_RUN_ROWS = select(
+    t.runs.c.run_id,
+    t.runs.c.owner,
+    t.runs.c.epoch,
+    t.runs.c.status,
+    t.runs.c.workflow,
+    t.runs.c.workflow_version,
+).where(t.runs.c.run_id.in_(bindparam("ids", expanding=True)))
+_RUN_ROWS_FOR_UPDATE = _RUN_ROWS.with_for_update()
 
 
-def check_leases(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, LeaseLost]:
-    """The commits whose lease is not their run's current one (another process took it over).
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """What a step commit checks and reports of its run, read before it writes."""
 
-    Runs inside the writing transaction: SQLite's is exclusive; PostgreSQL locks the rows."""
-    leased = {c.step.run_id: c.lease for c in commits if c.lease is not None}
-    if not leased:
-        return {}
-    held: dict[str, tuple[str | None, int]] = {}
-    q = _LEASES_FOR_UPDATE if conn.dialect.name == "postgresql" else _LEASES
-    for part in _in_chunks(list(leased)):
-        held.update({r[0]: (r[1], int(r[2])) for r in conn.execute(q, {"ids": part})})
+    owner: str | None
+    epoch: int
+    status: str
+    workflow: str
+    workflow_version: int
+
+
+def run_rows(conn: Connection, commits: Sequence[StepCommit]) -> dict[str, RunRow]:
+    """The commits' runs as they stand, in one read inside the writing transaction (SQLite's is
+    exclusive; PostgreSQL locks the rows, in key order): the lease each commit is checked
+    against, the status a run stopped mid-step was stopped with, and what the commit reports."""
+    ids = sorted({c.step.run_id for c in commits})
+    q = _RUN_ROWS_FOR_UPDATE if conn.dialect.name == "postgresql" else _RUN_ROWS
+    out: dict[str, RunRow] = {}
+    for part in _in_chunks(ids):
+        for r in driver_sql.fetch(conn, q, {"ids": part}):
+            out[r[0]] = RunRow(r[1], int(r[2] or 0), r[3], r[4], int(r[5]))
+    return out
+
+
+def check_leases(commits: Sequence[StepCommit], rows: Mapping[str, RunRow]) -> dict[str, LeaseLost]:
+    """The commits whose lease is not their run's current one (another process took it over)."""
     refused = {}
-    for run_id, lease in leased.items():
-        assert lease is not None
-        owner, epoch = held.get(run_id, (None, -1))
+    for c in commits:
+        lease = c.lease
+        if lease is None:
+            continue
+        row = rows.get(c.step.run_id)
+        owner, epoch = (row.owner, row.epoch) if row is not None else (None, -1)
         if owner != lease.owner or epoch != lease.epoch:
-            refused[run_id] = LeaseLost(run_id, lease.owner, lease.epoch, owner)
+            refused[c.step.run_id] = LeaseLost(c.step.run_id, lease.owner, lease.epoch, owner)
     return refused
+
+
+def reported_status(commits: Sequence[StepCommit], rows: Mapping[str, RunRow]) -> dict[str, str]:
+    """Per run, its status after the commits (the run update's rule: an active run takes the
+    commit's status, a stopped one keeps its own), for the runs that are then not active."""
+    now: dict[str, str] = {}
+    for c in commits:
+        run_id = c.step.run_id
+        row = rows.get(run_id)
+        if row is None:  # no such run: the update wrote nothing
+            continue
+        status = now.get(run_id, row.status)
+        now[run_id] = c.run_status.value if status in _ACTIVE else status
+    return {run_id: s for run_id, s in now.items() if s not in _ACTIVE}
 
 
 _PAUSED = select(t.workflow_state.c.name).where(t.workflow_state.c.paused == 1)
 
 
 def paused_workflow_names(conn: Connection) -> set[str]:
-    return {r[0] for r in conn.execute(_PAUSED)}
+    return {r[0] for r in driver_sql.fetch(conn, _PAUSED, {})}
 
 
 def _pause_for_workflow(c: StepCommit) -> StepCommit:
@@ -313,19 +350,28 @@ class WriteBatch:
     def add_step(self, c: StepCommit) -> None:
         self.commits.append(c)
 
-    def flush(self, conn: Connection) -> dict[str, str | LeaseLost]:
+    def flush(self, conn: Connection, known: Known | None = None) -> dict[str, str | LeaseLost]:
         """Write everything collected. Returns, per touched run, the status of runs that are
-        now inactive, or the :class:`LeaseLost` refusing its commit (that commit wrote nothing)."""
+        now inactive, or the :class:`LeaseLost` refusing its commit (that commit wrote nothing).
+
+        ``known``: what this transaction need not read again (:class:`~maestro_helix.store.
+        known.Known`, checked at its start); updated with what it writes."""
         now = lease_now(conn) if self.runs or self.commits else 0.0  # one clock read a batch
         if self.runs:
             for row, lease_s in zip(self.runs, self.run_leases, strict=True):
                 if lease_s is not None:
                     row["lease_until"] = now + lease_s
             bulk(conn, "runs.insert", t.runs.insert(), self.runs, "runs")
-        refused = check_leases(conn, self.commits)
+        rows = run_rows(conn, self.commits) if self.commits else {}
+        refused = check_leases(self.commits, rows)
         commits = [c for c in self.commits if c.step.run_id not in refused]
         if any(c.run_status is RunStatus.RUNNING and c.workflow for c in commits):
-            paused = paused_workflow_names(conn)
+            if known is not None and known.paused is not None:
+                paused: set[str] | frozenset[str] = known.paused
+            else:
+                paused = paused_workflow_names(conn)
+                if known is not None and driver_sql.raw_cursor(conn) is not None:
+                    known.paused = frozenset(paused)
             if paused:
                 commits = [
                     _pause_for_workflow(c)
@@ -333,24 +379,34 @@ class WriteBatch:
                     else c
                     for c in commits
                 ]
-        self._write_commits(conn, commits, now)
+        self._write_commits(conn, commits, now, rows, known)
         if self.audit:
-            append_audit(conn, self.audit)
+            append_audit(conn, self.audit, known)
         if self.events:
             bulk(conn, "events.insert", _EVENTS_INSERT, self.events, "reflexive_events")
         results: dict[str, str | LeaseLost] = dict(refused)
-        ids = list({c.step.run_id for c in commits})
-        for part in _in_chunks(ids):
-            results.update({r[0]: r[1] for r in conn.execute(_STOPPED, {"ids": part})})
+        results.update(reported_status(commits, rows))
         self.runs, self.commits, self.events, self.audit = [], [], [], []
         return results
 
-    def _write_commits(self, conn: Connection, commits: Sequence[StepCommit], now: float) -> None:
+    def _write_commits(
+        self,
+        conn: Connection,
+        commits: Sequence[StepCommit],
+        now: float,
+        rows: Mapping[str, RunRow],
+        known: Known | None,
+    ) -> None:
         """``now``: read inside this transaction, under the writer's lock (leases count from the
-        write)."""
+        write); ``rows``: the runs as read in it (:func:`run_rows`)."""
         if not commits:
             return
-        commits = gil_commit.stopped_mid_step(conn, commits)  # a run stopped while it ran
+        stopped = {
+            run_id: (RunStatus(r.status), (r.workflow, r.workflow_version))
+            for run_id, r in rows.items()
+            if r.status in gil_commit.STOPPED_STATUSES
+        }
+        commits = gil_commit.stopped_mid_step(commits, stopped)  # a run stopped while it ran
         steps: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         audit: list[AuditDraft] = []
@@ -384,9 +440,10 @@ class WriteBatch:
                     attempts.append(_attempt_row(i, c.updated_at or c.step.finished_at))
         bulk(conn, "steps.insert", t.steps.insert(), steps, "steps")
         bulk(conn, "runs.step_update", _RUN_STEP_UPDATE, updates, "")
-        router_sql.update_track(conn, commits, self.track_half_life_s)
-        if audit:
-            append_audit(conn, audit)
+        router_sql.update_track(
+            conn, commits, self.track_half_life_s, None if known is None else known.track
+        )
+        self.audit[:0] = audit  # one chain append per batch: the commits' entries first
         if requests:
             bulk(
                 conn, "requests.insert", t.approval_requests.insert(), requests, "approval_requests"
@@ -448,12 +505,17 @@ def acquire_run(
 
 _READ_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash)
 _HEAD_DELETE = t.audit_head.delete()
-_HEAD_INSERT = t.audit_head.insert()
+_HEAD_UPDATE = (
+    update(t.audit_head)
+    .where(t.audit_head.c.id == 1)
+    .values(seq=bindparam("h_seq"), hash=bindparam("h_hash"))
+)
+_HEAD_INSERT = t.audit_head.insert().values(id=1, seq=bindparam("h_seq"), hash=bindparam("h_hash"))
 
 
 def read_head(conn: Connection) -> tuple[int, str]:
-    row = conn.execute(_READ_HEAD).first()
-    return (int(row.seq), str(row.hash)) if row else (0, GENESIS_HASH)
+    rows = driver_sql.fetch(conn, _READ_HEAD, {})
+    return (int(rows[0].seq), str(rows[0].hash)) if rows else (0, GENESIS_HASH)
 
 
 _CHAIN_LOCK = 0x6D61  # "ma": the advisory lock class that serialises chain appends
@@ -486,12 +548,20 @@ def lock_chain(conn: Connection) -> None:
 BATCHED_AUDIT = "maestro.audit_batched"
 """``Connection.info`` key: this connection's store sequences audit entries in batches."""
 
+
+def mark_batched(_dbapi_conn: Any, record: Any) -> None:
+    """A ``connect`` listener: the connection writes audit entries as pending."""
+    record.info[BATCHED_AUDIT] = True
+
+
 _PENDING_INSERT = t.audit_pending.insert().values(
     {c.name: bindparam(c.name) for c in t.audit_pending.columns if c.name != "id"}
 )
 
 
-def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
+def append_audit(
+    conn: Connection, drafts: Sequence[AuditDraft], known: Known | None = None
+) -> None:
     """Append entries to the chain: each gets the next seq and links to the one before it.
 
     With batched sequencing (``conn.info[BATCHED_AUDIT]``; ``store/sequencer_sql.py``) the
@@ -502,13 +572,17 @@ def append_audit(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
         rows = [d.fields() for d in drafts]
         bulk(conn, "audit.pending", _PENDING_INSERT, rows, "audit_pending")
         return
-    chain_append(conn, drafts)
+    chain_append(conn, drafts, known)
 
 
-def chain_append(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
-    """Give entries the next seqs and link them, under the chain's lock (one transaction)."""
+def chain_append(
+    conn: Connection, drafts: Sequence[AuditDraft], known: Known | None = None
+) -> None:
+    """Give entries the next seqs and link them, under the chain's lock (one transaction).
+    ``known``: the head as this connection last wrote it, if still standing (SQLite)."""
     lock_chain(conn)
-    seq, prev = read_head(conn)
+    head = None if known is None else known.head
+    seq, prev = head if head is not None else read_head(conn)
     rows = []
     for d in drafts:
         seq += 1
@@ -519,9 +593,15 @@ def chain_append(conn: Connection, drafts: Sequence[AuditDraft]) -> None:
         row["hash"] = prev
         rows.append(row)
     bulk(conn, "audit.insert", t.audit_log.insert(), rows, "audit_log")
-    # one row holds the head; upsert it portably (delete + insert in the same transaction)
-    conn.execute(_HEAD_DELETE)
-    conn.execute(_HEAD_INSERT, {"id": 1, "seq": seq, "hash": prev})
+    # one row holds the head; upsert it portably (delete + insert in the same transaction);
+    # when this connection wrote it and nobody has written since, it is the one row id 1
+    if head is not None:
+        driver_sql.execute(conn, _HEAD_UPDATE, {"h_seq": seq, "h_hash": prev})
+    else:
+        driver_sql.execute(conn, _HEAD_DELETE)
+        driver_sql.execute(conn, _HEAD_INSERT, {"h_seq": seq, "h_hash": prev})
+    if known is not None and driver_sql.raw_cursor(conn) is not None:
+        known.head = (seq, prev)
 
 
 def audit_entries(conn: Connection, after_seq: int, limit: int) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from maestro_helix.core.errors import ConfigError
 from maestro_helix.store.audit_sql import ReaderTarget
+from maestro_helix.store.driver_sql import run_text
 from maestro_helix.store.sql import json_dumps
 from maestro_helix.store.threaded import ThreadedStore
 
@@ -82,6 +83,9 @@ class SQLiteStore(ThreadedStore):
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # on the driver: SQLAlchemy's statement machinery per transaction costs more than
+            # the statement; its errors wrapped as SQLAlchemy would ("database is locked" is
+            # the store's busy rule, tried again)
+            run_text(conn, "BEGIN IMMEDIATE", None)
 
         return engine

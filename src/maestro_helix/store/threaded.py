@@ -1,41 +1,30 @@
 """A store served by one writer thread with group commit; the base of every SQL backend.
 
-Every operation is queued to a single writer thread. The thread takes whatever is waiting, runs it
-in one transaction (step commits become one multi-row statement per table), commits, and only then
-completes each caller's future. If the grouped transaction fails, it is rolled back and every
-operation is retried on its own, so one bad operation fails alone and nothing is half-written.
-If the connection itself is lost, the thread reconnects and retries the whole batch (bounded),
-which is safe because the failed transaction wrote nothing.
+Every operation is queued to a single writer thread, which runs what is waiting in one
+transaction and completes the callers' futures only after the commit (the loop, its retries and
+reconnects: :mod:`maestro_helix.store.group_commit`). Here: the store's lifetime, the heartbeat's
+own thread and connection, and each ``Store`` method as an operation on the writer's connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport, verify_chain
-from maestro_helix.core.errors import (
-    InputError,
-    LeaseLost,
-    MaestroError,
-    StoreClosed,
-    StoreError,
-)
+from maestro_helix.core.audit import AuditDraft, CanonicalRow, ChainReport
+from maestro_helix.core.errors import StoreClosed, StoreError
 from maestro_helix.core.knowledge import Insight, InsightDraft, KnowledgeVersion
 from maestro_helix.core.ports import Store
 from maestro_helix.core.records import (
@@ -75,36 +64,19 @@ from maestro_helix.store import (
     sql,
     stages_sql,
 )
-from maestro_helix.store.migrate import upgrade
+from maestro_helix.store.group_commit import (
+    STOP,
+    Finish,
+    GroupWriter,
+    Op,
+    connect_upgraded,
+    reason,
+)
+from maestro_helix.store.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARALLEL_VERIFY_MIN = 200_000  # below this, starting worker processes costs more than it saves
-
-
-@dataclass(slots=True)
-class _Op:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    fn: Callable[[Connection], Any] | None = None  # a general operation, run in order
-    commit: StepCommit | None = None  # a step commit, grouped
-    new_runs: tuple[Sequence[NewRun], Sequence[EventRecord]] | None = None
-    audit: Sequence[AuditDraft] | None = None  # audit entries alone, grouped like step commits
-    finish: _Finish | None = None  # the end of a handler call: its audit and event grouped
-
-
-@dataclass(frozen=True, slots=True)
-class _Finish:
-    intent: ActionIntent
-    ok: bool
-    result: Any
-    error: str | None
-    ts: str
-    audit: AuditDraft
-    event: EventRecord
-
-
-_STOP = object()
 
 
 class ThreadedStore(Store):
@@ -131,8 +103,7 @@ class ThreadedStore(Store):
         # how many transactions with step commits this process's writer has committed: a
         # reader of what those commits fold (the router's track record) knows when to read again
         self.commit_generation = 0
-        self._beats: ThreadPoolExecutor | None = None  # the heartbeat's own thread ...
-        self._beat_conn: Connection | None = None  # ... and connection (see keep_alive)
+        self._beats = Heartbeat(self._the_engine, f"maestro-{self.name}-beat")  # see keep_alive
 
     def use_batched_audit(self) -> None:
         """Write audit entries as pending; an :class:`~maestro_helix.store.sequencer.
@@ -177,11 +148,8 @@ class ThreadedStore(Store):
         if self._thread is None or self._closed:
             return
         self._closed = True
-        if self._beats is not None:  # its last beat ends first; then its connection closes
-            beats, self._beats = self._beats, None
-            await asyncio.wrap_future(beats.submit(self._close_beat_conn))
-            beats.shutdown(wait=False)
-        self._queue.put(_STOP)
+        await self._beats.aclose()
+        self._queue.put(STOP)
         await asyncio.to_thread(self._thread.join)
 
     # -- heartbeat ----------------------------------------------------------------------------
@@ -195,26 +163,7 @@ class ThreadedStore(Store):
         if not self._own_connections():
             await self._call(lambda c: lease_sql.keep_alive(c, owner, ttl_s))
             return
-        if self._beats is None:
-            self._beats = ThreadPoolExecutor(1, thread_name_prefix=f"maestro-{self.name}-beat")
-        await asyncio.wrap_future(self._beats.submit(self._beat, owner, ttl_s))
-
-    def _beat(self, owner: str, ttl_s: float) -> None:
-        assert self._engine is not None
-        try:
-            if self._beat_conn is None:
-                self._beat_conn = self._engine.connect()
-            with self._beat_conn.begin():
-                lease_sql.keep_alive(self._beat_conn, owner, ttl_s)
-        except Exception as e:  # a fresh connection next time
-            self._close_beat_conn()
-            raise StoreError(f"heartbeat failed: {_reason(e)}") from e
-
-    def _close_beat_conn(self) -> None:
-        conn, self._beat_conn = self._beat_conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        await self._beats.beat(owner, ttl_s)
 
     async def live_owners(self) -> list[LiveProcess]:
         return await self._call(lease_sql.live_owners)
@@ -223,206 +172,40 @@ class ThreadedStore(Store):
         try:
             self._engine = self._make_engine()
             if self.audit_batched:  # every connection, reconnects too, writes audit as pending
-                event.listen(self._engine, "connect", _mark_batched)
-            conn = self._connect_upgraded()
+                event.listen(self._engine, "connect", sql.mark_batched)
+            conn = connect_upgraded(self._engine, self.reconnect_s)
         except Exception as e:  # reported to open(); the thread ends
-            ready.set_exception(StoreError(f"cannot open {self.describe()}: {_reason(e)}"))
+            ready.set_exception(StoreError(f"cannot open {self.describe()}: {reason(e)}"))
             return
         ready.set_result(None)
         try:
-            conn = self._serve(conn)  # the connection in use at the end (after reconnects too)
+            writer = GroupWriter(
+                self._engine,
+                self._queue,
+                max_batch=self.max_batch,
+                reconnect_s=self.reconnect_s,
+                half_life_s=lambda: self.track_half_life_s,
+                on_commit=self._committed,
+            )
+            conn = writer.serve(conn)  # the connection in use at the end (after reconnects too)
         finally:
             conn.close()
             self._engine.dispose()
 
-    def _connect_upgraded(self) -> Connection:
-        """The writer's connection, schema brought up to date. Processes opening one fresh
-        database together wait for each other (SQLite's WAL switch and first write can report
-        "database is locked" past busy_timeout; PostgreSQL may pick one to break a deadlock):
-        tried again with backoff, bounded by ``reconnect_s``."""
+    def _the_engine(self) -> Engine:
         assert self._engine is not None
-        deadline = time.monotonic() + self.reconnect_s
-        delay = 0.05
-        while True:
-            conn: Connection | None = None
-            try:
-                conn = self._engine.connect()
-                with conn.begin():
-                    upgrade(conn)
-                return conn
-            except Exception as e:
-                if conn is not None:
-                    conn.close()
-                if not _is_busy(e) or time.monotonic() > deadline:
-                    raise
-                log.info("database busy while opening; trying again", extra={"error": _reason(e)})
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+        return self._engine
 
-    def _reconnect(self, conn: Connection) -> Connection:
-        """A fresh connection after the old one was lost (waits with backoff, bounded)."""
-        assert self._engine is not None
-        raw = None
-        with contextlib.suppress(Exception):
-            raw = conn.connection.dbapi_connection
-        with contextlib.suppress(Exception):
-            conn.invalidate()
-        with contextlib.suppress(Exception):
-            conn.close()
-        with contextlib.suppress(Exception):  # the broken driver connection, closed for sure
-            if raw is not None:
-                raw.close()
-        deadline = time.monotonic() + self.reconnect_s
-        delay = 0.05
-        while True:
-            try:
-                return self._engine.connect()
-            except DBAPIError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-
-    def _serve(self, conn: Connection) -> Connection:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return conn
-            ops: list[_Op] = [first]
-            stop = False
-            while len(ops) < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                ops.append(nxt)
-            conn = self._run_lost_safe(conn, ops)
-            if stop:
-                return conn
-
-    def _run_lost_safe(self, conn: Connection, ops: list[_Op]) -> Connection:
-        """Run a batch; if the connection dies under it, reconnect and run it again."""
-        deadline = time.monotonic() + self.reconnect_s
-        pause = 0.02
-        while True:
-            try:
-                self._run_batch(conn, ops, raise_lost=True)
-                return conn
-            except _Busy as busy:  # locked past busy_timeout, or chosen to break a deadlock
-                if time.monotonic() > deadline:
-                    _deliver([(op, None, StoreError(f"database busy: {busy}")) for op in ops])
-                    return conn
-                log.info("database busy; trying the batch again", extra={"error": str(busy)})
-                time.sleep(pause)  # the failed transaction wrote nothing: run it again whole
-                pause = min(pause * 2, 1.0)
-            except _ConnectionLost as lost:
-                log.warning("database connection lost; reconnecting", extra={"error": str(lost)})
-                if time.monotonic() > deadline:
-                    _deliver(
-                        [(op, None, StoreError(f"database unreachable: {lost}")) for op in ops]
-                    )
-                    return conn
-                try:
-                    conn = self._reconnect(conn)
-                except DBAPIError as e:
-                    _deliver(
-                        [
-                            (op, None, StoreError(f"database unreachable: {_reason(e)}"))
-                            for op in ops
-                        ]
-                    )
-                    return conn
-
-    def _run_batch(self, conn: Connection, ops: list[_Op], raise_lost: bool = False) -> None:
-        try:
-            with conn.begin():
-                results = self._apply(conn, ops)
-            if any(op.commit is not None for op in ops):
-                self.commit_generation += 1  # after the commit: readers see what it wrote
-        except Exception as e:
-            if raise_lost and _is_disconnect(e):
-                raise _ConnectionLost(_reason(e)) from e
-            if raise_lost and _is_busy(e):
-                raise _Busy(_reason(e)) from e
-            if len(ops) == 1:
-                _deliver([(ops[0], None, self._translate(e))])
-                return
-            # one of them is bad: give each its own transaction so the others still land
-            for op in ops:
-                self._run_batch(conn, [op], raise_lost=raise_lost)
-            return
-        _deliver(
-            [
-                (op, None, res) if isinstance(res, LeaseLost) else (op, res, None)
-                for op, res in zip(ops, results, strict=True)
-            ]
-        )
-
-    def _apply(self, conn: Connection, ops: list[_Op]) -> list[Any]:
-        batch = sql.WriteBatch(track_half_life_s=self.track_half_life_s)
-        results: list[Any] = []
-        commits: list[tuple[int, str]] = []
-        for i, op in enumerate(ops):
-            if op.commit is not None:
-                batch.add_step(op.commit)
-                commits.append((i, op.commit.step.run_id))
-                results.append(None)
-            elif op.new_runs is not None:
-                batch.add_runs(*op.new_runs)
-                results.append(None)
-            elif op.audit is not None:
-                batch.audit.extend(op.audit)
-                results.append(None)
-            elif op.finish is not None:
-                f = op.finish
-                results.append(
-                    gil_sql.finish_rows(
-                        conn, f.intent, ok=f.ok, result=f.result, error=f.error, ts=f.ts
-                    )
-                )
-                batch.audit.append(f.audit)
-                batch.events.append(sql.event_row(f.event))
-            else:
-                assert op.fn is not None
-                if batch:
-                    self._flush_into(conn, batch, commits, results)
-                results.append(op.fn(conn))
-        if batch:
-            self._flush_into(conn, batch, commits, results)
-        return results
-
-    @staticmethod
-    def _flush_into(
-        conn: Connection,
-        batch: sql.WriteBatch,
-        commits: list[tuple[int, str]],
-        results: list[Any],
-    ) -> None:
-        stopped = batch.flush(conn)
-        for i, run_id in commits:
-            results[i] = stopped.get(run_id)
-        commits.clear()
-
-    @staticmethod
-    def _translate(exc: Exception) -> BaseException:
-        if isinstance(exc, MaestroError):
-            return exc
-        if isinstance(exc, DataError):  # e.g. a NUL in text on PostgreSQL: never retryable
-            return InputError("", f"the store cannot hold this value: {_reason(exc)}")
-        if isinstance(exc, SQLAlchemyError):
-            return StoreError(f"store write failed: {_reason(exc)}")
-        return exc
+    def _committed(self) -> None:
+        self.commit_generation += 1
 
     # -- submission ---------------------------------------------------------------------------
 
-    def _op(self, **kw: Any) -> _Op:
+    def _op(self, **kw: Any) -> Op:
         loop = asyncio.get_running_loop()
-        return _Op(loop, loop.create_future(), **kw)
+        return Op(loop, loop.create_future(), **kw)
 
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+    def _submit(self, op: Op) -> asyncio.Future[Any]:
         if self._closed or self._thread is None:
             raise StoreClosed("the store is closed" if self._closed else "the store is not open")
         self._queue.put(op)
@@ -501,10 +284,7 @@ class ThreadedStore(Store):
         return await self._call(lambda c: sql.audit_entries(c, after_seq, limit))
 
     async def verify_audit(self) -> ChainReport:
-        def run(c: Connection) -> ChainReport:
-            return verify_chain(_iter_audit(c), sql.audit_head(c))
-
-        return await self._call(run)
+        return await self._call(audit_sql.verify_chain_of)
 
     async def find_audit(self, f: AuditFilter) -> list[dict[str, Any]]:
         return await self._call(lambda c: audit_sql.find_audit(c, f))
@@ -648,7 +428,7 @@ class ThreadedStore(Store):
         audit: AuditDraft,
         event: EventRecord,
     ) -> bool:
-        finish = _Finish(intent, ok, result, error, ts, audit, event)
+        finish = Finish(intent, ok, result, error, ts, audit, event)
         mine: bool = await self._submit(self._op(finish=finish))
         return mine
 
@@ -816,71 +596,3 @@ class ThreadedStore(Store):
 
     async def first_step(self, run_id: str, ts: str) -> reroute_sql.FirstStep | None:
         return await self._call(lambda c: reroute_sql.first_step(c, run_id, ts))
-
-
-class _ConnectionLost(Exception):
-    pass
-
-
-class _Busy(Exception):
-    pass
-
-
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
-
-
-def _is_busy(e: BaseException) -> bool:
-    """The transaction wrote nothing and the same batch may simply run again: SQLite's
-    "database is locked" (a writer in another process outlasted busy_timeout; its busy handler
-    is not fair under sustained load), or PostgreSQL aborting it to break a deadlock."""
-    if not isinstance(e, DBAPIError):
-        return False
-    orig = getattr(e, "orig", e)
-    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(orig)
-
-
-def _is_disconnect(e: BaseException) -> bool:
-    return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
-
-
-def _reason(e: BaseException) -> str:
-    orig = getattr(e, "orig", None)
-    return str(orig if orig is not None else e).strip().splitlines()[0] if str(e) else repr(e)
-
-
-def _set(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
-    for op, result, exc in items:
-        if op.future.done():  # the caller gave up (cancelled); the write itself stands
-            continue
-        if exc is not None:
-            op.future.set_exception(exc)
-        else:
-            op.future.set_result(result)
-
-
-def _deliver(items: list[tuple[_Op, Any, BaseException | None]]) -> None:
-    """Complete callers' futures: one wake-up per event loop per batch, not one per operation."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Op, Any, BaseException | None]]] = {}
-    for item in items:
-        by_loop.setdefault(item[0].loop, []).append(item)
-    for loop, group in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_set, group)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            log.debug("dropping results for a closed event loop")
-
-
-def _iter_audit(conn: Connection, page: int = 5000) -> Any:
-    after = 0
-    while True:
-        rows = sql.audit_entries(conn, after, page)
-        if not rows:
-            return
-        yield from rows
-        after = int(rows[-1]["seq"])
-
-
-def _mark_batched(_dbapi_conn: Any, record: Any) -> None:
-    record.info[sql.BATCHED_AUDIT] = True
