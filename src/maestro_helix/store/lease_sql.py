@@ -1,8 +1,9 @@
 """Who may hold what, on a synchronous SQLAlchemy ``Connection``: the lease clock, each
 process's heartbeat (``owners``), and the lease and claim rule built on both — a lease or claim
 passes to another process only when its time is over *and* its holder has stopped beating.
-Renewal, release and the runs nobody live holds are here too; the fenced writes that take or
-check a lease are in :mod:`maestro_helix.store.sql` and :mod:`maestro_helix.store.gil_sql`.
+Renewal, release, taking a run (:func:`acquire_run`, fenced on a work item's epoch and step)
+and the runs nobody live holds are here too; the fenced writes that check a lease as they
+commit are in :mod:`maestro_helix.store.sql` and :mod:`maestro_helix.store.gil_sql`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.records import UNFINISHED, LiveProcess
+from maestro_helix.core.records import QUEUE_OWNER, UNFINISHED, LiveProcess, RunRecord
 from maestro_helix.store import schema as t
+from maestro_helix.store.rows import run_record
 
 ACTIVE = [s.value for s in UNFINISHED]
 """The stored statuses of unfinished runs."""
@@ -121,6 +123,52 @@ def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None =
     if run_ids is not None:
         q = q.where(t.runs.c.run_id.in_(list(run_ids)))
     return int(conn.execute(q.values(owner=None, lease_until=None)).rowcount)
+
+
+def acquire_run(
+    conn: Connection,
+    run_id: str,
+    owner: str,
+    ttl_s: float,
+    *,
+    handed: tuple[int, int] | None = None,
+    step: int | None = None,
+) -> tuple[RunRecord, bool] | None:
+    """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
+    that waits on the work queue). Raises the fencing token. Returns the run and whether its
+    workflow is paused, or None when another live process holds it (or it is not unfinished).
+
+    ``handed``: (epoch, step index) of a work item; the run is taken only if it still waits on
+    the queue exactly as that item left it (nobody took it since: any taking raises the epoch).
+    ``step``: only if the run is at that step (an item for a step it has passed takes nothing).
+    """
+    r = t.runs.c
+    now = lease_now(conn)
+    until = now + ttl_s
+    if handed is None:
+        who = or_(
+            r.owner.is_(None),
+            r.owner == QUEUE_OWNER,
+            r.owner == owner,
+            lapsed(r.owner, r.lease_until, now),
+        )
+    else:
+        who = and_(r.owner == QUEUE_OWNER, r.epoch == handed[0], r.next_step == handed[1])
+    if step is not None:
+        who = and_(who, r.next_step == step)
+    row = conn.execute(
+        update(t.runs)
+        .where(r.run_id == run_id, r.status.in_(ACTIVE), who)
+        .values(owner=owner, lease_until=until, epoch=r.epoch + 1)
+        .returning(*t.runs.c)
+    ).first()
+    if row is None:
+        return None
+    rec = run_record(row)
+    paused = conn.execute(
+        select(t.workflow_state.c.paused).where(t.workflow_state.c.name == rec.workflow)
+    ).scalar()
+    return rec, bool(paused)
 
 
 def runs_to_resume(conn: Connection, owner: str) -> list[str]:
