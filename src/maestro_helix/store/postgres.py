@@ -113,11 +113,18 @@ class _HandedTakes:
         return await fut
 
     async def _drain(self) -> None:
+        waiting: dict[tuple[str, float], list[_Take]] = {}
         try:
             while self._waiting:
                 waiting, self._waiting = self._waiting, {}
                 for (owner, ttl_s), takes in waiting.items():
                     await self._run(owner, ttl_s, takes)
+        except BaseException:  # cancelled: no take is left waiting for an answer
+            for group in (*waiting.values(), *self._waiting.values()):
+                for *_, fut in group:
+                    fut.cancel()
+            self._waiting = {}
+            raise
         finally:
             self._running = None
 
@@ -127,13 +134,15 @@ class _HandedTakes:
             got = await self._store._call(
                 lambda c: lease_sql.acquire_handed(c, owner, ttl_s, items)
             )
-        except BaseException as e:  # every take of the group fails with it
+        except Exception as e:  # every take of the group fails with it
             for *_, fut in takes:
                 if not fut.done():
                     fut.set_exception(e)
-            if not isinstance(e, Exception):
-                raise
             return
+        except BaseException:  # cancelled (the loop is closing): so are the takes waiting
+            for *_, fut in takes:
+                fut.cancel()
+            raise
         for run_id, _, _, fut in takes:  # a run twice in a group: taken by the first only
             one = got.pop(run_id, None)
             if not fut.done():
