@@ -186,8 +186,9 @@ async def distributed(n: int, workers: int) -> dict[str, Any]:
         import nats
 
         nc = await nats.connect(NATS)
-        with contextlib.suppress(Exception):  # cleanup only
-            await nc.jetstream().delete_stream(f"MAESTRO_WORK_{ns}")
+        for stream in (f"MAESTRO_WORK_{ns}", f"REFLEXIVE_{ns}"):  # the workers' streams
+            with contextlib.suppress(Exception):  # cleanup only
+                await nc.jetstream().delete_stream(stream)
         await nc.close()
 
 

@@ -136,40 +136,51 @@ class JetStreamWorkQueue:
             raise BusError(self.url, "the work queue is not open")
         return self._js
 
-    async def dispatch(self, items: Sequence[WorkItem], *, window: int = 512) -> None:
-        """Hand out items (pipelined acks); returns once JetStream stored all of them."""
+    async def dispatch(self, items: Sequence[WorkItem], *, stall_s: float = 5.0) -> None:
+        """Hand out items; returns once JetStream stored all of them.
+
+        Every item is sent at once and the acks are awaited together (``publish_async``: one
+        reply subscription, no request per item), so the items of many callers at once (a
+        worker's items in flight) share the connection's writes and acks. An item whose ack
+        fails or does not come within ``stall_s`` is sent again with the same ``Nats-Msg-Id``
+        (stored once)."""
         js = self._js_or_raise()
-        sem = asyncio.Semaphore(window)
-
-        async def one(item: WorkItem) -> None:
-            body = orjson.dumps(
-                {
-                    "run_id": item.run_id,
-                    "step_index": item.step_index,
-                    "attempt": item.attempt,
-                    "capability": item.capability,
-                    "agent": item.agent,
-                    "epoch": item.epoch,
-                }
-            )
-            if item.state is not None:  # after the item's line, as carried (JSON has no raw \n)
-                body = b"%s\n%s" % (body, item.state)
-            async with sem:
-                for attempt in range(3):
-                    try:
-                        await js.publish(
-                            f"{self.prefix}.{item.route}",
-                            body,
-                            headers={"Nats-Msg-Id": item.key},
-                            timeout=5,
-                        )
-                        return
-                    except (nats.errors.TimeoutError, nats.js.errors.Error) as e:
-                        if attempt == 2:
-                            raise BusError(self.url, f"item {item.key} not stored: {e}") from None
-                        await asyncio.sleep(0.2 * (attempt + 1))
-
-        await asyncio.gather(*(one(i) for i in items))
+        pending = list(items)
+        error: BaseException | None = None
+        for attempt in range(3):
+            sent: list[tuple[WorkItem, asyncio.Future[Any]]] = []
+            failed: list[WorkItem] = []
+            for item in pending:
+                try:
+                    fut = await js.publish_async(
+                        f"{self.prefix}.{item.route}",
+                        _body(item),
+                        wait_stall=stall_s,
+                        headers={"Nats-Msg-Id": item.key},
+                    )
+                except (nats.errors.Error, nats.js.errors.Error) as e:
+                    failed.append(item)
+                    error = e
+                    continue
+                sent.append((item, fut))
+            if sent:
+                await asyncio.wait([f for _, f in sent], timeout=stall_s)
+            for item, fut in sent:
+                if not fut.done():
+                    fut.cancel()  # its slot back; the reply, if it comes, is dropped
+                    failed.append(item)
+                    error = TimeoutError(f"no ack within {stall_s} s")
+                elif fut.cancelled() or fut.exception() is not None:
+                    failed.append(item)
+                    error = None if fut.cancelled() else fut.exception()
+            if not failed:
+                return
+            pending = failed
+            if attempt < 2:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise BusError(
+            self.url, f"{len(pending)} item(s) not stored, e.g. {pending[0].key}: {error}"
+        ) from None
 
     async def consume(
         self, routes: Sequence[str], handler: WorkHandler, *, concurrency: int = 32
@@ -260,3 +271,19 @@ class JetStreamWorkQueue:
                     "ack lost; the item will be delivered again (handled idempotently)",
                     extra={"key": item.key},
                 )
+
+
+def _body(item: WorkItem) -> bytes:
+    """An item on the wire: its line of JSON, then the state it carries as it is (JSON has no
+    raw newline)."""
+    body = orjson.dumps(
+        {
+            "run_id": item.run_id,
+            "step_index": item.step_index,
+            "attempt": item.attempt,
+            "capability": item.capability,
+            "agent": item.agent,
+            "epoch": item.epoch,
+        }
+    )
+    return body if item.state is None else b"%s\n%s" % (body, item.state)

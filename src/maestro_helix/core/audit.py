@@ -186,13 +186,17 @@ class ChainWalker:
     """:func:`verify_chain` one entry at a time, so other checks (the Merkle tree) can share the
     pass and the canonical bytes it computes."""
 
-    __slots__ = ("checked", "expected_seq", "last", "prev")
+    __slots__ = ("checked", "expected_seq", "hash_at_head", "head_seq", "last", "prev")
 
-    def __init__(self) -> None:
+    def __init__(self, head: tuple[int, str] | None = None) -> None:
         self.prev = GENESIS_HASH
         self.expected_seq = 1
         self.checked = 0
         self.last: tuple[int, str] | None = None
+        # the recorded head, when known before the walk: the hash of the entry at its seq is
+        # kept, so entries appended after the head was read are told from a head that lies
+        self.head_seq = head[0] if head is not None else -1
+        self.hash_at_head: str | None = None
 
     def step(self, e: Mapping[str, Any]) -> tuple[bytes, ChainReport | None]:
         """Check one entry (the next in seq order): its canonical bytes, and a failure or None."""
@@ -216,16 +220,25 @@ class ChainWalker:
         self.prev = h
         self.expected_seq += 1
         self.last = (seq, h)
+        if seq == self.head_seq:
+            self.hash_at_head = h
         return None
 
     def finish(self, head: tuple[int, str] | None) -> ChainReport:
-        """The verdict once every entry was stepped through, against the recorded head."""
+        """The verdict once every entry was stepped through, against the recorded head.
+
+        Entries past the head, every one linked and intact, are entries another writer appended
+        after the head was read (PostgreSQL reads each statement at its own snapshot): the
+        verdict holds when the entry at the head's seq has the head's hash."""
         n, last = self.checked, self.last
         if head is not None and head != (last or (0, GENESIS_HASH)):
             have = last[0] if last else 0
             if have < head[0]:
                 why = f"the chain ends at entry {have} but entry {head[0]} was written"
                 return ChainReport(False, n, have + 1, why)
+            empty_then = head == (0, GENESIS_HASH)  # nothing written when the head was read
+            if empty_then or (self.head_seq == head[0] and self.hash_at_head == head[1]):
+                return ChainReport(True, n)
             return ChainReport(False, n, head[0], f"the chain head does not match entry {head[0]}")
         return ChainReport(True, n)
 
@@ -239,7 +252,7 @@ def verify_chain(
         entries: audit rows sorted by seq, each with every field of AUDIT_FIELDS plus ``hash``.
         head: the (seq, hash) the store recorded as the newest entry, if it keeps one.
     """
-    walker = ChainWalker()
+    walker = ChainWalker(head)
     for e in entries:
         _, bad = walker.step(e)
         if bad is not None:

@@ -25,7 +25,6 @@ from maestro_helix.core.errors import (
     InvalidTransition,
     LeaseLost,
     MaestroError,
-    RunHeld,
     StoreError,
 )
 from maestro_helix.core.lease import Ownership
@@ -52,12 +51,12 @@ from maestro_helix.engine.state import (
     RunResult,
     RunState,
     StepSummary,
-    carried_state,
     digest,
     passed_agents,
     rebuild_state,
     required_inputs,
 )
+from maestro_helix.engine.work_item import execute_item, item_of, load_run
 
 if TYPE_CHECKING:
     from maestro_helix.governance.service import Governance
@@ -484,7 +483,7 @@ class Engine:
             for run_id in ids:
                 st = await self._load(run_id, QUEUE_OWNER)
                 if st is not None and st.next_step < len(st.defn.steps):
-                    items.append(self._item(st))
+                    items.append(item_of(st))
             await self.dispatcher.dispatch(items)
             return list(ids)
         taken = []
@@ -533,7 +532,7 @@ class Engine:
         if self.dispatcher is not None:
             st = await self._load(run_id, QUEUE_OWNER)
             if st is not None and st.next_step < len(st.defn.steps):
-                await self.dispatcher.dispatch([self._item(st)])
+                await self.dispatcher.dispatch([item_of(st)])
             return
         if run_id not in self._active:
             if run_id not in self._waiters or self._waiters[run_id].done():
@@ -646,35 +645,8 @@ class Engine:
         carried: bytes | None = None,
         step: int | None = None,
     ) -> RunState | None:
-        """Take the run's lease and rebuild its state from its committed steps. None when
-        another live process holds it, or it is no longer unfinished.
-
-        ``handed`` and ``carried``: a work item's (epoch, step index) and the state it carries;
-        the run is taken only if it waits on the queue as the item left it, and the carried
-        state is used when the run row's digest vouches for it (no re-read of its steps).
-        ``step``: take it only if it is still at that step."""
-        if owner == QUEUE_OWNER:  # hand it to the work queue: any worker may take it
-            ttl, holder = self.ownership.handoff_s, QUEUE_OWNER
-        else:
-            ttl, holder = self.ownership.ttl_s, self.owner
-        got = await self.store.acquire_run(run_id, holder, ttl, handed=handed, step=step)
-        if got is None:
-            return None
-        rec, paused = got
-        defn = await self._definition(rec.workflow, rec.workflow_version)
-        state = None if carried is None else carried_state(rec, defn, carried)
-        if state is None:
-            state = rebuild_state(
-                rec,
-                defn,
-                await self.store.step_records(run_id),
-                await self.store.accepted_attempts(run_id),
-            )
-        state.lease = Lease(holder, rec.epoch)
-        if paused and owner != QUEUE_OWNER:
-            await self._pause_for_workflow(state)
-            return None
-        return state
+        """Take the run's lease and its state (:func:`~maestro_helix.engine.work_item.load_run`)."""
+        return await load_run(self, run_id, owner, handed=handed, carried=carried, step=step)
 
     async def _execute(self, st: RunState) -> RunResult | None:
         with self.run_scope(st.run_id, st.defn.name):  # e.g. the run's trace span
@@ -866,54 +838,9 @@ class Engine:
         epoch: int | None = None,
         state: bytes | None = None,
     ) -> WorkItem | None:
-        """Distributed mode: run one step attempt of a run (as handed out by a work queue).
-
-        Idempotent: if the attempt is already committed (a redelivery), or another worker holds
-        the run, nothing runs again. Returns the run's next work item (to hand out), or None
-        when the run stopped (or is not this worker's to continue).
-
-        ``epoch`` and ``state``: the item's hand-out epoch and the run state it carries. When
-        the run still waits on the queue as this item left it, one write takes it and the
-        carried state is used if the run row's digest vouches for it; otherwise the run is
-        read from the store as for any item.
-        """
-        if run_id in self._active:  # this process is at the run now: look again shortly
-            raise RunHeld(run_id, self.owner, 0.5)
-        self._active.add(run_id)
-        try:
-            st = None
-            if state is not None and epoch is not None:
-                st = await self._load(run_id, handed=(epoch, step_index), carried=state)
-            if st is None:
-                rec = await self.store.get_run(run_id)
-                if rec.status not in UNFINISHED or rec.next_step != step_index:
-                    return None  # stopped, or past this step: an old item
-                st = await self._load(run_id, step=step_index)  # only if still at this step
-            if st is None:  # another live worker holds it: ask the queue to try again later
-                held = await self.store.get_run(run_id)
-                if held.status not in UNFINISHED or held.next_step != step_index:
-                    return None
-                left = (held.lease_until or 0.0) - self.ownership.now()
-                raise RunHeld(run_id, held.owner, min(max(left, 0.5), self.ownership.ttl_s))
-            # the run is this worker's, at this item's step: its current attempt runs here
-            # (an old attempt's item, e.g. redelivered after a retry, stands for the current one:
-            # the current attempt's own item finds the run moved on, or held, and is dropped)
-            try:
-                status, stopped, _ = await self._step(st, hand_to_queue=True)
-            except LeaseLost:
-                return None
-            if stopped is not None or status is not RunStatus.RUNNING:
-                return None
-            return self._item(st)
-        finally:
-            self._active.discard(run_id)
-
-    def _item(self, st: RunState) -> WorkItem:
-        step = st.defn.steps[st.next_step]
-        epoch = st.lease.epoch if st.lease is not None else 0
-        return WorkItem(
-            st.run_id, st.next_step, st.attempt, step.capability, step.agent, epoch, st.carried
-        )
+        """Distributed mode: run one step attempt of a run as a work queue handed it out
+        (see :func:`~maestro_helix.engine.work_item.execute_item`)."""
+        return await execute_item(self, run_id, step_index, attempt, epoch=epoch, state=state)
 
     @staticmethod
     def _advance(st: RunState, out: StepOutcome) -> tuple[RunStatus, int, str | None]:

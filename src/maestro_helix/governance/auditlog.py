@@ -224,7 +224,7 @@ def verify_log(
         anchors: checkpoints whose signatures verified (:func:`open_notes`), any order.
         allow_empty: an empty log passes (otherwise it fails: nothing was verified).
     """
-    walk = _Walk(sorted(anchors, key=lambda a: a.checkpoint.size))
+    walk = _Walk(sorted(anchors, key=lambda a: a.checkpoint.size), ChainWalker(head))
     bad = walk.check_anchors()  # checkpoints of the empty tree
     if bad is not None:
         return bad

@@ -1,8 +1,9 @@
 """Who may hold what, on a synchronous SQLAlchemy ``Connection``: the lease clock, each
 process's heartbeat (``owners``), and the lease and claim rule built on both — a lease or claim
 passes to another process only when its time is over *and* its holder has stopped beating.
-Renewal, release and the runs nobody live holds are here too; the fenced writes that take or
-check a lease are in :mod:`maestro_helix.store.sql` and :mod:`maestro_helix.store.gil_sql`.
+Renewal, release, taking a run (:func:`acquire_run`, fenced on a work item's epoch and step)
+and the runs nobody live holds are here too; the fenced writes that check a lease as they
+commit are in :mod:`maestro_helix.store.sql` and :mod:`maestro_helix.store.gil_sql`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    and_,
+    cast,
+    column,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.engine import Connection
 
-from maestro_helix.core.records import UNFINISHED, LiveProcess
+from maestro_helix.core.records import QUEUE_OWNER, UNFINISHED, LiveProcess, RunRecord
 from maestro_helix.store import schema as t
+from maestro_helix.store.rows import run_record
 
 ACTIVE = [s.value for s in UNFINISHED]
 """The stored statuses of unfinished runs."""
@@ -121,6 +137,101 @@ def release_leases(conn: Connection, owner: str, run_ids: Sequence[str] | None =
     if run_ids is not None:
         q = q.where(t.runs.c.run_id.in_(list(run_ids)))
     return int(conn.execute(q.values(owner=None, lease_until=None)).rowcount)
+
+
+def acquire_run(
+    conn: Connection,
+    run_id: str,
+    owner: str,
+    ttl_s: float,
+    *,
+    handed: tuple[int, int] | None = None,
+    step: int | None = None,
+) -> tuple[RunRecord, bool] | None:
+    """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
+    that waits on the work queue). Raises the fencing token. Returns the run and whether its
+    workflow is paused, or None when another live process holds it (or it is not unfinished).
+
+    ``handed``: (epoch, step index) of a work item; the run is taken only if it still waits on
+    the queue exactly as that item left it (nobody took it since: any taking raises the epoch).
+    ``step``: only if the run is at that step (an item for a step it has passed takes nothing).
+    """
+    r = t.runs.c
+    now = _statement_now(conn)
+    if handed is None:
+        who = or_(
+            r.owner.is_(None),
+            r.owner == QUEUE_OWNER,
+            r.owner == owner,
+            lapsed(r.owner, r.lease_until, now),
+        )
+    else:
+        who = and_(r.owner == QUEUE_OWNER, r.epoch == handed[0], r.next_step == handed[1])
+    if step is not None:
+        who = and_(who, r.next_step == step)
+    w = t.workflow_state.c
+    # PostgreSQL: one statement (the clock, the take and the pause flag), a round trip each
+    # saved on every work item; SQLite renders RETURNING's columns unqualified, so its pause
+    # flag is read on its own (in-process, no round trip)
+    one = conn.dialect.name == "postgresql"
+    paused = select(w.paused).where(w.name == r.workflow).scalar_subquery().label("paused")
+    returning = (*t.runs.c, paused) if one else tuple(t.runs.c)
+    row = conn.execute(
+        update(t.runs)
+        .where(r.run_id == run_id, r.status.in_(ACTIVE), who)
+        .values(owner=owner, lease_until=now + ttl_s, epoch=r.epoch + 1)
+        .returning(*returning)
+    ).first()
+    if row is None:
+        return None
+    rec = run_record(row)
+    flag = (
+        row.paused if one else conn.execute(select(w.paused).where(w.name == rec.workflow)).scalar()
+    )
+    return rec, bool(flag)
+
+
+def acquire_handed(
+    conn: Connection, owner: str, ttl_s: float, items: Sequence[tuple[str, int, int]]
+) -> dict[str, tuple[RunRecord, bool]]:
+    """:func:`acquire_run` with ``handed`` for many work items at once, in one statement on
+    PostgreSQL: each (run id, epoch, step index) is taken only if its run still waits on the
+    queue exactly as that item left it. Returns the runs taken (and whether each one's workflow
+    is paused); a run not in it was not taken."""
+    if conn.dialect.name != "postgresql":
+        got = {}
+        for run_id, epoch, step in items:
+            one = acquire_run(conn, run_id, owner, ttl_s, handed=(epoch, step))
+            if one is not None:
+                got[run_id] = one
+        return got
+    r, w = t.runs.c, t.workflow_state.c
+    v = values(
+        column("run_id", String), column("epoch", Integer), column("step", Integer), name="v"
+    ).data(list(items))
+    paused = select(w.paused).where(w.name == r.workflow).scalar_subquery().label("paused")
+    rows = conn.execute(
+        update(t.runs)
+        .where(
+            r.run_id == v.c.run_id,
+            r.status.in_(ACTIVE),
+            r.owner == QUEUE_OWNER,
+            r.epoch == v.c.epoch,
+            r.next_step == v.c.step,
+        )
+        .values(owner=owner, lease_until=_statement_now(conn) + ttl_s, epoch=r.epoch + 1)
+        .returning(*t.runs.c, paused)
+    ).all()
+    return {row.run_id: (run_record(row), bool(row.paused)) for row in rows}
+
+
+def _statement_now(conn: Connection) -> Any:
+    """Now for the statement that takes a lease: on PostgreSQL the server's clock read inside
+    that statement (the same clock as :func:`lease_now`, without a round trip of its own); on
+    SQLite this machine's (a float)."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.extract("epoch", func.clock_timestamp()), Float)
+    return lease_now(conn)
 
 
 def runs_to_resume(conn: Connection, owner: str) -> list[str]:

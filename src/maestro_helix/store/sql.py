@@ -17,12 +17,10 @@ from sqlalchemy import (
     JSON,
     Float,
     String,
-    and_,
     bindparam,
     case,
     cast,
     func,
-    or_,
     select,
     text,
     update,
@@ -32,7 +30,6 @@ from sqlalchemy.engine import Connection
 from maestro_helix.core.audit import AUDIT_FIELDS, GENESIS_HASH, AuditDraft, canonical_bytes
 from maestro_helix.core.errors import InvalidTransition, LeaseLost, RunNotFound, WorkflowNotFound
 from maestro_helix.core.records import (
-    QUEUE_OWNER,
     ActionIntent,
     AgentStat,
     ApprovalRequest,
@@ -51,7 +48,9 @@ from maestro_helix.store import driver_sql, gil_commit, router_sql
 from maestro_helix.store import schema as t
 from maestro_helix.store.known import Known
 from maestro_helix.store.lease_sql import ACTIVE as _ACTIVE
-from maestro_helix.store.lease_sql import lapsed, lease_now
+from maestro_helix.store.lease_sql import acquire_run as acquire_run  # its old home
+from maestro_helix.store.lease_sql import lease_now
+from maestro_helix.store.rows import run_record
 
 DEFAULT_HALF_LIFE_S = RoutingConfig().half_life_s
 _EVENTS_INSERT = t.reflexive_events.insert().values(
@@ -454,55 +453,6 @@ class WriteBatch:
             bulk(conn, "attempts.insert", t.action_attempts.insert(), attempts, "action_attempts")
 
 
-# -- leases -----------------------------------------------------------------------------------
-
-
-def acquire_run(
-    conn: Connection,
-    run_id: str,
-    owner: str,
-    ttl_s: float,
-    *,
-    handed: tuple[int, int] | None = None,
-    step: int | None = None,
-) -> tuple[RunRecord, bool] | None:
-    """Take the lease of an unfinished run nobody holds (or whose holder's lease expired, or
-    that waits on the work queue). Raises the fencing token. Returns the run and whether its
-    workflow is paused, or None when another live process holds it (or it is not unfinished).
-
-    ``handed``: (epoch, step index) of a work item; the run is taken only if it still waits on
-    the queue exactly as that item left it (nobody took it since: any taking raises the epoch).
-    ``step``: only if the run is at that step (an item for a step it has passed takes nothing).
-    """
-    r = t.runs.c
-    now = lease_now(conn)
-    until = now + ttl_s
-    if handed is None:
-        who = or_(
-            r.owner.is_(None),
-            r.owner == QUEUE_OWNER,
-            r.owner == owner,
-            lapsed(r.owner, r.lease_until, now),
-        )
-    else:
-        who = and_(r.owner == QUEUE_OWNER, r.epoch == handed[0], r.next_step == handed[1])
-    if step is not None:
-        who = and_(who, r.next_step == step)
-    row = conn.execute(
-        update(t.runs)
-        .where(r.run_id == run_id, r.status.in_(_ACTIVE), who)
-        .values(owner=owner, lease_until=until, epoch=r.epoch + 1)
-        .returning(*t.runs.c)
-    ).first()
-    if row is None:
-        return None
-    rec = _run(row)
-    paused = conn.execute(
-        select(t.workflow_state.c.paused).where(t.workflow_state.c.name == rec.workflow)
-    ).scalar()
-    return rec, bool(paused)
-
-
 _READ_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash)
 _HEAD_DELETE = t.audit_head.delete()
 _HEAD_UPDATE = (
@@ -678,30 +628,11 @@ def list_workflows(conn: Connection) -> list[WorkflowDef]:
     return [WorkflowDef.model_validate(r.definition) for r in rows]
 
 
-def _run(row: Any) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        workflow=row.workflow,
-        workflow_version=row.workflow_version,
-        status=RunStatus(row.status),
-        input=row.input,
-        next_step=row.next_step,
-        error=row.error,
-        operator_id=row.operator_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        owner=row.owner,
-        lease_until=row.lease_until,
-        epoch=int(row.epoch or 0),
-        state_digest=row.state_digest,
-    )
-
-
 def get_run(conn: Connection, run_id: str) -> RunRecord:
     row = conn.execute(select(t.runs).where(t.runs.c.run_id == run_id)).first()
     if row is None:
         raise RunNotFound(run_id)
-    return _run(row)
+    return run_record(row)
 
 
 def list_runs(
@@ -724,7 +655,7 @@ def list_runs(
         .limit(limit)
         .offset(offset)
     )
-    return RunPage([_run(r) for r in rows], int(total))
+    return RunPage([run_record(r) for r in rows], int(total))
 
 
 def run_ids(conn: Connection, statuses: Sequence[RunStatus]) -> list[str]:
