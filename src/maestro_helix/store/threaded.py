@@ -308,6 +308,8 @@ class ThreadedStore(Store):
         if target is None or parts < 2:
             return None
         head, n = await self._call(lambda c: (sql.audit_head(c), audit_sql.max_seq(c)))
+        if head is not None:  # entries appended after the head was read (each statement of a
+            n = min(n, head[0])  # PostgreSQL read sees its own snapshot) are the next verify's
         parts = min(parts, n // max(1, min_entries // 2))  # >= min_entries / 2 per worker
         if n < min_entries or parts < 2:
             return None
