@@ -161,7 +161,7 @@ def _breaks_an_unschematic_rule(case: Any) -> bool:
     sources, given_input = body.get("sources"), body.get("input")
     if isinstance(sources, list) and sources:  # each must name a key of the input
         keys = given_input if isinstance(given_input, dict) else {}
-        if any(k not in keys for k in sources):
+        if any(not isinstance(k, str) or k not in keys for k in sources):
             return True
     if (
         case.path.endswith("/gate")
